@@ -1,0 +1,109 @@
+//! Users, signature keys and who may do what.
+//!
+//! Secret keys are held in zeroizing buffers and never printed; `s3s` verifies signatures
+//! against them and compares signatures in constant time.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+
+use s3s::access::{S3Access, S3AccessContext};
+use s3s::auth::{S3Auth, SecretKey};
+use s3s::{S3Result, s3_error};
+use zeroize::Zeroizing;
+
+/// One configured user.
+#[derive(Clone)]
+pub struct User {
+    pub name: String,
+    pub access_key: String,
+    secret_key: Arc<Zeroizing<String>>,
+    pub admin: bool,
+}
+
+impl User {
+    pub fn new(name: String, access_key: String, secret_key: String, admin: bool) -> Self {
+        Self {
+            name,
+            access_key,
+            secret_key: Arc::new(Zeroizing::new(secret_key)),
+            admin,
+        }
+    }
+}
+
+impl fmt::Debug for User {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("User")
+            .field("name", &self.name)
+            .field("access_key", &self.access_key)
+            .field("secret_key", &"<redacted>")
+            .field("admin", &self.admin)
+            .finish()
+    }
+}
+
+/// All users, by access key.
+#[derive(Debug, Clone, Default)]
+pub struct UserDirectory {
+    by_access_key: HashMap<String, User>,
+}
+
+impl UserDirectory {
+    pub fn new(users: impl IntoIterator<Item = User>) -> Self {
+        Self {
+            by_access_key: users
+                .into_iter()
+                .map(|u| (u.access_key.clone(), u))
+                .collect(),
+        }
+    }
+
+    pub fn by_access_key(&self, access_key: &str) -> Option<&User> {
+        self.by_access_key.get(access_key)
+    }
+}
+
+#[async_trait::async_trait]
+impl S3Auth for UserDirectory {
+    async fn get_secret_key(&self, access_key: &str) -> S3Result<SecretKey> {
+        match self.by_access_key(access_key) {
+            Some(u) => Ok(SecretKey::from(u.secret_key.as_str())),
+            None => Err(s3_error!(
+                InvalidAccessKeyId,
+                "The AWS Access Key Id you provided does not exist in our records."
+            )),
+        }
+    }
+}
+
+/// Request-level gate run by `s3s` after the signature check: every request must be signed,
+/// and with Signature Version 4 (SigV2 is accepted only inside browser POST forms, where
+/// clients still use it).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RequireSigV4;
+
+#[async_trait::async_trait]
+impl S3Access for RequireSigV4 {
+    async fn check(&self, cx: &mut S3AccessContext<'_>) -> S3Result<()> {
+        if cx.credentials().is_none() {
+            return Err(s3_error!(AccessDenied, "Access Denied"));
+        }
+        let header_v2 = cx
+            .headers()
+            .get(http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("AWS "));
+        let query_v2 = cx
+            .uri()
+            .query()
+            .is_some_and(|q| q.split('&').any(|kv| kv.starts_with("AWSAccessKeyId=")));
+        if header_v2 || query_v2 {
+            return Err(s3_error!(
+                InvalidRequest,
+                "The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256."
+            ));
+        }
+        Ok(())
+    }
+}

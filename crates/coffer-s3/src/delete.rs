@@ -1,0 +1,99 @@
+//! DeleteObject and DeleteObjects.
+
+use s3s::dto::*;
+use s3s::{S3Request, S3Response, S3Result, s3_error};
+
+use crate::error::OrS3;
+use crate::service::CofferS3;
+
+/// S3 accepts at most this many keys in one DeleteObjects request.
+const MAX_DELETE_KEYS: usize = 1000;
+
+impl CofferS3 {
+    pub(crate) async fn do_delete_object(
+        &self,
+        req: S3Request<DeleteObjectInput>,
+    ) -> S3Result<S3Response<DeleteObjectOutput>> {
+        let user = self.caller(&req)?;
+        let input = req.input;
+        self.owned_bucket(&user, &input.bucket).await?;
+        if let Some(c) = &input.if_match {
+            let existing = self.load_object(&input.bucket, &input.key).await?;
+            crate::conditions::check_write(existing.as_ref(), Some(c), None)?;
+        }
+        let (bucket, key) = (input.bucket, input.key);
+        let (_, freed) = self
+            .blocking(move |meta, _| meta.delete_object(&bucket, &key).or_s3())
+            .await?;
+        self.release_blobs(freed);
+        Ok(S3Response::with_status(
+            DeleteObjectOutput::default(),
+            http::StatusCode::NO_CONTENT,
+        ))
+    }
+
+    pub(crate) async fn do_delete_objects(
+        &self,
+        req: S3Request<DeleteObjectsInput>,
+    ) -> S3Result<S3Response<DeleteObjectsOutput>> {
+        let user = self.caller(&req)?;
+        let input = req.input;
+        self.owned_bucket(&user, &input.bucket).await?;
+        let objects = input.delete.objects;
+        if objects.is_empty() || objects.len() > MAX_DELETE_KEYS {
+            return Err(s3_error!(
+                MalformedXML,
+                "The XML you provided was not well-formed or did not validate against our published schema"
+            ));
+        }
+        let quiet = input.delete.quiet.unwrap_or(false);
+        let bucket = input.bucket;
+        let (deleted, errors, freed) = self
+            .blocking(move |meta, _| {
+                let mut deleted = Vec::new();
+                let mut errors = Vec::new();
+                let mut freed = Vec::new();
+                for obj in objects {
+                    if obj.version_id.as_deref().is_some_and(|v| v != "null") {
+                        errors.push(Error {
+                            code: Some("NoSuchVersion".to_owned()),
+                            key: Some(obj.key),
+                            message: Some("The specified version does not exist.".to_owned()),
+                            version_id: obj.version_id,
+                        });
+                        continue;
+                    }
+                    match meta.delete_object(&bucket, &obj.key) {
+                        Ok((_, f)) => {
+                            freed.extend(f);
+                            deleted.push(DeletedObject {
+                                key: Some(obj.key),
+                                version_id: obj.version_id,
+                                ..Default::default()
+                            });
+                        }
+                        Err(e) => {
+                            tracing::error!(error = %e, "delete failed");
+                            errors.push(Error {
+                                code: Some("InternalError".to_owned()),
+                                key: Some(obj.key),
+                                message: Some(
+                                    "We encountered an internal error. Please try again."
+                                        .to_owned(),
+                                ),
+                                version_id: obj.version_id,
+                            });
+                        }
+                    }
+                }
+                Ok((deleted, errors, freed))
+            })
+            .await?;
+        self.release_blobs(freed);
+        Ok(S3Response::new(DeleteObjectsOutput {
+            deleted: (!quiet).then_some(deleted),
+            errors: (!errors.is_empty()).then_some(errors),
+            ..Default::default()
+        }))
+    }
+}

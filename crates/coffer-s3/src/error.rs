@@ -1,0 +1,48 @@
+//! The one place where internal errors become S3 errors.
+
+use coffer_store::StoreError;
+use s3s::{S3Error, S3ErrorCode, s3_error};
+
+pub(crate) fn store_error(e: StoreError) -> S3Error {
+    match e {
+        StoreError::NoSuchBucket => s3_error!(NoSuchBucket),
+        StoreError::BucketNotEmpty => s3_error!(
+            BucketNotEmpty,
+            "The bucket you tried to delete is not empty"
+        ),
+        StoreError::NoSuchUpload => s3_error!(
+            NoSuchUpload,
+            "The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed."
+        ),
+        StoreError::BucketExists { .. } => s3_error!(BucketAlreadyExists),
+        other => internal(other),
+    }
+}
+
+/// An error the client cannot fix. Its detail goes to the log, not to the client.
+pub(crate) fn internal(e: impl std::fmt::Display) -> S3Error {
+    tracing::error!(error = %e, "internal error");
+    S3Error::with_message(
+        S3ErrorCode::InternalError,
+        "We encountered an internal error. Please try again.",
+    )
+}
+
+/// `?` on a store call inside a handler.
+pub(crate) trait OrS3<T> {
+    fn or_s3(self) -> Result<T, S3Error>;
+}
+
+impl<T> OrS3<T> for Result<T, StoreError> {
+    fn or_s3(self) -> Result<T, S3Error> {
+        self.map_err(store_error)
+    }
+}
+
+pub(crate) fn access_denied() -> S3Error {
+    s3_error!(AccessDenied, "Access Denied")
+}
+
+pub(crate) fn no_such_key() -> S3Error {
+    s3_error!(NoSuchKey, "The specified key does not exist.")
+}

@@ -1,0 +1,330 @@
+//! GetObject, HeadObject and GetObjectAttributes.
+
+use std::ops::Range as Span;
+
+use coffer_store::ObjectRecord;
+use http::StatusCode;
+use s3s::dto::*;
+use s3s::{S3Request, S3Response, S3Result, s3_error};
+
+use crate::body;
+use crate::checksum;
+use crate::conditions::{Context, Preconditions};
+use crate::error::no_such_key;
+use crate::object::{etag, metadata_of, timestamp};
+use crate::service::CofferS3;
+
+/// Which bytes of an object a read returns, and how the response describes them.
+struct Selection {
+    span: Span<u64>,
+    /// `Content-Range` for a partial response.
+    content_range: Option<String>,
+    /// Whether the checksum of the whole object applies to what is sent.
+    whole: bool,
+}
+
+fn select(
+    record: &ObjectRecord,
+    range: Option<&Range>,
+    part_number: Option<i32>,
+) -> S3Result<Selection> {
+    let size = record.size;
+    match (range, part_number) {
+        (Some(_), Some(_)) => Err(s3_error!(
+            InvalidRequest,
+            "Cannot specify both Range header and partNumber query parameter"
+        )),
+        (Some(r), None) => {
+            let span = r.check(size).map_err(|_| {
+                s3_error!(InvalidRange, "The requested range is not satisfiable")
+            })?;
+            let content_range = format!("bytes {}-{}/{}", span.start, span.end - 1, size);
+            Ok(Selection {
+                whole: span.start == 0 && span.end == size,
+                span,
+                content_range: Some(content_range),
+            })
+        }
+        (None, Some(n)) => {
+            let count = record.parts.len() as i32;
+            if n < 1 || n > count.max(1) {
+                let mut e = s3s::S3Error::with_message(
+                    s3s::S3ErrorCode::Custom("InvalidPartNumber".into()),
+                    "The requested partnumber is not satisfiable",
+                );
+                e.set_status_code(StatusCode::RANGE_NOT_SATISFIABLE);
+                return Err(e);
+            }
+            if !record.multipart {
+                return Ok(Selection {
+                    span: 0..size,
+                    content_range: None,
+                    whole: true,
+                });
+            }
+            let start: u64 = record.parts[..(n - 1) as usize]
+                .iter()
+                .map(|p| p.size)
+                .sum();
+            let len = record.parts[(n - 1) as usize].size;
+            let span = start..start + len;
+            let content_range = (len > 0)
+                .then(|| format!("bytes {}-{}/{}", span.start, span.end - 1, size));
+            Ok(Selection {
+                span,
+                content_range,
+                whole: false,
+            })
+        }
+        (None, None) => Ok(Selection {
+            span: 0..size,
+            content_range: None,
+            whole: true,
+        }),
+    }
+}
+
+impl CofferS3 {
+    /// Loads an object the caller may read.
+    async fn readable_object(
+        &self,
+        user: &crate::User,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+    ) -> S3Result<ObjectRecord> {
+        self.owned_bucket(user, bucket).await?;
+        let record = self.load_object(bucket, key).await?.ok_or_else(no_such_key)?;
+        // Unversioned buckets hold one version per key, and S3 calls it "null".
+        if let Some(v) = version_id
+            && v != "null"
+        {
+            return Err(s3_error!(InvalidArgument, "Invalid version id specified"));
+        }
+        Ok(record)
+    }
+
+    pub(crate) async fn do_get_object(
+        &self,
+        req: S3Request<GetObjectInput>,
+    ) -> S3Result<S3Response<GetObjectOutput>> {
+        let user = self.caller(&req)?;
+        let input = req.input;
+        let record = self
+            .readable_object(&user, &input.bucket, &input.key, input.version_id.as_deref())
+            .await?;
+        if input.sse_customer_algorithm.is_some() || input.sse_customer_key.is_some() {
+            return Err(s3_error!(
+                InvalidRequest,
+                "The encryption parameters are not applicable to this object."
+            ));
+        }
+        Preconditions {
+            if_match: input.if_match,
+            if_none_match: input.if_none_match,
+            if_modified_since: input.if_modified_since,
+            if_unmodified_since: input.if_unmodified_since,
+        }
+        .check(&record, Context::Read)?;
+        let selection = select(&record, input.range.as_ref(), input.part_number)?;
+        let len = selection.span.end - selection.span.start;
+        let body = body::stream_range(
+            self.blobs.clone(),
+            record.parts.clone(),
+            selection.span.start,
+            len,
+        );
+        let sums = if selection.whole {
+            checksum::to_dto(record.checksum.as_ref())
+        } else {
+            Checksum::default()
+        };
+        let partial = selection.content_range.is_some();
+        let output = GetObjectOutput {
+            body: Some(body),
+            accept_ranges: Some("bytes".to_owned()),
+            content_length: Some(len as i64),
+            content_range: selection.content_range,
+            e_tag: Some(etag(&record)),
+            last_modified: Some(timestamp(record.last_modified_ms)),
+            parts_count: (record.multipart && input.part_number.is_some())
+                .then_some(record.parts.len() as i32),
+            cache_control: input.response_cache_control.or(record.cache_control.clone()),
+            content_disposition: input
+                .response_content_disposition
+                .or(record.content_disposition.clone()),
+            content_encoding: input
+                .response_content_encoding
+                .or(record.content_encoding.clone()),
+            content_language: input
+                .response_content_language
+                .or(record.content_language.clone()),
+            content_type: input.response_content_type.or(record.content_type.clone()),
+            expires: input
+                .response_expires
+                .or(record.expires_ms.map(timestamp)),
+            metadata: metadata_of(&record),
+            website_redirect_location: record.website_redirect_location.clone(),
+            storage_class: record.storage_class.clone().map(StorageClass::from),
+            checksum_crc32: sums.checksum_crc32.filter(|_| checksum_mode(&input.checksum_mode)),
+            checksum_crc32c: sums.checksum_crc32c.filter(|_| checksum_mode(&input.checksum_mode)),
+            checksum_crc64nvme: sums
+                .checksum_crc64nvme
+                .filter(|_| checksum_mode(&input.checksum_mode)),
+            checksum_sha1: sums.checksum_sha1.filter(|_| checksum_mode(&input.checksum_mode)),
+            checksum_sha256: sums.checksum_sha256.filter(|_| checksum_mode(&input.checksum_mode)),
+            checksum_type: sums.checksum_type.filter(|_| checksum_mode(&input.checksum_mode)),
+            ..Default::default()
+        };
+        let mut resp = S3Response::new(output);
+        if partial {
+            resp.status = Some(StatusCode::PARTIAL_CONTENT);
+        }
+        Ok(resp)
+    }
+
+    pub(crate) async fn do_head_object(
+        &self,
+        req: S3Request<HeadObjectInput>,
+    ) -> S3Result<S3Response<HeadObjectOutput>> {
+        let user = self.caller(&req)?;
+        let input = req.input;
+        let record = self
+            .readable_object(&user, &input.bucket, &input.key, input.version_id.as_deref())
+            .await?;
+        if input.sse_customer_algorithm.is_some() || input.sse_customer_key.is_some() {
+            return Err(s3_error!(InvalidRequest));
+        }
+        Preconditions {
+            if_match: input.if_match,
+            if_none_match: input.if_none_match,
+            if_modified_since: input.if_modified_since,
+            if_unmodified_since: input.if_unmodified_since,
+        }
+        .check(&record, Context::Read)?;
+        let selection = select(&record, input.range.as_ref(), input.part_number)?;
+        let sums = if selection.whole && checksum_mode(&input.checksum_mode) {
+            checksum::to_dto(record.checksum.as_ref())
+        } else {
+            Checksum::default()
+        };
+        let partial = selection.content_range.is_some();
+        let output = HeadObjectOutput {
+            accept_ranges: Some("bytes".to_owned()),
+            content_length: Some((selection.span.end - selection.span.start) as i64),
+            content_range: selection.content_range,
+            e_tag: Some(etag(&record)),
+            last_modified: Some(timestamp(record.last_modified_ms)),
+            parts_count: (record.multipart && input.part_number.is_some())
+                .then_some(record.parts.len() as i32),
+            cache_control: input.response_cache_control.or(record.cache_control.clone()),
+            content_disposition: input
+                .response_content_disposition
+                .or(record.content_disposition.clone()),
+            content_encoding: input
+                .response_content_encoding
+                .or(record.content_encoding.clone()),
+            content_language: input
+                .response_content_language
+                .or(record.content_language.clone()),
+            content_type: input.response_content_type.or(record.content_type.clone()),
+            expires: input
+                .response_expires
+                .or(record.expires_ms.map(timestamp)),
+            metadata: metadata_of(&record),
+            website_redirect_location: record.website_redirect_location.clone(),
+            storage_class: record.storage_class.clone().map(StorageClass::from),
+            checksum_crc32: sums.checksum_crc32,
+            checksum_crc32c: sums.checksum_crc32c,
+            checksum_crc64nvme: sums.checksum_crc64nvme,
+            checksum_sha1: sums.checksum_sha1,
+            checksum_sha256: sums.checksum_sha256,
+            checksum_type: sums.checksum_type,
+            ..Default::default()
+        };
+        let mut resp = S3Response::new(output);
+        if partial {
+            resp.status = Some(StatusCode::PARTIAL_CONTENT);
+        }
+        Ok(resp)
+    }
+
+    pub(crate) async fn do_get_object_attributes(
+        &self,
+        req: S3Request<GetObjectAttributesInput>,
+    ) -> S3Result<S3Response<GetObjectAttributesOutput>> {
+        let user = self.caller(&req)?;
+        let input = req.input;
+        let record = self
+            .readable_object(&user, &input.bucket, &input.key, input.version_id.as_deref())
+            .await?;
+        let wants = |name: &str| {
+            input
+                .object_attributes
+                .iter()
+                .any(|a| a.as_str().eq_ignore_ascii_case(name))
+        };
+        if input.object_attributes.is_empty() {
+            return Err(s3_error!(
+                InvalidArgument,
+                "Invalid attribute name specified."
+            ));
+        }
+        let mut out = GetObjectAttributesOutput {
+            last_modified: Some(timestamp(record.last_modified_ms)),
+            ..Default::default()
+        };
+        if wants("ETag") {
+            out.e_tag = Some(etag(&record));
+        }
+        if wants("ObjectSize") {
+            out.object_size = Some(record.size as i64);
+        }
+        if wants("StorageClass") {
+            out.storage_class = Some(StorageClass::from(
+                record
+                    .storage_class
+                    .clone()
+                    .unwrap_or_else(|| "STANDARD".to_owned()),
+            ));
+        }
+        if wants("Checksum") && record.checksum.is_some() {
+            out.checksum = Some(checksum::to_dto(record.checksum.as_ref()));
+        }
+        if wants("ObjectParts") && record.multipart {
+            let marker = input.part_number_marker.unwrap_or(0).max(0) as u32;
+            let max = input.max_parts.unwrap_or(1000).clamp(0, 1000) as usize;
+            let after: Vec<_> = record.parts.iter().filter(|p| p.number > marker).collect();
+            let truncated = after.len() > max;
+            let page: Vec<ObjectPart> = after
+                .into_iter()
+                .take(max)
+                .map(|p| {
+                    let sums = checksum::to_dto(p.checksum.as_ref());
+                    ObjectPart {
+                        part_number: Some(p.number as i32),
+                        size: Some(p.size as i64),
+                        checksum_crc32: sums.checksum_crc32,
+                        checksum_crc32c: sums.checksum_crc32c,
+                        checksum_crc64nvme: sums.checksum_crc64nvme,
+                        checksum_sha1: sums.checksum_sha1,
+                        checksum_sha256: sums.checksum_sha256,
+                    }
+                })
+                .collect();
+            out.object_parts = Some(GetObjectAttributesParts {
+                is_truncated: Some(truncated),
+                max_parts: Some(max as i32),
+                next_part_number_marker: page.last().and_then(|p| p.part_number),
+                part_number_marker: Some(marker as i32),
+                total_parts_count: Some(record.parts.len() as i32),
+                parts: Some(page),
+            });
+        }
+        Ok(S3Response::new(out))
+    }
+}
+
+fn checksum_mode(mode: &Option<ChecksumMode>) -> bool {
+    mode.as_ref().is_some_and(|m| m.as_str() == "ENABLED")
+}

@@ -1,0 +1,30 @@
+//! Coffer's S3 API: the [`s3s::S3`] implementation.
+//!
+//! `s3s` parses requests, verifies signatures and serialises responses; this crate owns what
+//! each operation means: buckets and their owners, objects, multipart uploads, copies, ranges,
+//! checksums and conditional requests, on top of `coffer-store`.
+//!
+//! Invariants: a response is sent only after the state it reports is durable; an error that
+//! reaches the client carries Amazon's status and code (mapped in `error.rs`, nowhere else);
+//! no request input can make a handler panic.
+#![forbid(unsafe_code)]
+
+mod auth;
+mod body;
+mod bucket;
+mod checksum;
+mod conditions;
+mod copy;
+mod delete;
+mod dispatch;
+mod error;
+mod get;
+mod list;
+mod multipart;
+mod object;
+mod put;
+mod service;
+
+pub use auth::{RequireSigV4, User, UserDirectory};
+pub use multipart::MIN_PART_SIZE;
+pub use service::{CofferS3, ServerIdentity};

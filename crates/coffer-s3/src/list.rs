@@ -1,0 +1,307 @@
+//! ListObjects (v1), ListObjectsV2 and ListObjectVersions.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as TOKEN;
+use coffer_store::{ListControl, ObjectRecord};
+use s3s::dto::*;
+use s3s::{S3Request, S3Response, S3Result, s3_error};
+
+use crate::checksum::Algorithm;
+use crate::error::OrS3;
+use crate::object::{timestamp, url_encode};
+use crate::service::CofferS3;
+
+const MAX_KEYS: i32 = 1000;
+
+/// One page of a listing: objects and common prefixes, in key order.
+struct Page {
+    objects: Vec<(String, ObjectRecord)>,
+    prefixes: Vec<String>,
+    truncated: bool,
+    /// The last key or common prefix on the page: where the next page starts after.
+    last: Option<String>,
+}
+
+fn max_keys(requested: Option<i32>) -> S3Result<usize> {
+    match requested {
+        Some(n) if n < 0 => Err(s3_error!(
+            InvalidArgument,
+            "Argument maxKeys must be an integer between 0 and 2147483647"
+        )),
+        Some(n) => Ok(n.min(MAX_KEYS) as usize),
+        None => Ok(MAX_KEYS as usize),
+    }
+}
+
+/// Percent-encodes when the client asked for `encoding-type=url`.
+struct Encoder(bool);
+
+impl Encoder {
+    fn new(e: Option<&EncodingType>) -> S3Result<Self> {
+        match e.map(|e| e.as_str()) {
+            None => Ok(Encoder(false)),
+            Some(s) if s.eq_ignore_ascii_case("url") => Ok(Encoder(true)),
+            Some(_) => Err(s3_error!(InvalidArgument, "Invalid Encoding Method specified in Request")),
+        }
+    }
+
+    fn apply(&self, s: String) -> String {
+        if self.0 { url_encode(&s) } else { s }
+    }
+}
+
+impl CofferS3 {
+    async fn list_page(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        delimiter: Option<&str>,
+        after: &str,
+        max: usize,
+    ) -> S3Result<Page> {
+        let (bucket, prefix, after) = (bucket.to_owned(), prefix.to_owned(), after.to_owned());
+        let delimiter = delimiter.filter(|d| !d.is_empty()).map(str::to_owned);
+        self.blocking(move |meta, _| {
+            let mut page = Page {
+                objects: Vec::new(),
+                prefixes: Vec::new(),
+                truncated: false,
+                last: None,
+            };
+            if max == 0 {
+                let mut any = false;
+                meta.list_objects(&bucket, &prefix, &after, &mut |_, _| {
+                    any = true;
+                    ListControl::Stop
+                })
+                .or_s3()?;
+                page.truncated = any;
+                return Ok(page);
+            }
+            meta.list_objects(&bucket, &prefix, &after, &mut |key, record| {
+                // A marker that is a common prefix skips everything under it.
+                if delimiter.as_deref().is_some_and(|d| after.ends_with(d))
+                    && !after.is_empty()
+                    && key.starts_with(after.as_str())
+                {
+                    return ListControl::Continue;
+                }
+                let rolled_up = delimiter.as_deref().and_then(|d| {
+                    key[prefix.len()..]
+                        .find(d)
+                        .map(|i| key[..prefix.len() + i + d.len()].to_owned())
+                });
+                if let Some(cp) = &rolled_up
+                    && page.prefixes.last() == Some(cp)
+                {
+                    return ListControl::Continue;
+                }
+                if page.objects.len() + page.prefixes.len() == max {
+                    page.truncated = true;
+                    return ListControl::Stop;
+                }
+                match rolled_up {
+                    Some(cp) => {
+                        page.last = Some(cp.clone());
+                        page.prefixes.push(cp);
+                    }
+                    None => {
+                        page.last = Some(key.to_owned());
+                        page.objects.push((key.to_owned(), record.clone()));
+                    }
+                }
+                ListControl::Continue
+            })
+            .or_s3()?;
+            Ok(page)
+        })
+        .await
+    }
+
+    fn object_entry(&self, key: String, record: &ObjectRecord, owner: Option<Owner>, enc: &Encoder) -> Object {
+        Object {
+            key: Some(enc.apply(key)),
+            e_tag: Some(ETag::Strong(record.etag.clone())),
+            last_modified: Some(timestamp(record.last_modified_ms)),
+            size: Some(record.size as i64),
+            storage_class: Some(ObjectStorageClass::from(
+                record.storage_class.clone().unwrap_or_else(|| "STANDARD".to_owned()),
+            )),
+            checksum_algorithm: record.checksum.as_ref().and_then(|c| {
+                Algorithm::parse(&c.algorithm)
+                    .map(|a| vec![ChecksumAlgorithm::from(a.name().to_owned())])
+            }),
+            checksum_type: record
+                .checksum
+                .as_ref()
+                .map(|c| ChecksumType::from(c.kind.clone())),
+            owner,
+            restore_status: None,
+        }
+    }
+
+    pub(crate) async fn do_list_objects_v2(
+        &self,
+        req: S3Request<ListObjectsV2Input>,
+    ) -> S3Result<S3Response<ListObjectsV2Output>> {
+        let user = self.caller(&req)?;
+        let input = req.input;
+        self.owned_bucket(&user, &input.bucket).await?;
+        let enc = Encoder::new(input.encoding_type.as_ref())?;
+        let max = max_keys(input.max_keys)?;
+        let prefix = input.prefix.clone().unwrap_or_default();
+        let after = match &input.continuation_token {
+            Some(t) => TOKEN
+                .decode(t)
+                .ok()
+                .and_then(|b| String::from_utf8(b).ok())
+                .ok_or_else(|| {
+                    s3_error!(InvalidArgument, "The continuation token provided is incorrect")
+                })?,
+            None => input.start_after.clone().unwrap_or_default(),
+        };
+        let page = self
+            .list_page(&input.bucket, &prefix, input.delimiter.as_deref(), &after, max)
+            .await?;
+        let owner = input
+            .fetch_owner
+            .unwrap_or(false)
+            .then(|| self.owner(&user.name));
+        let key_count = (page.objects.len() + page.prefixes.len()) as i32;
+        let next = page
+            .truncated
+            .then(|| page.last.as_ref().map(|l| TOKEN.encode(l)))
+            .flatten();
+        Ok(S3Response::new(ListObjectsV2Output {
+            name: Some(input.bucket),
+            prefix: Some(enc.apply(prefix)),
+            max_keys: Some(max as i32),
+            key_count: Some(key_count),
+            continuation_token: input.continuation_token,
+            is_truncated: Some(page.truncated),
+            next_continuation_token: next,
+            contents: Some(
+                page.objects
+                    .into_iter()
+                    .map(|(k, r)| self.object_entry(k, &r, owner.clone(), &enc))
+                    .collect(),
+            ),
+            common_prefixes: Some(
+                page.prefixes
+                    .into_iter()
+                    .map(|p| CommonPrefix { prefix: Some(enc.apply(p)) })
+                    .collect(),
+            ),
+            delimiter: input.delimiter.map(|d| enc.apply(d)),
+            encoding_type: input.encoding_type,
+            start_after: input.start_after.map(|s| enc.apply(s)),
+            request_charged: None,
+        }))
+    }
+
+    pub(crate) async fn do_list_objects(
+        &self,
+        req: S3Request<ListObjectsInput>,
+    ) -> S3Result<S3Response<ListObjectsOutput>> {
+        let user = self.caller(&req)?;
+        let input = req.input;
+        self.owned_bucket(&user, &input.bucket).await?;
+        let enc = Encoder::new(input.encoding_type.as_ref())?;
+        let max = max_keys(input.max_keys)?;
+        let prefix = input.prefix.clone().unwrap_or_default();
+        let marker = input.marker.clone().unwrap_or_default();
+        let page = self
+            .list_page(&input.bucket, &prefix, input.delimiter.as_deref(), &marker, max)
+            .await?;
+        let owner = Some(self.owner(&user.name));
+        Ok(S3Response::new(ListObjectsOutput {
+            name: Some(input.bucket),
+            prefix: Some(enc.apply(prefix)),
+            marker: Some(enc.apply(marker)),
+            max_keys: Some(max as i32),
+            is_truncated: Some(page.truncated),
+            next_marker: page
+                .truncated
+                .then(|| page.last.clone().map(|l| enc.apply(l)))
+                .flatten(),
+            contents: Some(
+                page.objects
+                    .into_iter()
+                    .map(|(k, r)| self.object_entry(k, &r, owner.clone(), &enc))
+                    .collect(),
+            ),
+            common_prefixes: Some(
+                page.prefixes
+                    .into_iter()
+                    .map(|p| CommonPrefix { prefix: Some(enc.apply(p)) })
+                    .collect(),
+            ),
+            delimiter: input.delimiter.map(|d| enc.apply(d)),
+            encoding_type: input.encoding_type,
+            request_charged: None,
+        }))
+    }
+
+    /// Buckets are unversioned: every object is its own only version, `null`, and latest.
+    pub(crate) async fn do_list_object_versions(
+        &self,
+        req: S3Request<ListObjectVersionsInput>,
+    ) -> S3Result<S3Response<ListObjectVersionsOutput>> {
+        let user = self.caller(&req)?;
+        let input = req.input;
+        self.owned_bucket(&user, &input.bucket).await?;
+        let enc = Encoder::new(input.encoding_type.as_ref())?;
+        let max = max_keys(input.max_keys)?;
+        let prefix = input.prefix.clone().unwrap_or_default();
+        let marker = input.key_marker.clone().unwrap_or_default();
+        let page = self
+            .list_page(&input.bucket, &prefix, input.delimiter.as_deref(), &marker, max)
+            .await?;
+        let owner = Some(self.owner(&user.name));
+        let versions = page
+            .objects
+            .into_iter()
+            .map(|(k, r)| {
+                let o = self.object_entry(k, &r, owner.clone(), &enc);
+                ObjectVersion {
+                    checksum_algorithm: o.checksum_algorithm,
+                    checksum_type: o.checksum_type,
+                    e_tag: o.e_tag,
+                    is_latest: Some(true),
+                    key: o.key,
+                    last_modified: o.last_modified,
+                    owner: o.owner,
+                    restore_status: None,
+                    size: o.size,
+                    storage_class: Some(ObjectVersionStorageClass::from("STANDARD".to_owned())),
+                    version_id: Some("null".to_owned()),
+                }
+            })
+            .collect();
+        let next_key = page
+            .truncated
+            .then(|| page.last.clone().map(|l| enc.apply(l)))
+            .flatten();
+        Ok(S3Response::new(ListObjectVersionsOutput {
+            common_prefixes: Some(
+                page.prefixes
+                    .into_iter()
+                    .map(|p| CommonPrefix { prefix: Some(enc.apply(p)) })
+                    .collect(),
+            ),
+            delete_markers: None,
+            delimiter: input.delimiter.map(|d| enc.apply(d)),
+            encoding_type: input.encoding_type,
+            is_truncated: Some(page.truncated),
+            key_marker: Some(enc.apply(marker)),
+            max_keys: Some(max as i32),
+            name: Some(input.bucket),
+            next_version_id_marker: next_key.as_ref().map(|_| "null".to_owned()),
+            next_key_marker: next_key,
+            prefix: Some(enc.apply(prefix)),
+            request_charged: None,
+            version_id_marker: input.version_id_marker,
+            versions: Some(versions),
+        }))
+    }
+}

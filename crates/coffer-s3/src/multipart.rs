@@ -1,0 +1,680 @@
+//! Multipart uploads: create, upload part (and part copy), complete, abort, list.
+
+use coffer_store::{ChecksumRecord, ObjectRecord, PartRecord, StoredPart, UploadRecord};
+use md5::Digest as _;
+use s3s::dto::*;
+use s3s::{S3Request, S3Response, S3Result, s3_error};
+
+use crate::body::{self, MAX_PUT_SIZE};
+use crate::checksum::{self, Algorithm};
+use crate::conditions::{self, Preconditions};
+use crate::error::OrS3;
+use crate::object::{ObjectHeaders, check_key, now_ms, timestamp};
+use crate::put::{refuse_sse, verify_ingested};
+use crate::service::CofferS3;
+
+/// Every part but the last must be at least this large, as on S3.
+pub const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
+const MAX_PART_NUMBER: i32 = 10_000;
+
+fn check_part_number(n: i32) -> S3Result<u32> {
+    if (1..=MAX_PART_NUMBER).contains(&n) {
+        Ok(n as u32)
+    } else {
+        Err(s3_error!(
+            InvalidArgument,
+            "Part number must be an integer between 1 and 10000, inclusive"
+        ))
+    }
+}
+
+fn no_such_upload() -> s3s::S3Error {
+    crate::error::store_error(coffer_store::StoreError::NoSuchUpload)
+}
+
+/// The checksum type a multipart upload uses for an algorithm, validating the combination.
+fn checksum_kind(algorithm: Algorithm, declared: Option<&str>) -> S3Result<&'static str> {
+    let full_ok = matches!(
+        algorithm,
+        Algorithm::Crc32 | Algorithm::Crc32c | Algorithm::Crc64Nvme
+    );
+    match declared {
+        Some("FULL_OBJECT") if full_ok => Ok("FULL_OBJECT"),
+        Some("COMPOSITE") if algorithm != Algorithm::Crc64Nvme => Ok("COMPOSITE"),
+        None if algorithm == Algorithm::Crc64Nvme => Ok("FULL_OBJECT"),
+        None => Ok("COMPOSITE"),
+        Some(other) => Err(s3_error!(
+            InvalidRequest,
+            "The {} checksum type cannot be used with the {} checksum algorithm.",
+            other,
+            algorithm.name().to_lowercase()
+        )),
+    }
+}
+
+impl CofferS3 {
+    /// An upload of this bucket and key the caller may use.
+    async fn upload(&self, user: &crate::User, bucket: &str, key: &str, upload_id: &str) -> S3Result<UploadRecord> {
+        self.owned_bucket(user, bucket).await?;
+        let id = upload_id.to_owned();
+        let upload = self
+            .blocking(move |meta, _| meta.get_upload(&id).or_s3())
+            .await?
+            .ok_or_else(no_such_upload)?;
+        if upload.bucket != bucket || upload.key != key {
+            return Err(no_such_upload());
+        }
+        Ok(upload)
+    }
+
+    pub(crate) async fn do_create_multipart_upload(
+        &self,
+        req: S3Request<CreateMultipartUploadInput>,
+    ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
+        let user = self.caller(&req)?;
+        let input = req.input;
+        self.owned_bucket(&user, &input.bucket).await?;
+        check_key(&input.key)?;
+        refuse_sse(
+            input.server_side_encryption.as_ref(),
+            input.sse_customer_algorithm.as_deref(),
+            input.ssekms_key_id.as_deref(),
+        )?;
+        let algorithm = match input.checksum_algorithm.as_ref() {
+            Some(a) => Some(Algorithm::parse(a.as_str()).ok_or_else(|| {
+                s3_error!(InvalidRequest, "Checksum algorithm provided is unsupported.")
+            })?),
+            None => None,
+        };
+        let kind = match algorithm {
+            Some(a) => Some(checksum_kind(a, input.checksum_type.as_ref().map(|t| t.as_str()))?),
+            None if input.checksum_type.is_some() => {
+                return Err(s3_error!(
+                    InvalidRequest,
+                    "The x-amz-checksum-type header can only be used with the x-amz-checksum-algorithm header."
+                ));
+            }
+            None => None,
+        };
+        let template = ObjectHeaders {
+            content_type: input.content_type,
+            content_encoding: input.content_encoding,
+            content_disposition: input.content_disposition,
+            content_language: input.content_language,
+            cache_control: input.cache_control,
+            expires: input.expires,
+            website_redirect_location: input.website_redirect_location,
+            metadata: input.metadata,
+            storage_class: input.storage_class.map(|s| s.as_str().to_owned()),
+        }
+        .into_record()?;
+        let upload = UploadRecord {
+            v: coffer_store::RECORD_VERSION,
+            upload_id: uuid::Uuid::new_v4().simple().to_string(),
+            bucket: input.bucket.clone(),
+            key: input.key.clone(),
+            initiator: user.name.clone(),
+            initiated_ms: now_ms(),
+            template,
+            checksum_algorithm: algorithm.map(|a| a.name().to_owned()),
+            checksum_type: kind.map(str::to_owned),
+        };
+        let upload_id = upload.upload_id.clone();
+        self.blocking(move |meta, _| meta.create_upload(&upload).or_s3())
+            .await?;
+        Ok(S3Response::new(CreateMultipartUploadOutput {
+            bucket: Some(input.bucket),
+            key: Some(input.key),
+            upload_id: Some(upload_id),
+            checksum_algorithm: algorithm.map(|a| ChecksumAlgorithm::from(a.name().to_owned())),
+            checksum_type: kind.map(|k| ChecksumType::from(k.to_owned())),
+            ..Default::default()
+        }))
+    }
+
+    pub(crate) async fn do_upload_part(
+        &self,
+        req: S3Request<UploadPartInput>,
+    ) -> S3Result<S3Response<UploadPartOutput>> {
+        let user = self.caller(&req)?;
+        let trailers = req.trailing_headers.clone();
+        let headers = req.headers.clone();
+        let input = req.input;
+        let number = check_part_number(input.part_number)?;
+        let upload = self
+            .upload(&user, &input.bucket, &input.key, &input.upload_id)
+            .await?;
+        if input.sse_customer_algorithm.is_some() || input.sse_customer_key.is_some() {
+            return Err(s3_error!(
+                InvalidRequest,
+                "The multipart upload initiate requested encryption. Subsequent part requests must include the appropriate encryption parameters."
+            ));
+        }
+        let content_md5 = checksum::content_md5(input.content_md5.as_deref())?;
+        let mut request = checksum::requested(
+            &headers,
+            input.checksum_algorithm.as_ref().map(|a| a.as_str()),
+        )?;
+        if let Some(declared) = upload.checksum_algorithm.as_deref().and_then(Algorithm::parse) {
+            match &request {
+                Some(r) if r.algorithm != declared => {
+                    return Err(s3_error!(
+                        InvalidRequest,
+                        "Checksum Type mismatch occurred, expected checksum Type: {}, actual checksum Type: {}",
+                        declared.name().to_lowercase(),
+                        r.algorithm.name().to_lowercase()
+                    ));
+                }
+                Some(_) => {}
+                None => {
+                    request = Some(checksum::ChecksumRequest {
+                        algorithm: declared,
+                        expected: None,
+                        in_trailer: false,
+                    })
+                }
+            }
+        }
+        let ingested = body::ingest(
+            self.blobs.clone(),
+            input.body,
+            request.as_ref().map(|r| r.algorithm),
+            MAX_PUT_SIZE,
+        )
+        .await?;
+        let sum = verify_ingested(self, &ingested, content_md5, request.as_ref(), trailers.as_ref())?;
+        let md5_hex = hex::encode(ingested.md5);
+        let part = PartRecord {
+            v: coffer_store::RECORD_VERSION,
+            part: StoredPart {
+                number,
+                size: ingested.size,
+                md5_hex: md5_hex.clone(),
+                blob: ingested.blob.clone(),
+                checksum: sum.clone(),
+                crc64nvme: Some(ingested.crc64nvme),
+            },
+            last_modified_ms: now_ms(),
+        };
+        let upload_id = input.upload_id.clone();
+        let stored = self
+            .blocking(move |meta, _| meta.put_part(&upload_id, &part).or_s3())
+            .await;
+        let freed = match stored {
+            Ok(f) => f,
+            Err(e) => {
+                self.release_blobs(vec![ingested.blob]);
+                return Err(e);
+            }
+        };
+        self.release_blobs(freed);
+        let sums = checksum::to_dto(sum.as_ref());
+        Ok(S3Response::new(UploadPartOutput {
+            e_tag: Some(ETag::Strong(md5_hex)),
+            checksum_crc32: sums.checksum_crc32,
+            checksum_crc32c: sums.checksum_crc32c,
+            checksum_crc64nvme: sums.checksum_crc64nvme,
+            checksum_sha1: sums.checksum_sha1,
+            checksum_sha256: sums.checksum_sha256,
+            ..Default::default()
+        }))
+    }
+
+    pub(crate) async fn do_upload_part_copy(
+        &self,
+        req: S3Request<UploadPartCopyInput>,
+    ) -> S3Result<S3Response<UploadPartCopyOutput>> {
+        let user = self.caller(&req)?;
+        let input = req.input;
+        let number = check_part_number(input.part_number)?;
+        let upload = self
+            .upload(&user, &input.bucket, &input.key, &input.upload_id)
+            .await?;
+        if input.copy_source_sse_customer_algorithm.is_some() || input.sse_customer_algorithm.is_some() {
+            return Err(s3_error!(
+                InvalidRequest,
+                "The encryption parameters are not applicable to this object."
+            ));
+        }
+        let (_, _, source) = self
+            .copy_source(
+                &user,
+                &input.copy_source,
+                Preconditions {
+                    if_match: input.copy_source_if_match,
+                    if_none_match: input.copy_source_if_none_match,
+                    if_modified_since: input.copy_source_if_modified_since,
+                    if_unmodified_since: input.copy_source_if_unmodified_since,
+                },
+            )
+            .await?;
+        let (offset, len) = match input.copy_source_range.as_deref() {
+            None => (0, source.size),
+            Some(r) => parse_copy_range(r, source.size)?,
+        };
+        if len > MAX_PUT_SIZE {
+            return Err(s3_error!(EntityTooLarge, "Part exceeds the maximum allowed size"));
+        }
+        let algorithm = upload.checksum_algorithm.as_deref().and_then(Algorithm::parse);
+        let ingested =
+            body::copy_range(self.blobs.clone(), source.parts.clone(), offset, len, algorithm)
+                .await?;
+        let md5_hex = hex::encode(ingested.md5);
+        let sum = match (algorithm, &ingested.checksum) {
+            (Some(a), Some(raw)) => Some(ChecksumRecord {
+                algorithm: a.name().to_owned(),
+                value: checksum::b64(raw),
+                kind: "FULL_OBJECT".to_owned(),
+            }),
+            _ => None,
+        };
+        let now = now_ms();
+        let part = PartRecord {
+            v: coffer_store::RECORD_VERSION,
+            part: StoredPart {
+                number,
+                size: ingested.size,
+                md5_hex: md5_hex.clone(),
+                blob: ingested.blob.clone(),
+                checksum: sum.clone(),
+                crc64nvme: Some(ingested.crc64nvme),
+            },
+            last_modified_ms: now,
+        };
+        let upload_id = input.upload_id.clone();
+        let stored = self
+            .blocking(move |meta, _| meta.put_part(&upload_id, &part).or_s3())
+            .await;
+        let freed = match stored {
+            Ok(f) => f,
+            Err(e) => {
+                self.release_blobs(vec![ingested.blob]);
+                return Err(e);
+            }
+        };
+        self.release_blobs(freed);
+        let sums = checksum::to_dto(sum.as_ref());
+        Ok(S3Response::new(UploadPartCopyOutput {
+            copy_part_result: Some(CopyPartResult {
+                e_tag: Some(ETag::Strong(md5_hex)),
+                last_modified: Some(timestamp(now)),
+                checksum_crc32: sums.checksum_crc32,
+                checksum_crc32c: sums.checksum_crc32c,
+                checksum_crc64nvme: sums.checksum_crc64nvme,
+                checksum_sha1: sums.checksum_sha1,
+                checksum_sha256: sums.checksum_sha256,
+            }),
+            ..Default::default()
+        }))
+    }
+
+    pub(crate) async fn do_complete_multipart_upload(
+        &self,
+        req: S3Request<CompleteMultipartUploadInput>,
+    ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
+        let user = self.caller(&req)?;
+        let input = req.input;
+        let upload = self
+            .upload(&user, &input.bucket, &input.key, &input.upload_id)
+            .await?;
+        let requested = input
+            .multipart_upload
+            .and_then(|m| m.parts)
+            .unwrap_or_default();
+        if requested.is_empty() {
+            return Err(s3_error!(
+                MalformedXML,
+                "The XML you provided was not well-formed or did not validate against our published schema"
+            ));
+        }
+        let id = input.upload_id.clone();
+        let stored = self
+            .blocking(move |meta, _| meta.list_parts(&id).or_s3())
+            .await?;
+        let mut parts: Vec<StoredPart> = Vec::with_capacity(requested.len());
+        let mut previous = 0i32;
+        for (i, p) in requested.iter().enumerate() {
+            let n = p.part_number.ok_or_else(|| {
+                s3_error!(MalformedXML, "Each part must name its PartNumber")
+            })?;
+            if n <= previous {
+                return Err(s3_error!(
+                    InvalidPartOrder,
+                    "The list of parts was not in ascending order. Parts must be ordered by part number."
+                ));
+            }
+            previous = n;
+            let found = stored
+                .iter()
+                .find(|s| s.part.number as i32 == n)
+                .filter(|s| p.e_tag.as_ref().is_none_or(|e| e.value() == s.part.md5_hex))
+                .ok_or_else(|| {
+                    s3_error!(
+                        InvalidPart,
+                        "One or more of the specified parts could not be found. The part may not have been uploaded, or the specified entity tag may not match the part's entity tag."
+                    )
+                })?;
+            if i + 1 < requested.len() && found.part.size < MIN_PART_SIZE {
+                return Err(s3_error!(
+                    EntityTooSmall,
+                    "Your proposed upload is smaller than the minimum allowed object size."
+                ));
+            }
+            parts.push(found.part.clone());
+        }
+        let size: u64 = parts.iter().map(|p| p.size).sum();
+        if let Some(expected) = input.mpu_object_size
+            && expected as u64 != size
+        {
+            return Err(s3_error!(
+                InvalidRequest,
+                "The provided 'x-amz-mp-object-size' header value {expected} does not match what was computed: {size}"
+            ));
+        }
+        let mut md5 = md5::Md5::new();
+        for p in &parts {
+            md5.update(hex::decode(&p.md5_hex).map_err(crate::error::internal)?);
+        }
+        let etag = format!("{}-{}", hex::encode(md5.finalize()), parts.len());
+        let object_checksum = multipart_checksum(&upload, &parts)?;
+        if let Some(sent) = [
+            &input.checksum_crc32,
+            &input.checksum_crc32c,
+            &input.checksum_crc64nvme,
+            &input.checksum_sha1,
+            &input.checksum_sha256,
+        ]
+        .into_iter()
+        .flatten()
+        .next()
+            && object_checksum.as_ref().is_some_and(|c| &c.value != sent)
+        {
+            return Err(s3_error!(
+                BadDigest,
+                "The checksum you specified did not match the calculated checksum."
+            ));
+        }
+        if input.if_match.is_some() || input.if_none_match.is_some() {
+            let existing = self.load_object(&input.bucket, &input.key).await?;
+            conditions::check_write(
+                existing.as_ref(),
+                input.if_match.as_ref(),
+                input.if_none_match.as_ref(),
+            )?;
+        }
+        let record = ObjectRecord {
+            size,
+            etag: etag.clone(),
+            last_modified_ms: now_ms(),
+            parts,
+            multipart: true,
+            checksum: object_checksum,
+            ..upload.template
+        };
+        let sums = checksum::to_dto(record.checksum.as_ref());
+        let id = input.upload_id.clone();
+        let freed = self
+            .blocking(move |meta, _| meta.complete_upload(&id, &record).or_s3())
+            .await?;
+        self.release_blobs(freed);
+        Ok(S3Response::new(CompleteMultipartUploadOutput {
+            bucket: Some(input.bucket.clone()),
+            key: Some(input.key.clone()),
+            location: Some(format!("/{}/{}", input.bucket, input.key)),
+            e_tag: Some(ETag::Strong(etag)),
+            checksum_crc32: sums.checksum_crc32,
+            checksum_crc32c: sums.checksum_crc32c,
+            checksum_crc64nvme: sums.checksum_crc64nvme,
+            checksum_sha1: sums.checksum_sha1,
+            checksum_sha256: sums.checksum_sha256,
+            checksum_type: sums.checksum_type,
+            ..Default::default()
+        }))
+    }
+
+    pub(crate) async fn do_abort_multipart_upload(
+        &self,
+        req: S3Request<AbortMultipartUploadInput>,
+    ) -> S3Result<S3Response<AbortMultipartUploadOutput>> {
+        let user = self.caller(&req)?;
+        let input = req.input;
+        self.upload(&user, &input.bucket, &input.key, &input.upload_id)
+            .await?;
+        let id = input.upload_id;
+        let freed = self
+            .blocking(move |meta, _| meta.abort_upload(&id).or_s3())
+            .await?;
+        self.release_blobs(freed);
+        Ok(S3Response::with_status(
+            AbortMultipartUploadOutput::default(),
+            http::StatusCode::NO_CONTENT,
+        ))
+    }
+
+    pub(crate) async fn do_list_parts(
+        &self,
+        req: S3Request<ListPartsInput>,
+    ) -> S3Result<S3Response<ListPartsOutput>> {
+        let user = self.caller(&req)?;
+        let input = req.input;
+        let upload = self
+            .upload(&user, &input.bucket, &input.key, &input.upload_id)
+            .await?;
+        let id = input.upload_id.clone();
+        let parts = self
+            .blocking(move |meta, _| meta.list_parts(&id).or_s3())
+            .await?;
+        let marker = input.part_number_marker.unwrap_or(0).max(0) as u32;
+        let max = input.max_parts.unwrap_or(1000).clamp(0, 1000) as usize;
+        let after: Vec<_> = parts.into_iter().filter(|p| p.part.number > marker).collect();
+        let truncated = after.len() > max;
+        let page: Vec<Part> = after
+            .into_iter()
+            .take(max)
+            .map(|p| {
+                let sums = checksum::to_dto(p.part.checksum.as_ref());
+                Part {
+                    e_tag: Some(ETag::Strong(p.part.md5_hex.clone())),
+                    last_modified: Some(timestamp(p.last_modified_ms)),
+                    part_number: Some(p.part.number as i32),
+                    size: Some(p.part.size as i64),
+                    checksum_crc32: sums.checksum_crc32,
+                    checksum_crc32c: sums.checksum_crc32c,
+                    checksum_crc64nvme: sums.checksum_crc64nvme,
+                    checksum_sha1: sums.checksum_sha1,
+                    checksum_sha256: sums.checksum_sha256,
+                }
+            })
+            .collect();
+        let owner = self.owner(&upload.initiator);
+        Ok(S3Response::new(ListPartsOutput {
+            bucket: Some(input.bucket),
+            key: Some(input.key),
+            upload_id: Some(input.upload_id),
+            is_truncated: Some(truncated),
+            max_parts: Some(max as i32),
+            part_number_marker: Some(marker as i32),
+            next_part_number_marker: page.last().and_then(|p| p.part_number),
+            initiator: Some(Initiator {
+                display_name: owner.display_name.clone(),
+                id: owner.id.clone(),
+            }),
+            owner: Some(owner),
+            storage_class: Some(StorageClass::from("STANDARD".to_owned())),
+            checksum_algorithm: upload
+                .checksum_algorithm
+                .map(ChecksumAlgorithm::from),
+            checksum_type: upload.checksum_type.map(ChecksumType::from),
+            parts: Some(page),
+            ..Default::default()
+        }))
+    }
+
+    pub(crate) async fn do_list_multipart_uploads(
+        &self,
+        req: S3Request<ListMultipartUploadsInput>,
+    ) -> S3Result<S3Response<ListMultipartUploadsOutput>> {
+        let user = self.caller(&req)?;
+        let input = req.input;
+        self.owned_bucket(&user, &input.bucket).await?;
+        let bucket = input.bucket.clone();
+        let uploads = self
+            .blocking(move |meta, _| meta.list_uploads(&bucket).or_s3())
+            .await?;
+        let prefix = input.prefix.clone().unwrap_or_default();
+        let key_marker = input.key_marker.clone().unwrap_or_default();
+        let id_marker = input.upload_id_marker.clone().unwrap_or_default();
+        let max = input.max_uploads.unwrap_or(1000).clamp(0, 1000) as usize;
+        let delimiter = input.delimiter.clone().filter(|d| !d.is_empty());
+        let mut page = Vec::new();
+        let mut prefixes: Vec<String> = Vec::new();
+        let mut truncated = false;
+        for u in uploads.into_iter().filter(|u| u.key.starts_with(&prefix)) {
+            let past_marker = key_marker.is_empty()
+                || u.key > key_marker
+                || (u.key == key_marker && !id_marker.is_empty() && u.upload_id > id_marker);
+            if !past_marker {
+                continue;
+            }
+            let cp = delimiter.as_deref().and_then(|d| {
+                u.key[prefix.len()..]
+                    .find(d)
+                    .map(|i| u.key[..prefix.len() + i + d.len()].to_owned())
+            });
+            if cp.is_some() && prefixes.last() == cp.as_ref() {
+                continue;
+            }
+            if page.len() + prefixes.len() == max {
+                truncated = true;
+                break;
+            }
+            match cp {
+                Some(cp) => prefixes.push(cp),
+                None => page.push(u),
+            }
+        }
+        let next_key_marker = truncated.then(|| page.last().map(|u| u.key.clone())).flatten();
+        let next_upload_id_marker = truncated
+            .then(|| page.last().map(|u| u.upload_id.clone()))
+            .flatten();
+        let uploads = page
+            .into_iter()
+            .map(|u| {
+                let owner = self.owner(&u.initiator);
+                MultipartUpload {
+                    initiated: Some(timestamp(u.initiated_ms)),
+                    initiator: Some(Initiator {
+                        display_name: owner.display_name.clone(),
+                        id: owner.id.clone(),
+                    }),
+                    key: Some(u.key),
+                    owner: Some(owner),
+                    storage_class: Some(StorageClass::from("STANDARD".to_owned())),
+                    upload_id: Some(u.upload_id),
+                    checksum_algorithm: u.checksum_algorithm.map(ChecksumAlgorithm::from),
+                    checksum_type: u.checksum_type.map(ChecksumType::from),
+                }
+            })
+            .collect();
+        Ok(S3Response::new(ListMultipartUploadsOutput {
+            bucket: Some(input.bucket),
+            prefix: input.prefix,
+            delimiter: input.delimiter,
+            key_marker: input.key_marker,
+            upload_id_marker: input.upload_id_marker,
+            max_uploads: Some(max as i32),
+            is_truncated: Some(truncated),
+            next_key_marker,
+            next_upload_id_marker,
+            uploads: Some(uploads),
+            common_prefixes: Some(
+                prefixes
+                    .into_iter()
+                    .map(|p| CommonPrefix { prefix: Some(p) })
+                    .collect(),
+            ),
+            encoding_type: input.encoding_type,
+            request_charged: None,
+        }))
+    }
+}
+
+/// `bytes=first-last` within an object of `size` bytes, as (offset, length).
+fn parse_copy_range(range: &str, size: u64) -> S3Result<(u64, u64)> {
+    let invalid = || {
+        s3_error!(
+            InvalidArgument,
+            "Range specified is not valid for source object of size: {size}"
+        )
+    };
+    let spec = range.strip_prefix("bytes=").ok_or_else(invalid)?;
+    let (a, b) = spec.split_once('-').ok_or_else(invalid)?;
+    let first: u64 = a.trim().parse().map_err(|_| invalid())?;
+    let last: u64 = b.trim().parse().map_err(|_| invalid())?;
+    if first > last || last >= size {
+        return Err(invalid());
+    }
+    Ok((first, last - first + 1))
+}
+
+/// The object checksum of a completed upload: what the client declared at creation (composite
+/// or full-object), else S3's default full-object CRC64NVME.
+fn multipart_checksum(upload: &UploadRecord, parts: &[StoredPart]) -> S3Result<Option<ChecksumRecord>> {
+    let declared = upload.checksum_algorithm.as_deref().and_then(Algorithm::parse);
+    let Some(algorithm) = declared else {
+        let crcs: Option<Vec<(u64, u64)>> = parts
+            .iter()
+            .map(|p| p.crc64nvme.map(|c| (c, p.size)))
+            .collect();
+        return Ok(crcs.map(|c| checksum::default_record(checksum::combine_crc64nvme(c))));
+    };
+    let values: Vec<String> = parts
+        .iter()
+        .map(|p| {
+            p.checksum
+                .as_ref()
+                .filter(|c| c.algorithm == algorithm.name())
+                .map(|c| c.value.clone())
+                .ok_or_else(|| {
+                    s3_error!(
+                        InvalidRequest,
+                        "The upload was created using a {} checksum. The complete request must include the checksum for each part.",
+                        algorithm.name().to_lowercase()
+                    )
+                })
+        })
+        .collect::<S3Result<_>>()?;
+    let kind = upload.checksum_type.as_deref().unwrap_or("COMPOSITE");
+    let value = if kind == "FULL_OBJECT" {
+        let raw = values
+            .iter()
+            .zip(parts)
+            .map(|(v, p)| checksum::decode(v).map(|r| (r, p.size)))
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| crate::error::internal("stored part checksum is not base64"))?;
+        let combined = checksum::combine_crc(algorithm, raw)
+            .ok_or_else(|| crate::error::internal("cannot combine part checksums"))?;
+        checksum::b64(&combined)
+    } else {
+        checksum::composite(algorithm, &values)?
+    };
+    Ok(Some(ChecksumRecord {
+        algorithm: algorithm.name().to_owned(),
+        value,
+        kind: kind.to_owned(),
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn copy_ranges_must_lie_inside_the_source() {
+        assert_eq!(parse_copy_range("bytes=0-9", 10).unwrap(), (0, 10));
+        assert_eq!(parse_copy_range("bytes=5-5", 10).unwrap(), (5, 1));
+        for bad in ["bytes=0-10", "bytes=5-4", "0-3", "bytes=-3", "bytes=a-b"] {
+            assert!(parse_copy_range(bad, 10).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,185 @@
+//! PutObject (and browser POST uploads, which `s3s` turns into a PutObject).
+
+use coffer_store::{ChecksumRecord, ObjectRecord, StoredPart};
+use s3s::dto::*;
+use s3s::{S3Request, S3Response, S3Result, s3_error};
+use subtle::ConstantTimeEq;
+
+use crate::body::{self, Ingested, MAX_PUT_SIZE};
+use crate::checksum::{self, ChecksumRequest};
+use crate::conditions;
+use crate::error::OrS3;
+use crate::object::{ObjectHeaders, check_key, now_ms};
+use crate::service::CofferS3;
+
+/// Refuses encryption requests this build cannot honour, so nothing is ever stored in
+/// plaintext while the client believes it was encrypted.
+pub(crate) fn refuse_sse(
+    sse: Option<&ServerSideEncryption>,
+    customer_algorithm: Option<&str>,
+    kms_key: Option<&str>,
+) -> S3Result<()> {
+    if sse.is_some() || customer_algorithm.is_some() || kms_key.is_some() {
+        return Err(s3_error!(
+            NotImplemented,
+            "Server-side encryption headers are not supported by this server yet."
+        ));
+    }
+    Ok(())
+}
+
+/// Checks an ingested body against Content-MD5 and the requested checksum. On mismatch the
+/// new blob is dropped before the error is returned.
+pub(crate) fn verify_ingested(
+    svc: &CofferS3,
+    ingested: &Ingested,
+    content_md5: Option<[u8; 16]>,
+    request: Option<&ChecksumRequest>,
+    trailers: Option<&s3s::TrailingHeaders>,
+) -> S3Result<Option<ChecksumRecord>> {
+    let result = (|| {
+        if let Some(expected) = content_md5
+            && !bool::from(expected.ct_eq(&ingested.md5))
+        {
+            return Err(s3_error!(
+                BadDigest,
+                "The Content-MD5 you specified did not match what we received."
+            ));
+        }
+        match (request, &ingested.checksum) {
+            (Some(r), Some(raw)) => {
+                let value = checksum::b64(raw);
+                checksum::verify(r, &value, trailers)?;
+                Ok(Some(ChecksumRecord {
+                    algorithm: r.algorithm.name().to_owned(),
+                    value,
+                    kind: "FULL_OBJECT".to_owned(),
+                }))
+            }
+            _ => Ok(None),
+        }
+    })();
+    if result.is_err() {
+        svc.release_blobs(vec![ingested.blob.clone()]);
+    }
+    result
+}
+
+impl CofferS3 {
+    pub(crate) async fn do_put_object(
+        &self,
+        req: S3Request<PutObjectInput>,
+    ) -> S3Result<S3Response<PutObjectOutput>> {
+        let user = self.caller(&req)?;
+        let trailers = req.trailing_headers.clone();
+        let headers = req.headers.clone();
+        let input = req.input;
+        self.owned_bucket(&user, &input.bucket).await?;
+        check_key(&input.key)?;
+        refuse_sse(
+            input.server_side_encryption.as_ref(),
+            input.sse_customer_algorithm.as_deref(),
+            input.ssekms_key_id.as_deref(),
+        )?;
+        if input.write_offset_bytes.is_some() {
+            return Err(s3_error!(NotImplemented, "Appending to objects is not supported"));
+        }
+        if input.content_length.is_some_and(|n| n < 0 || n as u64 > MAX_PUT_SIZE) {
+            return Err(s3_error!(
+                EntityTooLarge,
+                "Your proposed upload exceeds the maximum allowed object size."
+            ));
+        }
+        let content_md5 = checksum::content_md5(input.content_md5.as_deref())?;
+        let checksum_request = checksum::requested(
+            &headers,
+            input.checksum_algorithm.as_ref().map(|a| a.as_str()),
+        )?;
+        let template = ObjectHeaders {
+            content_type: input.content_type,
+            content_encoding: input.content_encoding,
+            content_disposition: input.content_disposition,
+            content_language: input.content_language,
+            cache_control: input.cache_control,
+            expires: input.expires,
+            website_redirect_location: input.website_redirect_location,
+            metadata: input.metadata,
+            storage_class: input.storage_class.map(|s| s.as_str().to_owned()),
+        }
+        .into_record()?;
+
+        let (bucket, key) = (input.bucket, input.key);
+        if input.if_match.is_some() || input.if_none_match.is_some() {
+            let existing = self.load_object(&bucket, &key).await?;
+            conditions::check_write(
+                existing.as_ref(),
+                input.if_match.as_ref(),
+                input.if_none_match.as_ref(),
+            )?;
+        }
+
+        let ingested = body::ingest(
+            self.blobs.clone(),
+            input.body,
+            checksum_request.as_ref().map(|r| r.algorithm),
+            MAX_PUT_SIZE,
+        )
+        .await?;
+        let requested = verify_ingested(
+            self,
+            &ingested,
+            content_md5,
+            checksum_request.as_ref(),
+            trailers.as_ref(),
+        )?;
+        let record = ObjectRecord {
+            size: ingested.size,
+            etag: hex::encode(ingested.md5),
+            last_modified_ms: now_ms(),
+            checksum: Some(
+                requested
+                    .clone()
+                    .unwrap_or_else(|| checksum::default_record(ingested.crc64nvme)),
+            ),
+            parts: vec![StoredPart {
+                number: 1,
+                size: ingested.size,
+                md5_hex: hex::encode(ingested.md5),
+                blob: ingested.blob,
+                checksum: requested,
+                crc64nvme: Some(ingested.crc64nvme),
+            }],
+            ..template
+        };
+        let etag = record.etag.clone();
+        let sums = checksum::to_dto(record.checksum.as_ref());
+        let committed = record.clone();
+        let freed = self
+            .blocking(move |meta, _| meta.put_object(&bucket, &key, &committed).or_s3())
+            .await;
+        let freed = match freed {
+            Ok(f) => f,
+            Err(e) => {
+                self.release_blobs(record.blobs().cloned().collect());
+                return Err(e);
+            }
+        };
+        self.release_blobs(freed);
+        Ok(S3Response::new(PutObjectOutput {
+            e_tag: Some(ETag::Strong(etag)),
+            checksum_crc32: sums.checksum_crc32,
+            checksum_crc32c: sums.checksum_crc32c,
+            checksum_crc64nvme: sums.checksum_crc64nvme,
+            checksum_sha1: sums.checksum_sha1,
+            checksum_sha256: sums.checksum_sha256,
+            checksum_type: sums.checksum_type,
+            ..Default::default()
+        }))
+    }
+
+    pub(crate) async fn load_object(&self, bucket: &str, key: &str) -> S3Result<Option<ObjectRecord>> {
+        let (b, k) = (bucket.to_owned(), key.to_owned());
+        self.blocking(move |meta, _| meta.get_object(&b, &k).or_s3())
+            .await
+    }
+}

@@ -1,0 +1,108 @@
+use std::sync::Arc;
+
+use coffer_store::{BlobId, BlobStore, BucketRecord, MetaStore};
+use s3s::{S3Request, S3Result};
+
+use crate::auth::{User, UserDirectory};
+use crate::error::{OrS3, access_denied, internal};
+
+/// Who this server is: the account and region it reports.
+#[derive(Debug, Clone)]
+pub struct ServerIdentity {
+    pub account_id: String,
+    pub region: String,
+}
+
+/// The S3 service. Cheap to clone; all state is shared.
+#[derive(Clone)]
+pub struct CofferS3 {
+    pub(crate) meta: Arc<dyn MetaStore>,
+    pub(crate) blobs: Arc<dyn BlobStore>,
+    pub(crate) users: Arc<UserDirectory>,
+    pub(crate) identity: Arc<ServerIdentity>,
+}
+
+impl CofferS3 {
+    pub fn new(
+        meta: Arc<dyn MetaStore>,
+        blobs: Arc<dyn BlobStore>,
+        users: Arc<UserDirectory>,
+        identity: ServerIdentity,
+    ) -> Self {
+        Self {
+            meta,
+            blobs,
+            users,
+            identity: Arc::new(identity),
+        }
+    }
+
+    /// The signed-in user. `s3s` has already verified the signature, so a request that gets
+    /// here without a known user is a bug on our side, reported as AccessDenied.
+    pub(crate) fn caller<T>(&self, req: &S3Request<T>) -> S3Result<User> {
+        req.credentials
+            .as_ref()
+            .and_then(|c| self.users.by_access_key(&c.access_key))
+            .cloned()
+            .ok_or_else(access_denied)
+    }
+
+    /// Runs metadata or blob work on a blocking thread.
+    pub(crate) async fn blocking<T, F>(&self, f: F) -> S3Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&dyn MetaStore, &dyn BlobStore) -> S3Result<T> + Send + 'static,
+    {
+        let meta = self.meta.clone();
+        let blobs = self.blobs.clone();
+        tokio::task::spawn_blocking(move || f(meta.as_ref(), blobs.as_ref()))
+            .await
+            .map_err(internal)?
+    }
+
+    /// Loads a bucket the caller owns: `NoSuchBucket` if it does not exist, `AccessDenied`
+    /// if someone else owns it.
+    pub(crate) async fn owned_bucket(&self, user: &User, bucket: &str) -> S3Result<BucketRecord> {
+        let name = bucket.to_owned();
+        let record = self
+            .blocking(move |meta, _| meta.get_bucket(&name).or_s3())
+            .await?
+            .ok_or_else(|| s3s::s3_error!(NoSuchBucket, "The specified bucket does not exist"))?;
+        if record.owner != user.name {
+            return Err(access_denied());
+        }
+        Ok(record)
+    }
+
+    /// Deletes blobs a committed change released. Failures only leave orphans, which the
+    /// start-up collection removes, so they are logged, not returned.
+    pub(crate) fn release_blobs(&self, freed: Vec<BlobId>) {
+        if freed.is_empty() {
+            return;
+        }
+        let blobs = self.blobs.clone();
+        tokio::task::spawn_blocking(move || {
+            for id in freed {
+                if let Err(e) = blobs.delete(&id) {
+                    tracing::warn!(blob = %id, error = %e, "could not delete released blob");
+                }
+            }
+        });
+    }
+
+    /// Canonical user id S3 reports for a user: stable, opaque, 64 hex digits.
+    pub(crate) fn canonical_id(&self, user_name: &str) -> String {
+        let digest = ring::digest::digest(
+            &ring::digest::SHA256,
+            format!("{}:{}", self.identity.account_id, user_name).as_bytes(),
+        );
+        hex::encode(digest.as_ref())
+    }
+
+    pub(crate) fn owner(&self, user_name: &str) -> s3s::dto::Owner {
+        s3s::dto::Owner {
+            display_name: Some(user_name.to_owned()),
+            id: Some(self.canonical_id(user_name)),
+        }
+    }
+}

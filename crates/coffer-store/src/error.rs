@@ -1,0 +1,44 @@
+use thiserror::Error;
+
+/// What can go wrong below the S3 layer. The S3 layer maps each variant to an S3 error in one
+/// place (`coffer-s3`'s `error.rs`).
+#[derive(Debug, Error)]
+pub enum StoreError {
+    /// A bucket with that name already exists (owner given, so the caller can tell
+    /// `BucketAlreadyOwnedByYou` from `BucketAlreadyExists`).
+    #[error("bucket already exists")]
+    BucketExists { owner: String },
+    #[error("no such bucket")]
+    NoSuchBucket,
+    #[error("bucket is not empty")]
+    BucketNotEmpty,
+    #[error("no such upload")]
+    NoSuchUpload,
+    #[error("metadata database: {0}")]
+    Database(String),
+    #[error("stored record is unreadable: {0}")]
+    Corrupt(String),
+    #[error("blob I/O: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+macro_rules! db_error_from {
+    ($($t:ty),*) => {$(
+        impl From<$t> for StoreError {
+            fn from(e: $t) -> Self {
+                StoreError::Database(e.to_string())
+            }
+        }
+    )*};
+}
+
+db_error_from!(
+    redb::Error,
+    redb::DatabaseError,
+    redb::TransactionError,
+    redb::TableError,
+    redb::StorageError,
+    redb::CommitError
+);

@@ -1,0 +1,185 @@
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufWriter, Write};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+use crate::blob::{BlobId, BlobReader, BlobStore, BlobWriter};
+
+/// Blobs as files: `<root>/blobs/<first two chars>/<id>`, written first under `<root>/tmp`.
+///
+/// Durability order: write → fsync file → rename into place → fsync the target directory.
+/// Only after that does the caller commit a record that names the blob.
+pub struct FsBlobStore {
+    blobs: PathBuf,
+    tmp: PathBuf,
+}
+
+impl FsBlobStore {
+    pub fn open(root: &Path) -> io::Result<Self> {
+        let blobs = root.join("blobs");
+        let tmp = root.join("tmp");
+        fs::create_dir_all(&blobs)?;
+        fs::create_dir_all(&tmp)?;
+        Ok(Self { blobs, tmp })
+    }
+
+    fn path_of(&self, id: &BlobId) -> PathBuf {
+        self.blobs.join(&id.as_str()[..2]).join(id.as_str())
+    }
+}
+
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+impl BlobStore for FsBlobStore {
+    fn create(&self) -> io::Result<Box<dyn BlobWriter>> {
+        let id = BlobId::random();
+        let tmp_path = self.tmp.join(id.as_str());
+        let file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp_path)?;
+        Ok(Box::new(FsBlobWriter {
+            id,
+            file: Some(BufWriter::with_capacity(1 << 20, file)),
+            tmp_path,
+            final_dir: self.blobs.clone(),
+        }))
+    }
+
+    fn open(&self, id: &BlobId) -> io::Result<Box<dyn BlobReader>> {
+        let file = File::open(self.path_of(id))?;
+        let len = file.metadata()?.len();
+        Ok(Box::new(FsBlobReader { file, len }))
+    }
+
+    fn delete(&self, id: &BlobId) -> io::Result<()> {
+        match fs::remove_file(self.path_of(id)) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        }
+    }
+
+    fn list(&self) -> io::Result<Vec<BlobId>> {
+        let mut out = Vec::new();
+        for shard in fs::read_dir(&self.blobs)? {
+            let shard = shard?;
+            if !shard.file_type()?.is_dir() {
+                continue;
+            }
+            for entry in fs::read_dir(shard.path())? {
+                if let Some(id) = entry?.file_name().to_str().and_then(BlobId::parse) {
+                    out.push(id);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn clear_unfinished(&self) -> io::Result<usize> {
+        let mut n = 0;
+        for entry in fs::read_dir(&self.tmp)? {
+            fs::remove_file(entry?.path())?;
+            n += 1;
+        }
+        Ok(n)
+    }
+}
+
+struct FsBlobWriter {
+    id: BlobId,
+    file: Option<BufWriter<File>>,
+    tmp_path: PathBuf,
+    final_dir: PathBuf,
+}
+
+impl BlobWriter for FsBlobWriter {
+    fn write_all(&mut self, data: &[u8]) -> io::Result<()> {
+        match self.file.as_mut() {
+            Some(f) => f.write_all(data),
+            None => Err(io::Error::other("blob writer already finished")),
+        }
+    }
+
+    fn commit(mut self: Box<Self>) -> io::Result<BlobId> {
+        let file = self
+            .file
+            .take()
+            .ok_or_else(|| io::Error::other("blob writer already finished"))?;
+        let file = file.into_inner().map_err(|e| e.into_error())?;
+        file.sync_all()?;
+        drop(file);
+        let shard = self.final_dir.join(&self.id.as_str()[..2]);
+        let fresh_shard = !shard.exists();
+        if fresh_shard {
+            fs::create_dir_all(&shard)?;
+            sync_dir(&self.final_dir)?;
+        }
+        fs::rename(&self.tmp_path, shard.join(self.id.as_str()))?;
+        sync_dir(&shard)?;
+        Ok(self.id.clone())
+    }
+}
+
+impl Drop for FsBlobWriter {
+    fn drop(&mut self) {
+        if self.file.take().is_some() {
+            // An abandoned write: its temporary file is garbage. If removal fails here, the
+            // start-up sweep of tmp/ removes it.
+            let _ = fs::remove_file(&self.tmp_path);
+        }
+    }
+}
+
+struct FsBlobReader {
+    file: File,
+    len: u64,
+}
+
+impl BlobReader for FsBlobReader {
+    fn len(&self) -> u64 {
+        self.len
+    }
+
+    fn read_exact_at(&mut self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
+        self.file.read_exact_at(buf, offset)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn committed_blob_reads_back_and_abandoned_one_vanishes() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FsBlobStore::open(dir.path()).unwrap();
+        let mut w = store.create().unwrap();
+        w.write_all(b"hello ").unwrap();
+        w.write_all(b"world").unwrap();
+        let id = w.commit().unwrap();
+        let mut r = store.open(&id).unwrap();
+        assert_eq!(r.len(), 11);
+        let mut buf = [0u8; 5];
+        r.read_exact_at(6, &mut buf).unwrap();
+        assert_eq!(&buf, b"world");
+        assert!(r.read_exact_at(8, &mut buf).is_err(), "short read must fail");
+
+        let mut abandoned = store.create().unwrap();
+        abandoned.write_all(b"partial").unwrap();
+        drop(abandoned);
+        assert_eq!(fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0);
+        assert_eq!(store.list().unwrap(), vec![id.clone()]);
+        store.delete(&id).unwrap();
+        store.delete(&id).unwrap();
+        assert!(store.list().unwrap().is_empty());
+    }
+
+    #[test]
+    fn blob_ids_cannot_name_paths() {
+        assert!(BlobId::parse("../../etc/passwd").is_none());
+        assert!(BlobId::parse(&"A".repeat(32)).is_none());
+        assert!(BlobId::parse(BlobId::random().as_str()).is_some());
+    }
+}

@@ -1,0 +1,61 @@
+use crate::blob::BlobId;
+use crate::error::StoreResult;
+use crate::records::{BucketRecord, ObjectRecord, PartRecord, UploadRecord};
+
+/// What a listing callback wants next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListControl {
+    Continue,
+    Stop,
+}
+
+/// Structured state. Every mutating call is one transaction, durable when it returns.
+///
+/// Mutations that drop references to blobs return the blobs no record names any more: the
+/// caller deletes them from the [`crate::BlobStore`] after the call returns (a crash before
+/// that leaves orphans for [`crate::collect_orphans`], never a record without its blob).
+pub trait MetaStore: Send + Sync + 'static {
+    fn create_bucket(&self, bucket: &BucketRecord) -> StoreResult<()>;
+    fn get_bucket(&self, name: &str) -> StoreResult<Option<BucketRecord>>;
+    fn list_buckets(&self) -> StoreResult<Vec<BucketRecord>>;
+    /// Fails with `BucketNotEmpty` while objects remain; aborts the bucket's uploads.
+    fn delete_bucket(&self, name: &str) -> StoreResult<Vec<BlobId>>;
+
+    /// Stores (or replaces) an object; the bucket must exist.
+    fn put_object(&self, bucket: &str, key: &str, object: &ObjectRecord) -> StoreResult<Vec<BlobId>>;
+    fn get_object(&self, bucket: &str, key: &str) -> StoreResult<Option<ObjectRecord>>;
+    /// Returns the removed record, if there was one, and the freed blobs.
+    fn delete_object(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> StoreResult<(Option<ObjectRecord>, Vec<BlobId>)>;
+    /// Visits a bucket's objects in key order (UTF-8 byte order, as S3 lists), starting after
+    /// `start_after`, restricted to keys beginning with `prefix`.
+    fn list_objects(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        start_after: &str,
+        visit: &mut dyn FnMut(&str, &ObjectRecord) -> ListControl,
+    ) -> StoreResult<()>;
+
+    fn create_upload(&self, upload: &UploadRecord) -> StoreResult<()>;
+    fn get_upload(&self, upload_id: &str) -> StoreResult<Option<UploadRecord>>;
+    /// All uploads of a bucket, ordered by key then initiation time.
+    fn list_uploads(&self, bucket: &str) -> StoreResult<Vec<UploadRecord>>;
+    /// Stores a part, replacing an earlier upload of the same number.
+    fn put_part(&self, upload_id: &str, part: &PartRecord) -> StoreResult<Vec<BlobId>>;
+    fn list_parts(&self, upload_id: &str) -> StoreResult<Vec<PartRecord>>;
+    fn abort_upload(&self, upload_id: &str) -> StoreResult<Vec<BlobId>>;
+    /// Atomically turns an upload into an object: stores `object` (whose parts reference the
+    /// upload's part blobs), removes the upload and its parts.
+    fn complete_upload(
+        &self,
+        upload_id: &str,
+        object: &ObjectRecord,
+    ) -> StoreResult<Vec<BlobId>>;
+
+    /// Every blob some record names, for garbage collection.
+    fn referenced_blobs(&self) -> StoreResult<std::collections::HashSet<BlobId>>;
+}

@@ -1,0 +1,126 @@
+//! The persisted records. Each carries a schema version `v`; a reader that meets a version it
+//! does not know refuses the record rather than guessing.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+use crate::blob::BlobId;
+
+/// Current schema version of every record type. Bump it, and add a migration, when a field's
+/// meaning changes; adding an optional field does not need a bump.
+pub const RECORD_VERSION: u32 = 1;
+
+fn current_version() -> u32 {
+    RECORD_VERSION
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BucketRecord {
+    #[serde(default = "current_version")]
+    pub v: u32,
+    pub name: String,
+    /// Name of the user who created the bucket.
+    pub owner: String,
+    pub region: String,
+    /// Unix time in milliseconds.
+    pub created_ms: i64,
+}
+
+/// A checksum the client asked for (or sent), over the whole object or composed from parts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChecksumRecord {
+    /// `CRC32`, `CRC32C`, `CRC64NVME`, `SHA1` or `SHA256`.
+    pub algorithm: String,
+    /// Base64 value as S3 returns it (for composite checksums, with `-N`).
+    pub value: String,
+    /// `FULL_OBJECT` or `COMPOSITE`.
+    pub kind: String,
+}
+
+/// One stored part of an object: a single PUT is one part; a multipart object has one per
+/// uploaded part, in order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredPart {
+    pub number: u32,
+    pub size: u64,
+    /// Hex MD5 of the part's bytes.
+    pub md5_hex: String,
+    pub blob: BlobId,
+    /// The checksum the client asked for on this part, if any.
+    #[serde(default)]
+    pub checksum: Option<ChecksumRecord>,
+    /// CRC64NVME of the part, always computed, so a multipart object gets S3's default
+    /// full-object checksum by combining its parts'.
+    #[serde(default)]
+    pub crc64nvme: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObjectRecord {
+    #[serde(default = "current_version")]
+    pub v: u32,
+    pub size: u64,
+    /// ETag without quotes.
+    pub etag: String,
+    pub last_modified_ms: i64,
+    pub parts: Vec<StoredPart>,
+    /// True when the object was assembled by CompleteMultipartUpload (its parts are real parts
+    /// for `partNumber` reads and `PartsCount`).
+    pub multipart: bool,
+    #[serde(default)]
+    pub checksum: Option<ChecksumRecord>,
+    #[serde(default)]
+    pub content_type: Option<String>,
+    #[serde(default)]
+    pub content_encoding: Option<String>,
+    #[serde(default)]
+    pub content_disposition: Option<String>,
+    #[serde(default)]
+    pub content_language: Option<String>,
+    #[serde(default)]
+    pub cache_control: Option<String>,
+    /// The `Expires` header, as Unix milliseconds.
+    #[serde(default)]
+    pub expires_ms: Option<i64>,
+    #[serde(default)]
+    pub website_redirect_location: Option<String>,
+    #[serde(default)]
+    pub user_metadata: BTreeMap<String, String>,
+    #[serde(default)]
+    pub storage_class: Option<String>,
+}
+
+impl ObjectRecord {
+    /// The blobs this record names.
+    pub fn blobs(&self) -> impl Iterator<Item = &BlobId> {
+        self.parts.iter().map(|p| &p.blob)
+    }
+}
+
+/// A multipart upload in progress.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UploadRecord {
+    #[serde(default = "current_version")]
+    pub v: u32,
+    pub upload_id: String,
+    pub bucket: String,
+    pub key: String,
+    pub initiator: String,
+    pub initiated_ms: i64,
+    /// Headers and metadata the object will carry, fixed at CreateMultipartUpload.
+    pub template: ObjectRecord,
+    /// Checksum algorithm and type the client declared at CreateMultipartUpload.
+    #[serde(default)]
+    pub checksum_algorithm: Option<String>,
+    #[serde(default)]
+    pub checksum_type: Option<String>,
+}
+
+/// One uploaded part of a multipart upload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartRecord {
+    #[serde(default = "current_version")]
+    pub v: u32,
+    pub part: StoredPart,
+    pub last_modified_ms: i64,
+}

@@ -1,0 +1,397 @@
+use std::collections::HashSet;
+use std::path::Path;
+
+use redb::{Database, ReadableDatabase, ReadableTable, Table, TableDefinition, WriteTransaction};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::blob::BlobId;
+use crate::error::{StoreError, StoreResult};
+use crate::meta::{ListControl, MetaStore};
+use crate::records::{BucketRecord, ObjectRecord, PartRecord, RECORD_VERSION, UploadRecord};
+
+const BUCKETS: TableDefinition<&str, &[u8]> = TableDefinition::new("buckets");
+/// Key: `<bucket>/<object key>`. Bucket names cannot contain `/`, so a bucket's objects are
+/// exactly the keys in [`bucket_range`].
+const OBJECTS: TableDefinition<&str, &[u8]> = TableDefinition::new("objects");
+const UPLOADS: TableDefinition<&str, &[u8]> = TableDefinition::new("uploads");
+/// Key: `<upload id>/<part number, 5 digits>`.
+const PARTS: TableDefinition<&str, &[u8]> = TableDefinition::new("parts");
+/// How many records name each blob. Copies share blobs, so a blob is freed only at zero.
+const BLOB_REFS: TableDefinition<&str, u64> = TableDefinition::new("blob_refs");
+
+/// The embedded metadata store: one `redb` file.
+pub struct RedbMetaStore {
+    db: Database,
+}
+
+fn encode<T: Serialize>(v: &T) -> StoreResult<Vec<u8>> {
+    serde_json::to_vec(v).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn decode<T: DeserializeOwned>(bytes: &[u8]) -> StoreResult<T> {
+    let version: Versioned =
+        serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    if version.v > RECORD_VERSION {
+        return Err(StoreError::Corrupt(format!(
+            "record schema version {} is newer than this server's {}",
+            version.v, RECORD_VERSION
+        )));
+    }
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+#[derive(serde::Deserialize)]
+struct Versioned {
+    #[serde(default)]
+    v: u32,
+}
+
+fn object_key(bucket: &str, key: &str) -> String {
+    format!("{bucket}/{key}")
+}
+
+/// `[bucket/, bucket0)`: `0` is the byte after `/`.
+fn bucket_range(bucket: &str) -> (String, String) {
+    (format!("{bucket}/"), format!("{bucket}0"))
+}
+
+fn part_key(upload_id: &str, number: u32) -> String {
+    format!("{upload_id}/{number:05}")
+}
+
+fn add_refs<'a>(
+    refs: &mut Table<&str, u64>,
+    blobs: impl Iterator<Item = &'a BlobId>,
+) -> StoreResult<()> {
+    for b in blobs {
+        let n = refs.get(b.as_str())?.map(|g| g.value()).unwrap_or(0);
+        refs.insert(b.as_str(), n + 1)?;
+    }
+    Ok(())
+}
+
+/// Drops one reference per blob and returns those that reached zero.
+fn drop_refs<'a>(
+    refs: &mut Table<&str, u64>,
+    blobs: impl Iterator<Item = &'a BlobId>,
+) -> StoreResult<Vec<BlobId>> {
+    let mut freed = Vec::new();
+    for b in blobs {
+        let n = refs.get(b.as_str())?.map(|g| g.value()).unwrap_or(0);
+        if n <= 1 {
+            refs.remove(b.as_str())?;
+            freed.push(b.clone());
+        } else {
+            refs.insert(b.as_str(), n - 1)?;
+        }
+    }
+    Ok(freed)
+}
+
+impl RedbMetaStore {
+    pub fn open(path: &Path) -> StoreResult<Self> {
+        let db = Database::create(path)?;
+        let txn = db.begin_write()?;
+        {
+            txn.open_table(BUCKETS)?;
+            txn.open_table(OBJECTS)?;
+            txn.open_table(UPLOADS)?;
+            txn.open_table(PARTS)?;
+            txn.open_table(BLOB_REFS)?;
+        }
+        txn.commit()?;
+        Ok(Self { db })
+    }
+
+    fn write<T>(&self, f: impl FnOnce(&WriteTransaction) -> StoreResult<T>) -> StoreResult<T> {
+        let txn = self.db.begin_write()?;
+        let out = f(&txn)?;
+        txn.commit()?;
+        Ok(out)
+    }
+
+    fn get<T: DeserializeOwned>(
+        &self,
+        table: TableDefinition<&str, &[u8]>,
+        key: &str,
+    ) -> StoreResult<Option<T>> {
+        let txn = self.db.begin_read()?;
+        let t = txn.open_table(table)?;
+        match t.get(key)? {
+            Some(v) => Ok(Some(decode(v.value())?)),
+            None => Ok(None),
+        }
+    }
+
+    fn remove_upload_in(txn: &WriteTransaction, upload_id: &str) -> StoreResult<Vec<BlobId>> {
+        let mut uploads = txn.open_table(UPLOADS)?;
+        if uploads.remove(upload_id)?.is_none() {
+            return Err(StoreError::NoSuchUpload);
+        }
+        let mut parts = txn.open_table(PARTS)?;
+        let (lo, hi) = (format!("{upload_id}/"), format!("{upload_id}0"));
+        let mut blobs = Vec::new();
+        for entry in parts.extract_from_if(lo.as_str()..hi.as_str(), |_, _| true)? {
+            let (_, v) = entry?;
+            let part: PartRecord = decode(v.value())?;
+            blobs.push(part.part.blob);
+        }
+        let mut refs = txn.open_table(BLOB_REFS)?;
+        drop_refs(&mut refs, blobs.iter())
+    }
+}
+
+impl MetaStore for RedbMetaStore {
+    fn create_bucket(&self, bucket: &BucketRecord) -> StoreResult<()> {
+        self.write(|txn| {
+            let mut t = txn.open_table(BUCKETS)?;
+            if let Some(existing) = t.get(bucket.name.as_str())? {
+                let existing: BucketRecord = decode(existing.value())?;
+                return Err(StoreError::BucketExists {
+                    owner: existing.owner,
+                });
+            }
+            t.insert(bucket.name.as_str(), encode(bucket)?.as_slice())?;
+            Ok(())
+        })
+    }
+
+    fn get_bucket(&self, name: &str) -> StoreResult<Option<BucketRecord>> {
+        self.get(BUCKETS, name)
+    }
+
+    fn list_buckets(&self) -> StoreResult<Vec<BucketRecord>> {
+        let txn = self.db.begin_read()?;
+        let t = txn.open_table(BUCKETS)?;
+        let mut out = Vec::new();
+        for entry in t.iter()? {
+            let (_, v) = entry?;
+            out.push(decode(v.value())?);
+        }
+        Ok(out)
+    }
+
+    fn delete_bucket(&self, name: &str) -> StoreResult<Vec<BlobId>> {
+        self.write(|txn| {
+            let mut buckets = txn.open_table(BUCKETS)?;
+            if buckets.get(name)?.is_none() {
+                return Err(StoreError::NoSuchBucket);
+            }
+            let objects = txn.open_table(OBJECTS)?;
+            let (lo, hi) = bucket_range(name);
+            if objects.range(lo.as_str()..hi.as_str())?.next().is_some() {
+                return Err(StoreError::BucketNotEmpty);
+            }
+            let upload_ids: Vec<String> = {
+                let uploads = txn.open_table(UPLOADS)?;
+                let mut ids = Vec::new();
+                for entry in uploads.iter()? {
+                    let (k, v) = entry?;
+                    let u: UploadRecord = decode(v.value())?;
+                    if u.bucket == name {
+                        ids.push(k.value().to_owned());
+                    }
+                }
+                ids
+            };
+            let mut freed = Vec::new();
+            for id in upload_ids {
+                freed.extend(Self::remove_upload_in(txn, &id)?);
+            }
+            buckets.remove(name)?;
+            Ok(freed)
+        })
+    }
+
+    fn put_object(&self, bucket: &str, key: &str, object: &ObjectRecord) -> StoreResult<Vec<BlobId>> {
+        self.write(|txn| {
+            if txn.open_table(BUCKETS)?.get(bucket)?.is_none() {
+                return Err(StoreError::NoSuchBucket);
+            }
+            let mut objects = txn.open_table(OBJECTS)?;
+            let mut refs = txn.open_table(BLOB_REFS)?;
+            add_refs(&mut refs, object.blobs())?;
+            let k = object_key(bucket, key);
+            let old = objects.insert(k.as_str(), encode(object)?.as_slice())?;
+            match old {
+                Some(old) => {
+                    let old: ObjectRecord = decode(old.value())?;
+                    drop_refs(&mut refs, old.blobs())
+                }
+                None => Ok(Vec::new()),
+            }
+        })
+    }
+
+    fn get_object(&self, bucket: &str, key: &str) -> StoreResult<Option<ObjectRecord>> {
+        self.get(OBJECTS, &object_key(bucket, key))
+    }
+
+    fn delete_object(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> StoreResult<(Option<ObjectRecord>, Vec<BlobId>)> {
+        self.write(|txn| {
+            let mut objects = txn.open_table(OBJECTS)?;
+            let old = objects.remove(object_key(bucket, key).as_str())?;
+            match old {
+                Some(old) => {
+                    let old: ObjectRecord = decode(old.value())?;
+                    let mut refs = txn.open_table(BLOB_REFS)?;
+                    let freed = drop_refs(&mut refs, old.blobs())?;
+                    Ok((Some(old), freed))
+                }
+                None => Ok((None, Vec::new())),
+            }
+        })
+    }
+
+    fn list_objects(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        start_after: &str,
+        visit: &mut dyn FnMut(&str, &ObjectRecord) -> ListControl,
+    ) -> StoreResult<()> {
+        let txn = self.db.begin_read()?;
+        let t = txn.open_table(OBJECTS)?;
+        let (_, hi) = bucket_range(bucket);
+        let from = object_key(bucket, prefix.max(start_after));
+        let skip_from_itself = start_after >= prefix;
+        let base = bucket.len() + 1;
+        for entry in t.range(from.as_str()..hi.as_str())? {
+            let (k, v) = entry?;
+            let full = k.value();
+            let key = &full[base..];
+            if skip_from_itself && key == start_after {
+                continue;
+            }
+            if !key.starts_with(prefix) {
+                break;
+            }
+            let record: ObjectRecord = decode(v.value())?;
+            if visit(key, &record) == ListControl::Stop {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    fn create_upload(&self, upload: &UploadRecord) -> StoreResult<()> {
+        self.write(|txn| {
+            if txn.open_table(BUCKETS)?.get(upload.bucket.as_str())?.is_none() {
+                return Err(StoreError::NoSuchBucket);
+            }
+            txn.open_table(UPLOADS)?
+                .insert(upload.upload_id.as_str(), encode(upload)?.as_slice())?;
+            Ok(())
+        })
+    }
+
+    fn get_upload(&self, upload_id: &str) -> StoreResult<Option<UploadRecord>> {
+        self.get(UPLOADS, upload_id)
+    }
+
+    fn list_uploads(&self, bucket: &str) -> StoreResult<Vec<UploadRecord>> {
+        let txn = self.db.begin_read()?;
+        let t = txn.open_table(UPLOADS)?;
+        let mut out: Vec<UploadRecord> = Vec::new();
+        for entry in t.iter()? {
+            let (_, v) = entry?;
+            let u: UploadRecord = decode(v.value())?;
+            if u.bucket == bucket {
+                out.push(u);
+            }
+        }
+        out.sort_by(|a, b| {
+            (a.key.as_str(), a.initiated_ms, a.upload_id.as_str()).cmp(&(
+                b.key.as_str(),
+                b.initiated_ms,
+                b.upload_id.as_str(),
+            ))
+        });
+        Ok(out)
+    }
+
+    fn put_part(&self, upload_id: &str, part: &PartRecord) -> StoreResult<Vec<BlobId>> {
+        self.write(|txn| {
+            if txn.open_table(UPLOADS)?.get(upload_id)?.is_none() {
+                return Err(StoreError::NoSuchUpload);
+            }
+            let mut parts = txn.open_table(PARTS)?;
+            let mut refs = txn.open_table(BLOB_REFS)?;
+            add_refs(&mut refs, std::iter::once(&part.part.blob))?;
+            let k = part_key(upload_id, part.part.number);
+            let old = parts.insert(k.as_str(), encode(part)?.as_slice())?;
+            match old {
+                Some(old) => {
+                    let old: PartRecord = decode(old.value())?;
+                    drop_refs(&mut refs, std::iter::once(&old.part.blob))
+                }
+                None => Ok(Vec::new()),
+            }
+        })
+    }
+
+    fn list_parts(&self, upload_id: &str) -> StoreResult<Vec<PartRecord>> {
+        let txn = self.db.begin_read()?;
+        let t = txn.open_table(PARTS)?;
+        let (lo, hi) = (format!("{upload_id}/"), format!("{upload_id}0"));
+        let mut out = Vec::new();
+        for entry in t.range(lo.as_str()..hi.as_str())? {
+            let (_, v) = entry?;
+            out.push(decode(v.value())?);
+        }
+        Ok(out)
+    }
+
+    fn abort_upload(&self, upload_id: &str) -> StoreResult<Vec<BlobId>> {
+        self.write(|txn| Self::remove_upload_in(txn, upload_id))
+    }
+
+    fn complete_upload(&self, upload_id: &str, object: &ObjectRecord) -> StoreResult<Vec<BlobId>> {
+        self.write(|txn| {
+            let upload: UploadRecord = {
+                let uploads = txn.open_table(UPLOADS)?;
+                let v = uploads.get(upload_id)?.ok_or(StoreError::NoSuchUpload)?;
+                decode(v.value())?
+            };
+            if txn.open_table(BUCKETS)?.get(upload.bucket.as_str())?.is_none() {
+                return Err(StoreError::NoSuchBucket);
+            }
+            // The object takes its own references first, so blobs it keeps survive the
+            // upload's removal below.
+            let mut freed = {
+                let mut refs = txn.open_table(BLOB_REFS)?;
+                add_refs(&mut refs, object.blobs())?;
+                let mut objects = txn.open_table(OBJECTS)?;
+                let k = object_key(&upload.bucket, &upload.key);
+                let old = objects.insert(k.as_str(), encode(object)?.as_slice())?;
+                match old {
+                    Some(old) => {
+                        let old: ObjectRecord = decode(old.value())?;
+                        drop_refs(&mut refs, old.blobs())?
+                    }
+                    None => Vec::new(),
+                }
+            };
+            freed.extend(Self::remove_upload_in(txn, upload_id)?);
+            Ok(freed)
+        })
+    }
+
+    fn referenced_blobs(&self) -> StoreResult<HashSet<BlobId>> {
+        let txn = self.db.begin_read()?;
+        let t = txn.open_table(BLOB_REFS)?;
+        let mut out = HashSet::new();
+        for entry in t.iter()? {
+            let (k, _) = entry?;
+            if let Some(id) = BlobId::parse(k.value()) {
+                out.insert(id);
+            }
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,54 @@
+//! The command line, exactly as DESIGN.md's Interface section gives it.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "coffer", version, about = "An S3-compatible object store with encryption at rest")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server.
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// TOML configuration file; flags override its keys.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Where metadata, blobs, keys and the dev certificate live.
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// HTTP listen address ("" disables the listener).
+    #[arg(long, value_name = "ADDR")]
+    pub http: Option<String>,
+    /// HTTPS listen address ("" disables the listener).
+    #[arg(long, value_name = "ADDR")]
+    pub https: Option<String>,
+    /// PEM certificate chain for HTTPS (instead of the generated self-signed one).
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Accept SSE-C over plain HTTP from loopback clients (testing only).
+    #[arg(long)]
+    pub allow_sse_c_over_http: bool,
+}
+
+/// Parses a listen address; the empty string means "disabled".
+pub fn listen_addr(s: &str) -> Result<Option<SocketAddr>, String> {
+    if s.is_empty() {
+        return Ok(None);
+    }
+    s.parse()
+        .map(Some)
+        .map_err(|e| format!("invalid listen address {s:?}: {e}"))
+}

@@ -1,0 +1,200 @@
+//! The configuration file and how flags override it.
+
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use ring::rand::{SecureRandom, SystemRandom};
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+use crate::cli::ServeArgs;
+
+/// The TOML file. Every key is optional.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub data_dir: Option<PathBuf>,
+    pub region: Option<String>,
+    pub account_id: Option<String>,
+    pub http_listen: Option<String>,
+    pub https_listen: Option<String>,
+    pub allow_sse_c_over_http: Option<bool>,
+    pub block_sse_c_on_new_buckets: Option<bool>,
+    #[serde(default)]
+    pub users: Vec<UserConfig>,
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserConfig {
+    pub name: String,
+    pub access_key: String,
+    pub secret_key: String,
+    #[serde(default)]
+    pub admin: bool,
+}
+
+impl Drop for UserConfig {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.secret_key);
+    }
+}
+
+impl std::fmt::Debug for UserConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserConfig")
+            .field("name", &self.name)
+            .field("access_key", &self.access_key)
+            .field("admin", &self.admin)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Everything `serve` needs, resolved.
+#[derive(Debug)]
+pub struct ServeConfig {
+    pub data_dir: PathBuf,
+    pub region: String,
+    pub account_id: String,
+    pub http_listen: String,
+    pub https_listen: String,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    /// Parsed now so the file's contract holds; enforced once SSE-C exists.
+    pub allow_sse_c_over_http: bool,
+    /// Parsed now so the file's contract holds; enforced once SSE-C exists.
+    pub block_sse_c_on_new_buckets: bool,
+    pub users: Vec<UserConfig>,
+}
+
+impl ServeConfig {
+    pub fn resolve(args: &ServeArgs) -> Result<Self, String> {
+        let file = match &args.config {
+            Some(path) => {
+                let text = fs::read_to_string(path)
+                    .map_err(|e| format!("cannot read config {}: {e}", path.display()))?;
+                toml::from_str::<FileConfig>(&text)
+                    .map_err(|e| format!("invalid config {}: {}", path.display(), e.message()))?
+            }
+            None => FileConfig {
+                data_dir: None,
+                region: None,
+                account_id: None,
+                http_listen: None,
+                https_listen: None,
+                allow_sse_c_over_http: None,
+                block_sse_c_on_new_buckets: None,
+                users: Vec::new(),
+            },
+        };
+        let account_id = file.account_id.clone().unwrap_or_else(|| "000000000000".into());
+        if account_id.len() != 12 || !account_id.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(format!("account_id must be 12 digits, got {account_id:?}"));
+        }
+        for u in &file.users {
+            if u.name.is_empty() || u.access_key.is_empty() || u.secret_key.is_empty() {
+                return Err("every [[users]] entry needs name, access_key and secret_key".into());
+            }
+        }
+        Ok(Self {
+            data_dir: args
+                .data_dir
+                .clone()
+                .or(file.data_dir.clone())
+                .unwrap_or_else(|| PathBuf::from("./coffer-data")),
+            region: file.region.clone().unwrap_or_else(|| "us-east-1".into()),
+            account_id,
+            http_listen: args
+                .http
+                .clone()
+                .or(file.http_listen.clone())
+                .unwrap_or_else(|| "127.0.0.1:9000".into()),
+            https_listen: args
+                .https
+                .clone()
+                .or(file.https_listen.clone())
+                .unwrap_or_else(|| "127.0.0.1:9443".into()),
+            tls_cert: args.tls_cert.clone(),
+            tls_key: args.tls_key.clone(),
+            allow_sse_c_over_http: args.allow_sse_c_over_http
+                || file.allow_sse_c_over_http.unwrap_or(false),
+            block_sse_c_on_new_buckets: file.block_sse_c_on_new_buckets.unwrap_or(true),
+            users: file.users.clone(),
+        })
+    }
+}
+
+/// The generated development user, kept in the data directory so restarts reuse it.
+#[derive(Serialize, Deserialize)]
+struct GeneratedUsers {
+    users: Vec<UserConfig>,
+}
+
+/// Returns the configured users, or the data directory's generated admin (creating it on
+/// first start). The flag says whether it was just created, so its keys are printed once.
+pub fn users_or_generated(
+    config: &ServeConfig,
+) -> Result<(Vec<UserConfig>, Option<PathBuf>), String> {
+    if !config.users.is_empty() {
+        return Ok((config.users.clone(), None));
+    }
+    let path = config.data_dir.join("credentials.toml");
+    if path.exists() {
+        let text = Zeroizing::new(
+            fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?,
+        );
+        let parsed: GeneratedUsers = toml::from_str(&text)
+            .map_err(|e| format!("invalid {}: {}", path.display(), e.message()))?;
+        return Ok((parsed.users, None));
+    }
+    let user = generate_user()?;
+    let text = Zeroizing::new(
+        toml::to_string(&GeneratedUsers {
+            users: vec![user.clone()],
+        })
+        .map_err(|e| e.to_string())?,
+    );
+    write_private(&path, text.as_bytes())?;
+    Ok((vec![user], Some(path)))
+}
+
+fn generate_user() -> Result<UserConfig, String> {
+    const KEY_ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    const SECRET_ALPHABET: &[u8] =
+        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let rng = SystemRandom::new();
+    let mut raw = Zeroizing::new([0u8; 56]);
+    rng.fill(raw.as_mut())
+        .map_err(|_| "the system random generator failed".to_string())?;
+    let access: String = raw[..16]
+        .iter()
+        .map(|b| KEY_ALPHABET[(*b as usize) % KEY_ALPHABET.len()] as char)
+        .collect();
+    let secret: String = raw[16..]
+        .iter()
+        .map(|b| SECRET_ALPHABET[(*b as usize) % SECRET_ALPHABET.len()] as char)
+        .collect();
+    Ok(UserConfig {
+        name: "admin".into(),
+        access_key: format!("AKIA{access}"),
+        secret_key: secret,
+        admin: true,
+    })
+}
+
+/// Writes a file only its owner can read, durably.
+pub fn write_private(path: &Path, data: &[u8]) -> Result<(), String> {
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+    f.write_all(data)
+        .and_then(|_| f.sync_all())
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    fs::set_permissions(path, fs::Permissions::from_mode(0o600))
+        .map_err(|e| format!("cannot restrict {}: {e}", path.display()))
+}

@@ -1,0 +1,44 @@
+//! The `coffer` binary: command line, configuration, TLS, listeners and wiring. Thin by
+//! design: what a request means lives in `coffer-s3`, how state persists in `coffer-store`.
+#![forbid(unsafe_code)]
+
+mod cli;
+mod config;
+mod host;
+mod server;
+mod tls;
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+use cli::{Cli, Command};
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_env("COFFER_LOG")
+                .unwrap_or_else(|_| EnvFilter::new("info,s3s=off")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("coffer: cannot start the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Serve(args) => server::serve(args).await,
+        }
+    });
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(reason) => {
+            eprintln!("coffer: {reason}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

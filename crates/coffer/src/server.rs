@@ -1,0 +1,166 @@
+//! `coffer serve`: opens the data directory, collects orphans, binds the listeners and serves.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use coffer_s3::{CofferS3, RequireSigV4, ServerIdentity, User, UserDirectory};
+use coffer_store::{FsBlobStore, RedbMetaStore, collect_orphans};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto::Builder as ConnBuilder;
+use s3s::service::{S3Service, S3ServiceBuilder};
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+
+use crate::cli::{ServeArgs, listen_addr};
+use crate::config::{ServeConfig, users_or_generated};
+use crate::host::LocalVirtualHosts;
+use crate::tls;
+
+pub async fn serve(args: ServeArgs) -> Result<(), String> {
+    let config = ServeConfig::resolve(&args)?;
+    let http_addr = listen_addr(&config.http_listen)?;
+    let https_addr = listen_addr(&config.https_listen)?;
+    if http_addr.is_none() && https_addr.is_none() {
+        return Err("both listeners are disabled; set http_listen or https_listen".into());
+    }
+    std::fs::create_dir_all(&config.data_dir)
+        .map_err(|e| format!("cannot create data directory {}: {e}", config.data_dir.display()))?;
+
+    tracing::info!(
+        data_dir = %config.data_dir.display(),
+        region = %config.region,
+        account_id = %config.account_id,
+        allow_sse_c_over_http = config.allow_sse_c_over_http,
+        block_sse_c_on_new_buckets = config.block_sse_c_on_new_buckets,
+        "starting"
+    );
+    let (users, generated) = users_or_generated(&config)?;
+    if let Some(path) = &generated {
+        // Printed once, when generated; afterwards they are only in the 0600 file.
+        for u in &users {
+            println!("coffer: generated user {:?} (saved to {})", u.name, path.display());
+            println!("  access key: {}", u.access_key);
+            println!("  secret key: {}", u.secret_key);
+        }
+    }
+    let directory = UserDirectory::new(
+        users
+            .iter()
+            .map(|u| User::new(u.name.clone(), u.access_key.clone(), u.secret_key.clone(), u.admin)),
+    );
+
+    let meta = RedbMetaStore::open(&config.data_dir.join("meta.redb"))
+        .map_err(|e| format!("cannot open metadata database: {e}"))?;
+    let blobs = FsBlobStore::open(&config.data_dir.join("objects"))
+        .map_err(|e| format!("cannot open blob store: {e}"))?;
+    let report = collect_orphans(&meta, &blobs).map_err(|e| format!("start-up collection failed: {e}"))?;
+    tracing::info!(
+        unfinished_writes = report.unfinished_writes,
+        orphan_blobs = report.orphan_blobs,
+        "collected leftovers of earlier runs"
+    );
+
+    let s3 = CofferS3::new(
+        Arc::new(meta),
+        Arc::new(blobs),
+        Arc::new(directory.clone()),
+        ServerIdentity {
+            account_id: config.account_id.clone(),
+            region: config.region.clone(),
+        },
+    );
+    let service = {
+        let mut b = S3ServiceBuilder::new(s3);
+        b.set_auth(directory);
+        b.set_access(RequireSigV4);
+        b.set_host(LocalVirtualHosts);
+        b.build()
+    };
+
+    let tls_config = match https_addr {
+        None => None,
+        Some(_) => {
+            let (cert, key) = match (&config.tls_cert, &config.tls_key) {
+                (Some(c), Some(k)) => (c.clone(), k.clone()),
+                _ => {
+                    let cert = tls::ensure_dev_cert(&config.data_dir)?;
+                    println!("coffer: TLS certificate {} (pass it to --ca-bundle)", cert.display());
+                    tls::dev_cert_paths(&config.data_dir)
+                }
+            };
+            Some(tls::server_config(&cert, &key)?)
+        }
+    };
+
+    let http = match http_addr {
+        Some(a) => Some(bind(a).await?),
+        None => None,
+    };
+    let https = match https_addr {
+        Some(a) => Some(bind(a).await?),
+        None => None,
+    };
+    let shown = |l: &Option<TcpListener>| {
+        l.as_ref()
+            .and_then(|l| l.local_addr().ok())
+            .map(|a| a.to_string())
+            .unwrap_or_default()
+    };
+    println!("coffer ready http={} https={}", shown(&http), shown(&https));
+
+    let mut tasks = Vec::new();
+    if let Some(l) = http {
+        tasks.push(tokio::spawn(accept_loop(l, service.clone(), None)));
+    }
+    if let (Some(l), Some(cfg)) = (https, tls_config) {
+        tasks.push(tokio::spawn(accept_loop(
+            l,
+            service.clone(),
+            Some(TlsAcceptor::from(cfg)),
+        )));
+    }
+    tokio::select! {
+        _ = futures::future::join_all(tasks) => Err("listeners stopped".into()),
+        _ = tokio::signal::ctrl_c() => Ok(()),
+    }
+}
+
+async fn bind(addr: SocketAddr) -> Result<TcpListener, String> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("cannot listen on {addr}: {e}"))
+}
+
+async fn accept_loop(listener: TcpListener, service: S3Service, tls: Option<TlsAcceptor>) {
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "accept failed");
+                continue;
+            }
+        };
+        // Without it, small responses wait out the client's delayed ACK (~40 ms).
+        let _ = stream.set_nodelay(true);
+        let service = service.clone();
+        let tls = tls.clone();
+        tokio::spawn(async move {
+            let builder = ConnBuilder::new(TokioExecutor::new());
+            let result = match tls {
+                None => builder
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await,
+                Some(acceptor) => match acceptor.accept(stream).await {
+                    Ok(s) => builder.serve_connection(TokioIo::new(s), service).await,
+                    Err(e) => {
+                        tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                        return;
+                    }
+                },
+            };
+            if let Err(e) = result {
+                tracing::debug!(%peer, error = %e, "connection ended with an error");
+            }
+        });
+    }
+}
