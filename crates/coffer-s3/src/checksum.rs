@@ -259,12 +259,7 @@ pub(crate) fn content_md5(value: Option<&str>) -> S3Result<Option<[u8; 16]>> {
         .ok()
         .and_then(|raw| <[u8; 16]>::try_from(raw.as_slice()).ok())
         .map(Some)
-        .ok_or_else(|| {
-            s3_error!(
-                InvalidDigest,
-                "The Content-MD5 you specified was invalid."
-            )
-        })
+        .ok_or_else(|| s3_error!(InvalidDigest, "The Content-MD5 you specified was invalid."))
 }
 
 pub(crate) fn b64(raw: &[u8]) -> String {
@@ -370,9 +365,14 @@ mod tests {
         let (a, b) = (b"hello ".as_slice(), b"world, and more".as_slice());
         for alg in [Algorithm::Crc32, Algorithm::Crc32c, Algorithm::Crc64Nvme] {
             let whole = alg.digest(&[a, b].concat());
-            let combined =
-                combine_crc(alg, [(alg.digest(a), a.len() as u64), (alg.digest(b), b.len() as u64)])
-                    .unwrap();
+            let combined = combine_crc(
+                alg,
+                [
+                    (alg.digest(a), a.len() as u64),
+                    (alg.digest(b), b.len() as u64),
+                ],
+            )
+            .unwrap();
             assert_eq!(whole, combined, "{alg:?}");
         }
     }
@@ -396,6 +396,10 @@ mod tests {
                 &s3s::S3ErrorCode::InvalidDigest
             );
         }
-        assert!(content_md5(Some("1B2M2Y8AsgTpgAmY7PhCfg==")).unwrap().is_some());
+        assert!(
+            content_md5(Some("1B2M2Y8AsgTpgAmY7PhCfg=="))
+                .unwrap()
+                .is_some()
+        );
     }
 }

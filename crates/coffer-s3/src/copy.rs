@@ -37,7 +37,10 @@ impl CofferS3 {
             return Err(s3_error!(InvalidArgument, "Invalid version id specified"));
         }
         self.owned_bucket(user, &bucket).await?;
-        let record = self.load_object(&bucket, &key).await?.ok_or_else(no_such_key)?;
+        let record = self
+            .load_object(&bucket, &key)
+            .await?
+            .ok_or_else(no_such_key)?;
         conditions.check(&record, Context::CopySource)?;
         Ok((bucket, key, record))
     }

@@ -35,9 +35,9 @@ fn select(
             "Cannot specify both Range header and partNumber query parameter"
         )),
         (Some(r), None) => {
-            let span = r.check(size).map_err(|_| {
-                s3_error!(InvalidRange, "The requested range is not satisfiable")
-            })?;
+            let span = r
+                .check(size)
+                .map_err(|_| s3_error!(InvalidRange, "The requested range is not satisfiable"))?;
             let content_range = format!("bytes {}-{}/{}", span.start, span.end - 1, size);
             Ok(Selection {
                 whole: span.start == 0 && span.end == size,
@@ -68,8 +68,8 @@ fn select(
                 .sum();
             let len = record.parts[(n - 1) as usize].size;
             let span = start..start + len;
-            let content_range = (len > 0)
-                .then(|| format!("bytes {}-{}/{}", span.start, span.end - 1, size));
+            let content_range =
+                (len > 0).then(|| format!("bytes {}-{}/{}", span.start, span.end - 1, size));
             Ok(Selection {
                 span,
                 content_range,
@@ -94,7 +94,10 @@ impl CofferS3 {
         version_id: Option<&str>,
     ) -> S3Result<ObjectRecord> {
         self.owned_bucket(user, bucket).await?;
-        let record = self.load_object(bucket, key).await?.ok_or_else(no_such_key)?;
+        let record = self
+            .load_object(bucket, key)
+            .await?
+            .ok_or_else(no_such_key)?;
         // Unversioned buckets hold one version per key, and S3 calls it "null".
         if let Some(v) = version_id
             && v != "null"
@@ -111,7 +114,12 @@ impl CofferS3 {
         let user = self.caller(&req)?;
         let input = req.input;
         let record = self
-            .readable_object(&user, &input.bucket, &input.key, input.version_id.as_deref())
+            .readable_object(
+                &user,
+                &input.bucket,
+                &input.key,
+                input.version_id.as_deref(),
+            )
             .await?;
         if input.sse_customer_algorithm.is_some() || input.sse_customer_key.is_some() {
             return Err(s3_error!(
@@ -149,7 +157,9 @@ impl CofferS3 {
             last_modified: Some(timestamp(record.last_modified_ms)),
             parts_count: (record.multipart && input.part_number.is_some())
                 .then_some(record.parts.len() as i32),
-            cache_control: input.response_cache_control.or(record.cache_control.clone()),
+            cache_control: input
+                .response_cache_control
+                .or(record.cache_control.clone()),
             content_disposition: input
                 .response_content_disposition
                 .or(record.content_disposition.clone()),
@@ -160,20 +170,28 @@ impl CofferS3 {
                 .response_content_language
                 .or(record.content_language.clone()),
             content_type: input.response_content_type.or(record.content_type.clone()),
-            expires: input
-                .response_expires
-                .or(record.expires_ms.map(timestamp)),
+            expires: input.response_expires.or(record.expires_ms.map(timestamp)),
             metadata: metadata_of(&record),
             website_redirect_location: record.website_redirect_location.clone(),
             storage_class: record.storage_class.clone().map(StorageClass::from),
-            checksum_crc32: sums.checksum_crc32.filter(|_| checksum_mode(&input.checksum_mode)),
-            checksum_crc32c: sums.checksum_crc32c.filter(|_| checksum_mode(&input.checksum_mode)),
+            checksum_crc32: sums
+                .checksum_crc32
+                .filter(|_| checksum_mode(&input.checksum_mode)),
+            checksum_crc32c: sums
+                .checksum_crc32c
+                .filter(|_| checksum_mode(&input.checksum_mode)),
             checksum_crc64nvme: sums
                 .checksum_crc64nvme
                 .filter(|_| checksum_mode(&input.checksum_mode)),
-            checksum_sha1: sums.checksum_sha1.filter(|_| checksum_mode(&input.checksum_mode)),
-            checksum_sha256: sums.checksum_sha256.filter(|_| checksum_mode(&input.checksum_mode)),
-            checksum_type: sums.checksum_type.filter(|_| checksum_mode(&input.checksum_mode)),
+            checksum_sha1: sums
+                .checksum_sha1
+                .filter(|_| checksum_mode(&input.checksum_mode)),
+            checksum_sha256: sums
+                .checksum_sha256
+                .filter(|_| checksum_mode(&input.checksum_mode)),
+            checksum_type: sums
+                .checksum_type
+                .filter(|_| checksum_mode(&input.checksum_mode)),
             ..Default::default()
         };
         let mut resp = S3Response::new(output);
@@ -190,7 +208,12 @@ impl CofferS3 {
         let user = self.caller(&req)?;
         let input = req.input;
         let record = self
-            .readable_object(&user, &input.bucket, &input.key, input.version_id.as_deref())
+            .readable_object(
+                &user,
+                &input.bucket,
+                &input.key,
+                input.version_id.as_deref(),
+            )
             .await?;
         if input.sse_customer_algorithm.is_some() || input.sse_customer_key.is_some() {
             return Err(s3_error!(InvalidRequest));
@@ -217,7 +240,9 @@ impl CofferS3 {
             last_modified: Some(timestamp(record.last_modified_ms)),
             parts_count: (record.multipart && input.part_number.is_some())
                 .then_some(record.parts.len() as i32),
-            cache_control: input.response_cache_control.or(record.cache_control.clone()),
+            cache_control: input
+                .response_cache_control
+                .or(record.cache_control.clone()),
             content_disposition: input
                 .response_content_disposition
                 .or(record.content_disposition.clone()),
@@ -228,9 +253,7 @@ impl CofferS3 {
                 .response_content_language
                 .or(record.content_language.clone()),
             content_type: input.response_content_type.or(record.content_type.clone()),
-            expires: input
-                .response_expires
-                .or(record.expires_ms.map(timestamp)),
+            expires: input.response_expires.or(record.expires_ms.map(timestamp)),
             metadata: metadata_of(&record),
             website_redirect_location: record.website_redirect_location.clone(),
             storage_class: record.storage_class.clone().map(StorageClass::from),
@@ -256,7 +279,12 @@ impl CofferS3 {
         let user = self.caller(&req)?;
         let input = req.input;
         let record = self
-            .readable_object(&user, &input.bucket, &input.key, input.version_id.as_deref())
+            .readable_object(
+                &user,
+                &input.bucket,
+                &input.key,
+                input.version_id.as_deref(),
+            )
             .await?;
         let wants = |name: &str| {
             input

@@ -41,7 +41,10 @@ impl Encoder {
         match e.map(|e| e.as_str()) {
             None => Ok(Encoder(false)),
             Some(s) if s.eq_ignore_ascii_case("url") => Ok(Encoder(true)),
-            Some(_) => Err(s3_error!(InvalidArgument, "Invalid Encoding Method specified in Request")),
+            Some(_) => Err(s3_error!(
+                InvalidArgument,
+                "Invalid Encoding Method specified in Request"
+            )),
         }
     }
 
@@ -118,14 +121,23 @@ impl CofferS3 {
         .await
     }
 
-    fn object_entry(&self, key: String, record: &ObjectRecord, owner: Option<Owner>, enc: &Encoder) -> Object {
+    fn object_entry(
+        &self,
+        key: String,
+        record: &ObjectRecord,
+        owner: Option<Owner>,
+        enc: &Encoder,
+    ) -> Object {
         Object {
             key: Some(enc.apply(key)),
             e_tag: Some(ETag::Strong(record.etag.clone())),
             last_modified: Some(timestamp(record.last_modified_ms)),
             size: Some(record.size as i64),
             storage_class: Some(ObjectStorageClass::from(
-                record.storage_class.clone().unwrap_or_else(|| "STANDARD".to_owned()),
+                record
+                    .storage_class
+                    .clone()
+                    .unwrap_or_else(|| "STANDARD".to_owned()),
             )),
             checksum_algorithm: record.checksum.as_ref().and_then(|c| {
                 Algorithm::parse(&c.algorithm)
@@ -156,12 +168,21 @@ impl CofferS3 {
                 .ok()
                 .and_then(|b| String::from_utf8(b).ok())
                 .ok_or_else(|| {
-                    s3_error!(InvalidArgument, "The continuation token provided is incorrect")
+                    s3_error!(
+                        InvalidArgument,
+                        "The continuation token provided is incorrect"
+                    )
                 })?,
             None => input.start_after.clone().unwrap_or_default(),
         };
         let page = self
-            .list_page(&input.bucket, &prefix, input.delimiter.as_deref(), &after, max)
+            .list_page(
+                &input.bucket,
+                &prefix,
+                input.delimiter.as_deref(),
+                &after,
+                max,
+            )
             .await?;
         let owner = input
             .fetch_owner
@@ -189,7 +210,9 @@ impl CofferS3 {
             common_prefixes: Some(
                 page.prefixes
                     .into_iter()
-                    .map(|p| CommonPrefix { prefix: Some(enc.apply(p)) })
+                    .map(|p| CommonPrefix {
+                        prefix: Some(enc.apply(p)),
+                    })
                     .collect(),
             ),
             delimiter: input.delimiter.map(|d| enc.apply(d)),
@@ -211,7 +234,13 @@ impl CofferS3 {
         let prefix = input.prefix.clone().unwrap_or_default();
         let marker = input.marker.clone().unwrap_or_default();
         let page = self
-            .list_page(&input.bucket, &prefix, input.delimiter.as_deref(), &marker, max)
+            .list_page(
+                &input.bucket,
+                &prefix,
+                input.delimiter.as_deref(),
+                &marker,
+                max,
+            )
             .await?;
         let owner = Some(self.owner(&user.name));
         Ok(S3Response::new(ListObjectsOutput {
@@ -233,7 +262,9 @@ impl CofferS3 {
             common_prefixes: Some(
                 page.prefixes
                     .into_iter()
-                    .map(|p| CommonPrefix { prefix: Some(enc.apply(p)) })
+                    .map(|p| CommonPrefix {
+                        prefix: Some(enc.apply(p)),
+                    })
                     .collect(),
             ),
             delimiter: input.delimiter.map(|d| enc.apply(d)),
@@ -255,7 +286,13 @@ impl CofferS3 {
         let prefix = input.prefix.clone().unwrap_or_default();
         let marker = input.key_marker.clone().unwrap_or_default();
         let page = self
-            .list_page(&input.bucket, &prefix, input.delimiter.as_deref(), &marker, max)
+            .list_page(
+                &input.bucket,
+                &prefix,
+                input.delimiter.as_deref(),
+                &marker,
+                max,
+            )
             .await?;
         let owner = Some(self.owner(&user.name));
         let versions = page
@@ -286,7 +323,9 @@ impl CofferS3 {
             common_prefixes: Some(
                 page.prefixes
                     .into_iter()
-                    .map(|p| CommonPrefix { prefix: Some(enc.apply(p)) })
+                    .map(|p| CommonPrefix {
+                        prefix: Some(enc.apply(p)),
+                    })
                     .collect(),
             ),
             delete_markers: None,

@@ -54,7 +54,13 @@ fn checksum_kind(algorithm: Algorithm, declared: Option<&str>) -> S3Result<&'sta
 
 impl CofferS3 {
     /// An upload of this bucket and key the caller may use.
-    async fn upload(&self, user: &crate::User, bucket: &str, key: &str, upload_id: &str) -> S3Result<UploadRecord> {
+    async fn upload(
+        &self,
+        user: &crate::User,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+    ) -> S3Result<UploadRecord> {
         self.owned_bucket(user, bucket).await?;
         let id = upload_id.to_owned();
         let upload = self
@@ -82,12 +88,18 @@ impl CofferS3 {
         )?;
         let algorithm = match input.checksum_algorithm.as_ref() {
             Some(a) => Some(Algorithm::parse(a.as_str()).ok_or_else(|| {
-                s3_error!(InvalidRequest, "Checksum algorithm provided is unsupported.")
+                s3_error!(
+                    InvalidRequest,
+                    "Checksum algorithm provided is unsupported."
+                )
             })?),
             None => None,
         };
         let kind = match algorithm {
-            Some(a) => Some(checksum_kind(a, input.checksum_type.as_ref().map(|t| t.as_str()))?),
+            Some(a) => Some(checksum_kind(
+                a,
+                input.checksum_type.as_ref().map(|t| t.as_str()),
+            )?),
             None if input.checksum_type.is_some() => {
                 return Err(s3_error!(
                     InvalidRequest,
@@ -155,7 +167,11 @@ impl CofferS3 {
             &headers,
             input.checksum_algorithm.as_ref().map(|a| a.as_str()),
         )?;
-        if let Some(declared) = upload.checksum_algorithm.as_deref().and_then(Algorithm::parse) {
+        if let Some(declared) = upload
+            .checksum_algorithm
+            .as_deref()
+            .and_then(Algorithm::parse)
+        {
             match &request {
                 Some(r) if r.algorithm != declared => {
                     return Err(s3_error!(
@@ -182,7 +198,13 @@ impl CofferS3 {
             MAX_PUT_SIZE,
         )
         .await?;
-        let sum = verify_ingested(self, &ingested, content_md5, request.as_ref(), trailers.as_ref())?;
+        let sum = verify_ingested(
+            self,
+            &ingested,
+            content_md5,
+            request.as_ref(),
+            trailers.as_ref(),
+        )?;
         let md5_hex = hex::encode(ingested.md5);
         let part = PartRecord {
             v: coffer_store::RECORD_VERSION,
@@ -230,7 +252,9 @@ impl CofferS3 {
         let upload = self
             .upload(&user, &input.bucket, &input.key, &input.upload_id)
             .await?;
-        if input.copy_source_sse_customer_algorithm.is_some() || input.sse_customer_algorithm.is_some() {
+        if input.copy_source_sse_customer_algorithm.is_some()
+            || input.sse_customer_algorithm.is_some()
+        {
             return Err(s3_error!(
                 InvalidRequest,
                 "The encryption parameters are not applicable to this object."
@@ -253,12 +277,23 @@ impl CofferS3 {
             Some(r) => parse_copy_range(r, source.size)?,
         };
         if len > MAX_PUT_SIZE {
-            return Err(s3_error!(EntityTooLarge, "Part exceeds the maximum allowed size"));
+            return Err(s3_error!(
+                EntityTooLarge,
+                "Part exceeds the maximum allowed size"
+            ));
         }
-        let algorithm = upload.checksum_algorithm.as_deref().and_then(Algorithm::parse);
-        let ingested =
-            body::copy_range(self.blobs.clone(), source.parts.clone(), offset, len, algorithm)
-                .await?;
+        let algorithm = upload
+            .checksum_algorithm
+            .as_deref()
+            .and_then(Algorithm::parse);
+        let ingested = body::copy_range(
+            self.blobs.clone(),
+            source.parts.clone(),
+            offset,
+            len,
+            algorithm,
+        )
+        .await?;
         let md5_hex = hex::encode(ingested.md5);
         let sum = match (algorithm, &ingested.checksum) {
             (Some(a), Some(raw)) => Some(ChecksumRecord {
@@ -331,22 +366,26 @@ impl CofferS3 {
         let stored = self
             .blocking(move |meta, _| meta.list_parts(&id).or_s3())
             .await?;
-        let mut parts: Vec<StoredPart> = Vec::with_capacity(requested.len());
-        let mut previous = 0i32;
-        for (i, p) in requested.iter().enumerate() {
-            let n = p.part_number.ok_or_else(|| {
-                s3_error!(MalformedXML, "Each part must name its PartNumber")
-            })?;
-            if n <= previous {
+        // S3's order of checks: the list's order, then that each part exists with its ETag,
+        // then the minimum size of every part but the last.
+        let mut numbers = Vec::with_capacity(requested.len());
+        for p in &requested {
+            let n = p
+                .part_number
+                .ok_or_else(|| s3_error!(MalformedXML, "Each part must name its PartNumber"))?;
+            if numbers.last().is_some_and(|&prev| n <= prev) {
                 return Err(s3_error!(
                     InvalidPartOrder,
                     "The list of parts was not in ascending order. Parts must be ordered by part number."
                 ));
             }
-            previous = n;
+            numbers.push(n);
+        }
+        let mut parts: Vec<StoredPart> = Vec::with_capacity(requested.len());
+        for (p, n) in requested.iter().zip(&numbers) {
             let found = stored
                 .iter()
-                .find(|s| s.part.number as i32 == n)
+                .find(|s| s.part.number as i32 == *n)
                 .filter(|s| p.e_tag.as_ref().is_none_or(|e| e.value() == s.part.md5_hex))
                 .ok_or_else(|| {
                     s3_error!(
@@ -354,13 +393,16 @@ impl CofferS3 {
                         "One or more of the specified parts could not be found. The part may not have been uploaded, or the specified entity tag may not match the part's entity tag."
                     )
                 })?;
-            if i + 1 < requested.len() && found.part.size < MIN_PART_SIZE {
-                return Err(s3_error!(
-                    EntityTooSmall,
-                    "Your proposed upload is smaller than the minimum allowed object size."
-                ));
-            }
             parts.push(found.part.clone());
+        }
+        if parts[..parts.len() - 1]
+            .iter()
+            .any(|p| p.size < MIN_PART_SIZE)
+        {
+            return Err(s3_error!(
+                EntityTooSmall,
+                "Your proposed upload is smaller than the minimum allowed object size."
+            ));
         }
         let size: u64 = parts.iter().map(|p| p.size).sum();
         if let Some(expected) = input.mpu_object_size
@@ -466,7 +508,10 @@ impl CofferS3 {
             .await?;
         let marker = input.part_number_marker.unwrap_or(0).max(0) as u32;
         let max = input.max_parts.unwrap_or(1000).clamp(0, 1000) as usize;
-        let after: Vec<_> = parts.into_iter().filter(|p| p.part.number > marker).collect();
+        let after: Vec<_> = parts
+            .into_iter()
+            .filter(|p| p.part.number > marker)
+            .collect();
         let truncated = after.len() > max;
         let page: Vec<Part> = after
             .into_iter()
@@ -501,9 +546,7 @@ impl CofferS3 {
             }),
             owner: Some(owner),
             storage_class: Some(StorageClass::from("STANDARD".to_owned())),
-            checksum_algorithm: upload
-                .checksum_algorithm
-                .map(ChecksumAlgorithm::from),
+            checksum_algorithm: upload.checksum_algorithm.map(ChecksumAlgorithm::from),
             checksum_type: upload.checksum_type.map(ChecksumType::from),
             parts: Some(page),
             ..Default::default()
@@ -553,7 +596,9 @@ impl CofferS3 {
                 None => page.push(u),
             }
         }
-        let next_key_marker = truncated.then(|| page.last().map(|u| u.key.clone())).flatten();
+        let next_key_marker = truncated
+            .then(|| page.last().map(|u| u.key.clone()))
+            .flatten();
         let next_upload_id_marker = truncated
             .then(|| page.last().map(|u| u.upload_id.clone()))
             .flatten();
@@ -619,8 +664,14 @@ fn parse_copy_range(range: &str, size: u64) -> S3Result<(u64, u64)> {
 
 /// The object checksum of a completed upload: what the client declared at creation (composite
 /// or full-object), else S3's default full-object CRC64NVME.
-fn multipart_checksum(upload: &UploadRecord, parts: &[StoredPart]) -> S3Result<Option<ChecksumRecord>> {
-    let declared = upload.checksum_algorithm.as_deref().and_then(Algorithm::parse);
+fn multipart_checksum(
+    upload: &UploadRecord,
+    parts: &[StoredPart],
+) -> S3Result<Option<ChecksumRecord>> {
+    let declared = upload
+        .checksum_algorithm
+        .as_deref()
+        .and_then(Algorithm::parse);
     let Some(algorithm) = declared else {
         let crcs: Option<Vec<(u64, u64)>> = parts
             .iter()

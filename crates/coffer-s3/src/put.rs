@@ -82,9 +82,15 @@ impl CofferS3 {
             input.ssekms_key_id.as_deref(),
         )?;
         if input.write_offset_bytes.is_some() {
-            return Err(s3_error!(NotImplemented, "Appending to objects is not supported"));
+            return Err(s3_error!(
+                NotImplemented,
+                "Appending to objects is not supported"
+            ));
         }
-        if input.content_length.is_some_and(|n| n < 0 || n as u64 > MAX_PUT_SIZE) {
+        if input
+            .content_length
+            .is_some_and(|n| n < 0 || n as u64 > MAX_PUT_SIZE)
+        {
             return Err(s3_error!(
                 EntityTooLarge,
                 "Your proposed upload exceeds the maximum allowed object size."
@@ -177,7 +183,11 @@ impl CofferS3 {
         }))
     }
 
-    pub(crate) async fn load_object(&self, bucket: &str, key: &str) -> S3Result<Option<ObjectRecord>> {
+    pub(crate) async fn load_object(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> S3Result<Option<ObjectRecord>> {
         let (b, k) = (bucket.to_owned(), key.to_owned());
         self.blocking(move |meta, _| meta.get_object(&b, &k).or_s3())
             .await

@@ -15,8 +15,10 @@ impl BlobId {
     /// Accepts only the shape [`BlobId::random`] produces, so a name read from disk or a
     /// record can never become a path outside the blob folder.
     pub fn parse(s: &str) -> Option<Self> {
-        (s.len() == 32 && s.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()))
-            .then(|| BlobId(s.to_owned()))
+        (s.len() == 32
+            && s.bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()))
+        .then(|| BlobId(s.to_owned()))
     }
 
     pub fn as_str(&self) -> &str {

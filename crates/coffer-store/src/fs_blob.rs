@@ -164,7 +164,10 @@ mod tests {
         let mut buf = [0u8; 5];
         r.read_exact_at(6, &mut buf).unwrap();
         assert_eq!(&buf, b"world");
-        assert!(r.read_exact_at(8, &mut buf).is_err(), "short read must fail");
+        assert!(
+            r.read_exact_at(8, &mut buf).is_err(),
+            "short read must fail"
+        );
 
         let mut abandoned = store.create().unwrap();
         abandoned.write_all(b"partial").unwrap();

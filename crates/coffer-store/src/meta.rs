@@ -22,7 +22,12 @@ pub trait MetaStore: Send + Sync + 'static {
     fn delete_bucket(&self, name: &str) -> StoreResult<Vec<BlobId>>;
 
     /// Stores (or replaces) an object; the bucket must exist.
-    fn put_object(&self, bucket: &str, key: &str, object: &ObjectRecord) -> StoreResult<Vec<BlobId>>;
+    fn put_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        object: &ObjectRecord,
+    ) -> StoreResult<Vec<BlobId>>;
     fn get_object(&self, bucket: &str, key: &str) -> StoreResult<Option<ObjectRecord>>;
     /// Returns the removed record, if there was one, and the freed blobs.
     fn delete_object(
@@ -50,11 +55,7 @@ pub trait MetaStore: Send + Sync + 'static {
     fn abort_upload(&self, upload_id: &str) -> StoreResult<Vec<BlobId>>;
     /// Atomically turns an upload into an object: stores `object` (whose parts reference the
     /// upload's part blobs), removes the upload and its parts.
-    fn complete_upload(
-        &self,
-        upload_id: &str,
-        object: &ObjectRecord,
-    ) -> StoreResult<Vec<BlobId>>;
+    fn complete_upload(&self, upload_id: &str, object: &ObjectRecord) -> StoreResult<Vec<BlobId>>;
 
     /// Every blob some record names, for garbage collection.
     fn referenced_blobs(&self) -> StoreResult<std::collections::HashSet<BlobId>>;

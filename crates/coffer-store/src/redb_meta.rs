@@ -204,7 +204,12 @@ impl MetaStore for RedbMetaStore {
         })
     }
 
-    fn put_object(&self, bucket: &str, key: &str, object: &ObjectRecord) -> StoreResult<Vec<BlobId>> {
+    fn put_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        object: &ObjectRecord,
+    ) -> StoreResult<Vec<BlobId>> {
         self.write(|txn| {
             if txn.open_table(BUCKETS)?.get(bucket)?.is_none() {
                 return Err(StoreError::NoSuchBucket);
@@ -281,7 +286,11 @@ impl MetaStore for RedbMetaStore {
 
     fn create_upload(&self, upload: &UploadRecord) -> StoreResult<()> {
         self.write(|txn| {
-            if txn.open_table(BUCKETS)?.get(upload.bucket.as_str())?.is_none() {
+            if txn
+                .open_table(BUCKETS)?
+                .get(upload.bucket.as_str())?
+                .is_none()
+            {
                 return Err(StoreError::NoSuchBucket);
             }
             txn.open_table(UPLOADS)?
@@ -358,7 +367,11 @@ impl MetaStore for RedbMetaStore {
                 let v = uploads.get(upload_id)?.ok_or(StoreError::NoSuchUpload)?;
                 decode(v.value())?
             };
-            if txn.open_table(BUCKETS)?.get(upload.bucket.as_str())?.is_none() {
+            if txn
+                .open_table(BUCKETS)?
+                .get(upload.bucket.as_str())?
+                .is_none()
+            {
                 return Err(StoreError::NoSuchBucket);
             }
             // The object takes its own references first, so blobs it keeps survive the

@@ -6,7 +6,11 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "coffer", version, about = "An S3-compatible object store with encryption at rest")]
+#[command(
+    name = "coffer",
+    version,
+    about = "An S3-compatible object store with encryption at rest"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

@@ -89,7 +89,10 @@ impl ServeConfig {
                 users: Vec::new(),
             },
         };
-        let account_id = file.account_id.clone().unwrap_or_else(|| "000000000000".into());
+        let account_id = file
+            .account_id
+            .clone()
+            .unwrap_or_else(|| "000000000000".into());
         if account_id.len() != 12 || !account_id.bytes().all(|b| b.is_ascii_digit()) {
             return Err(format!("account_id must be 12 digits, got {account_id:?}"));
         }
@@ -143,7 +146,8 @@ pub fn users_or_generated(
     let path = config.data_dir.join("credentials.toml");
     if path.exists() {
         let text = Zeroizing::new(
-            fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?,
+            fs::read_to_string(&path)
+                .map_err(|e| format!("cannot read {}: {e}", path.display()))?,
         );
         let parsed: GeneratedUsers = toml::from_str(&text)
             .map_err(|e| format!("invalid {}: {}", path.display(), e.message()))?;

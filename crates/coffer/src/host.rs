@@ -40,9 +40,20 @@ mod tests {
     #[test]
     fn bucket_comes_from_the_leading_labels() {
         let h = LocalVirtualHosts;
-        assert_eq!(h.parse_host_header("photos.localhost:9000").unwrap().bucket(), Some("photos"));
-        assert_eq!(h.parse_host_header("a.b.s3.localhost").unwrap().bucket(), Some("a.b"));
-        assert_eq!(h.parse_host_header("localhost:9000").unwrap().bucket(), None);
+        assert_eq!(
+            h.parse_host_header("photos.localhost:9000")
+                .unwrap()
+                .bucket(),
+            Some("photos")
+        );
+        assert_eq!(
+            h.parse_host_header("a.b.s3.localhost").unwrap().bucket(),
+            Some("a.b")
+        );
+        assert_eq!(
+            h.parse_host_header("localhost:9000").unwrap().bucket(),
+            None
+        );
         assert_eq!(h.parse_host_header("example.com").unwrap().bucket(), None);
     }
 }

@@ -23,8 +23,12 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
     if http_addr.is_none() && https_addr.is_none() {
         return Err("both listeners are disabled; set http_listen or https_listen".into());
     }
-    std::fs::create_dir_all(&config.data_dir)
-        .map_err(|e| format!("cannot create data directory {}: {e}", config.data_dir.display()))?;
+    std::fs::create_dir_all(&config.data_dir).map_err(|e| {
+        format!(
+            "cannot create data directory {}: {e}",
+            config.data_dir.display()
+        )
+    })?;
 
     tracing::info!(
         data_dir = %config.data_dir.display(),
@@ -38,22 +42,30 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
     if let Some(path) = &generated {
         // Printed once, when generated; afterwards they are only in the 0600 file.
         for u in &users {
-            println!("coffer: generated user {:?} (saved to {})", u.name, path.display());
+            println!(
+                "coffer: generated user {:?} (saved to {})",
+                u.name,
+                path.display()
+            );
             println!("  access key: {}", u.access_key);
             println!("  secret key: {}", u.secret_key);
         }
     }
-    let directory = UserDirectory::new(
-        users
-            .iter()
-            .map(|u| User::new(u.name.clone(), u.access_key.clone(), u.secret_key.clone(), u.admin)),
-    );
+    let directory = UserDirectory::new(users.iter().map(|u| {
+        User::new(
+            u.name.clone(),
+            u.access_key.clone(),
+            u.secret_key.clone(),
+            u.admin,
+        )
+    }));
 
     let meta = RedbMetaStore::open(&config.data_dir.join("meta.redb"))
         .map_err(|e| format!("cannot open metadata database: {e}"))?;
     let blobs = FsBlobStore::open(&config.data_dir.join("objects"))
         .map_err(|e| format!("cannot open blob store: {e}"))?;
-    let report = collect_orphans(&meta, &blobs).map_err(|e| format!("start-up collection failed: {e}"))?;
+    let report =
+        collect_orphans(&meta, &blobs).map_err(|e| format!("start-up collection failed: {e}"))?;
     tracing::info!(
         unfinished_writes = report.unfinished_writes,
         orphan_blobs = report.orphan_blobs,
@@ -84,7 +96,10 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
                 (Some(c), Some(k)) => (c.clone(), k.clone()),
                 _ => {
                     let cert = tls::ensure_dev_cert(&config.data_dir)?;
-                    println!("coffer: TLS certificate {} (pass it to --ca-bundle)", cert.display());
+                    println!(
+                        "coffer: TLS certificate {} (pass it to --ca-bundle)",
+                        cert.display()
+                    );
                     tls::dev_cert_paths(&config.data_dir)
                 }
             };
@@ -147,9 +162,11 @@ async fn accept_loop(listener: TcpListener, service: S3Service, tls: Option<TlsA
         tokio::spawn(async move {
             let builder = ConnBuilder::new(TokioExecutor::new());
             let result = match tls {
-                None => builder
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await,
+                None => {
+                    builder
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await
+                }
                 Some(acceptor) => match acceptor.accept(stream).await {
                     Ok(s) => builder.serve_connection(TokioIo::new(s), service).await,
                     Err(e) => {

@@ -1,0 +1,307 @@
+//! A real `coffer` server on ephemeral loopback ports, and clients for it.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, SystemTime};
+
+use aws_credential_types::Credentials;
+use aws_sdk_s3::Client;
+use aws_sdk_s3::config::{BehaviorVersion, Region};
+
+pub const ALICE: (&str, &str, &str) = (
+    "alice",
+    "AKIAALICE00000000001",
+    "alice-secret-key-000000000000000000000001",
+);
+pub const BOB: (&str, &str, &str) = (
+    "bob",
+    "AKIABOB0000000000002",
+    "bob-secret-key-00000000000000000000000002",
+);
+
+pub struct Server {
+    child: Option<Child>,
+    pub dir: tempfile::TempDir,
+    pub http: SocketAddr,
+    pub https: SocketAddr,
+    pub stdout_lines: Vec<String>,
+}
+
+impl Server {
+    pub fn start() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let config = format!(
+            r#"
+data_dir = "{data}"
+[[users]]
+name = "{an}"
+access_key = "{ak}"
+secret_key = "{sk}"
+admin = true
+[[users]]
+name = "{bn}"
+access_key = "{bk}"
+secret_key = "{bs}"
+"#,
+            data = dir.path().join("data").display(),
+            an = ALICE.0,
+            ak = ALICE.1,
+            sk = ALICE.2,
+            bn = BOB.0,
+            bk = BOB.1,
+            bs = BOB.2,
+        );
+        std::fs::write(dir.path().join("coffer.toml"), config).unwrap();
+        let mut s = Server {
+            child: None,
+            dir,
+            http: "127.0.0.1:0".parse().unwrap(),
+            https: "127.0.0.1:0".parse().unwrap(),
+            stdout_lines: Vec::new(),
+        };
+        s.launch();
+        s
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    /// Starts the binary and waits for its ready line.
+    fn launch(&mut self) {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_coffer"))
+            .arg("serve")
+            .arg("--config")
+            .arg(self.dir.path().join("coffer.toml"))
+            .args(["--http", "127.0.0.1:0", "--https", "127.0.0.1:0"])
+            .env("COFFER_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start coffer");
+        let stdout = child.stdout.take().unwrap();
+        let mut reader = BufReader::new(stdout);
+        let mut lines = Vec::new();
+        loop {
+            let mut line = String::new();
+            let n = reader.read_line(&mut line).expect("read stdout");
+            assert!(n > 0, "coffer exited before it was ready: {lines:?}");
+            let line = line.trim_end().to_owned();
+            if let Some(rest) = line.strip_prefix("coffer ready ") {
+                for field in rest.split_whitespace() {
+                    if let Some(a) = field.strip_prefix("http=") {
+                        self.http = a.parse().unwrap();
+                    } else if let Some(a) = field.strip_prefix("https=") {
+                        self.https = a.parse().unwrap();
+                    }
+                }
+                lines.push(line);
+                break;
+            }
+            lines.push(line);
+        }
+        // Keep draining stdout so the server never blocks on a full pipe.
+        std::thread::spawn(move || {
+            let mut sink = Vec::new();
+            let _ = reader.read_to_end(&mut sink);
+        });
+        self.stdout_lines = lines;
+        self.child = Some(child);
+    }
+
+    /// SIGKILL: no shutdown code runs.
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            c.kill().unwrap();
+            c.wait().unwrap();
+        }
+    }
+
+    pub fn restart(&mut self) {
+        self.kill9();
+        self.launch();
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.http)
+    }
+
+    pub fn client(&self, user: (&str, &str, &str)) -> Client {
+        client_for(&self.endpoint(), user.1, user.2)
+    }
+
+    pub fn alice(&self) -> Client {
+        self.client(ALICE)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+pub fn client_for(endpoint: &str, access: &str, secret: &str) -> Client {
+    let config = aws_sdk_s3::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new(access, secret, None, None, "test"))
+        .force_path_style(true)
+        .build();
+    Client::from_conf(config)
+}
+
+/// Deterministic pseudo-random bytes (xorshift), so failures are reproducible.
+pub fn pattern(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+pub fn md5_hex(data: &[u8]) -> String {
+    use md5::Digest;
+    hex::encode(md5::Md5::digest(data))
+}
+
+pub async fn body_bytes(out: aws_sdk_s3::operation::get_object::GetObjectOutput) -> Vec<u8> {
+    out.body
+        .collect()
+        .await
+        .expect("read body")
+        .into_bytes()
+        .to_vec()
+}
+
+/// The S3 error code and HTTP status of a failed SDK call.
+pub fn err_code<E>(
+    e: &aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
+) -> (Option<String>, u16)
+where
+    E: aws_sdk_s3::error::ProvideErrorMetadata,
+{
+    use aws_sdk_s3::error::ProvideErrorMetadata as _;
+    let status = e.raw_response().map(|r| r.status().as_u16()).unwrap_or(0);
+    (e.code().map(str::to_owned), status)
+}
+
+/// A raw HTTP/1.1 exchange: exactly the bytes given, nothing added.
+pub fn raw_exchange(addr: SocketAddr, request: &[u8]) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    // No half-close: the request says `connection: close`, and hyper ends a connection whose
+    // client stopped sending.
+    let _ = s.write_all(request);
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    let text = String::from_utf8_lossy(&out).into_owned();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, text)
+}
+
+/// Signs a request with SigV4 (service `s3`) and returns the headers to send.
+pub fn sign(
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+    access: &str,
+    secret: &str,
+    time: SystemTime,
+) -> Vec<(String, String)> {
+    use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign as sigv4};
+    use aws_sigv4::sign::v4;
+    let identity = Credentials::new(access, secret, None, None, "test").into();
+    let params = v4::SigningParams::builder()
+        .identity(&identity)
+        .region("us-east-1")
+        .name("s3")
+        .time(time)
+        .settings(SigningSettings::default())
+        .build()
+        .unwrap()
+        .into();
+    let payload_hash = hex::encode(ring::digest::digest(&ring::digest::SHA256, body));
+    let mut all: Vec<(String, String)> = headers
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    all.push(("x-amz-content-sha256".into(), payload_hash.clone()));
+    let signable = SignableRequest::new(
+        method,
+        url,
+        all.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        SignableBody::Precomputed(payload_hash),
+    )
+    .unwrap();
+    let (instructions, _) = sigv4(signable, &params).unwrap().into_parts();
+    for (k, v) in instructions.headers() {
+        all.push((k.to_string(), v.to_string()));
+    }
+    all
+}
+
+/// Sends a signed raw request built from parts; `body` is sent as given.
+pub fn signed_raw(
+    server: &Server,
+    method: &str,
+    path_and_query: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, String) {
+    let host = server.http.to_string();
+    let url = format!("http://{host}{path_and_query}");
+    let mut hs: Vec<(&str, &str)> = vec![("host", host.as_str())];
+    hs.extend_from_slice(headers);
+    let signed = sign(method, &url, &hs, body, ALICE.1, ALICE.2, SystemTime::now());
+    let mut req = format!("{method} {path_and_query} HTTP/1.1\r\n");
+    for (k, v) in &signed {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str(&format!(
+        "content-length: {}\r\nconnection: close\r\n\r\n",
+        body.len()
+    ));
+    let mut bytes = req.into_bytes();
+    bytes.extend_from_slice(body);
+    raw_exchange(server.http, &bytes)
+}
+
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        if let Ok(rd) = std::fs::read_dir(&d) {
+            for e in rd.flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else {
+                    out.push(p);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// GET of an absolute `http://` URL, as a browser would fetch a presigned link.
+pub fn http_get(url: &str) -> (u16, String) {
+    let rest = url.strip_prefix("http://").expect("http url");
+    let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let addr: SocketAddr = host.parse().expect("ip:port host");
+    let req = format!("GET {path} HTTP/1.1\r\nhost: {host}\r\nconnection: close\r\n\r\n");
+    raw_exchange(addr, req.as_bytes())
+}

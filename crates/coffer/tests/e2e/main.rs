@@ -1,0 +1,14 @@
+//! End-to-end tests: each module drives a real `coffer` server through the AWS SDK for Rust
+//! (or raw HTTP where the SDK would refuse to send the malformed request).
+
+mod common;
+
+mod auth;
+mod bad_input;
+mod buckets;
+mod copy;
+mod crash;
+mod listing;
+mod multipart;
+mod objects;
+mod post_upload;
