@@ -86,6 +86,8 @@ pub struct RequireSigV4;
 #[async_trait::async_trait]
 impl S3Access for RequireSigV4 {
     async fn check(&self, cx: &mut S3AccessContext<'_>) -> S3Result<()> {
+        metrics::counter!("coffer_s3_operations_total", "op" => cx.s3_op().name().to_owned())
+            .increment(1);
         if cx.credentials().is_none() {
             return Err(s3_error!(AccessDenied, "Access Denied"));
         }

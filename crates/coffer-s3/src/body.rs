@@ -142,7 +142,10 @@ pub(crate) async fn ingest(
         return Err(f);
     }
     match outcome {
-        Ok(Some(ingested)) => Ok(ingested),
+        Ok(Some(ingested)) => {
+            metrics::counter!("coffer_s3_bytes_received_total").increment(ingested.size);
+            Ok(ingested)
+        }
         Ok(None) => Err(internal("blob writer stopped before the body ended")),
         Err(e) => Err(internal(e)),
     }
@@ -226,6 +229,7 @@ pub(crate) fn stream_range(
     let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(4);
     tokio::task::spawn_blocking(move || {
         let result = read_parts(blobs.as_ref(), &parts, offset, len, |chunk| {
+            metrics::counter!("coffer_s3_bytes_sent_total").increment(chunk.len() as u64);
             tx.blocking_send(Ok(chunk))
                 .map_err(|_| "client went away".to_owned())
         });

@@ -408,3 +408,169 @@ impl MetaStore for RedbMetaStore {
         Ok(out)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::records::StoredPart;
+
+    fn store() -> (tempfile::TempDir, RedbMetaStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let s = RedbMetaStore::open(&dir.path().join("meta.redb")).unwrap();
+        s.create_bucket(&BucketRecord {
+            v: 1,
+            name: "b".into(),
+            owner: "alice".into(),
+            region: "us-east-1".into(),
+            created_ms: 0,
+        })
+        .unwrap();
+        (dir, s)
+    }
+
+    fn part(n: u32, blob: &BlobId) -> StoredPart {
+        StoredPart {
+            number: n,
+            size: 1,
+            md5_hex: String::new(),
+            blob: blob.clone(),
+            checksum: None,
+            crc64nvme: None,
+        }
+    }
+
+    fn object(blobs: &[&BlobId]) -> ObjectRecord {
+        ObjectRecord {
+            v: 1,
+            size: blobs.len() as u64,
+            etag: "e".into(),
+            last_modified_ms: 0,
+            parts: blobs
+                .iter()
+                .enumerate()
+                .map(|(i, b)| part(i as u32 + 1, b))
+                .collect(),
+            multipart: blobs.len() > 1,
+            checksum: None,
+            content_type: None,
+            content_encoding: None,
+            content_disposition: None,
+            content_language: None,
+            cache_control: None,
+            expires_ms: None,
+            website_redirect_location: None,
+            user_metadata: Default::default(),
+            storage_class: None,
+        }
+    }
+
+    #[test]
+    fn shared_blobs_are_freed_only_by_their_last_reference() {
+        let (_d, s) = store();
+        let blob = BlobId::random();
+        assert!(
+            s.put_object("b", "orig", &object(&[&blob]))
+                .unwrap()
+                .is_empty()
+        );
+        assert!(
+            s.put_object("b", "copy", &object(&[&blob]))
+                .unwrap()
+                .is_empty()
+        );
+        let (_, freed) = s.delete_object("b", "orig").unwrap();
+        assert!(freed.is_empty(), "the copy still names the blob");
+        let replacement = BlobId::random();
+        let freed = s.put_object("b", "copy", &object(&[&replacement])).unwrap();
+        assert_eq!(freed, vec![blob]);
+        assert_eq!(
+            s.referenced_blobs().unwrap(),
+            [replacement].into_iter().collect()
+        );
+    }
+
+    #[test]
+    fn listing_is_in_byte_order_within_one_bucket() {
+        let (_d, s) = store();
+        s.create_bucket(&BucketRecord {
+            v: 1,
+            name: "b-2".into(),
+            owner: "alice".into(),
+            region: "us-east-1".into(),
+            created_ms: 0,
+        })
+        .unwrap();
+        for k in ["z", "a/2", "a/1", "é", "A"] {
+            s.put_object("b", k, &object(&[&BlobId::random()])).unwrap();
+        }
+        s.put_object("b-2", "other", &object(&[&BlobId::random()]))
+            .unwrap();
+        let mut seen = Vec::new();
+        s.list_objects("b", "", "", &mut |k, _| {
+            seen.push(k.to_owned());
+            ListControl::Continue
+        })
+        .unwrap();
+        assert_eq!(seen, ["A", "a/1", "a/2", "z", "é"]);
+        seen.clear();
+        s.list_objects("b", "a/", "a/1", &mut |k, _| {
+            seen.push(k.to_owned());
+            ListControl::Continue
+        })
+        .unwrap();
+        assert_eq!(seen, ["a/2"]);
+        assert!(matches!(
+            s.delete_bucket("b"),
+            Err(StoreError::BucketNotEmpty)
+        ));
+    }
+
+    #[test]
+    fn completing_an_upload_keeps_chosen_parts_and_frees_the_rest() {
+        let (_d, s) = store();
+        let upload = UploadRecord {
+            v: 1,
+            upload_id: "u1".into(),
+            bucket: "b".into(),
+            key: "k".into(),
+            initiator: "alice".into(),
+            initiated_ms: 0,
+            template: object(&[]),
+            checksum_algorithm: None,
+            checksum_type: None,
+        };
+        s.create_upload(&upload).unwrap();
+        let (p1, p2, p2_again) = (BlobId::random(), BlobId::random(), BlobId::random());
+        for (n, b) in [(1, &p1), (2, &p2)] {
+            s.put_part(
+                "u1",
+                &PartRecord {
+                    v: 1,
+                    part: part(n, b),
+                    last_modified_ms: 0,
+                },
+            )
+            .unwrap();
+        }
+        let replaced = s
+            .put_part(
+                "u1",
+                &PartRecord {
+                    v: 1,
+                    part: part(2, &p2_again),
+                    last_modified_ms: 0,
+                },
+            )
+            .unwrap();
+        assert_eq!(replaced, vec![p2], "a re-uploaded part frees the old blob");
+        let freed = s.complete_upload("u1", &object(&[&p1])).unwrap();
+        assert_eq!(freed, vec![p2_again], "part 2 was not chosen");
+        assert!(s.get_upload("u1").unwrap().is_none());
+        assert!(s.list_parts("u1").unwrap().is_empty());
+        assert!(matches!(
+            s.complete_upload("u1", &object(&[&p1])),
+            Err(StoreError::NoSuchUpload)
+        ));
+        assert_eq!(s.get_object("b", "k").unwrap().unwrap().parts[0].blob, p1);
+    }
+}

@@ -4,6 +4,7 @@
 
 mod cli;
 mod config;
+mod front;
 mod host;
 mod server;
 mod tls;

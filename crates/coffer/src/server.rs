@@ -7,12 +7,13 @@ use coffer_s3::{CofferS3, RequireSigV4, ServerIdentity, User, UserDirectory};
 use coffer_store::{FsBlobStore, RedbMetaStore, collect_orphans};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto::Builder as ConnBuilder;
-use s3s::service::{S3Service, S3ServiceBuilder};
+use s3s::service::S3ServiceBuilder;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
 use crate::cli::{ServeArgs, listen_addr};
 use crate::config::{ServeConfig, users_or_generated};
+use crate::front::Front;
 use crate::host::LocalVirtualHosts;
 use crate::tls;
 
@@ -81,12 +82,20 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
             region: config.region.clone(),
         },
     );
+    let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .set_buckets(&[0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 30.0])
+        .map_err(|e| format!("cannot configure metrics: {e}"))?
+        .install_recorder()
+        .map_err(|e| format!("cannot install the metrics recorder: {e}"))?;
     let service = {
         let mut b = S3ServiceBuilder::new(s3);
         b.set_auth(directory);
         b.set_access(RequireSigV4);
         b.set_host(LocalVirtualHosts);
-        b.build()
+        Front {
+            s3: b.build(),
+            metrics,
+        }
     };
 
     let tls_config = match https_addr {
@@ -146,7 +155,7 @@ async fn bind(addr: SocketAddr) -> Result<TcpListener, String> {
         .map_err(|e| format!("cannot listen on {addr}: {e}"))
 }
 
-async fn accept_loop(listener: TcpListener, service: S3Service, tls: Option<TlsAcceptor>) {
+async fn accept_loop(listener: TcpListener, service: Front, tls: Option<TlsAcceptor>) {
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(s) => s,

@@ -11,4 +11,5 @@ mod crash;
 mod listing;
 mod multipart;
 mod objects;
+mod observability;
 mod post_upload;

@@ -1,0 +1,74 @@
+//! The front door every connection goes through: assigns a request id, records metrics,
+//! serves the Prometheus endpoint, and hands everything else to the S3 service.
+
+use std::time::Instant;
+
+use futures::future::BoxFuture;
+use http::{HeaderValue, Method, Request, Response, StatusCode};
+use hyper::body::Incoming;
+use metrics_exporter_prometheus::PrometheusHandle;
+use s3s::service::S3Service;
+use s3s::{Body, HttpError};
+
+/// Prometheus scrapes `GET /metrics` unsigned; a signed request to the same path is S3's
+/// (a bucket may be called `metrics`).
+fn is_metrics_scrape(req: &Request<Incoming>) -> bool {
+    req.method() == Method::GET
+        && req.uri().path() == "/metrics"
+        && !req.headers().contains_key(http::header::AUTHORIZATION)
+        && !req
+            .uri()
+            .query()
+            .is_some_and(|q| q.contains("X-Amz-Signature"))
+}
+
+#[derive(Clone)]
+pub struct Front {
+    pub s3: S3Service,
+    pub metrics: PrometheusHandle,
+}
+
+impl hyper::service::Service<Request<Incoming>> for Front {
+    type Response = Response<Body>;
+    type Error = HttpError;
+    type Future = BoxFuture<'static, Result<Self::Response, Self::Error>>;
+
+    fn call(&self, req: Request<Incoming>) -> Self::Future {
+        if is_metrics_scrape(&req) {
+            let text = self.metrics.render();
+            return Box::pin(async move {
+                let mut resp = Response::new(Body::from(text));
+                resp.headers_mut().insert(
+                    http::header::CONTENT_TYPE,
+                    HeaderValue::from_static("text/plain; version=0.0.4"),
+                );
+                Ok(resp)
+            });
+        }
+        let s3 = self.s3.clone();
+        let method = req.method().clone();
+        let request_id = uuid::Uuid::new_v4().simple().to_string().to_uppercase();
+        Box::pin(async move {
+            let started = Instant::now();
+            let result = hyper::service::Service::call(&s3, req).await;
+            let status = match &result {
+                Ok(r) => r.status(),
+                Err(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            };
+            let labels = [
+                ("method", method.as_str().to_owned()),
+                ("status", status.as_u16().to_string()),
+            ];
+            metrics::counter!("coffer_http_requests_total", &labels).increment(1);
+            metrics::histogram!("coffer_http_request_duration_seconds", &labels)
+                .record(started.elapsed().as_secs_f64());
+            tracing::debug!(%method, status = status.as_u16(), request_id, "request");
+            result.map(|mut resp| {
+                if let Ok(v) = HeaderValue::from_str(&request_id) {
+                    resp.headers_mut().insert("x-amz-request-id", v);
+                }
+                resp
+            })
+        })
+    }
+}
