@@ -1,5 +1,7 @@
+use std::any::Any;
 use std::collections::HashSet;
 use std::path::Path;
+use std::sync::{Arc, mpsc};
 
 use redb::{Database, ReadableDatabase, ReadableTable, Table, TableDefinition, WriteTransaction};
 use serde::Serialize;
@@ -21,8 +23,98 @@ const PARTS: TableDefinition<&str, &[u8]> = TableDefinition::new("parts");
 const BLOB_REFS: TableDefinition<&str, u64> = TableDefinition::new("blob_refs");
 
 /// The embedded metadata store: one `redb` file.
+///
+/// Writes go through one committer thread that runs every write waiting at that moment in a
+/// single transaction and fsync (group commit): under concurrent load, N writers pay for one
+/// commit instead of N, and each caller still returns only once its change is durable.
 pub struct RedbMetaStore {
-    db: Database,
+    db: Arc<Database>,
+    jobs: mpsc::Sender<WriteRequest>,
+}
+
+/// Most writes folded into one transaction.
+const MAX_BATCH: usize = 128;
+
+type AnyResult = StoreResult<Box<dyn Any + Send>>;
+/// A write. `Fn`, not `FnOnce`, so a batch that fails as a whole can be replayed job by job.
+type WriteJob = Box<dyn Fn(&WriteTransaction) -> AnyResult + Send>;
+
+struct WriteRequest {
+    job: WriteJob,
+    reply: mpsc::SyncSender<AnyResult>,
+}
+
+/// Errors a job returns after checking, before writing anything: the batch stays valid.
+fn is_refusal(e: &StoreError) -> bool {
+    matches!(
+        e,
+        StoreError::BucketExists { .. }
+            | StoreError::NoSuchBucket
+            | StoreError::BucketNotEmpty
+            | StoreError::NoSuchUpload
+    )
+}
+
+fn run_alone(db: &Database, job: &WriteJob) -> AnyResult {
+    let txn = db.begin_write()?;
+    let out = job(&txn)?;
+    txn.commit()?;
+    Ok(out)
+}
+
+fn run_batch(db: &Database, batch: Vec<WriteRequest>) {
+    let txn = match db.begin_write() {
+        Ok(t) => t,
+        Err(e) => {
+            let msg = e.to_string();
+            for r in batch {
+                let _ = r.reply.send(Err(StoreError::Database(msg.clone())));
+            }
+            return;
+        }
+    };
+    let mut results = Vec::with_capacity(batch.len());
+    for r in &batch {
+        let out = (r.job)(&txn);
+        if let Err(e) = &out
+            && !is_refusal(e)
+        {
+            // One job failed midway: its partial writes must not be committed. Drop the
+            // transaction and give every job a transaction of its own.
+            drop(txn);
+            for r in batch {
+                let _ = r.reply.send(run_alone(db, &r.job));
+            }
+            return;
+        }
+        results.push(out);
+    }
+    match txn.commit() {
+        Ok(()) => {
+            for (r, out) in batch.into_iter().zip(results) {
+                let _ = r.reply.send(out);
+            }
+        }
+        Err(e) => {
+            let msg = e.to_string();
+            for r in batch {
+                let _ = r.reply.send(Err(StoreError::Database(msg.clone())));
+            }
+        }
+    }
+}
+
+fn committer(db: Arc<Database>, jobs: mpsc::Receiver<WriteRequest>) {
+    while let Ok(first) = jobs.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match jobs.try_recv() {
+                Ok(r) => batch.push(r),
+                Err(_) => break,
+            }
+        }
+        run_batch(&db, batch);
+    }
 }
 
 fn encode<T: Serialize>(v: &T) -> StoreResult<Vec<u8>> {
@@ -101,14 +193,33 @@ impl RedbMetaStore {
             txn.open_table(BLOB_REFS)?;
         }
         txn.commit()?;
-        Ok(Self { db })
+        let db = Arc::new(db);
+        let (jobs, rx) = mpsc::channel();
+        let for_thread = db.clone();
+        std::thread::Builder::new()
+            .name("coffer-meta-commit".into())
+            .spawn(move || committer(for_thread, rx))?;
+        Ok(Self { db, jobs })
     }
 
-    fn write<T>(&self, f: impl FnOnce(&WriteTransaction) -> StoreResult<T>) -> StoreResult<T> {
-        let txn = self.db.begin_write()?;
-        let out = f(&txn)?;
-        txn.commit()?;
-        Ok(out)
+    /// Runs `f` in a write transaction (possibly shared with other writers) and returns once
+    /// it is durable. `f` must check before it writes: an error it returns after writing
+    /// is treated as fatal for the batch, which is then replayed job by job.
+    fn write<T: Send + 'static>(
+        &self,
+        f: impl Fn(&WriteTransaction) -> StoreResult<T> + Send + 'static,
+    ) -> StoreResult<T> {
+        let (reply, result) = mpsc::sync_channel(1);
+        let job: WriteJob = Box::new(move |txn| f(txn).map(|v| Box::new(v) as Box<dyn Any + Send>));
+        self.jobs
+            .send(WriteRequest { job, reply })
+            .map_err(|_| StoreError::Database("the commit thread has stopped".into()))?;
+        let out = result
+            .recv()
+            .map_err(|_| StoreError::Database("the commit thread has stopped".into()))??;
+        out.downcast::<T>()
+            .map(|b| *b)
+            .map_err(|_| StoreError::Database("write result of unexpected type".into()))
     }
 
     fn get<T: DeserializeOwned>(
@@ -144,7 +255,8 @@ impl RedbMetaStore {
 
 impl MetaStore for RedbMetaStore {
     fn create_bucket(&self, bucket: &BucketRecord) -> StoreResult<()> {
-        self.write(|txn| {
+        let bucket = bucket.clone();
+        self.write(move |txn| {
             let mut t = txn.open_table(BUCKETS)?;
             if let Some(existing) = t.get(bucket.name.as_str())? {
                 let existing: BucketRecord = decode(existing.value())?;
@@ -152,7 +264,7 @@ impl MetaStore for RedbMetaStore {
                     owner: existing.owner,
                 });
             }
-            t.insert(bucket.name.as_str(), encode(bucket)?.as_slice())?;
+            t.insert(bucket.name.as_str(), encode(&bucket)?.as_slice())?;
             Ok(())
         })
     }
@@ -173,7 +285,9 @@ impl MetaStore for RedbMetaStore {
     }
 
     fn delete_bucket(&self, name: &str) -> StoreResult<Vec<BlobId>> {
-        self.write(|txn| {
+        let name = name.to_owned();
+        self.write(move |txn| {
+            let name = name.as_str();
             let mut buckets = txn.open_table(BUCKETS)?;
             if buckets.get(name)?.is_none() {
                 return Err(StoreError::NoSuchBucket);
@@ -210,7 +324,9 @@ impl MetaStore for RedbMetaStore {
         key: &str,
         object: &ObjectRecord,
     ) -> StoreResult<Vec<BlobId>> {
-        self.write(|txn| {
+        let (bucket, key, object) = (bucket.to_owned(), key.to_owned(), object.clone());
+        self.write(move |txn| {
+            let (bucket, key, object) = (bucket.as_str(), key.as_str(), &object);
             if txn.open_table(BUCKETS)?.get(bucket)?.is_none() {
                 return Err(StoreError::NoSuchBucket);
             }
@@ -238,9 +354,10 @@ impl MetaStore for RedbMetaStore {
         bucket: &str,
         key: &str,
     ) -> StoreResult<(Option<ObjectRecord>, Vec<BlobId>)> {
-        self.write(|txn| {
+        let k = object_key(bucket, key);
+        self.write(move |txn| {
             let mut objects = txn.open_table(OBJECTS)?;
-            let old = objects.remove(object_key(bucket, key).as_str())?;
+            let old = objects.remove(k.as_str())?;
             match old {
                 Some(old) => {
                     let old: ObjectRecord = decode(old.value())?;
@@ -285,7 +402,8 @@ impl MetaStore for RedbMetaStore {
     }
 
     fn create_upload(&self, upload: &UploadRecord) -> StoreResult<()> {
-        self.write(|txn| {
+        let upload = upload.clone();
+        self.write(move |txn| {
             if txn
                 .open_table(BUCKETS)?
                 .get(upload.bucket.as_str())?
@@ -294,7 +412,7 @@ impl MetaStore for RedbMetaStore {
                 return Err(StoreError::NoSuchBucket);
             }
             txn.open_table(UPLOADS)?
-                .insert(upload.upload_id.as_str(), encode(upload)?.as_slice())?;
+                .insert(upload.upload_id.as_str(), encode(&upload)?.as_slice())?;
             Ok(())
         })
     }
@@ -325,7 +443,9 @@ impl MetaStore for RedbMetaStore {
     }
 
     fn put_part(&self, upload_id: &str, part: &PartRecord) -> StoreResult<Vec<BlobId>> {
-        self.write(|txn| {
+        let (upload_id, part) = (upload_id.to_owned(), part.clone());
+        self.write(move |txn| {
+            let (upload_id, part) = (upload_id.as_str(), &part);
             if txn.open_table(UPLOADS)?.get(upload_id)?.is_none() {
                 return Err(StoreError::NoSuchUpload);
             }
@@ -357,11 +477,14 @@ impl MetaStore for RedbMetaStore {
     }
 
     fn abort_upload(&self, upload_id: &str) -> StoreResult<Vec<BlobId>> {
-        self.write(|txn| Self::remove_upload_in(txn, upload_id))
+        let upload_id = upload_id.to_owned();
+        self.write(move |txn| Self::remove_upload_in(txn, &upload_id))
     }
 
     fn complete_upload(&self, upload_id: &str, object: &ObjectRecord) -> StoreResult<Vec<BlobId>> {
-        self.write(|txn| {
+        let (upload_id, object) = (upload_id.to_owned(), object.clone());
+        self.write(move |txn| {
+            let (upload_id, object) = (upload_id.as_str(), &object);
             let upload: UploadRecord = {
                 let uploads = txn.open_table(UPLOADS)?;
                 let v = uploads.get(upload_id)?.ok_or(StoreError::NoSuchUpload)?;
@@ -572,5 +695,39 @@ mod tests {
             Err(StoreError::NoSuchUpload)
         ));
         assert_eq!(s.get_object("b", "k").unwrap().unwrap().parts[0].blob, p1);
+    }
+
+    #[test]
+    fn concurrent_writers_share_commits_and_each_sees_its_own_outcome() {
+        let (_d, s) = store();
+        let s = Arc::new(s);
+        let threads: Vec<_> = (0..16)
+            .map(|t| {
+                let s = s.clone();
+                std::thread::spawn(move || {
+                    for i in 0..40 {
+                        let key = format!("t{t}/{i}");
+                        s.put_object("b", &key, &object(&[&BlobId::random()]))
+                            .unwrap();
+                        // A refusal inside a shared batch fails only its own request.
+                        assert!(matches!(
+                            s.put_object("missing", &key, &object(&[&BlobId::random()])),
+                            Err(StoreError::NoSuchBucket)
+                        ));
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        let mut n = 0;
+        s.list_objects("b", "", "", &mut |_, _| {
+            n += 1;
+            ListControl::Continue
+        })
+        .unwrap();
+        assert_eq!(n, 16 * 40);
+        assert_eq!(s.referenced_blobs().unwrap().len(), 16 * 40);
     }
 }

@@ -76,6 +76,12 @@ async fn kill_during_puts_and_completes_loses_nothing_acknowledged() {
             }
         }));
     }
+    // Kill mid-burst: once a few PUTs are acknowledged, fire the completes and strike while
+    // they and the remaining PUTs are in flight.
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    while acknowledged.lock().unwrap().len() < 3 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     for (key, id, done, data) in pending {
         let (c, ack) = (c.clone(), acknowledged.clone());
         writers.push(tokio::spawn(async move {
@@ -97,7 +103,7 @@ async fn kill_during_puts_and_completes_loses_nothing_acknowledged() {
             }
         }));
     }
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    tokio::time::sleep(Duration::from_millis(30)).await;
     server.kill9();
     for w in writers {
         let _ = w.await;
