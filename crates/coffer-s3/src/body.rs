@@ -123,11 +123,8 @@ pub(crate) async fn ingest(
                     }
                 }
                 Err(e) => {
-                    tracing::debug!(error = %e, "request body ended early");
-                    failure = Some(s3_error!(
-                        IncompleteBody,
-                        "You did not provide the number of bytes specified by the Content-Length HTTP header."
-                    ));
+                    tracing::debug!(error = %e, "request body failed");
+                    failure = Some(body_error(&e.to_string()));
                     break;
                 }
             }
@@ -148,6 +145,31 @@ pub(crate) async fn ingest(
         }
         Ok(None) => Err(internal("blob writer stopped before the body ended")),
         Err(e) => Err(internal(e)),
+    }
+}
+
+/// The S3 error for a request body that failed to arrive intact. `s3s` verifies payload
+/// hashes and chunk signatures while streaming and reports failures only as stream errors
+/// (its error types are private), so their messages are matched here.
+fn body_error(message: &str) -> s3s::S3Error {
+    if message.contains("Sha256Mismatch") {
+        crate::error::custom(
+            "XAmzContentSHA256Mismatch",
+            http::StatusCode::BAD_REQUEST,
+            "The provided 'x-amz-content-sha256' header does not match what was computed.",
+        )
+    } else if message.contains("SignatureMismatch") {
+        s3_error!(
+            SignatureDoesNotMatch,
+            "The request signature we calculated does not match the signature you provided."
+        )
+    } else if message.contains("FormatError") || message.contains("TooLarge") {
+        s3_error!(InvalidRequest, "The aws-chunked body is malformed.")
+    } else {
+        s3_error!(
+            IncompleteBody,
+            "You did not provide the number of bytes specified by the Content-Length HTTP header."
+        )
     }
 }
 

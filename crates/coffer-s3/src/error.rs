@@ -46,3 +46,14 @@ pub(crate) fn access_denied() -> S3Error {
 pub(crate) fn no_such_key() -> S3Error {
     s3_error!(NoSuchKey, "The specified key does not exist.")
 }
+
+/// An S3 error code `s3s` does not know (it is not in the service model's error list).
+pub(crate) fn custom(
+    code: &'static str,
+    status: http::StatusCode,
+    message: &'static str,
+) -> S3Error {
+    let mut e = S3Error::with_message(S3ErrorCode::Custom(code.into()), message);
+    e.set_status_code(status);
+    e
+}

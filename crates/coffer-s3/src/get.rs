@@ -48,12 +48,11 @@ fn select(
         (None, Some(n)) => {
             let count = record.parts.len() as i32;
             if n < 1 || n > count.max(1) {
-                let mut e = s3s::S3Error::with_message(
-                    s3s::S3ErrorCode::Custom("InvalidPartNumber".into()),
+                return Err(crate::error::custom(
+                    "InvalidPartNumber",
+                    StatusCode::RANGE_NOT_SATISFIABLE,
                     "The requested partnumber is not satisfiable",
-                );
-                e.set_status_code(StatusCode::RANGE_NOT_SATISFIABLE);
-                return Err(e);
+                ));
             }
             if !record.multipart {
                 return Ok(Selection {

@@ -40,6 +40,18 @@ impl CofferS3 {
     /// The signed-in user. `s3s` has already verified the signature, so a request that gets
     /// here without a known user is a bug on our side, reported as AccessDenied.
     pub(crate) fn caller<T>(&self, req: &S3Request<T>) -> S3Result<User> {
+        // The signature was computed for the region in its scope; one meant for another
+        // region is refused as S3 refuses it.
+        if let Some(region) = &req.region
+            && region.as_str() != self.identity.region
+        {
+            return Err(s3s::s3_error!(
+                AuthorizationHeaderMalformed,
+                "The authorization header is malformed; the region '{}' is wrong; expecting '{}'",
+                region.as_str(),
+                self.identity.region
+            ));
+        }
         req.credentials
             .as_ref()
             .and_then(|c| self.users.by_access_key(&c.access_key))

@@ -164,3 +164,75 @@ async fn virtual_hosted_style_addressing() {
     assert_eq!(status, 200, "{body}");
     assert!(body.ends_with("virtual"));
 }
+
+#[tokio::test]
+async fn stale_signatures_wrong_regions_and_payload_hashes_are_refused() {
+    let server = Server::start();
+    server
+        .alice()
+        .create_bucket()
+        .bucket("sig")
+        .send()
+        .await
+        .unwrap();
+
+    let an_hour_ago = SystemTime::now() - Duration::from_secs(3600);
+    let (status, body) = signed_raw_at(&server, "GET", "/sig", &[], b"", an_hour_ago);
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("<Code>RequestTimeTooSkewed</Code>"), "{body}");
+
+    let west = client_for_region(&server.endpoint(), "us-west-2");
+    let e = west
+        .list_objects_v2()
+        .bucket("sig")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err_code(&e),
+        (Some("AuthorizationHeaderMalformed".into()), 400)
+    );
+
+    // The signed payload hash covers "good"; the body says otherwise.
+    let host = server.http.to_string();
+    let url = format!("http://{host}/sig/k");
+    let signed = sign(
+        "PUT",
+        &url,
+        &[("host", host.as_str())],
+        b"good",
+        ALICE.1,
+        ALICE.2,
+        SystemTime::now(),
+    );
+    let mut req = "PUT /sig/k HTTP/1.1\r\n".to_owned();
+    for (k, v) in &signed {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("content-length: 4\r\nconnection: close\r\n\r\nevil");
+    let (status, body) = raw_exchange(server.http, req.as_bytes());
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("XAmzContentSHA256Mismatch"), "{body}");
+    let e = server
+        .alice()
+        .head_object()
+        .bucket("sig")
+        .key("k")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err_code(&e).1, 404);
+}
+
+fn client_for_region(endpoint: &str, region: &str) -> aws_sdk_s3::Client {
+    let config = aws_sdk_s3::Config::builder()
+        .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(aws_sdk_s3::config::Region::new(region.to_owned()))
+        .credentials_provider(aws_credential_types::Credentials::new(
+            ALICE.1, ALICE.2, None, None, "t",
+        ))
+        .force_path_style(true)
+        .build();
+    aws_sdk_s3::Client::from_conf(config)
+}

@@ -261,11 +261,30 @@ pub fn signed_raw(
     headers: &[(&str, &str)],
     body: &[u8],
 ) -> (u16, String) {
+    signed_raw_at(
+        server,
+        method,
+        path_and_query,
+        headers,
+        body,
+        SystemTime::now(),
+    )
+}
+
+/// [`signed_raw`], signed as if at `time`.
+pub fn signed_raw_at(
+    server: &Server,
+    method: &str,
+    path_and_query: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+    time: SystemTime,
+) -> (u16, String) {
     let host = server.http.to_string();
     let url = format!("http://{host}{path_and_query}");
     let mut hs: Vec<(&str, &str)> = vec![("host", host.as_str())];
     hs.extend_from_slice(headers);
-    let signed = sign(method, &url, &hs, body, ALICE.1, ALICE.2, SystemTime::now());
+    let signed = sign(method, &url, &hs, body, ALICE.1, ALICE.2, time);
     let mut req = format!("{method} {path_and_query} HTTP/1.1\r\n");
     for (k, v) in &signed {
         req.push_str(&format!("{k}: {v}\r\n"));
