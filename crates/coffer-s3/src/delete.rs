@@ -48,47 +48,32 @@ impl CofferS3 {
         }
         let quiet = input.delete.quiet.unwrap_or(false);
         let bucket = input.bucket;
-        let (deleted, errors, freed) = self
-            .blocking(move |meta, _| {
-                let mut deleted = Vec::new();
-                let mut errors = Vec::new();
-                let mut freed = Vec::new();
-                for obj in objects {
-                    if obj.version_id.as_deref().is_some_and(|v| v != "null") {
-                        errors.push(Error {
-                            code: Some("NoSuchVersion".to_owned()),
-                            key: Some(obj.key),
-                            message: Some("The specified version does not exist.".to_owned()),
-                            version_id: obj.version_id,
-                        });
-                        continue;
-                    }
-                    match meta.delete_object(&bucket, &obj.key) {
-                        Ok((_, f)) => {
-                            freed.extend(f);
-                            deleted.push(DeletedObject {
-                                key: Some(obj.key),
-                                version_id: obj.version_id,
-                                ..Default::default()
-                            });
-                        }
-                        Err(e) => {
-                            tracing::error!(error = %e, "delete failed");
-                            errors.push(Error {
-                                code: Some("InternalError".to_owned()),
-                                key: Some(obj.key),
-                                message: Some(
-                                    "We encountered an internal error. Please try again."
-                                        .to_owned(),
-                                ),
-                                version_id: obj.version_id,
-                            });
-                        }
-                    }
-                }
-                Ok((deleted, errors, freed))
-            })
+        let mut deleted = Vec::new();
+        let mut errors = Vec::new();
+        let mut keys = Vec::new();
+        for obj in objects {
+            // Buckets are unversioned: "null" is the only version there is.
+            if obj.version_id.as_deref().is_some_and(|v| v != "null") {
+                errors.push(Error {
+                    code: Some("NoSuchVersion".to_owned()),
+                    key: Some(obj.key),
+                    message: Some("The specified version does not exist.".to_owned()),
+                    version_id: obj.version_id,
+                });
+            } else {
+                keys.push((obj.key, obj.version_id));
+            }
+        }
+        let names: Vec<String> = keys.iter().map(|(k, _)| k.clone()).collect();
+        let (_, freed) = self
+            .blocking(move |meta, _| meta.delete_objects(&bucket, &names).or_s3())
             .await?;
+        // Deleting a key that is not there succeeds, as on S3.
+        deleted.extend(keys.into_iter().map(|(key, version_id)| DeletedObject {
+            key: Some(key),
+            version_id,
+            ..Default::default()
+        }));
         self.release_blobs(freed);
         Ok(S3Response::new(DeleteObjectsOutput {
             deleted: (!quiet).then_some(deleted),

@@ -35,6 +35,13 @@ pub trait MetaStore: Send + Sync + 'static {
         bucket: &str,
         key: &str,
     ) -> StoreResult<(Option<ObjectRecord>, Vec<BlobId>)>;
+    /// Removes several objects in one transaction; returns which keys existed and the freed
+    /// blobs.
+    fn delete_objects(
+        &self,
+        bucket: &str,
+        keys: &[String],
+    ) -> StoreResult<(Vec<bool>, Vec<BlobId>)>;
     /// Visits a bucket's objects in key order (UTF-8 byte order, as S3 lists), starting after
     /// `start_after`, restricted to keys beginning with `prefix`.
     fn list_objects(

@@ -370,6 +370,31 @@ impl MetaStore for RedbMetaStore {
         })
     }
 
+    fn delete_objects(
+        &self,
+        bucket: &str,
+        keys: &[String],
+    ) -> StoreResult<(Vec<bool>, Vec<BlobId>)> {
+        let full: Vec<String> = keys.iter().map(|k| object_key(bucket, k)).collect();
+        self.write(move |txn| {
+            let mut objects = txn.open_table(OBJECTS)?;
+            let mut refs = txn.open_table(BLOB_REFS)?;
+            let mut existed = Vec::with_capacity(full.len());
+            let mut freed = Vec::new();
+            for k in &full {
+                match objects.remove(k.as_str())? {
+                    Some(old) => {
+                        let old: ObjectRecord = decode(old.value())?;
+                        freed.extend(drop_refs(&mut refs, old.blobs())?);
+                        existed.push(true);
+                    }
+                    None => existed.push(false),
+                }
+            }
+            Ok((existed, freed))
+        })
+    }
+
     fn list_objects(
         &self,
         bucket: &str,
