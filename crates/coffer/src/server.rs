@@ -40,17 +40,24 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
         "starting"
     );
     let (users, generated) = users_or_generated(&config)?;
-    if let Some(path) = &generated {
+    match &generated {
         // Printed once, when generated; afterwards they are only in the 0600 file.
-        for u in &users {
-            println!(
-                "coffer: generated user {:?} (saved to {})",
-                u.name,
-                path.display()
-            );
-            println!("  access key: {}", u.access_key);
-            println!("  secret key: {}", u.secret_key);
+        Some(path) => {
+            for u in &users {
+                println!(
+                    "coffer: generated user {:?} (saved to {})",
+                    u.name,
+                    path.display()
+                );
+                println!("  access key: {}", u.access_key);
+                println!("  secret key: {}", u.secret_key);
+            }
         }
+        None if config.users.is_empty() => println!(
+            "coffer: users from {}",
+            config.data_dir.join("credentials.toml").display()
+        ),
+        None => {}
     }
     let directory = UserDirectory::new(users.iter().map(|u| {
         User::new(
