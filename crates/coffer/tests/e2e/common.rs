@@ -27,10 +27,16 @@ pub struct Server {
     pub http: SocketAddr,
     pub https: SocketAddr,
     pub stdout_lines: Vec<String>,
+    extra: Vec<String>,
 }
 
 impl Server {
     pub fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    /// Starts a server with extra `serve` flags.
+    pub fn start_with(extra: &[&str]) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let config = format!(
             r#"
@@ -60,6 +66,7 @@ secret_key = "{bs}"
             http: "127.0.0.1:0".parse().unwrap(),
             https: "127.0.0.1:0".parse().unwrap(),
             stdout_lines: Vec::new(),
+            extra: extra.iter().map(|s| s.to_string()).collect(),
         };
         s.launch();
         s
@@ -76,6 +83,7 @@ secret_key = "{bs}"
             .arg("--config")
             .arg(self.dir.path().join("coffer.toml"))
             .args(["--http", "127.0.0.1:0", "--https", "127.0.0.1:0"])
+            .args(&self.extra)
             .env("COFFER_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -134,6 +142,29 @@ secret_key = "{bs}"
 
     pub fn alice(&self) -> Client {
         self.client(ALICE)
+    }
+
+    /// A client for the HTTPS listener that trusts only the CA in `ca_pem`.
+    pub fn https_client(&self, user: (&str, &str, &str), ca_pem: &[u8]) -> Client {
+        use aws_smithy_http_client::tls::rustls_provider::CryptoMode;
+        use aws_smithy_http_client::tls::{Provider, TlsContext, TrustStore};
+        let tls = TlsContext::builder()
+            .with_trust_store(TrustStore::empty().with_pem_certificate(ca_pem.to_vec()))
+            .build()
+            .unwrap();
+        let http = aws_smithy_http_client::Builder::new()
+            .tls_provider(Provider::rustls(CryptoMode::Ring))
+            .tls_context(tls)
+            .build_https();
+        let config = aws_sdk_s3::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .endpoint_url(format!("https://localhost:{}", self.https.port()))
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new(user.1, user.2, None, None, "test"))
+            .force_path_style(true)
+            .http_client(http)
+            .build();
+        Client::from_conf(config)
     }
 }
 

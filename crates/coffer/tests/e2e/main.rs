@@ -13,3 +13,4 @@ mod multipart;
 mod objects;
 mod observability;
 mod post_upload;
+mod tls;

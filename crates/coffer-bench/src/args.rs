@@ -1,0 +1,140 @@
+//! Command-line interface.
+
+use std::path::PathBuf;
+
+use clap::Parser;
+
+use crate::sse::SseMode;
+
+/// Load generator for S3 endpoints: PUT, GET (verified) and DELETE of N objects.
+#[derive(Debug, Parser)]
+#[command(name = "coffer-bench", version, about)]
+pub struct Args {
+    /// S3 endpoint URL, e.g. http://127.0.0.1:9000 or https://s3.example.com
+    #[arg(long)]
+    pub endpoint: String,
+
+    /// Access key id
+    #[arg(long)]
+    pub access_key: String,
+
+    /// Secret access key
+    #[arg(long)]
+    pub secret_key: String,
+
+    /// Bucket to use; created if it does not exist
+    #[arg(long, default_value = "coffer-bench")]
+    pub bucket: String,
+
+    /// Object size in bytes; accepts suffixes such as 4KiB, 64MiB, 1GiB (and KB/MB/GB, powers of ten)
+    #[arg(long, value_parser = parse_size)]
+    pub size: u64,
+
+    /// Number of objects
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub count: u64,
+
+    /// Number of concurrent requests
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=4096))]
+    pub concurrency: u64,
+
+    /// Server-side encryption: none, s3, kms, kms:KEY-ID or c (customer key)
+    #[arg(long, default_value = "none")]
+    pub sse: SseMode,
+
+    /// PEM file with the CA certificate(s) to trust for an https endpoint
+    #[arg(long)]
+    pub ca_bundle: Option<PathBuf>,
+
+    /// Region used for signing
+    #[arg(long, default_value = "us-east-1")]
+    pub region: String,
+
+    /// Seed of the pseudo-random object content
+    #[arg(long, default_value_t = 0xC0FFEE)]
+    pub seed: u64,
+
+    /// Skip the DELETE phase and leave the objects in the bucket
+    #[arg(long)]
+    pub keep: bool,
+}
+
+/// Parses `1234`, `4KiB`, `64MiB`, `1GiB`, `10MB`, `4k` ... into bytes.
+///
+/// Binary suffixes (`KiB`, `MiB`, `GiB`, `TiB` and the short `K`, `M`, `G`, `T`) are powers
+/// of 1024, decimal ones (`KB`, `MB`, `GB`, `TB`) powers of 1000. Case does not matter.
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (digits, suffix) = text.split_at(split);
+    if digits.is_empty() {
+        return Err(format!("invalid size {text:?}: expected a number of bytes"));
+    }
+    let value: u64 = digits
+        .parse()
+        .map_err(|e| format!("invalid size {text:?}: {e}"))?;
+    let multiplier: u64 = match suffix.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kib" => 1 << 10,
+        "m" | "mib" => 1 << 20,
+        "g" | "gib" => 1 << 30,
+        "t" | "tib" => 1 << 40,
+        "kb" => 1_000,
+        "mb" => 1_000_000,
+        "gb" => 1_000_000_000,
+        "tb" => 1_000_000_000_000,
+        other => {
+            return Err(format!(
+                "invalid size {text:?}: unknown unit {other:?} (use B, KiB, MiB, GiB, TiB, KB, MB, GB, TB)"
+            ));
+        }
+    };
+    let bytes = value
+        .checked_mul(multiplier)
+        .ok_or_else(|| format!("invalid size {text:?}: too large"))?;
+    usize::try_from(bytes)
+        .map_err(|_| format!("invalid size {text:?}: too large for this machine"))?;
+    Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_size;
+
+    #[test]
+    fn plain_bytes() {
+        assert_eq!(parse_size("0"), Ok(0));
+        assert_eq!(parse_size("1234"), Ok(1234));
+        assert_eq!(parse_size("17B"), Ok(17));
+    }
+
+    #[test]
+    fn binary_suffixes() {
+        assert_eq!(parse_size("4KiB"), Ok(4096));
+        assert_eq!(parse_size("64MiB"), Ok(64 << 20));
+        assert_eq!(parse_size("1GiB"), Ok(1 << 30));
+        assert_eq!(parse_size("2gib"), Ok(2 << 30));
+        assert_eq!(parse_size("4k"), Ok(4096));
+        assert_eq!(parse_size("3 MiB"), Ok(3 << 20));
+    }
+
+    #[test]
+    fn decimal_suffixes() {
+        assert_eq!(parse_size("10KB"), Ok(10_000));
+        assert_eq!(parse_size("5MB"), Ok(5_000_000));
+        assert_eq!(parse_size("1GB"), Ok(1_000_000_000));
+    }
+
+    #[test]
+    fn rejects_garbage() {
+        assert!(parse_size("").is_err());
+        assert!(parse_size("MiB").is_err());
+        assert!(parse_size("-1").is_err());
+        assert!(parse_size("1.5GiB").is_err());
+        assert!(parse_size("12XB").is_err());
+        assert!(parse_size("99999999999999999999").is_err());
+        assert!(parse_size("20000000TiB").is_err());
+    }
+}

@@ -1,0 +1,58 @@
+//! S3 client construction and bucket setup.
+
+use aws_credential_types::Credentials;
+use aws_sdk_s3::Client;
+use aws_sdk_s3::config::retry::RetryConfig;
+use aws_sdk_s3::config::{BehaviorVersion, Region};
+use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
+
+use crate::args::Args;
+use crate::errors::describe;
+use crate::tls;
+
+/// Builds a path-style client for the endpoint with static credentials.
+///
+/// Retries are disabled so every failed request shows up in the error count and the
+/// latency figures are those of single attempts.
+pub fn client(args: &Args) -> Result<Client, String> {
+    let credentials = Credentials::new(
+        &args.access_key,
+        &args.secret_key,
+        None,
+        None,
+        "coffer-bench",
+    );
+    let mut config = aws_sdk_s3::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .endpoint_url(&args.endpoint)
+        .region(Region::new(args.region.clone()))
+        .credentials_provider(credentials)
+        .force_path_style(true)
+        .retry_config(RetryConfig::disabled());
+    if let Some(path) = &args.ca_bundle {
+        config = config.http_client(tls::http_client_trusting(path)?);
+    }
+    Ok(Client::from_conf(config.build()))
+}
+
+/// Creates `bucket`, or uses it if the caller already owns it.
+pub async fn ensure_bucket(client: &Client, bucket: &str, region: &str) -> Result<(), String> {
+    let mut req = client.create_bucket().bucket(bucket);
+    if region != "us-east-1" {
+        req = req.create_bucket_configuration(
+            CreateBucketConfiguration::builder()
+                .location_constraint(BucketLocationConstraint::from(region))
+                .build(),
+        );
+    }
+    match req.send().await {
+        Ok(_) => Ok(()),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|se| se.is_bucket_already_owned_by_you()) =>
+        {
+            Ok(())
+        }
+        Err(e) => Err(format!("cannot create bucket {bucket}: {}", describe(&e))),
+    }
+}
