@@ -29,9 +29,10 @@ pub fn client(args: &Args) -> Result<Client, String> {
         .credentials_provider(credentials)
         .force_path_style(true)
         .retry_config(RetryConfig::disabled());
-    if let Some(path) = &args.ca_bundle {
-        config = config.http_client(tls::http_client_trusting(path)?);
-    }
+    config = config.http_client(match &args.ca_bundle {
+        Some(path) => tls::http_client_trusting(path)?,
+        None => tls::http_client_with_system_roots(),
+    });
     Ok(Client::from_conf(config.build()))
 }
 

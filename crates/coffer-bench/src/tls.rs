@@ -31,6 +31,14 @@ pub fn http_client_trusting(path: &Path) -> Result<SharedHttpClient, String> {
         .build_https())
 }
 
+/// The SDK's HTTP client (rustls with ring) trusting the system's roots: the SDK's default
+/// TLS stack is left out of the build, since it compiles a second crypto library in C.
+pub fn http_client_with_system_roots() -> SharedHttpClient {
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::rustls(CryptoMode::Ring))
+        .build_https()
+}
+
 /// Checks that every certificate in `pem` parses and is usable as a rustls trust anchor,
 /// so the SDK, which loads the same bytes later, cannot fail on them. Returns the count.
 fn validate(pem: &[u8]) -> Result<usize, String> {

@@ -226,6 +226,7 @@ async fn stale_signatures_wrong_regions_and_payload_hashes_are_refused() {
 
 fn client_for_region(endpoint: &str, region: &str) -> aws_sdk_s3::Client {
     let config = aws_sdk_s3::Config::builder()
+        .http_client(plain_http_client())
         .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
         .endpoint_url(endpoint)
         .region(aws_sdk_s3::config::Region::new(region.to_owned()))

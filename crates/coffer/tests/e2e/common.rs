@@ -174,8 +174,19 @@ impl Drop for Server {
     }
 }
 
+/// The SDK's HTTP client on rustls with ring (the SDK's default TLS stack is left out of the
+/// build: it would compile a second crypto library in C).
+pub fn plain_http_client() -> aws_sdk_s3::config::SharedHttpClient {
+    use aws_smithy_http_client::tls::Provider;
+    use aws_smithy_http_client::tls::rustls_provider::CryptoMode;
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::rustls(CryptoMode::Ring))
+        .build_https()
+}
+
 pub fn client_for(endpoint: &str, access: &str, secret: &str) -> Client {
     let config = aws_sdk_s3::Config::builder()
+        .http_client(plain_http_client())
         .behavior_version(BehaviorVersion::latest())
         .endpoint_url(endpoint)
         .region(Region::new("us-east-1"))

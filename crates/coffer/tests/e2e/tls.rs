@@ -18,9 +18,15 @@ async fn generated_certificate_serves_https_with_streaming_checksums() {
         server.stdout_lines
     );
     let key_mode = std::os::unix::fs::PermissionsExt::mode(
-        &std::fs::metadata(server.data_dir().join("tls/key.pem")).unwrap().permissions(),
+        &std::fs::metadata(server.data_dir().join("tls/key.pem"))
+            .unwrap()
+            .permissions(),
     );
-    assert_eq!(key_mode & 0o077, 0, "the private key is readable by its owner only");
+    assert_eq!(
+        key_mode & 0o077,
+        0,
+        "the private key is readable by its owner only"
+    );
 
     let c = server.https_client(ALICE, &std::fs::read(&cert_path).unwrap());
     c.create_bucket().bucket("tls").send().await.unwrap();
@@ -65,7 +71,10 @@ async fn operator_certificate_is_used_when_given() {
         "--tls-key",
         key.to_str().unwrap(),
     ]);
-    assert!(!server.data_dir().join("tls/cert.pem").exists(), "no dev certificate is generated");
+    assert!(
+        !server.data_dir().join("tls/cert.pem").exists(),
+        "no dev certificate is generated"
+    );
     let c = server.https_client(ALICE, ck.cert.pem().as_bytes());
     c.create_bucket().bucket("own").send().await.unwrap();
 }
