@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use coffer_store::{BlobId, BlobStore, StoredPart};
+use coffer_store::{BlobId, BlobReader, BlobStore, StoredPart};
 use crc_fast::{CrcAlgorithm, Digest as CrcDigest};
 use futures::{Stream, StreamExt};
 use md5::Digest as _;
@@ -85,12 +85,14 @@ impl Sink {
 }
 
 /// Streams a request body into a new durable blob. Nothing is committed unless the whole body
-/// arrived: a truncated or failed body leaves no blob and yields `IncompleteBody`.
+/// arrived: a truncated or failed body, or one whose length differs from the declared
+/// (decoded) content length, leaves no blob and yields `IncompleteBody`.
 pub(crate) async fn ingest(
     blobs: Arc<dyn BlobStore>,
     body: Option<StreamingBlob>,
     algorithm: Option<Algorithm>,
     max_size: u64,
+    declared_len: Option<i64>,
 ) -> S3Result<Ingested> {
     let (tx, mut rx) = mpsc::channel::<Chunk>(8);
     let worker = tokio::task::spawn_blocking(move || -> std::io::Result<Option<Ingested>> {
@@ -129,6 +131,14 @@ pub(crate) async fn ingest(
                 }
             }
         }
+    }
+    // aws-chunked bodies can end cleanly before their declared decoded length; `s3s` does
+    // not check it, so the count is compared here.
+    if failure.is_none() && declared_len.is_some_and(|n| u64::try_from(n).ok() != Some(received)) {
+        failure = Some(s3_error!(
+            IncompleteBody,
+            "You did not provide the number of bytes specified by the Content-Length HTTP header."
+        ));
     }
     if failure.is_none() {
         let _ = tx.send(Chunk::End).await;
@@ -181,88 +191,118 @@ pub(crate) async fn copy_range(
     len: u64,
     algorithm: Option<Algorithm>,
 ) -> S3Result<Ingested> {
+    let opened = open_range(blobs.clone(), parts, offset, len).await?;
     tokio::task::spawn_blocking(move || -> S3Result<Ingested> {
         let mut sink = Sink::new(blobs.as_ref(), algorithm).map_err(internal)?;
-        read_parts(blobs.as_ref(), &parts, offset, len, |chunk| {
-            sink.write(&chunk).map_err(|e| e.to_string())
-        })
-        .map_err(internal)?;
+        opened
+            .read(|chunk| sink.write(&chunk).map_err(|e| e.to_string()))
+            .map_err(internal)?;
         sink.commit().map_err(internal)
     })
     .await
     .map_err(internal)?
 }
 
-/// Calls `each` with the bytes `[offset, offset + len)` of the object, in order, in chunks.
-/// A blob whose length disagrees with its record is refused: it was truncated or swapped.
-fn read_parts(
-    blobs: &dyn BlobStore,
-    parts: &[StoredPart],
-    offset: u64,
-    len: u64,
-    mut each: impl FnMut(Bytes) -> Result<(), String>,
-) -> Result<(), String> {
-    let end = offset + len;
-    let mut part_start = 0u64;
-    for part in parts {
-        let part_end = part_start + part.size;
-        if part_end <= offset || part.size == 0 {
-            part_start = part_end;
-            continue;
-        }
-        if part_start >= end {
-            break;
-        }
-        let mut reader = blobs
-            .open(&part.blob)
-            .map_err(|e| format!("blob {}: {e}", part.blob))?;
-        if reader.len() != part.size {
-            return Err(format!(
-                "blob {} holds {} bytes, its record says {}",
-                part.blob,
-                reader.len(),
-                part.size
-            ));
-        }
-        let mut pos = offset.max(part_start) - part_start;
-        let stop = end.min(part_end) - part_start;
-        while pos < stop {
-            let n = READ_CHUNK.min((stop - pos) as usize);
-            let mut buf = bytes::BytesMut::zeroed(n);
-            reader
-                .read_exact_at(pos, &mut buf)
-                .map_err(|e| format!("blob {}: {e}", part.blob))?;
-            each(buf.freeze())?;
-            pos += n as u64;
-        }
-        part_start = part_end;
-    }
-    Ok(())
+/// The blobs holding a byte range of an object, already open. Opening every blob before the
+/// first byte is sent means a concurrent overwrite or delete (which unlinks blobs) cannot cut
+/// a response short: an open file stays readable after it is unlinked.
+pub(crate) struct OpenedRange {
+    slices: Vec<(Box<dyn BlobReader>, BlobId, u64, u64)>,
 }
 
-/// A response body with the bytes `[offset, offset + len)` of an object. Read errors abort
-/// the body, so a client sees a failed transfer rather than wrong or missing bytes.
-pub(crate) fn stream_range(
+/// Why a range could not be opened.
+#[derive(Debug)]
+pub(crate) enum OpenError {
+    /// A blob the record names is gone: the record was replaced meanwhile (reload it), or
+    /// the data directory was damaged.
+    Missing(BlobId),
+    /// A blob's length disagrees with its record: truncated or swapped on disk.
+    Damaged(String),
+}
+
+impl From<OpenError> for s3s::S3Error {
+    fn from(e: OpenError) -> Self {
+        match e {
+            OpenError::Missing(b) => internal(format!("blob {b} is missing")),
+            OpenError::Damaged(m) => internal(m),
+        }
+    }
+}
+
+pub(crate) async fn open_range(
     blobs: Arc<dyn BlobStore>,
     parts: Vec<StoredPart>,
     offset: u64,
     len: u64,
-) -> StreamingBlob {
-    let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(4);
+) -> Result<OpenedRange, OpenError> {
     tokio::task::spawn_blocking(move || {
-        let result = read_parts(blobs.as_ref(), &parts, offset, len, |chunk| {
-            metrics::counter!("coffer_s3_bytes_sent_total").increment(chunk.len() as u64);
-            tx.blocking_send(Ok(chunk))
-                .map_err(|_| "client went away".to_owned())
-        });
-        if let Err(e) = result {
-            if e != "client went away" {
-                tracing::error!(error = %e, "object read failed mid-stream");
+        let end = offset + len;
+        let mut slices = Vec::new();
+        let mut part_start = 0u64;
+        for part in &parts {
+            let part_end = part_start + part.size;
+            if part_end > offset && part.size > 0 && part_start < end {
+                let reader = blobs.open(&part.blob).map_err(|e| match e.kind() {
+                    std::io::ErrorKind::NotFound => OpenError::Missing(part.blob.clone()),
+                    _ => OpenError::Damaged(format!("blob {}: {e}", part.blob)),
+                })?;
+                if reader.len() != part.size {
+                    return Err(OpenError::Damaged(format!(
+                        "blob {} holds {} bytes, its record says {}",
+                        part.blob,
+                        reader.len(),
+                        part.size
+                    )));
+                }
+                let from = offset.max(part_start) - part_start;
+                let to = end.min(part_end) - part_start;
+                slices.push((reader, part.blob.clone(), from, to));
             }
-            let _ = tx.blocking_send(Err(std::io::Error::other("object read failed")));
+            part_start = part_end;
         }
-    });
-    StreamingBlob::wrap(ChannelStream { rx })
+        Ok(OpenedRange { slices })
+    })
+    .await
+    .map_err(|e| OpenError::Damaged(e.to_string()))?
+}
+
+impl OpenedRange {
+    /// Calls `each` with the range's bytes, in order, in chunks.
+    fn read(self, mut each: impl FnMut(Bytes) -> Result<(), String>) -> Result<(), String> {
+        for (mut reader, blob, from, to) in self.slices {
+            let mut pos = from;
+            while pos < to {
+                let n = READ_CHUNK.min((to - pos) as usize);
+                let mut buf = bytes::BytesMut::zeroed(n);
+                reader
+                    .read_exact_at(pos, &mut buf)
+                    .map_err(|e| format!("blob {blob}: {e}"))?;
+                each(buf.freeze())?;
+                pos += n as u64;
+            }
+        }
+        Ok(())
+    }
+
+    /// A response body with the range's bytes. Read errors abort the body, so a client sees
+    /// a failed transfer rather than wrong or missing bytes.
+    pub(crate) fn into_body(self) -> StreamingBlob {
+        let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(4);
+        tokio::task::spawn_blocking(move || {
+            let result = self.read(|chunk| {
+                metrics::counter!("coffer_s3_bytes_sent_total").increment(chunk.len() as u64);
+                tx.blocking_send(Ok(chunk))
+                    .map_err(|_| "client went away".to_owned())
+            });
+            if let Err(e) = result {
+                if e != "client went away" {
+                    tracing::error!(error = %e, "object read failed mid-stream");
+                }
+                let _ = tx.blocking_send(Err(std::io::Error::other("object read failed")));
+            }
+        });
+        StreamingBlob::wrap(ChannelStream { rx })
+    }
 }
 
 struct ChannelStream {

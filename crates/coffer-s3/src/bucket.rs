@@ -74,7 +74,7 @@ impl CofferS3 {
         let freed = self
             .blocking(move |meta, _| meta.delete_bucket(&bucket).or_s3())
             .await?;
-        self.release_blobs(freed);
+        self.release_blobs(freed).await;
         Ok(S3Response::new(DeleteBucketOutput {}))
     }
 

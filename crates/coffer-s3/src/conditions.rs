@@ -1,6 +1,6 @@
 //! Conditional requests (RFC 7232 as S3 applies them).
 
-use coffer_store::ObjectRecord;
+use coffer_store::{ObjectRecord, WriteCondition};
 use s3s::dto::{ETagCondition, Timestamp};
 use s3s::{S3Error, S3ErrorCode, S3Result, s3_error};
 
@@ -77,30 +77,39 @@ impl Preconditions {
     }
 }
 
-/// Conditional writes: `If-None-Match: *` (create only) and `If-Match: <etag>` on PUT and
-/// CompleteMultipartUpload.
-pub(crate) fn check_write(
-    existing: Option<&ObjectRecord>,
+/// Conditional writes: `If-None-Match: *` (create only) and `If-Match: <etag>` on PUT,
+/// CompleteMultipartUpload and DELETE, as the condition the store checks inside the write's
+/// transaction (so two racing create-only writes cannot both succeed).
+pub(crate) fn write_condition(
     if_match: Option<&ETagCondition>,
     if_none_match: Option<&ETagCondition>,
+) -> S3Result<WriteCondition> {
+    match (if_match, if_none_match) {
+        (_, Some(c)) if !c.is_any() => Err(s3_error!(
+            NotImplemented,
+            "If-None-Match on writes accepts only '*'"
+        )),
+        (Some(_), Some(_)) => Err(s3_error!(
+            NotImplemented,
+            "If-Match and If-None-Match cannot be combined on a write"
+        )),
+        (None, Some(_)) => Ok(WriteCondition::IfAbsent),
+        (Some(ETagCondition::Any), None) => Ok(WriteCondition::Always),
+        (Some(ETagCondition::ETag(e)), None) => Ok(WriteCondition::IfMatch(e.value().to_owned())),
+        (None, None) => Ok(WriteCondition::Always),
+    }
+}
+
+/// Evaluates a write condition early, against a record read before the body arrives, so a
+/// doomed upload fails before its bytes are sent. The store checks again at commit.
+pub(crate) fn check_early(
+    existing: Option<&ObjectRecord>,
+    condition: &WriteCondition,
 ) -> S3Result<()> {
-    if let Some(c) = if_none_match {
-        if !c.is_any() {
-            return Err(s3_error!(
-                NotImplemented,
-                "If-None-Match on writes accepts only '*'"
-            ));
-        }
-        if existing.is_some() {
-            return Err(precondition_failed());
-        }
+    match (condition, existing) {
+        (WriteCondition::IfAbsent, Some(_)) => Err(precondition_failed()),
+        (WriteCondition::IfMatch(_), None) => Err(crate::error::no_such_key()),
+        (WriteCondition::IfMatch(e), Some(r)) if r.etag != *e => Err(precondition_failed()),
+        _ => Ok(()),
     }
-    if let Some(c) = if_match {
-        match existing {
-            None => return Err(crate::error::no_such_key()),
-            Some(r) if !matches(c, &r.etag) => return Err(precondition_failed()),
-            Some(_) => {}
-        }
-    }
-    Ok(())
 }

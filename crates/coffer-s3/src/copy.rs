@@ -122,11 +122,20 @@ impl CofferS3 {
         record.checksum = source.checksum.clone();
         record.last_modified_ms = now_ms();
 
+        let source_blobs: Vec<_> = source.blobs().cloned().collect();
         let (bucket, key, committed) = (input.bucket, input.key, record.clone());
         let freed = self
-            .blocking(move |meta, _| meta.put_object(&bucket, &key, &committed).or_s3())
+            .blocking(move |meta, _| {
+                meta.copy_object(
+                    (&src_bucket, &src_key),
+                    &source_blobs,
+                    (&bucket, &key),
+                    &committed,
+                )
+                .or_s3()
+            })
             .await?;
-        self.release_blobs(freed);
+        self.release_blobs(freed).await;
         let sums = checksum::to_dto(record.checksum.as_ref());
         Ok(S3Response::new(CopyObjectOutput {
             copy_object_result: Some(CopyObjectResult {

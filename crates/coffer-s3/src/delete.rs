@@ -17,15 +17,12 @@ impl CofferS3 {
         let user = self.caller(&req)?;
         let input = req.input;
         self.owned_bucket(&user, &input.bucket).await?;
-        if let Some(c) = &input.if_match {
-            let existing = self.load_object(&input.bucket, &input.key).await?;
-            crate::conditions::check_write(existing.as_ref(), Some(c), None)?;
-        }
+        let condition = crate::conditions::write_condition(input.if_match.as_ref(), None)?;
         let (bucket, key) = (input.bucket, input.key);
         let (_, freed) = self
-            .blocking(move |meta, _| meta.delete_object(&bucket, &key).or_s3())
+            .blocking(move |meta, _| meta.delete_object(&bucket, &key, &condition).or_s3())
             .await?;
-        self.release_blobs(freed);
+        self.release_blobs(freed).await;
         Ok(S3Response::with_status(
             DeleteObjectOutput::default(),
             http::StatusCode::NO_CONTENT,
@@ -74,7 +71,7 @@ impl CofferS3 {
             version_id,
             ..Default::default()
         }));
-        self.release_blobs(freed);
+        self.release_blobs(freed).await;
         Ok(S3Response::new(DeleteObjectsOutput {
             deleted: (!quiet).then_some(deleted),
             errors: (!errors.is_empty()).then_some(errors),

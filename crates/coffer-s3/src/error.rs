@@ -15,6 +15,20 @@ pub(crate) fn store_error(e: StoreError) -> S3Error {
             "The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed."
         ),
         StoreError::BucketExists { .. } => s3_error!(BucketAlreadyExists),
+        StoreError::NoSuchKey => no_such_key(),
+        StoreError::PreconditionFailed => s3_error!(
+            PreconditionFailed,
+            "At least one of the pre-conditions you specified did not hold"
+        ),
+        StoreError::PartChanged => s3_error!(
+            InvalidPart,
+            "One or more of the specified parts could not be found. The part may not have been uploaded, or the specified entity tag may not match the part's entity tag."
+        ),
+        StoreError::SourceChanged => custom(
+            "OperationAborted",
+            http::StatusCode::CONFLICT,
+            "A conflicting conditional operation is currently in progress against this resource. Please try again.",
+        ),
         other => internal(other),
     }
 }

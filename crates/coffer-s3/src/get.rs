@@ -35,9 +35,12 @@ fn select(
             "Cannot specify both Range header and partNumber query parameter"
         )),
         (Some(r), None) => {
+            // An empty span (any range of an empty object) is unsatisfiable too.
             let span = r
                 .check(size)
-                .map_err(|_| s3_error!(InvalidRange, "The requested range is not satisfiable"))?;
+                .ok()
+                .filter(|span| span.start < span.end)
+                .ok_or_else(|| s3_error!(InvalidRange, "The requested range is not satisfiable"))?;
             let content_range = format!("bytes {}-{}/{}", span.start, span.end - 1, size);
             Ok(Selection {
                 whole: span.start == 0 && span.end == size,
@@ -55,9 +58,10 @@ fn select(
                 ));
             }
             if !record.multipart {
+                // S3 answers partNumber=1 of a single-part object as a 206 of all of it.
                 return Ok(Selection {
                     span: 0..size,
-                    content_range: None,
+                    content_range: (size > 0).then(|| format!("bytes 0-{}/{size}", size - 1)),
                     whole: true,
                 });
             }
@@ -112,35 +116,49 @@ impl CofferS3 {
     ) -> S3Result<S3Response<GetObjectOutput>> {
         let user = self.caller(&req)?;
         let input = req.input;
-        let record = self
-            .readable_object(
-                &user,
-                &input.bucket,
-                &input.key,
-                input.version_id.as_deref(),
-            )
-            .await?;
         if input.sse_customer_algorithm.is_some() || input.sse_customer_key.is_some() {
             return Err(s3_error!(
                 InvalidRequest,
                 "The encryption parameters are not applicable to this object."
             ));
         }
-        Preconditions {
-            if_match: input.if_match,
-            if_none_match: input.if_none_match,
-            if_modified_since: input.if_modified_since,
-            if_unmodified_since: input.if_unmodified_since,
-        }
-        .check(&record, Context::Read)?;
-        let selection = select(&record, input.range.as_ref(), input.part_number)?;
+        let conditions = Preconditions {
+            if_match: input.if_match.clone(),
+            if_none_match: input.if_none_match.clone(),
+            if_modified_since: input.if_modified_since.clone(),
+            if_unmodified_since: input.if_unmodified_since.clone(),
+        };
+        // A blob can vanish between reading the record and opening it when the object is
+        // overwritten or deleted at that moment: read the record again and serve what is
+        // there now (or NoSuchKey).
+        let mut attempts = 0;
+        let (record, selection, opened) = loop {
+            let record = self
+                .readable_object(
+                    &user,
+                    &input.bucket,
+                    &input.key,
+                    input.version_id.as_deref(),
+                )
+                .await?;
+            conditions.check(&record, Context::Read)?;
+            let selection = select(&record, input.range.as_ref(), input.part_number)?;
+            let len = selection.span.end - selection.span.start;
+            match body::open_range(
+                self.blobs.clone(),
+                record.parts.clone(),
+                selection.span.start,
+                len,
+            )
+            .await
+            {
+                Ok(opened) => break (record, selection, opened),
+                Err(body::OpenError::Missing(_)) if attempts < 3 => attempts += 1,
+                Err(e) => return Err(e.into()),
+            }
+        };
         let len = selection.span.end - selection.span.start;
-        let body = body::stream_range(
-            self.blobs.clone(),
-            record.parts.clone(),
-            selection.span.start,
-            len,
-        );
+        let body = opened.into_body();
         let sums = if selection.whole {
             checksum::to_dto(record.checksum.as_ref())
         } else {

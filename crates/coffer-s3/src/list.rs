@@ -82,18 +82,16 @@ impl CofferS3 {
                 return Ok(page);
             }
             meta.list_objects(&bucket, &prefix, &after, &mut |key, record| {
-                // A marker that is a common prefix skips everything under it.
-                if delimiter.as_deref().is_some_and(|d| after.ends_with(d))
-                    && !after.is_empty()
-                    && key.starts_with(after.as_str())
-                {
-                    return ListControl::Continue;
-                }
                 let rolled_up = delimiter.as_deref().and_then(|d| {
                     key[prefix.len()..]
                         .find(d)
                         .map(|i| key[..prefix.len() + i + d.len()].to_owned())
                 });
+                // A marker that is itself a common prefix (the last entry of the previous
+                // page) skips the keys it rolled up.
+                if rolled_up.as_deref() == Some(after.as_str()) {
+                    return ListControl::Continue;
+                }
                 if let Some(cp) = &rolled_up
                     && page.prefixes.last() == Some(cp)
                 {
@@ -167,6 +165,7 @@ impl CofferS3 {
                 .decode(t)
                 .ok()
                 .and_then(|b| String::from_utf8(b).ok())
+                .filter(|s| !s.is_empty())
                 .ok_or_else(|| {
                     s3_error!(
                         InvalidArgument,

@@ -196,6 +196,7 @@ impl CofferS3 {
             input.body,
             request.as_ref().map(|r| r.algorithm),
             MAX_PUT_SIZE,
+            input.content_length,
         )
         .await?;
         let sum = verify_ingested(
@@ -204,7 +205,8 @@ impl CofferS3 {
             content_md5,
             request.as_ref(),
             trailers.as_ref(),
-        )?;
+        )
+        .await?;
         let md5_hex = hex::encode(ingested.md5);
         let part = PartRecord {
             v: coffer_store::RECORD_VERSION,
@@ -225,11 +227,11 @@ impl CofferS3 {
         let freed = match stored {
             Ok(f) => f,
             Err(e) => {
-                self.release_blobs(vec![ingested.blob]);
+                self.release_blobs(vec![ingested.blob]).await;
                 return Err(e);
             }
         };
-        self.release_blobs(freed);
+        self.release_blobs(freed).await;
         let sums = checksum::to_dto(sum.as_ref());
         Ok(S3Response::new(UploadPartOutput {
             e_tag: Some(ETag::Strong(md5_hex)),
@@ -323,11 +325,11 @@ impl CofferS3 {
         let freed = match stored {
             Ok(f) => f,
             Err(e) => {
-                self.release_blobs(vec![ingested.blob]);
+                self.release_blobs(vec![ingested.blob]).await;
                 return Err(e);
             }
         };
-        self.release_blobs(freed);
+        self.release_blobs(freed).await;
         let sums = checksum::to_dto(sum.as_ref());
         Ok(S3Response::new(UploadPartCopyOutput {
             copy_part_result: Some(CopyPartResult {
@@ -436,14 +438,8 @@ impl CofferS3 {
                 "The checksum you specified did not match the calculated checksum."
             ));
         }
-        if input.if_match.is_some() || input.if_none_match.is_some() {
-            let existing = self.load_object(&input.bucket, &input.key).await?;
-            conditions::check_write(
-                existing.as_ref(),
-                input.if_match.as_ref(),
-                input.if_none_match.as_ref(),
-            )?;
-        }
+        let condition =
+            conditions::write_condition(input.if_match.as_ref(), input.if_none_match.as_ref())?;
         let record = ObjectRecord {
             size,
             etag: etag.clone(),
@@ -456,9 +452,9 @@ impl CofferS3 {
         let sums = checksum::to_dto(record.checksum.as_ref());
         let id = input.upload_id.clone();
         let freed = self
-            .blocking(move |meta, _| meta.complete_upload(&id, &record).or_s3())
+            .blocking(move |meta, _| meta.complete_upload(&id, &record, &condition).or_s3())
             .await?;
-        self.release_blobs(freed);
+        self.release_blobs(freed).await;
         Ok(S3Response::new(CompleteMultipartUploadOutput {
             bucket: Some(input.bucket.clone()),
             key: Some(input.key.clone()),
@@ -486,7 +482,7 @@ impl CofferS3 {
         let freed = self
             .blocking(move |meta, _| meta.abort_upload(&id).or_s3())
             .await?;
-        self.release_blobs(freed);
+        self.release_blobs(freed).await;
         Ok(S3Response::with_status(
             AbortMultipartUploadOutput::default(),
             http::StatusCode::NO_CONTENT,

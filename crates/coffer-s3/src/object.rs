@@ -11,8 +11,10 @@ const MAX_KEY_LEN: usize = 1024;
 /// S3's limit on user metadata (keys and values, UTF-8 bytes).
 const MAX_METADATA_SIZE: usize = 2 * 1024;
 
+/// Now, in milliseconds, truncated to whole seconds: S3 keeps Last-Modified to the second,
+/// so listings, HEAD and conditional requests all agree.
 pub(crate) fn now_ms() -> i64 {
-    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
+    time::OffsetDateTime::now_utc().unix_timestamp() * 1000
 }
 
 pub(crate) fn timestamp(ms: i64) -> Timestamp {

@@ -1,6 +1,6 @@
 //! PutObject (and browser POST uploads, which `s3s` turns into a PutObject).
 
-use coffer_store::{ChecksumRecord, ObjectRecord, StoredPart};
+use coffer_store::{ChecksumRecord, ObjectRecord, StoredPart, WriteCondition};
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 use subtle::ConstantTimeEq;
@@ -30,7 +30,7 @@ pub(crate) fn refuse_sse(
 
 /// Checks an ingested body against Content-MD5 and the requested checksum. On mismatch the
 /// new blob is dropped before the error is returned.
-pub(crate) fn verify_ingested(
+pub(crate) async fn verify_ingested(
     svc: &CofferS3,
     ingested: &Ingested,
     content_md5: Option<[u8; 16]>,
@@ -60,7 +60,7 @@ pub(crate) fn verify_ingested(
         }
     })();
     if result.is_err() {
-        svc.release_blobs(vec![ingested.blob.clone()]);
+        svc.release_blobs(vec![ingested.blob.clone()]).await;
     }
     result
 }
@@ -115,13 +115,11 @@ impl CofferS3 {
         .into_record()?;
 
         let (bucket, key) = (input.bucket, input.key);
-        if input.if_match.is_some() || input.if_none_match.is_some() {
+        let condition =
+            conditions::write_condition(input.if_match.as_ref(), input.if_none_match.as_ref())?;
+        if condition != WriteCondition::Always {
             let existing = self.load_object(&bucket, &key).await?;
-            conditions::check_write(
-                existing.as_ref(),
-                input.if_match.as_ref(),
-                input.if_none_match.as_ref(),
-            )?;
+            conditions::check_early(existing.as_ref(), &condition)?;
         }
 
         let ingested = body::ingest(
@@ -129,6 +127,7 @@ impl CofferS3 {
             input.body,
             checksum_request.as_ref().map(|r| r.algorithm),
             MAX_PUT_SIZE,
+            input.content_length,
         )
         .await?;
         let requested = verify_ingested(
@@ -137,7 +136,8 @@ impl CofferS3 {
             content_md5,
             checksum_request.as_ref(),
             trailers.as_ref(),
-        )?;
+        )
+        .await?;
         let record = ObjectRecord {
             size: ingested.size,
             etag: hex::encode(ingested.md5),
@@ -161,16 +161,19 @@ impl CofferS3 {
         let sums = checksum::to_dto(record.checksum.as_ref());
         let committed = record.clone();
         let freed = self
-            .blocking(move |meta, _| meta.put_object(&bucket, &key, &committed).or_s3())
+            .blocking(move |meta, _| {
+                meta.put_object(&bucket, &key, &committed, &condition)
+                    .or_s3()
+            })
             .await;
         let freed = match freed {
             Ok(f) => f,
             Err(e) => {
-                self.release_blobs(record.blobs().cloned().collect());
+                self.release_blobs(record.blobs().cloned().collect()).await;
                 return Err(e);
             }
         };
-        self.release_blobs(freed);
+        self.release_blobs(freed).await;
         Ok(S3Response::new(PutObjectOutput {
             e_tag: Some(ETag::Strong(etag)),
             checksum_crc32: sums.checksum_crc32,

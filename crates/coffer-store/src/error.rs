@@ -14,6 +14,17 @@ pub enum StoreError {
     BucketNotEmpty,
     #[error("no such upload")]
     NoSuchUpload,
+    #[error("no such key")]
+    NoSuchKey,
+    /// A write's condition (If-Match / If-None-Match) did not hold at commit.
+    #[error("precondition failed")]
+    PreconditionFailed,
+    /// A copy's source changed between reading it and committing the copy.
+    #[error("copy source changed")]
+    SourceChanged,
+    /// A part named by CompleteMultipartUpload was replaced or is gone.
+    #[error("part changed")]
+    PartChanged,
     #[error("metadata database: {0}")]
     Database(String),
     #[error("stored record is unreadable: {0}")]

@@ -26,7 +26,7 @@ pub use blob::{BlobId, BlobReader, BlobStore, BlobWriter};
 pub use error::{StoreError, StoreResult};
 pub use fs_blob::FsBlobStore;
 pub use gc::{GcReport, collect_orphans};
-pub use meta::{ListControl, MetaStore};
+pub use meta::{ListControl, MetaStore, WriteCondition};
 pub use records::{
     BucketRecord, ChecksumRecord, ObjectRecord, PartRecord, RECORD_VERSION, StoredPart,
     UploadRecord,

@@ -2,6 +2,17 @@ use crate::blob::BlobId;
 use crate::error::StoreResult;
 use crate::records::{BucketRecord, ObjectRecord, PartRecord, UploadRecord};
 
+/// A condition a write checks inside its transaction, so check and write are atomic.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum WriteCondition {
+    #[default]
+    Always,
+    /// `If-None-Match: *`: only if no object has the key.
+    IfAbsent,
+    /// `If-Match: <etag>`: only if the current object has this ETag (`NoSuchKey` if none).
+    IfMatch(String),
+}
+
 /// What a listing callback wants next.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ListControl {
@@ -21,11 +32,22 @@ pub trait MetaStore: Send + Sync + 'static {
     /// Fails with `BucketNotEmpty` while objects remain; aborts the bucket's uploads.
     fn delete_bucket(&self, name: &str) -> StoreResult<Vec<BlobId>>;
 
-    /// Stores (or replaces) an object; the bucket must exist.
+    /// Stores (or replaces) an object whose blobs were just written; the bucket must exist.
     fn put_object(
         &self,
         bucket: &str,
         key: &str,
+        object: &ObjectRecord,
+        condition: &WriteCondition,
+    ) -> StoreResult<Vec<BlobId>>;
+    /// Stores `object` at the destination, sharing the source's blobs, provided the source
+    /// still names exactly `source_blobs` (else `SourceChanged`: a concurrent write may have
+    /// freed them).
+    fn copy_object(
+        &self,
+        source: (&str, &str),
+        source_blobs: &[BlobId],
+        destination: (&str, &str),
         object: &ObjectRecord,
     ) -> StoreResult<Vec<BlobId>>;
     fn get_object(&self, bucket: &str, key: &str) -> StoreResult<Option<ObjectRecord>>;
@@ -34,6 +56,7 @@ pub trait MetaStore: Send + Sync + 'static {
         &self,
         bucket: &str,
         key: &str,
+        condition: &WriteCondition,
     ) -> StoreResult<(Option<ObjectRecord>, Vec<BlobId>)>;
     /// Removes several objects in one transaction; returns which keys existed and the freed
     /// blobs.
@@ -62,7 +85,13 @@ pub trait MetaStore: Send + Sync + 'static {
     fn abort_upload(&self, upload_id: &str) -> StoreResult<Vec<BlobId>>;
     /// Atomically turns an upload into an object: stores `object` (whose parts reference the
     /// upload's part blobs), removes the upload and its parts.
-    fn complete_upload(&self, upload_id: &str, object: &ObjectRecord) -> StoreResult<Vec<BlobId>>;
+    /// Fails with `PartChanged` if a part the object names was replaced meanwhile.
+    fn complete_upload(
+        &self,
+        upload_id: &str,
+        object: &ObjectRecord,
+        condition: &WriteCondition,
+    ) -> StoreResult<Vec<BlobId>>;
 
     /// Every blob some record names, for garbage collection.
     fn referenced_blobs(&self) -> StoreResult<std::collections::HashSet<BlobId>>;

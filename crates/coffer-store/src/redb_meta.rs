@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 
 use crate::blob::BlobId;
 use crate::error::{StoreError, StoreResult};
-use crate::meta::{ListControl, MetaStore};
+use crate::meta::{ListControl, MetaStore, WriteCondition};
 use crate::records::{BucketRecord, ObjectRecord, PartRecord, RECORD_VERSION, UploadRecord};
 
 const BUCKETS: TableDefinition<&str, &[u8]> = TableDefinition::new("buckets");
@@ -52,6 +52,10 @@ fn is_refusal(e: &StoreError) -> bool {
             | StoreError::NoSuchBucket
             | StoreError::BucketNotEmpty
             | StoreError::NoSuchUpload
+            | StoreError::NoSuchKey
+            | StoreError::PreconditionFailed
+            | StoreError::SourceChanged
+            | StoreError::PartChanged
     )
 }
 
@@ -179,6 +183,46 @@ fn drop_refs<'a>(
         }
     }
     Ok(freed)
+}
+
+/// Checks a write condition against the current record at `k`, before anything is written.
+fn check_condition(
+    objects: &Table<&str, &[u8]>,
+    k: &str,
+    condition: &WriteCondition,
+) -> StoreResult<()> {
+    if *condition == WriteCondition::Always {
+        return Ok(());
+    }
+    let current: Option<ObjectRecord> = match objects.get(k)? {
+        Some(v) => Some(decode(v.value())?),
+        None => None,
+    };
+    match (condition, current) {
+        (WriteCondition::IfAbsent, Some(_)) => Err(StoreError::PreconditionFailed),
+        (WriteCondition::IfMatch(_), None) => Err(StoreError::NoSuchKey),
+        (WriteCondition::IfMatch(etag), Some(c)) if c.etag != *etag => {
+            Err(StoreError::PreconditionFailed)
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Puts `object` at `k` (its blob references already taken) and releases the old record's.
+fn replace_object(
+    objects: &mut Table<&str, &[u8]>,
+    refs: &mut Table<&str, u64>,
+    k: &str,
+    object: &ObjectRecord,
+) -> StoreResult<Vec<BlobId>> {
+    let old = objects.insert(k, encode(object)?.as_slice())?;
+    match old {
+        Some(old) => {
+            let old: ObjectRecord = decode(old.value())?;
+            drop_refs(refs, old.blobs())
+        }
+        None => Ok(Vec::new()),
+    }
 }
 
 impl RedbMetaStore {
@@ -323,25 +367,52 @@ impl MetaStore for RedbMetaStore {
         bucket: &str,
         key: &str,
         object: &ObjectRecord,
+        condition: &WriteCondition,
     ) -> StoreResult<Vec<BlobId>> {
-        let (bucket, key, object) = (bucket.to_owned(), key.to_owned(), object.clone());
+        let (bucket, k) = (bucket.to_owned(), object_key(bucket, key));
+        let (object, condition) = (object.clone(), condition.clone());
         self.write(move |txn| {
-            let (bucket, key, object) = (bucket.as_str(), key.as_str(), &object);
-            if txn.open_table(BUCKETS)?.get(bucket)?.is_none() {
+            if txn.open_table(BUCKETS)?.get(bucket.as_str())?.is_none() {
                 return Err(StoreError::NoSuchBucket);
             }
             let mut objects = txn.open_table(OBJECTS)?;
+            check_condition(&objects, &k, &condition)?;
             let mut refs = txn.open_table(BLOB_REFS)?;
             add_refs(&mut refs, object.blobs())?;
-            let k = object_key(bucket, key);
-            let old = objects.insert(k.as_str(), encode(object)?.as_slice())?;
-            match old {
-                Some(old) => {
-                    let old: ObjectRecord = decode(old.value())?;
-                    drop_refs(&mut refs, old.blobs())
-                }
-                None => Ok(Vec::new()),
+            replace_object(&mut objects, &mut refs, &k, &object)
+        })
+    }
+
+    fn copy_object(
+        &self,
+        source: (&str, &str),
+        source_blobs: &[BlobId],
+        destination: (&str, &str),
+        object: &ObjectRecord,
+    ) -> StoreResult<Vec<BlobId>> {
+        let src = object_key(source.0, source.1);
+        let (dst_bucket, dst) = (
+            destination.0.to_owned(),
+            object_key(destination.0, destination.1),
+        );
+        let (expected, object) = (source_blobs.to_vec(), object.clone());
+        self.write(move |txn| {
+            if txn.open_table(BUCKETS)?.get(dst_bucket.as_str())?.is_none() {
+                return Err(StoreError::NoSuchBucket);
             }
+            let mut objects = txn.open_table(OBJECTS)?;
+            // The source's blobs are shared only while the source still holds them, so a
+            // concurrent overwrite or delete cannot free what the copy is about to name.
+            let current: Option<ObjectRecord> = match objects.get(src.as_str())? {
+                Some(v) => Some(decode(v.value())?),
+                None => None,
+            };
+            if !current.is_some_and(|c| c.blobs().eq(expected.iter())) {
+                return Err(StoreError::SourceChanged);
+            }
+            let mut refs = txn.open_table(BLOB_REFS)?;
+            add_refs(&mut refs, object.blobs())?;
+            replace_object(&mut objects, &mut refs, &dst, &object)
         })
     }
 
@@ -353,10 +424,12 @@ impl MetaStore for RedbMetaStore {
         &self,
         bucket: &str,
         key: &str,
+        condition: &WriteCondition,
     ) -> StoreResult<(Option<ObjectRecord>, Vec<BlobId>)> {
-        let k = object_key(bucket, key);
+        let (k, condition) = (object_key(bucket, key), condition.clone());
         self.write(move |txn| {
             let mut objects = txn.open_table(OBJECTS)?;
+            check_condition(&objects, &k, &condition)?;
             let old = objects.remove(k.as_str())?;
             match old {
                 Some(old) => {
@@ -506,8 +579,14 @@ impl MetaStore for RedbMetaStore {
         self.write(move |txn| Self::remove_upload_in(txn, &upload_id))
     }
 
-    fn complete_upload(&self, upload_id: &str, object: &ObjectRecord) -> StoreResult<Vec<BlobId>> {
+    fn complete_upload(
+        &self,
+        upload_id: &str,
+        object: &ObjectRecord,
+        condition: &WriteCondition,
+    ) -> StoreResult<Vec<BlobId>> {
         let (upload_id, object) = (upload_id.to_owned(), object.clone());
+        let condition = condition.clone();
         self.write(move |txn| {
             let (upload_id, object) = (upload_id.as_str(), &object);
             let upload: UploadRecord = {
@@ -522,22 +601,32 @@ impl MetaStore for RedbMetaStore {
             {
                 return Err(StoreError::NoSuchBucket);
             }
+            // Every part the object names must still be the upload's current one: a part
+            // re-uploaded meanwhile freed the blob the caller saw.
+            {
+                let parts = txn.open_table(PARTS)?;
+                for p in &object.parts {
+                    let current: Option<PartRecord> =
+                        match parts.get(part_key(upload_id, p.number).as_str())? {
+                            Some(v) => Some(decode(v.value())?),
+                            None => None,
+                        };
+                    if current.is_none_or(|c| c.part.blob != p.blob) {
+                        return Err(StoreError::PartChanged);
+                    }
+                }
+            }
+            let k = object_key(&upload.bucket, &upload.key);
+            let mut objects = txn.open_table(OBJECTS)?;
+            check_condition(&objects, &k, &condition)?;
             // The object takes its own references first, so blobs it keeps survive the
             // upload's removal below.
             let mut freed = {
                 let mut refs = txn.open_table(BLOB_REFS)?;
                 add_refs(&mut refs, object.blobs())?;
-                let mut objects = txn.open_table(OBJECTS)?;
-                let k = object_key(&upload.bucket, &upload.key);
-                let old = objects.insert(k.as_str(), encode(object)?.as_slice())?;
-                match old {
-                    Some(old) => {
-                        let old: ObjectRecord = decode(old.value())?;
-                        drop_refs(&mut refs, old.blobs())?
-                    }
-                    None => Vec::new(),
-                }
+                replace_object(&mut objects, &mut refs, &k, object)?
             };
+            drop(objects);
             freed.extend(Self::remove_upload_in(txn, upload_id)?);
             Ok(freed)
         })
@@ -617,19 +706,43 @@ mod tests {
         let (_d, s) = store();
         let blob = BlobId::random();
         assert!(
-            s.put_object("b", "orig", &object(&[&blob]))
+            s.put_object("b", "orig", &object(&[&blob]), &WriteCondition::Always)
                 .unwrap()
                 .is_empty()
         );
         assert!(
-            s.put_object("b", "copy", &object(&[&blob]))
-                .unwrap()
-                .is_empty()
+            s.copy_object(
+                ("b", "orig"),
+                std::slice::from_ref(&blob),
+                ("b", "copy"),
+                &object(&[&blob])
+            )
+            .unwrap()
+            .is_empty()
         );
-        let (_, freed) = s.delete_object("b", "orig").unwrap();
+        // A copy whose source changed meanwhile is refused, never left naming a freed blob.
+        assert!(matches!(
+            s.copy_object(
+                ("b", "orig"),
+                &[BlobId::random()],
+                ("b", "x"),
+                &object(&[&blob])
+            ),
+            Err(StoreError::SourceChanged)
+        ));
+        let (_, freed) = s
+            .delete_object("b", "orig", &WriteCondition::Always)
+            .unwrap();
         assert!(freed.is_empty(), "the copy still names the blob");
         let replacement = BlobId::random();
-        let freed = s.put_object("b", "copy", &object(&[&replacement])).unwrap();
+        let freed = s
+            .put_object(
+                "b",
+                "copy",
+                &object(&[&replacement]),
+                &WriteCondition::Always,
+            )
+            .unwrap();
         assert_eq!(freed, vec![blob]);
         assert_eq!(
             s.referenced_blobs().unwrap(),
@@ -649,10 +762,21 @@ mod tests {
         })
         .unwrap();
         for k in ["z", "a/2", "a/1", "é", "A"] {
-            s.put_object("b", k, &object(&[&BlobId::random()])).unwrap();
-        }
-        s.put_object("b-2", "other", &object(&[&BlobId::random()]))
+            s.put_object(
+                "b",
+                k,
+                &object(&[&BlobId::random()]),
+                &WriteCondition::Always,
+            )
             .unwrap();
+        }
+        s.put_object(
+            "b-2",
+            "other",
+            &object(&[&BlobId::random()]),
+            &WriteCondition::Always,
+        )
+        .unwrap();
         let mut seen = Vec::new();
         s.list_objects("b", "", "", &mut |k, _| {
             seen.push(k.to_owned());
@@ -710,13 +834,27 @@ mod tests {
                 },
             )
             .unwrap();
-        assert_eq!(replaced, vec![p2], "a re-uploaded part frees the old blob");
-        let freed = s.complete_upload("u1", &object(&[&p1])).unwrap();
+        assert_eq!(
+            replaced,
+            vec![p2.clone()],
+            "a re-uploaded part frees the old blob"
+        );
+        let stale = ObjectRecord {
+            parts: vec![part(1, &p1), part(2, &p2)],
+            ..object(&[])
+        };
+        assert!(matches!(
+            s.complete_upload("u1", &stale, &WriteCondition::Always),
+            Err(StoreError::PartChanged)
+        ));
+        let freed = s
+            .complete_upload("u1", &object(&[&p1]), &WriteCondition::Always)
+            .unwrap();
         assert_eq!(freed, vec![p2_again], "part 2 was not chosen");
         assert!(s.get_upload("u1").unwrap().is_none());
         assert!(s.list_parts("u1").unwrap().is_empty());
         assert!(matches!(
-            s.complete_upload("u1", &object(&[&p1])),
+            s.complete_upload("u1", &object(&[&p1]), &WriteCondition::Always),
             Err(StoreError::NoSuchUpload)
         ));
         assert_eq!(s.get_object("b", "k").unwrap().unwrap().parts[0].blob, p1);
@@ -732,11 +870,21 @@ mod tests {
                 std::thread::spawn(move || {
                     for i in 0..40 {
                         let key = format!("t{t}/{i}");
-                        s.put_object("b", &key, &object(&[&BlobId::random()]))
-                            .unwrap();
+                        s.put_object(
+                            "b",
+                            &key,
+                            &object(&[&BlobId::random()]),
+                            &WriteCondition::Always,
+                        )
+                        .unwrap();
                         // A refusal inside a shared batch fails only its own request.
                         assert!(matches!(
-                            s.put_object("missing", &key, &object(&[&BlobId::random()])),
+                            s.put_object(
+                                "missing",
+                                &key,
+                                &object(&[&BlobId::random()]),
+                                &WriteCondition::Always
+                            ),
                             Err(StoreError::NoSuchBucket)
                         ));
                     }

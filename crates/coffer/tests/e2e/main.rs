@@ -13,4 +13,5 @@ mod multipart;
 mod objects;
 mod observability;
 mod post_upload;
+mod races;
 mod tls;
