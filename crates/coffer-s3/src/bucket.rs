@@ -15,6 +15,12 @@ impl CofferS3 {
     ) -> S3Result<S3Response<CreateBucketOutput>> {
         let user = self.caller(&req)?;
         let input = req.input;
+        if input.object_lock_enabled_for_bucket == Some(true) {
+            return Err(s3_error!(
+                NotImplemented,
+                "Object Lock is not supported by this server."
+            ));
+        }
         let region = &self.identity.region;
         if let Some(constraint) = input
             .create_bucket_configuration
@@ -138,5 +144,18 @@ impl CofferS3 {
             owner: Some(self.owner(&user.name)),
             prefix: input.prefix,
         }))
+    }
+}
+
+impl CofferS3 {
+    /// Buckets are unversioned: an empty configuration, as S3 reports for a bucket that
+    /// never had versioning enabled.
+    pub(crate) async fn do_get_bucket_versioning(
+        &self,
+        req: S3Request<GetBucketVersioningInput>,
+    ) -> S3Result<S3Response<GetBucketVersioningOutput>> {
+        let user = self.caller(&req)?;
+        self.owned_bucket(&user, &req.input.bucket).await?;
+        Ok(S3Response::new(GetBucketVersioningOutput::default()))
     }
 }

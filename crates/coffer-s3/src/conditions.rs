@@ -42,8 +42,23 @@ fn precondition_failed() -> S3Error {
     )
 }
 
-fn not_modified() -> S3Error {
-    S3Error::new(S3ErrorCode::NotModified)
+/// 304 carries the validators of the current object (RFC 9110 §15.4.5), which caches use.
+fn not_modified(record: &ObjectRecord) -> S3Error {
+    let mut e = S3Error::new(S3ErrorCode::NotModified);
+    let mut headers = http::HeaderMap::new();
+    if let Ok(v) = http::HeaderValue::from_str(&format!("\"{}\"", record.etag)) {
+        headers.insert(http::header::ETAG, v);
+    }
+    let mut date = Vec::new();
+    if crate::object::timestamp(record.last_modified_ms)
+        .format(s3s::dto::TimestampFormat::HttpDate, &mut date)
+        .is_ok()
+        && let Ok(v) = http::HeaderValue::from_bytes(&date)
+    {
+        headers.insert(http::header::LAST_MODIFIED, v);
+    }
+    e.set_headers(headers);
+    e
 }
 
 impl Preconditions {
@@ -60,7 +75,7 @@ impl Preconditions {
             return Err(precondition_failed());
         }
         let fail = || match context {
-            Context::Read => not_modified(),
+            Context::Read => not_modified(record),
             Context::CopySource => precondition_failed(),
         };
         // If-None-Match wins over If-Modified-Since when both are present.

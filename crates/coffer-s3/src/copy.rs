@@ -61,6 +61,11 @@ impl CofferS3 {
                 .or(input.copy_source_sse_customer_algorithm.as_deref()),
             input.ssekms_key_id.as_deref(),
         )?;
+        crate::put::refuse_object_lock(
+            input.object_lock_mode.is_some()
+                || input.object_lock_retain_until_date.is_some()
+                || input.object_lock_legal_hold_status.is_some(),
+        )?;
         let replace = match input.metadata_directive.as_ref().map(|d| d.as_str()) {
             None | Some("COPY") => false,
             Some("REPLACE") => true,

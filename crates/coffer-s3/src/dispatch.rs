@@ -36,6 +36,13 @@ impl S3 for CofferS3 {
         self.do_get_bucket_location(req).await
     }
 
+    async fn get_bucket_versioning(
+        &self,
+        req: S3Request<GetBucketVersioningInput>,
+    ) -> S3Result<S3Response<GetBucketVersioningOutput>> {
+        self.do_get_bucket_versioning(req).await
+    }
+
     async fn list_buckets(
         &self,
         req: S3Request<ListBucketsInput>,

@@ -28,6 +28,23 @@ fn check_part_number(n: i32) -> S3Result<u32> {
     }
 }
 
+/// A fresh upload id: a strictly increasing clock value first, so the ids of one key sort in
+/// initiation order (as S3 pages them), then random bits so ids cannot be guessed.
+fn new_upload_id() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static LAST: AtomicU64 = AtomicU64::new(0);
+    let now = time::OffsetDateTime::now_utc().unix_timestamp_nanos() as u64;
+    let stamp = LAST
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |prev| {
+            Some(now.max(prev + 1))
+        })
+        .map_or(now, |prev| now.max(prev + 1));
+    format!(
+        "{stamp:016x}{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..16]
+    )
+}
+
 fn no_such_upload() -> s3s::S3Error {
     crate::error::store_error(coffer_store::StoreError::NoSuchUpload)
 }
@@ -86,6 +103,11 @@ impl CofferS3 {
             input.sse_customer_algorithm.as_deref(),
             input.ssekms_key_id.as_deref(),
         )?;
+        crate::put::refuse_object_lock(
+            input.object_lock_mode.is_some()
+                || input.object_lock_retain_until_date.is_some()
+                || input.object_lock_legal_hold_status.is_some(),
+        )?;
         let algorithm = match input.checksum_algorithm.as_ref() {
             Some(a) => Some(Algorithm::parse(a.as_str()).ok_or_else(|| {
                 s3_error!(
@@ -122,7 +144,7 @@ impl CofferS3 {
         .into_record()?;
         let upload = UploadRecord {
             v: coffer_store::RECORD_VERSION,
-            upload_id: uuid::Uuid::new_v4().simple().to_string(),
+            upload_id: new_upload_id(),
             bucket: input.bucket.clone(),
             key: input.key.clone(),
             initiator: user.name.clone(),
@@ -421,22 +443,40 @@ impl CofferS3 {
         }
         let etag = format!("{}-{}", hex::encode(md5.finalize()), parts.len());
         let object_checksum = multipart_checksum(&upload, &parts)?;
-        if let Some(sent) = [
-            &input.checksum_crc32,
-            &input.checksum_crc32c,
-            &input.checksum_crc64nvme,
-            &input.checksum_sha1,
-            &input.checksum_sha256,
+        let sent = [
+            (Algorithm::Crc32, &input.checksum_crc32),
+            (Algorithm::Crc32c, &input.checksum_crc32c),
+            (Algorithm::Crc64Nvme, &input.checksum_crc64nvme),
+            (Algorithm::Sha1, &input.checksum_sha1),
+            (Algorithm::Sha256, &input.checksum_sha256),
         ]
         .into_iter()
-        .flatten()
-        .next()
-            && object_checksum.as_ref().is_some_and(|c| &c.value != sent)
-        {
-            return Err(s3_error!(
-                BadDigest,
-                "The checksum you specified did not match the calculated checksum."
-            ));
+        .find_map(|(a, v)| v.as_ref().map(|v| (a, v)));
+        if let Some((algorithm, value)) = sent {
+            match &object_checksum {
+                Some(c) if c.algorithm == algorithm.name() && &c.value != value => {
+                    return Err(s3_error!(
+                        BadDigest,
+                        "The {} you specified did not match the calculated checksum.",
+                        algorithm.name()
+                    ));
+                }
+                Some(c) if c.algorithm == algorithm.name() => {}
+                // An upload declared with one algorithm cannot be completed with another.
+                _ if upload.checksum_algorithm.is_some() => {
+                    return Err(s3_error!(
+                        InvalidRequest,
+                        "Checksum Type mismatch occurred, expected checksum Type: {}, actual checksum Type: {}",
+                        upload
+                            .checksum_algorithm
+                            .as_deref()
+                            .unwrap_or_default()
+                            .to_lowercase(),
+                        algorithm.name().to_lowercase()
+                    ));
+                }
+                _ => {}
+            }
         }
         let condition =
             conditions::write_condition(input.if_match.as_ref(), input.if_none_match.as_ref())?;
@@ -568,6 +608,8 @@ impl CofferS3 {
         let mut page = Vec::new();
         let mut prefixes: Vec<String> = Vec::new();
         let mut truncated = false;
+        // The last entry shown, upload or common prefix: where the next page resumes.
+        let mut last: Option<(String, Option<String>)> = None;
         for u in uploads.into_iter().filter(|u| u.key.starts_with(&prefix)) {
             let past_marker = key_marker.is_empty()
                 || u.key > key_marker
@@ -580,7 +622,8 @@ impl CofferS3 {
                     .find(d)
                     .map(|i| u.key[..prefix.len() + i + d.len()].to_owned())
             });
-            if cp.is_some() && prefixes.last() == cp.as_ref() {
+            if cp.is_some() && (prefixes.last() == cp.as_ref() || cp.as_ref() == Some(&key_marker))
+            {
                 continue;
             }
             if page.len() + prefixes.len() == max {
@@ -588,16 +631,24 @@ impl CofferS3 {
                 break;
             }
             match cp {
-                Some(cp) => prefixes.push(cp),
-                None => page.push(u),
+                Some(cp) => {
+                    last = Some((cp.clone(), None));
+                    prefixes.push(cp);
+                }
+                None => {
+                    last = Some((u.key.clone(), Some(u.upload_id.clone())));
+                    page.push(u);
+                }
             }
         }
-        let next_key_marker = truncated
-            .then(|| page.last().map(|u| u.key.clone()))
-            .flatten();
-        let next_upload_id_marker = truncated
-            .then(|| page.last().map(|u| u.upload_id.clone()))
-            .flatten();
+        let enc = |s: String| match input.encoding_type.as_ref().map(|e| e.as_str()) {
+            Some("url") => crate::object::url_encode(&s),
+            _ => s,
+        };
+        let (next_key_marker, next_upload_id_marker) = match (truncated, last) {
+            (true, Some((k, id))) => (Some(enc(k)), id),
+            _ => (None, None),
+        };
         let uploads = page
             .into_iter()
             .map(|u| {
@@ -608,7 +659,7 @@ impl CofferS3 {
                         display_name: owner.display_name.clone(),
                         id: owner.id.clone(),
                     }),
-                    key: Some(u.key),
+                    key: Some(enc(u.key)),
                     owner: Some(owner),
                     storage_class: Some(StorageClass::from("STANDARD".to_owned())),
                     upload_id: Some(u.upload_id),
@@ -619,9 +670,9 @@ impl CofferS3 {
             .collect();
         Ok(S3Response::new(ListMultipartUploadsOutput {
             bucket: Some(input.bucket),
-            prefix: input.prefix,
-            delimiter: input.delimiter,
-            key_marker: input.key_marker,
+            prefix: input.prefix.map(enc),
+            delimiter: input.delimiter.map(enc),
+            key_marker: input.key_marker.map(enc),
             upload_id_marker: input.upload_id_marker,
             max_uploads: Some(max as i32),
             is_truncated: Some(truncated),
@@ -631,7 +682,9 @@ impl CofferS3 {
             common_prefixes: Some(
                 prefixes
                     .into_iter()
-                    .map(|p| CommonPrefix { prefix: Some(p) })
+                    .map(|p| CommonPrefix {
+                        prefix: Some(enc(p)),
+                    })
                     .collect(),
             ),
             encoding_type: input.encoding_type,

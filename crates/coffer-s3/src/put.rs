@@ -28,6 +28,18 @@ pub(crate) fn refuse_sse(
     Ok(())
 }
 
+/// Buckets here have no Object Lock configuration, so lock settings are refused as S3
+/// refuses them on such a bucket, never accepted and silently dropped.
+pub(crate) fn refuse_object_lock(requested: bool) -> S3Result<()> {
+    if requested {
+        return Err(s3_error!(
+            InvalidRequest,
+            "Bucket is missing Object Lock Configuration"
+        ));
+    }
+    Ok(())
+}
+
 /// Checks an ingested body against Content-MD5 and the requested checksum. On mismatch the
 /// new blob is dropped before the error is returned.
 pub(crate) async fn verify_ingested(
@@ -80,6 +92,11 @@ impl CofferS3 {
             input.server_side_encryption.as_ref(),
             input.sse_customer_algorithm.as_deref(),
             input.ssekms_key_id.as_deref(),
+        )?;
+        refuse_object_lock(
+            input.object_lock_mode.is_some()
+                || input.object_lock_retain_until_date.is_some()
+                || input.object_lock_legal_hold_status.is_some(),
         )?;
         if input.write_offset_bytes.is_some() {
             return Err(s3_error!(

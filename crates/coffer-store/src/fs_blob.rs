@@ -18,8 +18,17 @@ impl FsBlobStore {
     pub fn open(root: &Path) -> io::Result<Self> {
         let blobs = root.join("blobs");
         let tmp = root.join("tmp");
-        fs::create_dir_all(&blobs)?;
         fs::create_dir_all(&tmp)?;
+        // Every shard exists, durably, before the first write: a writer never creates a
+        // directory whose entry another writer's committed blob would depend on.
+        for shard in 0..=255u8 {
+            fs::create_dir_all(blobs.join(format!("{shard:02x}")))?;
+        }
+        sync_dir(&blobs)?;
+        sync_dir(root)?;
+        if let Some(parent) = root.parent().filter(|p| !p.as_os_str().is_empty()) {
+            sync_dir(parent)?;
+        }
         Ok(Self { blobs, tmp })
     }
 
@@ -111,11 +120,6 @@ impl BlobWriter for FsBlobWriter {
         file.sync_all()?;
         drop(file);
         let shard = self.final_dir.join(&self.id.as_str()[..2]);
-        let fresh_shard = !shard.exists();
-        if fresh_shard {
-            fs::create_dir_all(&shard)?;
-            sync_dir(&self.final_dir)?;
-        }
         fs::rename(&self.tmp_path, shard.join(self.id.as_str()))?;
         sync_dir(&shard)?;
         Ok(self.id.clone())

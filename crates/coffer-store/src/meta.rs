@@ -77,7 +77,7 @@ pub trait MetaStore: Send + Sync + 'static {
 
     fn create_upload(&self, upload: &UploadRecord) -> StoreResult<()>;
     fn get_upload(&self, upload_id: &str) -> StoreResult<Option<UploadRecord>>;
-    /// All uploads of a bucket, ordered by key then initiation time.
+    /// All uploads of a bucket, ordered by key then upload id.
     fn list_uploads(&self, bucket: &str) -> StoreResult<Vec<UploadRecord>>;
     /// Stores a part, replacing an earlier upload of the same number.
     fn put_part(&self, upload_id: &str, part: &PartRecord) -> StoreResult<Vec<BlobId>>;

@@ -531,11 +531,7 @@ impl MetaStore for RedbMetaStore {
             }
         }
         out.sort_by(|a, b| {
-            (a.key.as_str(), a.initiated_ms, a.upload_id.as_str()).cmp(&(
-                b.key.as_str(),
-                b.initiated_ms,
-                b.upload_id.as_str(),
-            ))
+            (a.key.as_str(), a.upload_id.as_str()).cmp(&(b.key.as_str(), b.upload_id.as_str()))
         });
         Ok(out)
     }

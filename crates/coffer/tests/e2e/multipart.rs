@@ -485,3 +485,59 @@ fn crc32(data: &[u8]) -> u32 {
     }
     !crc
 }
+
+#[tokio::test]
+async fn list_multipart_uploads_pages_in_order() {
+    let server = Server::start();
+    let c = server.alice();
+    c.create_bucket().bucket("mpu").send().await.unwrap();
+    let mut ids = Vec::new();
+    for key in ["a", "a", "b/1", "b/2", "c"] {
+        let out = c
+            .create_multipart_upload()
+            .bucket("mpu")
+            .key(key)
+            .send()
+            .await
+            .unwrap();
+        ids.push((key.to_owned(), out.upload_id().unwrap().to_owned()));
+    }
+    let mut seen = Vec::new();
+    let (mut key_marker, mut id_marker) = (None, None);
+    loop {
+        let page = c
+            .list_multipart_uploads()
+            .bucket("mpu")
+            .delimiter("/")
+            .max_uploads(1)
+            .set_key_marker(key_marker.clone())
+            .set_upload_id_marker(id_marker.clone())
+            .send()
+            .await
+            .unwrap();
+        for u in page.uploads() {
+            seen.push((
+                u.key().unwrap().to_owned(),
+                u.upload_id().unwrap().to_owned(),
+            ));
+        }
+        for p in page.common_prefixes() {
+            seen.push((p.prefix().unwrap().to_owned(), String::new()));
+        }
+        if page.is_truncated() != Some(true) {
+            break;
+        }
+        key_marker = page.next_key_marker().map(str::to_owned);
+        id_marker = page.next_upload_id_marker().map(str::to_owned);
+    }
+    let expected = vec![
+        ids[0].clone(),
+        ids[1].clone(),
+        ("b/".to_owned(), String::new()),
+        ids[4].clone(),
+    ];
+    assert_eq!(
+        seen, expected,
+        "every upload once, in initiation order within a key"
+    );
+}
