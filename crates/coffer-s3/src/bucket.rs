@@ -80,7 +80,7 @@ impl CofferS3 {
         let freed = self
             .blocking(move |meta, _| meta.delete_bucket(&bucket).or_s3())
             .await?;
-        self.release_blobs(freed).await;
+        self.release_blobs(freed);
         Ok(S3Response::new(DeleteBucketOutput {}))
     }
 

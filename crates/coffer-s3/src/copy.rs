@@ -140,7 +140,7 @@ impl CofferS3 {
                 .or_s3()
             })
             .await?;
-        self.release_blobs(freed).await;
+        self.release_blobs(freed);
         let sums = checksum::to_dto(record.checksum.as_ref());
         Ok(S3Response::new(CopyObjectOutput {
             copy_object_result: Some(CopyObjectResult {

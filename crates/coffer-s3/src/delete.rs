@@ -22,7 +22,7 @@ impl CofferS3 {
         let (_, freed) = self
             .blocking(move |meta, _| meta.delete_object(&bucket, &key, &condition).or_s3())
             .await?;
-        self.release_blobs(freed).await;
+        self.release_blobs(freed);
         Ok(S3Response::with_status(
             DeleteObjectOutput::default(),
             http::StatusCode::NO_CONTENT,
@@ -71,7 +71,7 @@ impl CofferS3 {
             version_id,
             ..Default::default()
         }));
-        self.release_blobs(freed).await;
+        self.release_blobs(freed);
         Ok(S3Response::new(DeleteObjectsOutput {
             deleted: (!quiet).then_some(deleted),
             errors: (!errors.is_empty()).then_some(errors),

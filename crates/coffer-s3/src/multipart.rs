@@ -227,8 +227,7 @@ impl CofferS3 {
             content_md5,
             request.as_ref(),
             trailers.as_ref(),
-        )
-        .await?;
+        )?;
         let md5_hex = hex::encode(ingested.md5);
         let part = PartRecord {
             v: coffer_store::RECORD_VERSION,
@@ -249,11 +248,11 @@ impl CofferS3 {
         let freed = match stored {
             Ok(f) => f,
             Err(e) => {
-                self.release_blobs(vec![ingested.blob]).await;
+                self.release_blobs(vec![ingested.blob]);
                 return Err(e);
             }
         };
-        self.release_blobs(freed).await;
+        self.release_blobs(freed);
         let sums = checksum::to_dto(sum.as_ref());
         Ok(S3Response::new(UploadPartOutput {
             e_tag: Some(ETag::Strong(md5_hex)),
@@ -347,11 +346,11 @@ impl CofferS3 {
         let freed = match stored {
             Ok(f) => f,
             Err(e) => {
-                self.release_blobs(vec![ingested.blob]).await;
+                self.release_blobs(vec![ingested.blob]);
                 return Err(e);
             }
         };
-        self.release_blobs(freed).await;
+        self.release_blobs(freed);
         let sums = checksum::to_dto(sum.as_ref());
         Ok(S3Response::new(UploadPartCopyOutput {
             copy_part_result: Some(CopyPartResult {
@@ -494,7 +493,7 @@ impl CofferS3 {
         let freed = self
             .blocking(move |meta, _| meta.complete_upload(&id, &record, &condition).or_s3())
             .await?;
-        self.release_blobs(freed).await;
+        self.release_blobs(freed);
         Ok(S3Response::new(CompleteMultipartUploadOutput {
             bucket: Some(input.bucket.clone()),
             key: Some(input.key.clone()),
@@ -522,7 +521,7 @@ impl CofferS3 {
         let freed = self
             .blocking(move |meta, _| meta.abort_upload(&id).or_s3())
             .await?;
-        self.release_blobs(freed).await;
+        self.release_blobs(freed);
         Ok(S3Response::with_status(
             AbortMultipartUploadOutput::default(),
             http::StatusCode::NO_CONTENT,

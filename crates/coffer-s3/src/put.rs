@@ -42,7 +42,7 @@ pub(crate) fn refuse_object_lock(requested: bool) -> S3Result<()> {
 
 /// Checks an ingested body against Content-MD5 and the requested checksum. On mismatch the
 /// new blob is dropped before the error is returned.
-pub(crate) async fn verify_ingested(
+pub(crate) fn verify_ingested(
     svc: &CofferS3,
     ingested: &Ingested,
     content_md5: Option<[u8; 16]>,
@@ -72,7 +72,7 @@ pub(crate) async fn verify_ingested(
         }
     })();
     if result.is_err() {
-        svc.release_blobs(vec![ingested.blob.clone()]).await;
+        svc.release_blobs(vec![ingested.blob.clone()]);
     }
     result
 }
@@ -153,8 +153,7 @@ impl CofferS3 {
             content_md5,
             checksum_request.as_ref(),
             trailers.as_ref(),
-        )
-        .await?;
+        )?;
         let record = ObjectRecord {
             size: ingested.size,
             etag: hex::encode(ingested.md5),
@@ -186,11 +185,11 @@ impl CofferS3 {
         let freed = match freed {
             Ok(f) => f,
             Err(e) => {
-                self.release_blobs(record.blobs().cloned().collect()).await;
+                self.release_blobs(record.blobs().cloned().collect());
                 return Err(e);
             }
         };
-        self.release_blobs(freed).await;
+        self.release_blobs(freed);
         Ok(S3Response::new(PutObjectOutput {
             e_tag: Some(ETag::Strong(etag)),
             checksum_crc32: sums.checksum_crc32,

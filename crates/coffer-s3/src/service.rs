@@ -86,21 +86,21 @@ impl CofferS3 {
         Ok(record)
     }
 
-    /// Deletes blobs a committed change released, before the request answers. Failures only
-    /// leave orphans, which the start-up collection removes, so they are logged, not returned.
-    pub(crate) async fn release_blobs(&self, freed: Vec<BlobId>) {
+    /// Deletes blobs a committed change released, in the background: the change is already
+    /// durable, and unlinking a large file must not hold up the answer. Failures only leave
+    /// orphans, which the start-up collection removes, so they are logged, not returned.
+    pub(crate) fn release_blobs(&self, freed: Vec<BlobId>) {
         if freed.is_empty() {
             return;
         }
         let blobs = self.blobs.clone();
-        let _ = tokio::task::spawn_blocking(move || {
+        tokio::task::spawn_blocking(move || {
             for id in freed {
                 if let Err(e) = blobs.delete(&id) {
                     tracing::warn!(blob = %id, error = %e, "could not delete released blob");
                 }
             }
-        })
-        .await;
+        });
     }
 
     /// Canonical user id S3 reports for a user: stable, opaque, 64 hex digits.

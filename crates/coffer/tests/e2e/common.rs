@@ -366,3 +366,17 @@ pub fn http_get(url: &str) -> (u16, String) {
     let req = format!("GET {path} HTTP/1.1\r\nhost: {host}\r\nconnection: close\r\n\r\n");
     raw_exchange(addr, req.as_bytes())
 }
+
+/// The blob files under the data directory once background deletions settle (they run after
+/// the response), waiting up to five seconds for the count to reach `expected`.
+pub async fn blob_files_settled(server: &Server, expected: usize) -> Vec<PathBuf> {
+    let dir = server.data_dir().join("objects/blobs");
+    for _ in 0..100 {
+        let files = files_under(&dir);
+        if files.len() == expected {
+            return files;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    files_under(&dir)
+}

@@ -296,7 +296,7 @@ async fn completion_errors_and_abort() {
     assert_eq!(err_code(&e), (Some("NoSuchUpload".into()), 404));
 
     // Unused part 2 and the aborted upload's blobs are gone: only part 1 of "small" stays.
-    let blobs = files_under(&server.data_dir().join("objects/blobs"));
+    let blobs = blob_files_settled(&server, 1).await;
     assert_eq!(blobs.len(), 1, "{blobs:?}");
 }
 

@@ -425,7 +425,7 @@ async fn delete_and_delete_objects() {
     let left = c.list_objects_v2().bucket("obj").send().await.unwrap();
     assert_eq!(left.key_count(), Some(0));
     // Deleted objects' blobs are gone from disk.
-    let blobs = files_under(&server.data_dir().join("objects/blobs"));
+    let blobs = blob_files_settled(&server, 0).await;
     assert!(blobs.is_empty(), "left behind: {blobs:?}");
 }
 
