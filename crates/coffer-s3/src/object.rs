@@ -101,6 +101,7 @@ impl ObjectHeaders {
             website_redirect_location: self.website_redirect_location,
             user_metadata,
             storage_class,
+            encryption: None,
         })
     }
 }

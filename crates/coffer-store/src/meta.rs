@@ -93,6 +93,13 @@ pub trait MetaStore: Send + Sync + 'static {
         condition: &WriteCondition,
     ) -> StoreResult<Vec<BlobId>>;
 
+    /// A KMS key record, sealed by the KMS layer (this store never sees key material).
+    fn get_kms_key(&self, id: &str) -> StoreResult<Option<Vec<u8>>>;
+    fn put_kms_key(&self, id: &str, record: &[u8]) -> StoreResult<()>;
+    /// Small server-wide values, such as the root key's check value.
+    fn get_setting(&self, name: &str) -> StoreResult<Option<Vec<u8>>>;
+    fn put_setting(&self, name: &str, value: &[u8]) -> StoreResult<()>;
+
     /// Every blob some record names, for garbage collection.
     fn referenced_blobs(&self) -> StoreResult<std::collections::HashSet<BlobId>>;
 }

@@ -55,6 +55,17 @@ pub struct StoredPart {
     pub crc64nvme: Option<u64>,
 }
 
+/// How an object's data key is protected. The data key itself is never stored unsealed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EncryptionRecord {
+    /// `AES256` (SSE-S3).
+    pub mode: String,
+    /// SSE-S3: the master-key version that sealed the data key.
+    pub master_version: u32,
+    /// The sealed data key, base64 (AAD: the object's ARN).
+    pub sealed_key: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ObjectRecord {
     #[serde(default = "current_version")]
@@ -88,6 +99,9 @@ pub struct ObjectRecord {
     pub user_metadata: BTreeMap<String, String>,
     #[serde(default)]
     pub storage_class: Option<String>,
+    /// `None` only for records written before encryption at rest existed.
+    #[serde(default)]
+    pub encryption: Option<EncryptionRecord>,
 }
 
 impl ObjectRecord {

@@ -22,6 +22,11 @@ const PARTS: TableDefinition<&str, &[u8]> = TableDefinition::new("parts");
 /// How many records name each blob. Copies share blobs, so a blob is freed only at zero.
 const BLOB_REFS: TableDefinition<&str, u64> = TableDefinition::new("blob_refs");
 
+/// Key records of the built-in KMS (already sealed by the KMS layer), by key id.
+const KMS_KEYS: TableDefinition<&str, &[u8]> = TableDefinition::new("kms_keys");
+/// Small server-wide values (e.g. the root key's check value).
+const SETTINGS: TableDefinition<&str, &[u8]> = TableDefinition::new("settings");
+
 /// The embedded metadata store: one `redb` file.
 ///
 /// Writes go through one committer thread that runs every write waiting at that moment in a
@@ -235,6 +240,8 @@ impl RedbMetaStore {
             txn.open_table(UPLOADS)?;
             txn.open_table(PARTS)?;
             txn.open_table(BLOB_REFS)?;
+            txn.open_table(KMS_KEYS)?;
+            txn.open_table(SETTINGS)?;
         }
         txn.commit()?;
         let db = Arc::new(db);
@@ -628,6 +635,36 @@ impl MetaStore for RedbMetaStore {
         })
     }
 
+    fn get_kms_key(&self, id: &str) -> StoreResult<Option<Vec<u8>>> {
+        let txn = self.db.begin_read()?;
+        let t = txn.open_table(KMS_KEYS)?;
+        Ok(t.get(id)?.map(|v| v.value().to_vec()))
+    }
+
+    fn put_kms_key(&self, id: &str, record: &[u8]) -> StoreResult<()> {
+        let (id, record) = (id.to_owned(), record.to_vec());
+        self.write(move |txn| {
+            txn.open_table(KMS_KEYS)?
+                .insert(id.as_str(), record.as_slice())?;
+            Ok(())
+        })
+    }
+
+    fn get_setting(&self, name: &str) -> StoreResult<Option<Vec<u8>>> {
+        let txn = self.db.begin_read()?;
+        let t = txn.open_table(SETTINGS)?;
+        Ok(t.get(name)?.map(|v| v.value().to_vec()))
+    }
+
+    fn put_setting(&self, name: &str, value: &[u8]) -> StoreResult<()> {
+        let (name, value) = (name.to_owned(), value.to_vec());
+        self.write(move |txn| {
+            txn.open_table(SETTINGS)?
+                .insert(name.as_str(), value.as_slice())?;
+            Ok(())
+        })
+    }
+
     fn referenced_blobs(&self) -> StoreResult<HashSet<BlobId>> {
         let txn = self.db.begin_read()?;
         let t = txn.open_table(BLOB_REFS)?;
@@ -694,6 +731,7 @@ mod tests {
             website_redirect_location: None,
             user_metadata: Default::default(),
             storage_class: None,
+            encryption: None,
         }
     }
 

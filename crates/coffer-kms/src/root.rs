@@ -1,0 +1,112 @@
+//! The root key: from `COFFER_ROOT_KEY`, or `<data>/root.key` (generated on first start,
+//! mode 0600). It seals every KMS key's material at rest.
+
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::Path;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use coffer_crypto::{KEY_LEN, KeyEncryptionKey};
+use coffer_store::MetaStore;
+use ring::hmac;
+use subtle::ConstantTimeEq;
+use zeroize::Zeroizing;
+
+use crate::error::KmsError;
+
+/// The environment variable that may carry the root key (base64 of 32 bytes).
+pub const ROOT_KEY_ENV: &str = "COFFER_ROOT_KEY";
+const ROOT_KEY_FILE: &str = "root.key";
+/// Settings entry holding HMAC(root key, CHECK_LABEL): proves which root key a data
+/// directory belongs to without storing anything that would help recover the key.
+const CHECK_SETTING: &str = "root_key_check";
+const CHECK_LABEL: &[u8] = b"coffer root key check v1";
+
+/// The root key. Never printed, never stored in the metadata store.
+pub struct RootKey(KeyEncryptionKey);
+
+impl std::fmt::Debug for RootKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RootKey(<redacted>)")
+    }
+}
+
+fn decode(text: &str, source: &str) -> Result<KeyEncryptionKey, KmsError> {
+    let raw = Zeroizing::new(
+        B64.decode(text.trim())
+            .map_err(|_| KmsError::RootKey(format!("{source} is not base64")))?,
+    );
+    if raw.len() != KEY_LEN {
+        return Err(KmsError::RootKey(format!(
+            "{source} must hold {KEY_LEN} bytes, it holds {}",
+            raw.len()
+        )));
+    }
+    Ok(KeyEncryptionKey::from_bytes(&raw)?)
+}
+
+impl RootKey {
+    /// Loads the root key for `data_dir`: from [`ROOT_KEY_ENV`] when set, else from
+    /// `<data_dir>/root.key`, which is generated (0600) if absent. Refuses a key file that
+    /// anyone but its owner can read.
+    pub fn load(data_dir: &Path) -> Result<Self, KmsError> {
+        if let Ok(value) = std::env::var(ROOT_KEY_ENV) {
+            let value = Zeroizing::new(value);
+            return Ok(Self(decode(&value, ROOT_KEY_ENV)?));
+        }
+        let path = data_dir.join(ROOT_KEY_FILE);
+        if path.exists() {
+            let mode = fs::metadata(&path)
+                .map_err(|e| KmsError::RootKey(format!("{}: {e}", path.display())))?
+                .permissions()
+                .mode();
+            if mode & 0o077 != 0 {
+                return Err(KmsError::RootKey(format!(
+                    "{} is readable by others (mode {:o}); run chmod 600 on it",
+                    path.display(),
+                    mode & 0o777
+                )));
+            }
+            let text = Zeroizing::new(
+                fs::read_to_string(&path)
+                    .map_err(|e| KmsError::RootKey(format!("{}: {e}", path.display())))?,
+            );
+            return Ok(Self(decode(&text, &path.display().to_string())?));
+        }
+        let key = KeyEncryptionKey::generate()?;
+        let text = Zeroizing::new(B64.encode(key.expose_secret()));
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+            .map_err(|e| KmsError::RootKey(format!("cannot create {}: {e}", path.display())))?;
+        f.write_all(text.as_bytes())
+            .and_then(|_| f.sync_all())
+            .map_err(|e| KmsError::RootKey(format!("cannot write {}: {e}", path.display())))?;
+        tracing::info!(path = %path.display(), "generated the root key");
+        Ok(Self(key))
+    }
+
+    /// Binds the data directory to this key on first use, and refuses a directory that was
+    /// created with another key (its sealed records would not open).
+    pub fn check_against(&self, meta: &dyn MetaStore) -> Result<(), KmsError> {
+        let expected = self.check_value();
+        match meta.get_setting(CHECK_SETTING)? {
+            Some(stored) if bool::from(stored.as_slice().ct_eq(expected.as_ref())) => Ok(()),
+            Some(_) => Err(KmsError::RootKeyMismatch),
+            None => Ok(meta.put_setting(CHECK_SETTING, expected.as_ref())?),
+        }
+    }
+
+    fn check_value(&self) -> hmac::Tag {
+        let key = hmac::Key::new(hmac::HMAC_SHA256, self.0.expose_secret());
+        hmac::sign(&key, CHECK_LABEL)
+    }
+
+    pub(crate) fn kek(&self) -> &KeyEncryptionKey {
+        &self.0
+    }
+}
