@@ -1,9 +1,10 @@
 //! Moving object bytes between HTTP bodies and blobs, in constant memory.
 //!
 //! Writes: the async side reads the request body and hands chunks to a blocking worker that
-//! hashes (MD5, CRC64NVME, the requested checksum) and writes them, so network, hashing and
-//! disk overlap. Reads: a blocking worker reads blob ranges into a bounded channel that the
-//! response body drains.
+//! hashes the plaintext (MD5, CRC64NVME, the requested checksum), seals it into segments and
+//! writes only sealed bytes, so network, hashing and disk overlap. Reads: a blocking worker
+//! reads exactly the sealed segments a range needs, opens them and sends the authenticated
+//! plaintext into a bounded channel that the response body drains.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -17,6 +18,11 @@ use md5::Digest as _;
 use s3s::dto::StreamingBlob;
 use s3s::{S3Result, s3_error};
 use tokio::sync::mpsc;
+
+use coffer_crypto::{
+    DataKey, HEADER_LEN, PartKey, PartOpener, PartSealer, SEALED_SEGMENT_LEN, SEGMENT_SIZE,
+    plan_range, sealed_len,
+};
 
 use crate::checksum::{Algorithm, Hasher};
 use crate::error::internal;
@@ -43,18 +49,31 @@ enum Chunk {
     End,
 }
 
+/// Hashes plaintext and writes it sealed. The blob writer only ever sees the sealer's output.
 struct Sink {
     writer: Box<dyn coffer_store::BlobWriter>,
+    sealer: PartSealer,
+    sealed: Vec<u8>,
     size: u64,
     md5: md5::Md5,
     crc: CrcDigest,
     checksum: Option<Hasher>,
 }
 
+fn crypto_io(e: coffer_crypto::CryptoError) -> std::io::Error {
+    std::io::Error::other(e.to_string())
+}
+
 impl Sink {
-    fn new(blobs: &dyn BlobStore, algorithm: Option<Algorithm>) -> std::io::Result<Self> {
+    fn new(
+        blobs: &dyn BlobStore,
+        key: &PartKey,
+        algorithm: Option<Algorithm>,
+    ) -> std::io::Result<Self> {
         Ok(Self {
             writer: blobs.create()?,
+            sealer: PartSealer::new(key).map_err(crypto_io)?,
+            sealed: Vec::with_capacity(2 * SEGMENT_SIZE),
             size: 0,
             md5: md5::Md5::new(),
             crc: CrcDigest::new(CrcAlgorithm::Crc64Nvme),
@@ -69,10 +88,17 @@ impl Sink {
             h.update(data);
         }
         self.size += data.len() as u64;
-        self.writer.write_all(data)
+        self.sealer
+            .push(data, &mut self.sealed)
+            .map_err(crypto_io)?;
+        self.writer.write_all(&self.sealed)?;
+        self.sealed.clear();
+        Ok(())
     }
 
-    fn commit(self) -> std::io::Result<Ingested> {
+    fn commit(mut self) -> std::io::Result<Ingested> {
+        self.sealer.finish(&mut self.sealed).map_err(crypto_io)?;
+        self.writer.write_all(&self.sealed)?;
         let blob = self.writer.commit()?;
         Ok(Ingested {
             blob,
@@ -89,6 +115,7 @@ impl Sink {
 /// (decoded) content length, leaves no blob and yields `IncompleteBody`.
 pub(crate) async fn ingest(
     blobs: Arc<dyn BlobStore>,
+    key: PartKey,
     body: Option<StreamingBlob>,
     algorithm: Option<Algorithm>,
     max_size: u64,
@@ -96,7 +123,7 @@ pub(crate) async fn ingest(
 ) -> S3Result<Ingested> {
     let (tx, mut rx) = mpsc::channel::<Chunk>(8);
     let worker = tokio::task::spawn_blocking(move || -> std::io::Result<Option<Ingested>> {
-        let mut sink = Sink::new(blobs.as_ref(), algorithm)?;
+        let mut sink = Sink::new(blobs.as_ref(), &key, algorithm)?;
         while let Some(chunk) = rx.blocking_recv() {
             match chunk {
                 Chunk::Data(b) => sink.write(&b)?,
@@ -186,14 +213,15 @@ fn body_error(message: &str) -> s3s::S3Error {
 /// Copies `len` bytes starting at `offset` of an object (given by its parts) into a new blob.
 pub(crate) async fn copy_range(
     blobs: Arc<dyn BlobStore>,
-    parts: Vec<StoredPart>,
+    source: SourceData,
     offset: u64,
     len: u64,
+    key: PartKey,
     algorithm: Option<Algorithm>,
 ) -> S3Result<Ingested> {
-    let opened = open_range(blobs.clone(), parts, offset, len).await?;
+    let opened = open_range(blobs.clone(), source, offset, len).await?;
     tokio::task::spawn_blocking(move || -> S3Result<Ingested> {
-        let mut sink = Sink::new(blobs.as_ref(), algorithm).map_err(internal)?;
+        let mut sink = Sink::new(blobs.as_ref(), &key, algorithm).map_err(internal)?;
         opened
             .read(|chunk| sink.write(&chunk).map_err(|e| e.to_string()))
             .map_err(internal)?;
@@ -203,11 +231,33 @@ pub(crate) async fn copy_range(
     .map_err(internal)?
 }
 
+/// An object's stored data as a reader needs it: its parts and, when it is encrypted, its
+/// data key (opened by the caller from the record).
+pub(crate) struct SourceData {
+    pub parts: Vec<StoredPart>,
+    pub key: Option<Arc<DataKey>>,
+    /// For integrity alerts.
+    pub name: String,
+}
+
+/// One part's share of a range, with its blob open.
+struct Slice {
+    reader: Box<dyn BlobReader>,
+    blob: BlobId,
+    /// Plaintext offsets within the part.
+    from: u64,
+    to: u64,
+    part_len: u64,
+    /// Present for a sealed part: its key and header opener.
+    opener: Option<PartOpener>,
+}
+
 /// The blobs holding a byte range of an object, already open. Opening every blob before the
 /// first byte is sent means a concurrent overwrite or delete (which unlinks blobs) cannot cut
 /// a response short: an open file stays readable after it is unlinked.
 pub(crate) struct OpenedRange {
-    slices: Vec<(Box<dyn BlobReader>, BlobId, u64, u64)>,
+    slices: Vec<Slice>,
+    name: String,
 }
 
 /// Why a range could not be opened.
@@ -216,7 +266,7 @@ pub(crate) enum OpenError {
     /// A blob the record names is gone: the record was replaced meanwhile (reload it), or
     /// the data directory was damaged.
     Missing(BlobId),
-    /// A blob's length disagrees with its record: truncated or swapped on disk.
+    /// A blob is not what its record says: truncated, swapped or altered on disk.
     Damaged(String),
 }
 
@@ -224,14 +274,18 @@ impl From<OpenError> for s3s::S3Error {
     fn from(e: OpenError) -> Self {
         match e {
             OpenError::Missing(b) => internal(format!("blob {b} is missing")),
-            OpenError::Damaged(m) => internal(m),
+            OpenError::Damaged(m) => {
+                metrics::counter!("coffer_integrity_alerts_total").increment(1);
+                tracing::error!(target: "coffer::integrity", what = %m, "integrity alert");
+                internal(m)
+            }
         }
     }
 }
 
 pub(crate) async fn open_range(
     blobs: Arc<dyn BlobStore>,
-    parts: Vec<StoredPart>,
+    source: SourceData,
     offset: u64,
     len: u64,
 ) -> Result<OpenedRange, OpenError> {
@@ -239,55 +293,147 @@ pub(crate) async fn open_range(
         let end = offset + len;
         let mut slices = Vec::new();
         let mut part_start = 0u64;
-        for part in &parts {
+        for part in &source.parts {
             let part_end = part_start + part.size;
             if part_end > offset && part.size > 0 && part_start < end {
-                let reader = blobs.open(&part.blob).map_err(|e| match e.kind() {
+                let mut reader = blobs.open(&part.blob).map_err(|e| match e.kind() {
                     std::io::ErrorKind::NotFound => OpenError::Missing(part.blob.clone()),
                     _ => OpenError::Damaged(format!("blob {}: {e}", part.blob)),
                 })?;
-                if reader.len() != part.size {
+                let expected = match &source.key {
+                    Some(_) => sealed_len(part.size)
+                        .map_err(|e| OpenError::Damaged(format!("part size: {e}")))?,
+                    None => part.size,
+                };
+                if reader.len() != expected {
                     return Err(OpenError::Damaged(format!(
-                        "blob {} holds {} bytes, its record says {}",
+                        "{}: blob {} holds {} bytes, its record says {}",
+                        source.name,
                         part.blob,
                         reader.len(),
-                        part.size
+                        expected
                     )));
                 }
-                let from = offset.max(part_start) - part_start;
-                let to = end.min(part_end) - part_start;
-                slices.push((reader, part.blob.clone(), from, to));
+                let opener = match &source.key {
+                    Some(dek) => {
+                        let mut header = [0u8; HEADER_LEN];
+                        reader
+                            .read_exact_at(0, &mut header)
+                            .map_err(|e| OpenError::Damaged(format!("blob {}: {e}", part.blob)))?;
+                        let opener =
+                            PartOpener::new(&dek.part_key(part.number), &header).map_err(|e| {
+                                OpenError::Damaged(format!(
+                                    "{}: blob {} header: {e}",
+                                    source.name, part.blob
+                                ))
+                            })?;
+                        Some(opener)
+                    }
+                    None => None,
+                };
+                slices.push(Slice {
+                    reader,
+                    blob: part.blob.clone(),
+                    from: offset.max(part_start) - part_start,
+                    to: end.min(part_end) - part_start,
+                    part_len: part.size,
+                    opener,
+                });
             }
             part_start = part_end;
         }
-        Ok(OpenedRange { slices })
+        Ok(OpenedRange {
+            slices,
+            name: source.name,
+        })
     })
     .await
     .map_err(|e| OpenError::Damaged(e.to_string()))?
 }
 
+impl Slice {
+    /// Plain (legacy, unencrypted) bytes in chunks.
+    fn read_plain(
+        &mut self,
+        each: &mut impl FnMut(Bytes) -> Result<(), String>,
+    ) -> Result<(), String> {
+        let mut pos = self.from;
+        while pos < self.to {
+            let n = READ_CHUNK.min((self.to - pos) as usize);
+            let mut buf = bytes::BytesMut::zeroed(n);
+            self.reader
+                .read_exact_at(pos, &mut buf)
+                .map_err(|e| format!("blob {}: {e}", self.blob))?;
+            each(buf.freeze())?;
+            pos += n as u64;
+        }
+        Ok(())
+    }
+
+    /// Sealed bytes: only the segments the range touches are read and opened; each is
+    /// authenticated before any of its bytes is passed on.
+    fn read_sealed(
+        &mut self,
+        opener: &PartOpener,
+        name: &str,
+        each: &mut impl FnMut(Bytes) -> Result<(), String>,
+    ) -> Result<(), String> {
+        let plan = plan_range(self.part_len, self.from..self.to).map_err(|e| e.to_string())?;
+        let first = *plan.segments().start();
+        let base = plan.blob_range().start;
+        for index in plan.segments() {
+            let sealed_len = plan.sealed_segment_len(index);
+            let at = base + u64::from(index - first) * SEALED_SEGMENT_LEN as u64;
+            let mut buf = bytes::BytesMut::zeroed(sealed_len);
+            self.reader
+                .read_exact_at(at, &mut buf)
+                .map_err(|e| format!("blob {}: {e}", self.blob))?;
+            metrics::counter!("coffer_segments_opened_total").increment(1);
+            let plain_len = opener
+                .open_segment(index, plan.is_final(index), &mut buf)
+                .map_err(|e| {
+                    metrics::counter!("coffer_integrity_alerts_total").increment(1);
+                    tracing::error!(
+                        target: "coffer::integrity",
+                        object = name,
+                        blob = %self.blob,
+                        segment = index,
+                        error = %e,
+                        "integrity alert: segment failed authentication"
+                    );
+                    format!(
+                        "{name}: segment {index} of blob {} failed authentication",
+                        self.blob
+                    )
+                })?
+                .len();
+            let seg_start = u64::from(index) * SEGMENT_SIZE as u64;
+            let lo = (self.from.max(seg_start) - seg_start) as usize;
+            let hi = (self.to.min(seg_start + plain_len as u64) - seg_start) as usize;
+            each(buf.freeze().slice(lo..hi))?;
+        }
+        Ok(())
+    }
+}
+
 impl OpenedRange {
-    /// Calls `each` with the range's bytes, in order, in chunks.
+    /// Calls `each` with the range's plaintext, in order, in chunks.
     fn read(self, mut each: impl FnMut(Bytes) -> Result<(), String>) -> Result<(), String> {
-        for (mut reader, blob, from, to) in self.slices {
-            let mut pos = from;
-            while pos < to {
-                let n = READ_CHUNK.min((to - pos) as usize);
-                let mut buf = bytes::BytesMut::zeroed(n);
-                reader
-                    .read_exact_at(pos, &mut buf)
-                    .map_err(|e| format!("blob {blob}: {e}"))?;
-                each(buf.freeze())?;
-                pos += n as u64;
+        let name = self.name;
+        for mut slice in self.slices {
+            match slice.opener.take() {
+                Some(opener) => slice.read_sealed(&opener, &name, &mut each)?,
+                None => slice.read_plain(&mut each)?,
             }
         }
         Ok(())
     }
 
-    /// A response body with the range's bytes. Read errors abort the body, so a client sees
-    /// a failed transfer rather than wrong or missing bytes.
-    pub(crate) fn into_body(self) -> StreamingBlob {
-        let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(4);
+    /// A response body with the range's bytes. The first chunk is read and authenticated
+    /// before this returns, so a damaged object is an error status, not a 200; a failure
+    /// later aborts the body, so a client sees a failed transfer, never wrong bytes.
+    pub(crate) async fn into_body(self) -> S3Result<StreamingBlob> {
+        let (tx, mut rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(4);
         tokio::task::spawn_blocking(move || {
             let result = self.read(|chunk| {
                 metrics::counter!("coffer_s3_bytes_sent_total").increment(chunk.len() as u64);
@@ -296,16 +442,22 @@ impl OpenedRange {
             });
             if let Err(e) = result {
                 if e != "client went away" {
-                    tracing::error!(error = %e, "object read failed mid-stream");
+                    tracing::error!(error = %e, "object read failed");
                 }
                 let _ = tx.blocking_send(Err(std::io::Error::other("object read failed")));
             }
         });
-        StreamingBlob::wrap(ChannelStream { rx })
+        let first = match rx.recv().await {
+            Some(Ok(chunk)) => Some(chunk),
+            Some(Err(_)) => return Err(internal("the object's first bytes failed to read")),
+            None => None,
+        };
+        Ok(StreamingBlob::wrap(ChannelStream { first, rx }))
     }
 }
 
 struct ChannelStream {
+    first: Option<Bytes>,
     rx: mpsc::Receiver<Result<Bytes, std::io::Error>>,
 }
 
@@ -313,6 +465,9 @@ impl Stream for ChannelStream {
     type Item = Result<Bytes, std::io::Error>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if let Some(first) = self.first.take() {
+            return Poll::Ready(Some(Ok(first)));
+        }
         self.rx.poll_recv(cx)
     }
 }

@@ -7,9 +7,9 @@ use s3s::{S3Request, S3Response, S3Result, s3_error};
 
 use crate::checksum;
 use crate::conditions::{Context, Preconditions};
+use crate::encryption;
 use crate::error::{OrS3, no_such_key};
 use crate::object::{ObjectHeaders, check_key, now_ms, timestamp};
-use crate::put::refuse_sse;
 use crate::service::CofferS3;
 
 impl CofferS3 {
@@ -53,7 +53,7 @@ impl CofferS3 {
         let input = req.input;
         self.owned_bucket(&user, &input.bucket).await?;
         check_key(&input.key)?;
-        refuse_sse(
+        encryption::requested_mode(
             input.server_side_encryption.as_ref(),
             input
                 .sse_customer_algorithm
@@ -85,7 +85,12 @@ impl CofferS3 {
             .await?;
         let in_place = src_bucket == input.bucket && src_key == input.key;
         let new_class = input.storage_class.as_ref().map(|s| s.as_str().to_owned());
-        if in_place && !replace && new_class.is_none() && input.website_redirect_location.is_none()
+        // Naming an encryption, even the current one, counts as a change (SPEC §3.6).
+        if in_place
+            && !replace
+            && new_class.is_none()
+            && input.website_redirect_location.is_none()
+            && input.server_side_encryption.is_none()
         {
             return Err(s3_error!(
                 InvalidRequest,
@@ -126,6 +131,13 @@ impl CofferS3 {
         record.multipart = source.multipart;
         record.checksum = source.checksum.clone();
         record.last_modified_ms = now_ms();
+        // The copy shares the source's sealed segments; only its data key is re-sealed, bound
+        // to the destination's name and the current master-key version.
+        record.encryption =
+            match self.open_data_key(&src_bucket, &src_key, source.encryption.as_ref())? {
+                Some(dek) => Some(self.seal_data_key(&dek, &input.bucket, &input.key)?),
+                None => None,
+            };
 
         let source_blobs: Vec<_> = source.blobs().cloned().collect();
         let (bucket, key, committed) = (input.bucket, input.key, record.clone());
@@ -153,6 +165,7 @@ impl CofferS3 {
                 checksum_sha256: sums.checksum_sha256,
                 checksum_type: sums.checksum_type,
             }),
+            server_side_encryption: encryption::reported(&record),
             ..Default::default()
         }))
     }

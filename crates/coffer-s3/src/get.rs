@@ -10,6 +10,7 @@ use s3s::{S3Request, S3Response, S3Result, s3_error};
 use crate::body;
 use crate::checksum;
 use crate::conditions::{Context, Preconditions};
+use crate::encryption;
 use crate::error::no_such_key;
 use crate::object::{etag, metadata_of, timestamp};
 use crate::service::CofferS3;
@@ -88,6 +89,20 @@ fn select(
 }
 
 impl CofferS3 {
+    /// What a reader of `bucket/key` needs: the record's parts and its opened data key.
+    pub(crate) fn source_data(
+        &self,
+        bucket: &str,
+        key: &str,
+        record: &ObjectRecord,
+    ) -> S3Result<body::SourceData> {
+        Ok(body::SourceData {
+            parts: record.parts.clone(),
+            key: self.open_data_key(bucket, key, record.encryption.as_ref())?,
+            name: format!("{bucket}/{key}"),
+        })
+    }
+
     /// Loads an object the caller may read.
     async fn readable_object(
         &self,
@@ -144,21 +159,15 @@ impl CofferS3 {
             conditions.check(&record, Context::Read)?;
             let selection = select(&record, input.range.as_ref(), input.part_number)?;
             let len = selection.span.end - selection.span.start;
-            match body::open_range(
-                self.blobs.clone(),
-                record.parts.clone(),
-                selection.span.start,
-                len,
-            )
-            .await
-            {
+            let source = self.source_data(&input.bucket, &input.key, &record)?;
+            match body::open_range(self.blobs.clone(), source, selection.span.start, len).await {
                 Ok(opened) => break (record, selection, opened),
                 Err(body::OpenError::Missing(_)) if attempts < 3 => attempts += 1,
                 Err(e) => return Err(e.into()),
             }
         };
         let len = selection.span.end - selection.span.start;
-        let body = opened.into_body();
+        let body = opened.into_body().await?;
         let sums = if selection.whole {
             checksum::to_dto(record.checksum.as_ref())
         } else {
@@ -191,6 +200,7 @@ impl CofferS3 {
             metadata: metadata_of(&record),
             website_redirect_location: record.website_redirect_location.clone(),
             storage_class: record.storage_class.clone().map(StorageClass::from),
+            server_side_encryption: encryption::reported(&record),
             checksum_crc32: sums
                 .checksum_crc32
                 .filter(|_| checksum_mode(&input.checksum_mode)),
@@ -274,6 +284,7 @@ impl CofferS3 {
             metadata: metadata_of(&record),
             website_redirect_location: record.website_redirect_location.clone(),
             storage_class: record.storage_class.clone().map(StorageClass::from),
+            server_side_encryption: encryption::reported(&record),
             checksum_crc32: sums.checksum_crc32,
             checksum_crc32c: sums.checksum_crc32c,
             checksum_crc64nvme: sums.checksum_crc64nvme,

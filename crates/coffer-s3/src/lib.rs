@@ -17,6 +17,7 @@ mod conditions;
 mod copy;
 mod delete;
 mod dispatch;
+mod encryption;
 mod error;
 mod get;
 mod list;

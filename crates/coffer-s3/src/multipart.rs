@@ -8,9 +8,10 @@ use s3s::{S3Request, S3Response, S3Result, s3_error};
 use crate::body::{self, MAX_PUT_SIZE};
 use crate::checksum::{self, Algorithm};
 use crate::conditions::{self, Preconditions};
+use crate::encryption;
 use crate::error::OrS3;
 use crate::object::{ObjectHeaders, check_key, now_ms, timestamp};
-use crate::put::{refuse_sse, verify_ingested};
+use crate::put::verify_ingested;
 use crate::service::CofferS3;
 
 /// Every part but the last must be at least this large, as on S3.
@@ -70,6 +71,22 @@ fn checksum_kind(algorithm: Algorithm, declared: Option<&str>) -> S3Result<&'sta
 }
 
 impl CofferS3 {
+    /// The key part `number` of an upload seals under.
+    fn upload_part_key(
+        &self,
+        upload: &UploadRecord,
+        number: u32,
+    ) -> S3Result<coffer_crypto::PartKey> {
+        let dek = self
+            .open_data_key(
+                &upload.bucket,
+                &upload.key,
+                upload.template.encryption.as_ref(),
+            )?
+            .ok_or_else(|| crate::error::internal("upload has no data key"))?;
+        Ok(dek.part_key(number))
+    }
+
     /// An upload of this bucket and key the caller may use.
     async fn upload(
         &self,
@@ -98,7 +115,7 @@ impl CofferS3 {
         let input = req.input;
         self.owned_bucket(&user, &input.bucket).await?;
         check_key(&input.key)?;
-        refuse_sse(
+        encryption::requested_mode(
             input.server_side_encryption.as_ref(),
             input.sse_customer_algorithm.as_deref(),
             input.ssekms_key_id.as_deref(),
@@ -142,6 +159,13 @@ impl CofferS3 {
             storage_class: input.storage_class.map(|s| s.as_str().to_owned()),
         }
         .into_record()?;
+        // One data key for the whole upload; each part seals under its own key derived from
+        // it, so parts upload in any order and in parallel.
+        let (_, sealed_key) = self.new_data_key(&input.bucket, &input.key)?;
+        let template = ObjectRecord {
+            encryption: Some(sealed_key),
+            ..template
+        };
         let upload = UploadRecord {
             v: coffer_store::RECORD_VERSION,
             upload_id: new_upload_id(),
@@ -160,6 +184,7 @@ impl CofferS3 {
             bucket: Some(input.bucket),
             key: Some(input.key),
             upload_id: Some(upload_id),
+            server_side_encryption: Some(ServerSideEncryption::from(encryption::SSE_S3.to_owned())),
             checksum_algorithm: algorithm.map(|a| ChecksumAlgorithm::from(a.name().to_owned())),
             checksum_type: kind.map(|k| ChecksumType::from(k.to_owned())),
             ..Default::default()
@@ -213,8 +238,10 @@ impl CofferS3 {
                 }
             }
         }
+        let part_key = self.upload_part_key(&upload, number)?;
         let ingested = body::ingest(
             self.blobs.clone(),
+            part_key,
             input.body,
             request.as_ref().map(|r| r.algorithm),
             MAX_PUT_SIZE,
@@ -255,6 +282,7 @@ impl CofferS3 {
         self.release_blobs(freed);
         let sums = checksum::to_dto(sum.as_ref());
         Ok(S3Response::new(UploadPartOutput {
+            server_side_encryption: encryption::reported(&upload.template),
             e_tag: Some(ETag::Strong(md5_hex)),
             checksum_crc32: sums.checksum_crc32,
             checksum_crc32c: sums.checksum_crc32c,
@@ -283,7 +311,7 @@ impl CofferS3 {
                 "The encryption parameters are not applicable to this object."
             ));
         }
-        let (_, _, source) = self
+        let (source_bucket, source_key, source) = self
             .copy_source(
                 &user,
                 &input.copy_source,
@@ -309,11 +337,14 @@ impl CofferS3 {
             .checksum_algorithm
             .as_deref()
             .and_then(Algorithm::parse);
+        let source_data = self.source_data(&source_bucket, &source_key, &source)?;
+        let part_key = self.upload_part_key(&upload, number)?;
         let ingested = body::copy_range(
             self.blobs.clone(),
-            source.parts.clone(),
+            source_data,
             offset,
             len,
+            part_key,
             algorithm,
         )
         .await?;
@@ -362,6 +393,7 @@ impl CofferS3 {
                 checksum_sha1: sums.checksum_sha1,
                 checksum_sha256: sums.checksum_sha256,
             }),
+            server_side_encryption: encryption::reported(&upload.template),
             ..Default::default()
         }))
     }
@@ -495,6 +527,7 @@ impl CofferS3 {
             .await?;
         self.release_blobs(freed);
         Ok(S3Response::new(CompleteMultipartUploadOutput {
+            server_side_encryption: Some(ServerSideEncryption::from(encryption::SSE_S3.to_owned())),
             bucket: Some(input.bucket.clone()),
             key: Some(input.key.clone()),
             location: Some(format!("/{}/{}", input.bucket, input.key)),

@@ -8,25 +8,10 @@ use subtle::ConstantTimeEq;
 use crate::body::{self, Ingested, MAX_PUT_SIZE};
 use crate::checksum::{self, ChecksumRequest};
 use crate::conditions;
+use crate::encryption;
 use crate::error::OrS3;
 use crate::object::{ObjectHeaders, check_key, now_ms};
 use crate::service::CofferS3;
-
-/// Refuses encryption requests this build cannot honour, so nothing is ever stored in
-/// plaintext while the client believes it was encrypted.
-pub(crate) fn refuse_sse(
-    sse: Option<&ServerSideEncryption>,
-    customer_algorithm: Option<&str>,
-    kms_key: Option<&str>,
-) -> S3Result<()> {
-    if sse.is_some() || customer_algorithm.is_some() || kms_key.is_some() {
-        return Err(s3_error!(
-            NotImplemented,
-            "Server-side encryption headers are not supported by this server yet."
-        ));
-    }
-    Ok(())
-}
 
 /// Buckets here have no Object Lock configuration, so lock settings are refused as S3
 /// refuses them on such a bucket, never accepted and silently dropped.
@@ -88,7 +73,7 @@ impl CofferS3 {
         let input = req.input;
         self.owned_bucket(&user, &input.bucket).await?;
         check_key(&input.key)?;
-        refuse_sse(
+        encryption::requested_mode(
             input.server_side_encryption.as_ref(),
             input.sse_customer_algorithm.as_deref(),
             input.ssekms_key_id.as_deref(),
@@ -139,8 +124,10 @@ impl CofferS3 {
             conditions::check_early(existing.as_ref(), &condition)?;
         }
 
+        let (dek, sealed_key) = self.new_data_key(&bucket, &key)?;
         let ingested = body::ingest(
             self.blobs.clone(),
+            dek.part_key(1),
             input.body,
             checksum_request.as_ref().map(|r| r.algorithm),
             MAX_PUT_SIZE,
@@ -171,6 +158,7 @@ impl CofferS3 {
                 checksum: requested,
                 crc64nvme: Some(ingested.crc64nvme),
             }],
+            encryption: Some(sealed_key),
             ..template
         };
         let etag = record.etag.clone();
@@ -198,6 +186,7 @@ impl CofferS3 {
             checksum_sha1: sums.checksum_sha1,
             checksum_sha256: sums.checksum_sha256,
             checksum_type: sums.checksum_type,
+            server_side_encryption: encryption::reported(&record),
             ..Default::default()
         }))
     }

@@ -1,5 +1,6 @@
 use std::sync::Arc;
 
+use coffer_kms::MasterKeyring;
 use coffer_store::{BlobId, BlobStore, BucketRecord, MetaStore};
 use s3s::{S3Request, S3Result};
 
@@ -20,6 +21,7 @@ pub struct CofferS3 {
     pub(crate) blobs: Arc<dyn BlobStore>,
     pub(crate) users: Arc<UserDirectory>,
     pub(crate) identity: Arc<ServerIdentity>,
+    pub(crate) keyring: Arc<MasterKeyring>,
 }
 
 impl CofferS3 {
@@ -28,12 +30,14 @@ impl CofferS3 {
         blobs: Arc<dyn BlobStore>,
         users: Arc<UserDirectory>,
         identity: ServerIdentity,
+        keyring: Arc<MasterKeyring>,
     ) -> Self {
         Self {
             meta,
             blobs,
             users,
             identity: Arc::new(identity),
+            keyring,
         }
     }
 

@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use coffer_kms::{MasterKeyring, RootKey};
 use coffer_s3::{CofferS3, RequireSigV4, ServerIdentity, User, UserDirectory};
 use coffer_store::{FsBlobStore, RedbMetaStore, collect_orphans};
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -72,6 +73,10 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
         .map_err(|e| format!("cannot open metadata database: {e}"))?;
     let blobs = FsBlobStore::open(&config.data_dir.join("objects"))
         .map_err(|e| format!("cannot open blob store: {e}"))?;
+    // The root key binds to the data directory before anything sealed under it is read.
+    let root = RootKey::load(&config.data_dir).map_err(|e| e.to_string())?;
+    root.check_against(&meta).map_err(|e| e.to_string())?;
+    let keyring = MasterKeyring::open(&meta, &root).map_err(|e| e.to_string())?;
     let report =
         collect_orphans(&meta, &blobs).map_err(|e| format!("start-up collection failed: {e}"))?;
     tracing::info!(
@@ -88,6 +93,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
             account_id: config.account_id.clone(),
             region: config.region.clone(),
         },
+        Arc::new(keyring),
     );
     let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
         .set_buckets(&[0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 30.0])
