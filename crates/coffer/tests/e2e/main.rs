@@ -14,4 +14,5 @@ mod objects;
 mod observability;
 mod post_upload;
 mod races;
+mod sse_s3;
 mod tls;
