@@ -42,6 +42,7 @@ impl CofferS3 {
             owner: user.name.clone(),
             region: region.clone(),
             created_ms: now_ms(),
+            encryption: None,
         };
         let result = self
             .blocking(move |meta, _| Ok(meta.create_bucket(&record)))

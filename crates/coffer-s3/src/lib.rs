@@ -12,6 +12,7 @@
 mod auth;
 mod body;
 mod bucket;
+mod bucket_encryption;
 mod checksum;
 mod conditions;
 mod copy;

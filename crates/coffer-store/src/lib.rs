@@ -28,7 +28,7 @@ pub use fs_blob::FsBlobStore;
 pub use gc::{GcReport, collect_orphans};
 pub use meta::{ListControl, MetaStore, WriteCondition};
 pub use records::{
-    BucketRecord, ChecksumRecord, EncryptionRecord, ObjectRecord, PartRecord, RECORD_VERSION,
-    StoredPart, UploadRecord,
+    BucketEncryption, BucketRecord, ChecksumRecord, EncryptionRecord, ObjectRecord, PartRecord,
+    RECORD_VERSION, StoredPart, UploadRecord,
 };
 pub use redb_meta::RedbMetaStore;

@@ -29,6 +29,12 @@ pub trait MetaStore: Send + Sync + 'static {
     fn create_bucket(&self, bucket: &BucketRecord) -> StoreResult<()>;
     fn get_bucket(&self, name: &str) -> StoreResult<Option<BucketRecord>>;
     fn list_buckets(&self) -> StoreResult<Vec<BucketRecord>>;
+    /// Sets (or, with `None`, resets) a bucket's default encryption.
+    fn set_bucket_encryption(
+        &self,
+        name: &str,
+        encryption: Option<crate::records::BucketEncryption>,
+    ) -> StoreResult<()>;
     /// Fails with `BucketNotEmpty` while objects remain; aborts the bucket's uploads.
     fn delete_bucket(&self, name: &str) -> StoreResult<Vec<BlobId>>;
 

@@ -24,6 +24,22 @@ pub struct BucketRecord {
     pub region: String,
     /// Unix time in milliseconds.
     pub created_ms: i64,
+    /// The bucket's default encryption as last configured; `None` means S3's default
+    /// (SSE-S3, no bucket key).
+    #[serde(default)]
+    pub encryption: Option<BucketEncryption>,
+}
+
+/// A bucket's default-encryption rule (PutBucketEncryption).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BucketEncryption {
+    /// `AES256`, `aws:kms` or `aws:kms:dsse`.
+    pub algorithm: String,
+    /// As the client sent it (S3 echoes it unchanged).
+    #[serde(default)]
+    pub kms_key_id: Option<String>,
+    #[serde(default)]
+    pub bucket_key_enabled: bool,
 }
 
 /// A checksum the client asked for (or sent), over the whole object or composed from parts.

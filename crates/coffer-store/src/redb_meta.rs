@@ -335,6 +335,24 @@ impl MetaStore for RedbMetaStore {
         Ok(out)
     }
 
+    fn set_bucket_encryption(
+        &self,
+        name: &str,
+        encryption: Option<crate::records::BucketEncryption>,
+    ) -> StoreResult<()> {
+        let name = name.to_owned();
+        self.write(move |txn| {
+            let mut buckets = txn.open_table(BUCKETS)?;
+            let mut record: BucketRecord = match buckets.get(name.as_str())? {
+                Some(v) => decode(v.value())?,
+                None => return Err(StoreError::NoSuchBucket),
+            };
+            record.encryption = encryption.clone();
+            buckets.insert(name.as_str(), encode(&record)?.as_slice())?;
+            Ok(())
+        })
+    }
+
     fn delete_bucket(&self, name: &str) -> StoreResult<Vec<BlobId>> {
         let name = name.to_owned();
         self.write(move |txn| {
@@ -693,6 +711,7 @@ mod tests {
             owner: "alice".into(),
             region: "us-east-1".into(),
             created_ms: 0,
+            encryption: None,
         })
         .unwrap();
         (dir, s)
@@ -793,6 +812,7 @@ mod tests {
             owner: "alice".into(),
             region: "us-east-1".into(),
             created_ms: 0,
+            encryption: None,
         })
         .unwrap();
         for k in ["z", "a/2", "a/1", "é", "A"] {

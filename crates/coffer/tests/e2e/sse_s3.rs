@@ -411,3 +411,128 @@ async fn the_server_refuses_another_root_key_or_an_exposed_key_file() {
     assert!(!ok);
     assert!(err.contains("readable by others"), "{err}");
 }
+
+#[tokio::test]
+async fn bucket_default_encryption_api() {
+    use aws_sdk_s3::types::{
+        ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
+    };
+    let server = Server::start();
+    let c = server.alice();
+    c.create_bucket().bucket("enc").send().await.unwrap();
+    let rule_of =
+        |out: &aws_sdk_s3::operation::get_bucket_encryption::GetBucketEncryptionOutput| {
+            let rule = &out.server_side_encryption_configuration().unwrap().rules()[0];
+            (
+                rule.apply_server_side_encryption_by_default()
+                    .map(|d| d.sse_algorithm().clone()),
+                rule.bucket_key_enabled(),
+            )
+        };
+    let fresh = c
+        .get_bucket_encryption()
+        .bucket("enc")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        rule_of(&fresh),
+        (Some(ServerSideEncryption::Aes256), Some(false))
+    );
+
+    let config = |alg: ServerSideEncryption, kms: Option<&str>, rules: usize| {
+        let rule = ServerSideEncryptionRule::builder()
+            .apply_server_side_encryption_by_default(
+                ServerSideEncryptionByDefault::builder()
+                    .sse_algorithm(alg)
+                    .set_kms_master_key_id(kms.map(str::to_owned))
+                    .build()
+                    .unwrap(),
+            )
+            .bucket_key_enabled(true)
+            .build();
+        let mut b = ServerSideEncryptionConfiguration::builder();
+        for _ in 0..rules {
+            b = b.rules(rule.clone());
+        }
+        b.build().unwrap()
+    };
+    c.put_bucket_encryption()
+        .bucket("enc")
+        .server_side_encryption_configuration(config(ServerSideEncryption::Aes256, None, 1))
+        .send()
+        .await
+        .unwrap();
+    let got = c
+        .get_bucket_encryption()
+        .bucket("enc")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        rule_of(&got),
+        (Some(ServerSideEncryption::Aes256), Some(true))
+    );
+
+    let e = c
+        .put_bucket_encryption()
+        .bucket("enc")
+        .server_side_encryption_configuration(config(ServerSideEncryption::Aes256, Some("k"), 1))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err_code(&e), (Some("InvalidArgument".into()), 400));
+    let e = c
+        .put_bucket_encryption()
+        .bucket("enc")
+        .server_side_encryption_configuration(config(ServerSideEncryption::Aes256, None, 2))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err_code(&e), (Some("MalformedXML".into()), 400));
+    let e = c
+        .put_bucket_encryption()
+        .bucket("enc")
+        .server_side_encryption_configuration(config(ServerSideEncryption::AwsKms, None, 1))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err_code(&e).1, 501);
+
+    c.delete_bucket_encryption()
+        .bucket("enc")
+        .send()
+        .await
+        .unwrap();
+    c.delete_bucket_encryption()
+        .bucket("enc")
+        .send()
+        .await
+        .unwrap();
+    let reset = c
+        .get_bucket_encryption()
+        .bucket("enc")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        rule_of(&reset),
+        (Some(ServerSideEncryption::Aes256), Some(false))
+    );
+
+    let e = c
+        .get_bucket_encryption()
+        .bucket("nowhere")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err_code(&e), (Some("NoSuchBucket".into()), 404));
+    let e = server
+        .client(BOB)
+        .get_bucket_encryption()
+        .bucket("enc")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err_code(&e), (Some("AccessDenied".into()), 403));
+}
