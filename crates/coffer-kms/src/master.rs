@@ -54,11 +54,13 @@ struct State {
 /// All versions of the SSE-S3 master key, unsealed in memory.
 pub struct MasterKeyring {
     state: RwLock<State>,
+    root: Arc<RootKey>,
 }
 
 impl MasterKeyring {
     /// Loads every version, creating version 1 on first start.
-    pub fn open(meta: &dyn MetaStore, root: &RootKey) -> Result<Self, KmsError> {
+    pub fn open(meta: &dyn MetaStore, root: Arc<RootKey>) -> Result<Self, KmsError> {
+        let root_ref = root.as_ref();
         let record = match meta.get_kms_key(MASTER_KEY_ID)? {
             Some(bytes) => serde_json::from_slice::<KeyRecord>(&bytes)
                 .map_err(|e| KmsError::Malformed(MASTER_KEY_ID.into(), e.to_string()))?,
@@ -66,7 +68,7 @@ impl MasterKeyring {
                 let record = KeyRecord {
                     v: 1,
                     id: MASTER_KEY_ID.into(),
-                    versions: vec![new_version(root, 1)?],
+                    versions: vec![new_version(root_ref, 1)?],
                 };
                 store(meta, &record)?;
                 record
@@ -82,7 +84,7 @@ impl MasterKeyring {
                 .ok_or_else(|| {
                     KmsError::Malformed(MASTER_KEY_ID.into(), "sealed material".into())
                 })?;
-            let key: KeyEncryptionKey = open_key(root.kek(), &sealed, &aad(v.version))
+            let key: KeyEncryptionKey = open_key(root_ref.kek(), &sealed, &aad(v.version))
                 .map_err(|_| KmsError::Unsealable(MASTER_KEY_ID.into()))?;
             keys.insert(v.version, Arc::new(key));
             created.insert(v.version, v.created_ms);
@@ -97,7 +99,14 @@ impl MasterKeyring {
                 keys,
                 created,
             }),
+            root,
         })
+    }
+
+    /// Every version with its creation time (Unix ms), oldest first.
+    pub fn versions(&self) -> Vec<(MasterVersion, i64)> {
+        let s = self.state.read().unwrap_or_else(|p| p.into_inner());
+        s.created.iter().map(|(&v, &t)| (v, t)).collect()
     }
 
     /// The version new data keys are sealed under.
@@ -113,7 +122,8 @@ impl MasterKeyring {
     }
 
     /// Adds a new version and makes it current. Durable before it is used.
-    pub fn rotate(&self, meta: &dyn MetaStore, root: &RootKey) -> Result<MasterVersion, KmsError> {
+    pub fn rotate(&self, meta: &dyn MetaStore) -> Result<MasterVersion, KmsError> {
+        let root = self.root.as_ref();
         let mut s = self.state.write().unwrap_or_else(|p| p.into_inner());
         let mut record = meta
             .get_kms_key(MASTER_KEY_ID)?
@@ -162,13 +172,13 @@ mod tests {
     fn versions_survive_reopen_and_rotation_and_need_the_same_root() {
         let dir = tempfile::tempdir().unwrap();
         let meta = RedbMetaStore::open(&dir.path().join("m.redb")).unwrap();
-        let root = RootKey::load(dir.path()).unwrap();
+        let root = Arc::new(RootKey::load(dir.path()).unwrap());
         root.check_against(&meta).unwrap();
-        let ring = MasterKeyring::open(&meta, &root).unwrap();
+        let ring = MasterKeyring::open(&meta, root.clone()).unwrap();
         let (v1, k1) = ring.current();
         assert_eq!(v1, 1);
-        assert_eq!(ring.rotate(&meta, &root).unwrap(), 2);
-        let reopened = MasterKeyring::open(&meta, &root).unwrap();
+        assert_eq!(ring.rotate(&meta).unwrap(), 2);
+        let reopened = MasterKeyring::open(&meta, root.clone()).unwrap();
         assert_eq!(reopened.current().0, 2);
         assert_eq!(
             reopened.version(1).unwrap().expose_secret(),
@@ -182,7 +192,7 @@ mod tests {
             other.check_against(&meta),
             Err(KmsError::RootKeyMismatch)
         ));
-        assert!(MasterKeyring::open(&meta, &other).is_err());
+        assert!(MasterKeyring::open(&meta, Arc::new(other)).is_err());
     }
 
     #[test]

@@ -25,8 +25,10 @@ mod list;
 mod multipart;
 mod object;
 mod put;
+mod rekey;
 mod service;
 
 pub use auth::{RequireSigV4, User, UserDirectory};
 pub use multipart::MIN_PART_SIZE;
+pub use rekey::{KeyStatus, RekeyStep};
 pub use service::{CofferS3, ServerIdentity};

@@ -99,6 +99,23 @@ pub trait MetaStore: Send + Sync + 'static {
         condition: &WriteCondition,
     ) -> StoreResult<Vec<BlobId>>;
 
+    /// Replaces an object's sealed data key, if it is still `expected` (else returns false:
+    /// the object changed meanwhile). Data and everything else stay as they are.
+    fn reseal_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        expected: &str,
+        encryption: &crate::records::EncryptionRecord,
+    ) -> StoreResult<bool>;
+    /// The same for an upload in progress.
+    fn reseal_upload(
+        &self,
+        upload_id: &str,
+        expected: &str,
+        encryption: &crate::records::EncryptionRecord,
+    ) -> StoreResult<bool>;
+
     /// A KMS key record, sealed by the KMS layer (this store never sees key material).
     fn get_kms_key(&self, id: &str) -> StoreResult<Option<Vec<u8>>>;
     fn put_kms_key(&self, id: &str, record: &[u8]) -> StoreResult<()>;

@@ -653,6 +653,66 @@ impl MetaStore for RedbMetaStore {
         })
     }
 
+    fn reseal_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        expected: &str,
+        encryption: &crate::records::EncryptionRecord,
+    ) -> StoreResult<bool> {
+        let (k, expected, encryption) = (
+            object_key(bucket, key),
+            expected.to_owned(),
+            encryption.clone(),
+        );
+        self.write(move |txn| {
+            let mut objects = txn.open_table(OBJECTS)?;
+            let mut record: ObjectRecord = match objects.get(k.as_str())? {
+                Some(v) => decode(v.value())?,
+                None => return Ok(false),
+            };
+            if record.encryption.as_ref().map(|e| e.sealed_key.as_str()) != Some(expected.as_str())
+            {
+                return Ok(false);
+            }
+            record.encryption = Some(encryption.clone());
+            objects.insert(k.as_str(), encode(&record)?.as_slice())?;
+            Ok(true)
+        })
+    }
+
+    fn reseal_upload(
+        &self,
+        upload_id: &str,
+        expected: &str,
+        encryption: &crate::records::EncryptionRecord,
+    ) -> StoreResult<bool> {
+        let (id, expected, encryption) = (
+            upload_id.to_owned(),
+            expected.to_owned(),
+            encryption.clone(),
+        );
+        self.write(move |txn| {
+            let mut uploads = txn.open_table(UPLOADS)?;
+            let mut record: UploadRecord = match uploads.get(id.as_str())? {
+                Some(v) => decode(v.value())?,
+                None => return Ok(false),
+            };
+            if record
+                .template
+                .encryption
+                .as_ref()
+                .map(|e| e.sealed_key.as_str())
+                != Some(expected.as_str())
+            {
+                return Ok(false);
+            }
+            record.template.encryption = Some(encryption.clone());
+            uploads.insert(id.as_str(), encode(&record)?.as_slice())?;
+            Ok(true)
+        })
+    }
+
     fn get_kms_key(&self, id: &str) -> StoreResult<Option<Vec<u8>>> {
         let txn = self.db.begin_read()?;
         let t = txn.open_table(KMS_KEYS)?;

@@ -20,6 +20,44 @@ pub struct Cli {
 pub enum Command {
     /// Run the server.
     Serve(ServeArgs),
+    /// Operate on the SSE-S3 master key (through the running server, or the idle data
+    /// directory).
+    Admin(AdminArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AdminArgs {
+    #[command(subcommand)]
+    pub command: AdminCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Add a master-key version and make it current (old versions stay).
+    RotateMasterKey(Target),
+    /// Re-seal every object key still under an older master-key version. Online, resumable.
+    Rekey(RekeyArgs),
+}
+
+/// Which data directory (through its server when one is running).
+#[derive(Debug, Args)]
+pub struct Target {
+    #[arg(long, value_name = "FILE", conflicts_with = "data_dir")]
+    pub config: Option<PathBuf>,
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct RekeyArgs {
+    #[command(flatten)]
+    pub target: Target,
+    /// At most this many objects per second (default: as fast as it goes).
+    #[arg(long, value_name = "OBJECTS_PER_SEC")]
+    pub rate: Option<f64>,
+    /// Objects per step; each step commits, so a crash repeats at most one.
+    #[arg(long, default_value_t = 500)]
+    pub batch: u64,
 }
 
 #[derive(Debug, Args)]

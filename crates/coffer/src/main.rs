@@ -2,8 +2,12 @@
 //! design: what a request means lives in `coffer-s3`, how state persists in `coffer-store`.
 #![forbid(unsafe_code)]
 
+mod admin;
+mod admin_ops;
+mod admin_route;
 mod cli;
 mod config;
+mod datadir;
 mod front;
 mod host;
 mod server;
@@ -36,6 +40,7 @@ fn main() -> std::process::ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Serve(args) => server::serve(args).await,
+            Command::Admin(args) => admin::run(args).await,
         }
     });
     match result {

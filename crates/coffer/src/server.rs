@@ -3,17 +3,18 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use coffer_kms::{MasterKeyring, RootKey};
-use coffer_s3::{CofferS3, RequireSigV4, ServerIdentity, User, UserDirectory};
-use coffer_store::{FsBlobStore, RedbMetaStore, collect_orphans};
+use coffer_s3::{RequireSigV4, ServerIdentity, User, UserDirectory};
+use coffer_store::collect_orphans;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto::Builder as ConnBuilder;
 use s3s::service::S3ServiceBuilder;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
+use crate::admin_route::AdminRoute;
 use crate::cli::{ServeArgs, listen_addr};
 use crate::config::{ServeConfig, users_or_generated};
+use crate::datadir;
 use crate::front::Front;
 use crate::host::LocalVirtualHosts;
 use crate::tls;
@@ -69,31 +70,20 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
         )
     }));
 
-    let meta = RedbMetaStore::open(&config.data_dir.join("meta.redb"))
-        .map_err(|e| format!("cannot open metadata database: {e}"))?;
-    let blobs = FsBlobStore::open(&config.data_dir.join("objects"))
-        .map_err(|e| format!("cannot open blob store: {e}"))?;
-    // The root key binds to the data directory before anything sealed under it is read.
-    let root = RootKey::load(&config.data_dir).map_err(|e| e.to_string())?;
-    root.check_against(&meta).map_err(|e| e.to_string())?;
-    let keyring = MasterKeyring::open(&meta, &root).map_err(|e| e.to_string())?;
-    let report =
-        collect_orphans(&meta, &blobs).map_err(|e| format!("start-up collection failed: {e}"))?;
+    let dir = datadir::open(&config.data_dir)?;
+    let report = collect_orphans(&dir.meta, &dir.blobs)
+        .map_err(|e| format!("start-up collection failed: {e}"))?;
     tracing::info!(
         unfinished_writes = report.unfinished_writes,
         orphan_blobs = report.orphan_blobs,
         "collected leftovers of earlier runs"
     );
-
-    let s3 = CofferS3::new(
-        Arc::new(meta),
-        Arc::new(blobs),
-        Arc::new(directory.clone()),
+    let s3 = dir.into_service(
+        directory.clone(),
         ServerIdentity {
             account_id: config.account_id.clone(),
             region: config.region.clone(),
         },
-        Arc::new(keyring),
     );
     let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
         .set_buckets(&[0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 30.0])
@@ -101,7 +91,11 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
         .install_recorder()
         .map_err(|e| format!("cannot install the metrics recorder: {e}"))?;
     let service = {
-        let mut b = S3ServiceBuilder::new(s3);
+        let mut b = S3ServiceBuilder::new(s3.clone());
+        b.set_route(AdminRoute {
+            s3,
+            users: Arc::new(directory.clone()),
+        });
         b.set_auth(directory);
         b.set_access(RequireSigV4);
         b.set_host(LocalVirtualHosts);

@@ -14,5 +14,6 @@ mod objects;
 mod observability;
 mod post_upload;
 mod races;
+mod rekey;
 mod sse_s3;
 mod tls;

@@ -1,0 +1,217 @@
+//! `coffer admin`: master-key rotation and rekeying, with a progress bar. Opens the data
+//! directory itself when it is idle; goes through the running server's admin API (signed as
+//! an admin user of the configuration) when a server holds it.
+
+use std::time::{Duration, Instant, SystemTime};
+
+use bytes::Bytes;
+use coffer_s3::{CofferS3, ServerIdentity, UserDirectory};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::{Value, json};
+
+use crate::admin_ops::{self, ADMIN_HEADER};
+use crate::cli::{AdminArgs, AdminCommand, RekeyArgs, ServeArgs, Target};
+use crate::config::{ServeConfig, users_or_generated};
+use crate::datadir::{self, OpenError};
+
+enum Ops {
+    Local(CofferS3),
+    Remote(Remote),
+}
+
+struct Remote {
+    url: String,
+    host: String,
+    region: String,
+    access_key: String,
+    secret_key: zeroize::Zeroizing<String>,
+}
+
+pub async fn run(args: AdminArgs) -> Result<(), String> {
+    match args.command {
+        AdminCommand::RotateMasterKey(target) => {
+            let ops = connect(&target).await?;
+            let out = ops.call("rotate-master-key", Value::Null).await?;
+            println!(
+                "coffer: the SSE-S3 master key is now version {}",
+                out["version"]
+            );
+            println!(
+                "coffer: run `coffer admin rekey` to re-seal object keys under older versions"
+            );
+            Ok(())
+        }
+        AdminCommand::Rekey(args) => rekey(args).await,
+    }
+}
+
+async fn connect(target: &Target) -> Result<Ops, String> {
+    let config = ServeConfig::resolve(&ServeArgs {
+        config: target.config.clone(),
+        data_dir: target.data_dir.clone(),
+        http: None,
+        https: None,
+        tls_cert: None,
+        tls_key: None,
+        allow_sse_c_over_http: false,
+    })?;
+    let identity = ServerIdentity {
+        account_id: config.account_id.clone(),
+        region: config.region.clone(),
+    };
+    match datadir::open(&config.data_dir) {
+        Ok(dir) => Ok(Ops::Local(
+            dir.into_service(UserDirectory::default(), identity),
+        )),
+        Err(OpenError::InUse) => Remote::new(&config).map(Ops::Remote),
+        Err(e) => Err(e.into()),
+    }
+}
+
+impl Ops {
+    async fn call(&self, op: &str, args: Value) -> Result<Value, String> {
+        match self {
+            Ops::Local(s3) => {
+                let (s3, op) = (s3.clone(), op.to_owned());
+                tokio::task::spawn_blocking(move || admin_ops::run(&s3, &op, &args))
+                    .await
+                    .map_err(|e| e.to_string())?
+            }
+            Ops::Remote(r) => r.call(op, args).await,
+        }
+    }
+}
+
+impl Remote {
+    fn new(config: &ServeConfig) -> Result<Self, String> {
+        if config.http_listen.is_empty() {
+            return Err("a server holds the data directory, and the configuration names no HTTP listener to reach it".into());
+        }
+        let (users, _) = users_or_generated(config)?;
+        let admin = users.iter().find(|u| u.admin).ok_or(
+            "a server holds the data directory, and the configuration names no admin user",
+        )?;
+        Ok(Self {
+            url: format!("http://{}/", config.http_listen),
+            host: config.http_listen.clone(),
+            region: config.region.clone(),
+            access_key: admin.access_key.clone(),
+            secret_key: zeroize::Zeroizing::new(admin.secret_key.clone()),
+        })
+    }
+
+    async fn call(&self, op: &str, args: Value) -> Result<Value, String> {
+        use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
+        use aws_sigv4::sign::v4;
+        let body = args.to_string().into_bytes();
+        let payload = hex::encode(ring::digest::digest(&ring::digest::SHA256, &body));
+        let mut headers = vec![
+            ("host".to_owned(), self.host.clone()),
+            (ADMIN_HEADER.to_owned(), op.to_owned()),
+            ("x-amz-content-sha256".to_owned(), payload.clone()),
+        ];
+        let identity = aws_credential_types::Credentials::new(
+            &self.access_key,
+            self.secret_key.as_str(),
+            None,
+            None,
+            "coffer-admin",
+        )
+        .into();
+        let params = v4::SigningParams::builder()
+            .identity(&identity)
+            .region(&self.region)
+            .name("s3")
+            .time(SystemTime::now())
+            .settings(SigningSettings::default())
+            .build()
+            .map_err(|e| e.to_string())?
+            .into();
+        let signable = SignableRequest::new(
+            "POST",
+            &self.url,
+            headers.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+            SignableBody::Precomputed(payload),
+        )
+        .map_err(|e| e.to_string())?;
+        let (instructions, _) = sign(signable, &params)
+            .map_err(|e| e.to_string())?
+            .into_parts();
+        for (k, v) in instructions.headers() {
+            headers.push((k.to_owned(), v.to_owned()));
+        }
+        let mut req = http::Request::builder().method("POST").uri(&self.url);
+        for (k, v) in &headers {
+            req = req.header(k, v);
+        }
+        let req = req
+            .body(Full::new(Bytes::from(body)))
+            .map_err(|e| e.to_string())?;
+        let client = Client::builder(TokioExecutor::new()).build_http();
+        let resp = client
+            .request(req)
+            .await
+            .map_err(|e| format!("cannot reach the server at {}: {e}", self.url))?;
+        let status = resp.status();
+        let bytes = resp
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| e.to_string())?
+            .to_bytes();
+        if !status.is_success() {
+            return Err(format!(
+                "the server refused ({status}): {}",
+                String::from_utf8_lossy(&bytes)
+            ));
+        }
+        serde_json::from_slice(&bytes).map_err(|e| e.to_string())
+    }
+}
+
+async fn rekey(args: RekeyArgs) -> Result<(), String> {
+    let ops = connect(&args.target).await?;
+    let status = ops.call("key-status", Value::Null).await?;
+    let total = status["objects"].as_u64().unwrap_or(0);
+    let stale = status["objects_under_older_versions"].as_u64().unwrap_or(0);
+    println!(
+        "coffer: master key version {}; {stale} of {total} objects under older versions",
+        status["current"]
+    );
+    let bar = ProgressBar::new(total);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{bar:40} {pos}/{len} objects scanned, {msg} [{elapsed_precise}, eta {eta}]",
+        )
+        .map_err(|e| e.to_string())?,
+    );
+    let started = Instant::now();
+    let (mut scanned, mut resealed) = (0u64, 0u64);
+    let mut after = Value::Null;
+    loop {
+        let step = ops
+            .call("rekey-step", json!({ "after": after, "limit": args.batch }))
+            .await?;
+        let n = step["scanned"].as_u64().unwrap_or(0);
+        scanned += n;
+        resealed += step["resealed"].as_u64().unwrap_or(0);
+        bar.inc(n);
+        bar.set_message(format!("{resealed} re-sealed"));
+        if step["next"].is_null() {
+            break;
+        }
+        after = step["next"].clone();
+        if let Some(rate) = args.rate.filter(|r| *r > 0.0) {
+            let due = Duration::from_secs_f64(scanned as f64 / rate);
+            if let Some(wait) = due.checked_sub(started.elapsed()) {
+                tokio::time::sleep(wait).await;
+            }
+        }
+    }
+    bar.finish();
+    println!("coffer: rekey complete: {scanned} objects scanned, {resealed} data keys re-sealed");
+    Ok(())
+}

@@ -1,0 +1,64 @@
+//! Opening a data directory: metadata, blobs, the root key and the master keyring, in that
+//! order (the root key binds to the directory before anything sealed under it is read).
+
+use std::path::Path;
+use std::sync::Arc;
+
+use coffer_kms::{MasterKeyring, RootKey};
+use coffer_s3::{CofferS3, ServerIdentity, UserDirectory};
+use coffer_store::{FsBlobStore, RedbMetaStore};
+
+pub struct DataDir {
+    pub meta: RedbMetaStore,
+    pub blobs: FsBlobStore,
+    pub keyring: MasterKeyring,
+}
+
+pub enum OpenError {
+    /// Another process (a running server) holds the database.
+    InUse,
+    Other(String),
+}
+
+impl From<OpenError> for String {
+    fn from(e: OpenError) -> String {
+        match e {
+            OpenError::InUse => "the data directory is in use by another coffer process".into(),
+            OpenError::Other(m) => m,
+        }
+    }
+}
+
+pub fn open(data_dir: &Path) -> Result<DataDir, OpenError> {
+    let meta = RedbMetaStore::open(&data_dir.join("meta.redb")).map_err(|e| {
+        let text = e.to_string();
+        if text.contains("already open") {
+            OpenError::InUse
+        } else {
+            OpenError::Other(format!("cannot open metadata database: {text}"))
+        }
+    })?;
+    let blobs = FsBlobStore::open(&data_dir.join("objects"))
+        .map_err(|e| OpenError::Other(format!("cannot open blob store: {e}")))?;
+    let root = Arc::new(RootKey::load(data_dir).map_err(|e| OpenError::Other(e.to_string()))?);
+    root.check_against(&meta)
+        .map_err(|e| OpenError::Other(e.to_string()))?;
+    let keyring = MasterKeyring::open(&meta, root).map_err(|e| OpenError::Other(e.to_string()))?;
+    Ok(DataDir {
+        meta,
+        blobs,
+        keyring,
+    })
+}
+
+impl DataDir {
+    pub fn into_service(self, users: UserDirectory, identity: ServerIdentity) -> CofferS3 {
+        CofferS3::new(
+            Arc::new(self.meta),
+            Arc::new(self.blobs),
+            Arc::new(users),
+            identity,
+            Arc::new(self.keyring),
+        )
+    }
+}
