@@ -40,6 +40,11 @@ impl CofferS3 {
         Ok(v)
     }
 
+    /// Every master-key version with its creation time (Unix ms), oldest first.
+    pub fn master_key_versions(&self) -> Vec<(u32, i64)> {
+        self.keyring.versions()
+    }
+
     /// Counts objects per state of their data key (blocking: call from a blocking context).
     pub fn key_status(&self) -> Result<KeyStatus, String> {
         let current = self.keyring.current().0;

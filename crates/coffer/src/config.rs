@@ -22,6 +22,8 @@ pub struct FileConfig {
     pub https_listen: Option<String>,
     pub allow_sse_c_over_http: Option<bool>,
     pub block_sse_c_on_new_buckets: Option<bool>,
+    /// Days between scheduled rotations of the SSE-S3 master key (0 disables them).
+    pub master_key_rotation_days: Option<u32>,
     #[serde(default)]
     pub users: Vec<UserConfig>,
 }
@@ -66,6 +68,7 @@ pub struct ServeConfig {
     pub allow_sse_c_over_http: bool,
     /// Parsed now so the file's contract holds; enforced once SSE-C exists.
     pub block_sse_c_on_new_buckets: bool,
+    pub master_key_rotation_days: u32,
     pub users: Vec<UserConfig>,
 }
 
@@ -86,6 +89,7 @@ impl ServeConfig {
                 https_listen: None,
                 allow_sse_c_over_http: None,
                 block_sse_c_on_new_buckets: None,
+                master_key_rotation_days: None,
                 users: Vec::new(),
             },
         };
@@ -124,6 +128,7 @@ impl ServeConfig {
             allow_sse_c_over_http: args.allow_sse_c_over_http
                 || file.allow_sse_c_over_http.unwrap_or(false),
             block_sse_c_on_new_buckets: file.block_sse_c_on_new_buckets.unwrap_or(true),
+            master_key_rotation_days: file.master_key_rotation_days.unwrap_or(90),
             users: file.users.clone(),
         })
     }

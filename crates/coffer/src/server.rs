@@ -2,8 +2,9 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
-use coffer_s3::{RequireSigV4, ServerIdentity, User, UserDirectory};
+use coffer_s3::{CofferS3, RequireSigV4, ServerIdentity, User, UserDirectory};
 use coffer_store::collect_orphans;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto::Builder as ConnBuilder;
@@ -85,6 +86,12 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
             region: config.region.clone(),
         },
     );
+    if config.master_key_rotation_days > 0 {
+        tokio::spawn(rotate_on_schedule(
+            s3.clone(),
+            Duration::from_secs(u64::from(config.master_key_rotation_days) * 86_400),
+        ));
+    }
     let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
         .set_buckets(&[0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 30.0])
         .map_err(|e| format!("cannot configure metrics: {e}"))?
@@ -195,5 +202,52 @@ async fn accept_loop(listener: TcpListener, service: Front, tls: Option<TlsAccep
                 tracing::debug!(%peer, error = %e, "connection ended with an error");
             }
         });
+    }
+}
+
+/// Rotates the SSE-S3 master key when its newest version is older than `period`. Checks
+/// hourly, so a server that was down at the due time rotates soon after it starts.
+async fn rotate_on_schedule(s3: CofferS3, period: Duration) {
+    loop {
+        let s = s3.clone();
+        let due = tokio::task::spawn_blocking(move || {
+            let newest = s
+                .master_key_versions()
+                .last()
+                .map(|(_, created)| *created)
+                .unwrap_or(0);
+            let now_ms = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis() as i64)
+                .unwrap_or(0);
+            if rotation_due(newest, now_ms, period)
+                && let Err(e) = s.rotate_master_key()
+            {
+                tracing::error!(error = %e, "scheduled master-key rotation failed");
+            }
+        })
+        .await;
+        if due.is_err() {
+            tracing::error!("scheduled master-key rotation check panicked");
+        }
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+    }
+}
+
+fn rotation_due(newest_version_ms: i64, now_ms: i64, period: Duration) -> bool {
+    now_ms.saturating_sub(newest_version_ms) >= period.as_millis() as i64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rotation_is_due_once_the_newest_version_is_a_period_old() {
+        let day = 86_400_000;
+        let ninety = Duration::from_secs(90 * 86_400);
+        assert!(!rotation_due(0, 89 * day, ninety));
+        assert!(rotation_due(0, 90 * day, ninety));
+        assert!(rotation_due(0, 400 * day, ninety));
     }
 }
