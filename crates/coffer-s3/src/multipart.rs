@@ -87,6 +87,45 @@ impl CofferS3 {
         Ok(dek.part_key(number))
     }
 
+    /// Records a written part (replacing an earlier upload of its number). If the upload is
+    /// gone meanwhile, the new blob is released and the error returned.
+    async fn store_part(
+        &self,
+        upload_id: &str,
+        number: u32,
+        ingested: body::Ingested,
+        checksum: Option<ChecksumRecord>,
+        last_modified_ms: i64,
+    ) -> S3Result<()> {
+        let blob = ingested.blob.clone();
+        let part = PartRecord {
+            v: coffer_store::RECORD_VERSION,
+            part: StoredPart {
+                number,
+                size: ingested.size,
+                md5_hex: hex::encode(ingested.md5),
+                blob: ingested.blob,
+                checksum,
+                crc64nvme: Some(ingested.crc64nvme),
+            },
+            last_modified_ms,
+        };
+        let upload_id = upload_id.to_owned();
+        match self
+            .blocking(move |meta, _| meta.put_part(&upload_id, &part).or_s3())
+            .await
+        {
+            Ok(freed) => {
+                self.release_blobs(freed);
+                Ok(())
+            }
+            Err(e) => {
+                self.release_blobs(vec![blob]);
+                Err(e)
+            }
+        }
+    }
+
     /// An upload of this bucket and key the caller may use.
     async fn upload(
         &self,
@@ -256,30 +295,8 @@ impl CofferS3 {
             trailers.as_ref(),
         )?;
         let md5_hex = hex::encode(ingested.md5);
-        let part = PartRecord {
-            v: coffer_store::RECORD_VERSION,
-            part: StoredPart {
-                number,
-                size: ingested.size,
-                md5_hex: md5_hex.clone(),
-                blob: ingested.blob.clone(),
-                checksum: sum.clone(),
-                crc64nvme: Some(ingested.crc64nvme),
-            },
-            last_modified_ms: now_ms(),
-        };
-        let upload_id = input.upload_id.clone();
-        let stored = self
-            .blocking(move |meta, _| meta.put_part(&upload_id, &part).or_s3())
-            .await;
-        let freed = match stored {
-            Ok(f) => f,
-            Err(e) => {
-                self.release_blobs(vec![ingested.blob]);
-                return Err(e);
-            }
-        };
-        self.release_blobs(freed);
+        self.store_part(&input.upload_id, number, ingested, sum.clone(), now_ms())
+            .await?;
         let sums = checksum::to_dto(sum.as_ref());
         Ok(S3Response::new(UploadPartOutput {
             server_side_encryption: encryption::reported(&upload.template),
@@ -358,30 +375,8 @@ impl CofferS3 {
             _ => None,
         };
         let now = now_ms();
-        let part = PartRecord {
-            v: coffer_store::RECORD_VERSION,
-            part: StoredPart {
-                number,
-                size: ingested.size,
-                md5_hex: md5_hex.clone(),
-                blob: ingested.blob.clone(),
-                checksum: sum.clone(),
-                crc64nvme: Some(ingested.crc64nvme),
-            },
-            last_modified_ms: now,
-        };
-        let upload_id = input.upload_id.clone();
-        let stored = self
-            .blocking(move |meta, _| meta.put_part(&upload_id, &part).or_s3())
-            .await;
-        let freed = match stored {
-            Ok(f) => f,
-            Err(e) => {
-                self.release_blobs(vec![ingested.blob]);
-                return Err(e);
-            }
-        };
-        self.release_blobs(freed);
+        self.store_part(&input.upload_id, number, ingested, sum.clone(), now)
+            .await?;
         let sums = checksum::to_dto(sum.as_ref());
         Ok(S3Response::new(UploadPartCopyOutput {
             copy_part_result: Some(CopyPartResult {
