@@ -51,45 +51,66 @@ enum Chunk {
     End,
 }
 
-/// Hashes plaintext and writes it sealed. The blob writer only ever sees the sealer's output.
-struct Sink {
-    writer: Box<dyn coffer_store::BlobWriter>,
-    sealer: PartSealer,
-    sealed: Vec<u8>,
+/// The plaintext digests of a body: MD5 (the ETag), CRC64NVME (S3's default checksum) and
+/// the checksum the client asked for.
+struct Digests {
     size: u64,
     md5: md5::Md5,
     crc: CrcDigest,
     checksum: Option<Hasher>,
 }
 
-fn crypto_io(e: coffer_crypto::CryptoError) -> std::io::Error {
-    std::io::Error::other(e.to_string())
-}
-
-impl Sink {
-    fn new(
-        blobs: &dyn BlobStore,
-        key: &PartKey,
-        algorithm: Option<Algorithm>,
-    ) -> std::io::Result<Self> {
-        Ok(Self {
-            writer: blobs.create()?,
-            sealer: PartSealer::new(key).map_err(crypto_io)?,
-            sealed: Vec::with_capacity(2 * SEGMENT_SIZE),
+impl Digests {
+    fn new(algorithm: Option<Algorithm>) -> Self {
+        Self {
             size: 0,
             md5: md5::Md5::new(),
             crc: CrcDigest::new(CrcAlgorithm::Crc64Nvme),
             checksum: algorithm.map(Hasher::new),
-        })
+        }
     }
 
-    fn write(&mut self, data: &[u8]) -> std::io::Result<()> {
+    fn update(&mut self, data: &[u8]) {
         self.md5.update(data);
         self.crc.update(data);
         if let Some(h) = self.checksum.as_mut() {
             h.update(data);
         }
         self.size += data.len() as u64;
+    }
+
+    fn finish(self, blob: BlobId) -> Ingested {
+        Ingested {
+            blob,
+            size: self.size,
+            md5: self.md5.finalize().into(),
+            crc64nvme: self.crc.finalize(),
+            checksum: self.checksum.map(Hasher::finish),
+        }
+    }
+}
+
+/// Seals plaintext into a new blob. The blob writer only ever sees the sealer's output.
+struct SealedBlob {
+    writer: Box<dyn coffer_store::BlobWriter>,
+    sealer: PartSealer,
+    sealed: Vec<u8>,
+}
+
+fn crypto_io(e: coffer_crypto::CryptoError) -> std::io::Error {
+    std::io::Error::other(e.to_string())
+}
+
+impl SealedBlob {
+    fn new(blobs: &dyn BlobStore, key: &PartKey) -> std::io::Result<Self> {
+        Ok(Self {
+            writer: blobs.create()?,
+            sealer: PartSealer::new(key).map_err(crypto_io)?,
+            sealed: Vec::with_capacity(2 * SEGMENT_SIZE),
+        })
+    }
+
+    fn write(&mut self, data: &[u8]) -> std::io::Result<()> {
         self.sealer
             .push(data, &mut self.sealed)
             .map_err(crypto_io)?;
@@ -98,23 +119,36 @@ impl Sink {
         Ok(())
     }
 
-    fn commit(mut self) -> std::io::Result<Ingested> {
+    /// Seals the final segment and makes the blob durable.
+    fn commit(mut self) -> std::io::Result<BlobId> {
         self.sealer.finish(&mut self.sealed).map_err(crypto_io)?;
         self.writer.write_all(&self.sealed)?;
-        let blob = self.writer.commit()?;
-        Ok(Ingested {
-            blob,
-            size: self.size,
-            md5: self.md5.finalize().into(),
-            crc64nvme: self.crc.finalize(),
-            checksum: self.checksum.map(Hasher::finish),
-        })
+        self.writer.commit()
     }
 }
 
-/// Streams a request body into a new durable blob. Nothing is committed unless the whole body
-/// arrived: a truncated or failed body, or one whose length differs from the declared
-/// (decoded) content length, leaves no blob and yields `IncompleteBody`.
+/// Runs `each` on every chunk a channel delivers until `End` (then `finish`); a channel that
+/// closes without `End` yields `None` (the body failed: whatever was built is discarded).
+fn drain<S, T>(
+    rx: &mut mpsc::Receiver<Chunk>,
+    mut state: S,
+    mut each: impl FnMut(&mut S, &[u8]) -> std::io::Result<()>,
+    finish: impl FnOnce(S) -> std::io::Result<T>,
+) -> std::io::Result<Option<T>> {
+    while let Some(chunk) = rx.blocking_recv() {
+        match chunk {
+            Chunk::Data(b) => each(&mut state, &b)?,
+            Chunk::End => return finish(state).map(Some),
+        }
+    }
+    Ok(None)
+}
+
+/// Streams a request body into a new durable blob. Hashing and sealing run on two blocking
+/// threads fed with the same chunks, so one large PUT is bound by the slower of MD5 and
+/// AES-GCM, not their sum. Nothing is committed unless the whole body arrived: a truncated or
+/// failed body, or one whose length differs from the declared (decoded) content length,
+/// leaves no blob and yields `IncompleteBody`.
 pub(crate) async fn ingest(
     blobs: Arc<dyn BlobStore>,
     key: PartKey,
@@ -123,16 +157,27 @@ pub(crate) async fn ingest(
     max_size: u64,
     declared_len: Option<i64>,
 ) -> S3Result<Ingested> {
-    let (tx, mut rx) = mpsc::channel::<Chunk>(8);
-    let worker = tokio::task::spawn_blocking(move || -> std::io::Result<Option<Ingested>> {
-        let mut sink = Sink::new(blobs.as_ref(), &key, algorithm)?;
-        while let Some(chunk) = rx.blocking_recv() {
-            match chunk {
-                Chunk::Data(b) => sink.write(&b)?,
-                Chunk::End => return sink.commit().map(Some),
-            }
-        }
-        Ok(None)
+    let (hash_tx, mut hash_rx) = mpsc::channel::<Chunk>(8);
+    let (seal_tx, mut seal_rx) = mpsc::channel::<Chunk>(8);
+    let hasher = tokio::task::spawn_blocking(move || {
+        drain(
+            &mut hash_rx,
+            Digests::new(algorithm),
+            |d, data| {
+                d.update(data);
+                Ok(())
+            },
+            Ok,
+        )
+    });
+    let sealer = tokio::task::spawn_blocking(move || -> std::io::Result<Option<BlobId>> {
+        let sealed = SealedBlob::new(blobs.as_ref(), &key)?;
+        drain(
+            &mut seal_rx,
+            sealed,
+            |s, data| s.write(data),
+            SealedBlob::commit,
+        )
     });
 
     let mut received: u64 = 0;
@@ -149,7 +194,12 @@ pub(crate) async fn ingest(
                         ));
                         break;
                     }
-                    if tx.send(Chunk::Data(bytes)).await.is_err() {
+                    let (a, b) = (
+                        hash_tx.send(Chunk::Data(bytes.clone())),
+                        seal_tx.send(Chunk::Data(bytes)),
+                    );
+                    let (a, b) = futures::join!(a, b);
+                    if a.is_err() || b.is_err() {
                         break;
                     }
                 }
@@ -170,20 +220,23 @@ pub(crate) async fn ingest(
         ));
     }
     if failure.is_none() {
-        let _ = tx.send(Chunk::End).await;
+        let _ = futures::join!(hash_tx.send(Chunk::End), seal_tx.send(Chunk::End));
     }
-    drop(tx);
-    let outcome = worker.await.map_err(internal)?;
+    drop((hash_tx, seal_tx));
+    let digests = hasher.await.map_err(internal)?;
+    let blob = sealer.await.map_err(internal)?;
+    // Without `End` the sealer discarded its blob, so a failure leaves nothing behind.
     if let Some(f) = failure {
         return Err(f);
     }
-    match outcome {
-        Ok(Some(ingested)) => {
+    match (digests, blob) {
+        (Ok(Some(d)), Ok(Some(id))) => {
+            let ingested = d.finish(id);
             metrics::counter!("coffer_s3_bytes_received_total").increment(ingested.size);
             Ok(ingested)
         }
-        Ok(None) => Err(internal("blob writer stopped before the body ended")),
-        Err(e) => Err(internal(e)),
+        (_, Err(e)) | (Err(e), _) => Err(internal(e)),
+        _ => Err(internal("a body worker stopped before the body ended")),
     }
 }
 
@@ -223,11 +276,15 @@ pub(crate) async fn copy_range(
 ) -> S3Result<Ingested> {
     let opened = open_range(blobs.clone(), source, offset, len).await?;
     tokio::task::spawn_blocking(move || -> S3Result<Ingested> {
-        let mut sink = Sink::new(blobs.as_ref(), &key, algorithm).map_err(internal)?;
+        let mut digests = Digests::new(algorithm);
+        let mut sealed = SealedBlob::new(blobs.as_ref(), &key).map_err(internal)?;
         opened
-            .read(|chunk| sink.write(&chunk).map_err(|e| e.to_string()))
+            .read(|chunk| {
+                digests.update(&chunk);
+                sealed.write(&chunk).map_err(|e| e.to_string())
+            })
             .map_err(internal)?;
-        sink.commit().map_err(internal)
+        Ok(digests.finish(sealed.commit().map_err(internal)?))
     })
     .await
     .map_err(internal)?
