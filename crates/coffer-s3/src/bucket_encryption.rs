@@ -1,13 +1,54 @@
 //! Bucket default encryption: PutBucketEncryption, GetBucketEncryption,
 //! DeleteBucketEncryption (SPEC.md §4.2–4.3).
+//!
+//! PUT and GET are served through a route of their own rather than `s3s`'s typed operations:
+//! s3s 0.14's model predates `BlockedEncryptionTypes` and refuses a configuration that carries
+//! it as malformed, while clients copying AWS's current output send it.
 
 use coffer_store::BucketEncryption;
+use http_body_util::BodyExt;
 use s3s::dto::*;
-use s3s::{S3Request, S3Response, S3Result, s3_error};
+use s3s::{Body, S3Request, S3Response, S3Result, s3_error};
+use serde::Deserialize;
 
 use crate::encryption::SSE_S3;
 use crate::error::OrS3;
 use crate::service::CofferS3;
+
+/// Largest configuration accepted (a real one is a few hundred bytes).
+const MAX_BODY: usize = 64 * 1024;
+const NAMESPACE: &str = "http://s3.amazonaws.com/doc/2006-03-01/";
+
+#[derive(Deserialize)]
+#[serde(rename = "ServerSideEncryptionConfiguration")]
+struct ConfigXml {
+    #[serde(rename = "Rule", default)]
+    rules: Vec<RuleXml>,
+}
+
+#[derive(Deserialize)]
+struct RuleXml {
+    #[serde(rename = "ApplyServerSideEncryptionByDefault")]
+    default: Option<DefaultXml>,
+    #[serde(rename = "BucketKeyEnabled")]
+    bucket_key_enabled: Option<bool>,
+    #[serde(rename = "BlockedEncryptionTypes")]
+    blocked: Option<BlockedXml>,
+}
+
+#[derive(Deserialize)]
+struct DefaultXml {
+    #[serde(rename = "SSEAlgorithm")]
+    algorithm: String,
+    #[serde(rename = "KMSMasterKeyID")]
+    kms_key_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct BlockedXml {
+    #[serde(rename = "EncryptionType", default)]
+    types: Vec<String>,
+}
 
 fn malformed() -> s3s::S3Error {
     s3_error!(
@@ -16,12 +57,26 @@ fn malformed() -> s3s::S3Error {
     )
 }
 
-/// Validates the one rule a configuration must hold and turns it into what is stored.
-fn rule_to_record(config: ServerSideEncryptionConfiguration) -> S3Result<BucketEncryption> {
-    let [rule]: [ServerSideEncryptionRule; 1] = config.rules.try_into().map_err(|_| malformed())?;
-    let (algorithm, kms_key_id) = match rule.apply_server_side_encryption_by_default {
-        Some(d) => (d.sse_algorithm.as_str().to_owned(), d.kms_master_key_id),
+/// Validates the one rule a configuration must hold. `previous` supplies the blocked types
+/// when the rule does not name them (a PUT without them does not clear an existing block).
+fn parse(body: &[u8], previous: Option<&BucketEncryption>) -> S3Result<BucketEncryption> {
+    let text = std::str::from_utf8(body).map_err(|_| malformed())?;
+    let config: ConfigXml = quick_xml::de::from_str(text).map_err(|_| malformed())?;
+    let [rule]: [RuleXml; 1] = config.rules.try_into().map_err(|_| malformed())?;
+    let (algorithm, kms_key_id) = match rule.default {
+        Some(d) => (d.algorithm, d.kms_key_id),
         None => (SSE_S3.to_owned(), None),
+    };
+    let blocked_types = match rule.blocked {
+        Some(b) => {
+            if b.types.iter().any(|t| t != "SSE-C" && t != "NONE") {
+                return Err(malformed());
+            }
+            b.types
+        }
+        None => previous
+            .map(|p| p.blocked_types.clone())
+            .unwrap_or_default(),
     };
     match algorithm.as_str() {
         SSE_S3 if kms_key_id.is_some() => Err(s3_error!(
@@ -32,6 +87,7 @@ fn rule_to_record(config: ServerSideEncryptionConfiguration) -> S3Result<BucketE
             algorithm,
             kms_key_id: None,
             bucket_key_enabled: rule.bucket_key_enabled.unwrap_or(false),
+            blocked_types,
         }),
         "aws:kms" | "aws:kms:dsse" => Err(s3_error!(
             NotImplemented,
@@ -41,51 +97,82 @@ fn rule_to_record(config: ServerSideEncryptionConfiguration) -> S3Result<BucketE
     }
 }
 
-fn record_to_rule(e: Option<BucketEncryption>) -> ServerSideEncryptionConfiguration {
+/// The configuration GET answers; a bucket always has one (never configured = SSE-S3).
+fn render(e: Option<BucketEncryption>) -> String {
     let e = e.unwrap_or(BucketEncryption {
         algorithm: SSE_S3.to_owned(),
         kms_key_id: None,
         bucket_key_enabled: false,
+        blocked_types: Vec::new(),
     });
-    ServerSideEncryptionConfiguration {
-        rules: vec![ServerSideEncryptionRule {
-            apply_server_side_encryption_by_default: Some(ServerSideEncryptionByDefault {
-                sse_algorithm: ServerSideEncryption::from(e.algorithm),
-                kms_master_key_id: e.kms_key_id,
-            }),
-            bucket_key_enabled: Some(e.bucket_key_enabled),
-        }],
+    let mut rule = format!(
+        "<ApplyServerSideEncryptionByDefault><SSEAlgorithm>{}</SSEAlgorithm>",
+        quick_xml::escape::escape(&e.algorithm)
+    );
+    if let Some(k) = &e.kms_key_id {
+        rule.push_str(&format!(
+            "<KMSMasterKeyID>{}</KMSMasterKeyID>",
+            quick_xml::escape::escape(k)
+        ));
     }
+    rule.push_str("</ApplyServerSideEncryptionByDefault>");
+    rule.push_str(&format!(
+        "<BucketKeyEnabled>{}</BucketKeyEnabled>",
+        e.bucket_key_enabled
+    ));
+    if !e.blocked_types.is_empty() {
+        rule.push_str("<BlockedEncryptionTypes>");
+        for t in &e.blocked_types {
+            rule.push_str(&format!(
+                "<EncryptionType>{}</EncryptionType>",
+                quick_xml::escape::escape(t)
+            ));
+        }
+        rule.push_str("</BlockedEncryptionTypes>");
+    }
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ServerSideEncryptionConfiguration xmlns=\"{NAMESPACE}\"><Rule>{rule}</Rule></ServerSideEncryptionConfiguration>"
+    )
 }
 
 impl CofferS3 {
-    pub(crate) async fn do_put_bucket_encryption(
+    /// `PUT /<bucket>?encryption`.
+    pub async fn put_bucket_encryption(
         &self,
-        req: S3Request<PutBucketEncryptionInput>,
-    ) -> S3Result<S3Response<PutBucketEncryptionOutput>> {
+        req: S3Request<Body>,
+        bucket: &str,
+    ) -> S3Result<S3Response<Body>> {
         let user = self.caller(&req)?;
-        let input = req.input;
-        self.owned_bucket(&user, &input.bucket).await?;
-        let record = rule_to_record(input.server_side_encryption_configuration)?;
-        let bucket = input.bucket;
+        let record = self.owned_bucket(&user, bucket).await?;
+        let body = http_body_util::Limited::new(req.input, MAX_BODY)
+            .collect()
+            .await
+            .map_err(|_| malformed())?
+            .to_bytes();
+        let config = parse(&body, record.encryption.as_ref())?;
+        let name = bucket.to_owned();
         self.blocking(move |meta, _| {
-            meta.set_bucket_encryption(&bucket, Some(record.clone()))
+            meta.set_bucket_encryption(&name, Some(config.clone()))
                 .or_s3()
         })
         .await?;
-        Ok(S3Response::new(PutBucketEncryptionOutput::default()))
+        Ok(S3Response::new(Body::empty()))
     }
 
-    /// A bucket always has a configuration: never configured (or reset) is SSE-S3.
-    pub(crate) async fn do_get_bucket_encryption(
+    /// `GET /<bucket>?encryption`.
+    pub async fn get_bucket_encryption(
         &self,
-        req: S3Request<GetBucketEncryptionInput>,
-    ) -> S3Result<S3Response<GetBucketEncryptionOutput>> {
+        req: S3Request<Body>,
+        bucket: &str,
+    ) -> S3Result<S3Response<Body>> {
         let user = self.caller(&req)?;
-        let bucket = self.owned_bucket(&user, &req.input.bucket).await?;
-        Ok(S3Response::new(GetBucketEncryptionOutput {
-            server_side_encryption_configuration: Some(record_to_rule(bucket.encryption)),
-        }))
+        let record = self.owned_bucket(&user, bucket).await?;
+        let mut resp = S3Response::new(Body::from(render(record.encryption)));
+        resp.headers.insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("application/xml"),
+        );
+        Ok(resp)
     }
 
     pub(crate) async fn do_delete_bucket_encryption(
@@ -101,5 +188,33 @@ impl CofferS3 {
             DeleteBucketEncryptionOutput::default(),
             http::StatusCode::NO_CONTENT,
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blocked_types_parse_round_trip_and_survive_an_omitting_put() {
+        let xml = br#"<ServerSideEncryptionConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Rule><ApplyServerSideEncryptionByDefault><SSEAlgorithm>AES256</SSEAlgorithm></ApplyServerSideEncryptionByDefault><BucketKeyEnabled>true</BucketKeyEnabled><BlockedEncryptionTypes><EncryptionType>SSE-C</EncryptionType></BlockedEncryptionTypes></Rule></ServerSideEncryptionConfiguration>"#;
+        let e = parse(xml, None).unwrap();
+        assert_eq!(e.blocked_types, ["SSE-C"]);
+        assert!(e.bucket_key_enabled);
+        assert!(render(Some(e.clone())).contains("<BlockedEncryptionTypes><EncryptionType>SSE-C</EncryptionType></BlockedEncryptionTypes>"));
+        let omitting = br#"<ServerSideEncryptionConfiguration><Rule><ApplyServerSideEncryptionByDefault><SSEAlgorithm>AES256</SSEAlgorithm></ApplyServerSideEncryptionByDefault></Rule></ServerSideEncryptionConfiguration>"#;
+        assert_eq!(parse(omitting, Some(&e)).unwrap().blocked_types, ["SSE-C"]);
+    }
+
+    #[test]
+    fn malformed_configurations_are_malformed_xml() {
+        for bad in [
+            &b"<ServerSideEncryptionConfiguration></ServerSideEncryptionConfiguration>"[..],
+            b"<ServerSideEncryptionConfiguration><Rule><ApplyServerSideEncryptionByDefault><SSEAlgorithm>ROT13</SSEAlgorithm></ApplyServerSideEncryptionByDefault></Rule></ServerSideEncryptionConfiguration>",
+            b"<ServerSideEncryptionConfiguration><Rule><BlockedEncryptionTypes><EncryptionType>SSE-X</EncryptionType></BlockedEncryptionTypes></Rule></ServerSideEncryptionConfiguration>",
+            b"not xml",
+        ] {
+            assert_eq!(parse(bad, None).unwrap_err().code(), &s3s::S3ErrorCode::MalformedXML);
+        }
     }
 }

@@ -36,20 +36,6 @@ impl S3 for CofferS3 {
         self.do_get_bucket_location(req).await
     }
 
-    async fn put_bucket_encryption(
-        &self,
-        req: S3Request<PutBucketEncryptionInput>,
-    ) -> S3Result<S3Response<PutBucketEncryptionOutput>> {
-        self.do_put_bucket_encryption(req).await
-    }
-
-    async fn get_bucket_encryption(
-        &self,
-        req: S3Request<GetBucketEncryptionInput>,
-    ) -> S3Result<S3Response<GetBucketEncryptionOutput>> {
-        self.do_get_bucket_encryption(req).await
-    }
-
     async fn delete_bucket_encryption(
         &self,
         req: S3Request<DeleteBucketEncryptionInput>,

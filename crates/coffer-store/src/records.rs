@@ -40,6 +40,9 @@ pub struct BucketEncryption {
     pub kms_key_id: Option<String>,
     #[serde(default)]
     pub bucket_key_enabled: bool,
+    /// `BlockedEncryptionTypes`: `SSE-C` and/or `NONE`, as configured.
+    #[serde(default)]
+    pub blocked_types: Vec<String>,
 }
 
 /// A checksum the client asked for (or sent), over the whole object or composed from parts.

@@ -10,6 +10,7 @@ mod config;
 mod datadir;
 mod front;
 mod host;
+mod routes;
 mod server;
 mod tls;
 

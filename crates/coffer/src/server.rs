@@ -18,6 +18,7 @@ use crate::config::{ServeConfig, users_or_generated};
 use crate::datadir;
 use crate::front::Front;
 use crate::host::LocalVirtualHosts;
+use crate::routes::Routes;
 use crate::tls;
 
 pub async fn serve(args: ServeArgs) -> Result<(), String> {
@@ -99,9 +100,11 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
         .map_err(|e| format!("cannot install the metrics recorder: {e}"))?;
     let service = {
         let mut b = S3ServiceBuilder::new(s3.clone());
-        b.set_route(AdminRoute {
-            s3,
-            users: Arc::new(directory.clone()),
+        b.set_route(Routes {
+            admin: AdminRoute {
+                s3,
+                users: Arc::new(directory.clone()),
+            },
         });
         b.set_auth(directory);
         b.set_access(RequireSigV4);
