@@ -6,9 +6,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use coffer_s3::{CofferS3, UserDirectory};
-use http::{HeaderMap, Method, Uri};
 use http_body_util::BodyExt;
-use s3s::route::S3Route;
 use s3s::{Body, S3Request, S3Response, S3Result, s3_error};
 
 use crate::admin_ops::{self, ADMIN_HEADER};
@@ -18,19 +16,9 @@ pub struct AdminRoute {
     pub users: Arc<UserDirectory>,
 }
 
-#[async_trait::async_trait]
-impl S3Route for AdminRoute {
-    fn is_match(
-        &self,
-        method: &Method,
-        uri: &Uri,
-        headers: &HeaderMap,
-        _: &mut http::Extensions,
-    ) -> bool {
-        method == Method::POST && uri.path() == "/" && headers.contains_key(ADMIN_HEADER)
-    }
-
-    async fn check_access(&self, req: &mut S3Request<Body>) -> S3Result<()> {
+impl AdminRoute {
+    /// Only admin users of the configuration may call it.
+    pub async fn check_access(&self, req: &mut S3Request<Body>) -> S3Result<()> {
         let admin = req
             .credentials
             .as_ref()
@@ -43,7 +31,7 @@ impl S3Route for AdminRoute {
         }
     }
 
-    async fn call(&self, req: S3Request<Body>) -> S3Result<S3Response<Body>> {
+    pub async fn call(&self, req: S3Request<Body>) -> S3Result<S3Response<Body>> {
         let op = req
             .headers
             .get(ADMIN_HEADER)
