@@ -124,14 +124,24 @@ impl CofferS3 {
         Ok(step)
     }
 
-    fn reseal(&self, bucket: &str, key: &str, old: &EncryptionRecord) -> Result<bool, String> {
+    /// The data key sealed under `old` for `bucket/key`, sealed anew under the current
+    /// master-key version.
+    fn resealed(
+        &self,
+        bucket: &str,
+        key: &str,
+        old: &EncryptionRecord,
+    ) -> Result<EncryptionRecord, String> {
         let dek = self
             .open_data_key(bucket, key, Some(old))
             .map_err(|e| format!("{bucket}/{key}: {e:?}"))?
             .ok_or("no data key")?;
-        let fresh = self
-            .seal_data_key(&dek, bucket, key)
-            .map_err(|e| format!("{e:?}"))?;
+        self.seal_data_key(&dek, bucket, key)
+            .map_err(|e| format!("{bucket}/{key}: {e:?}"))
+    }
+
+    fn reseal(&self, bucket: &str, key: &str, old: &EncryptionRecord) -> Result<bool, String> {
+        let fresh = self.resealed(bucket, key, old)?;
         self.meta
             .reseal_object(bucket, key, &old.sealed_key, &fresh)
             .map_err(|e| e.to_string())
@@ -147,13 +157,7 @@ impl CofferS3 {
                 let Some(old) = u.template.encryption.filter(|e| e.master_version < current) else {
                     continue;
                 };
-                let dek = self
-                    .open_data_key(&u.bucket, &u.key, Some(&old))
-                    .map_err(|e| format!("{e:?}"))?
-                    .ok_or("no data key")?;
-                let fresh = self
-                    .seal_data_key(&dek, &u.bucket, &u.key)
-                    .map_err(|e| format!("{e:?}"))?;
+                let fresh = self.resealed(&u.bucket, &u.key, &old)?;
                 self.meta
                     .reseal_upload(&u.upload_id, &old.sealed_key, &fresh)
                     .map_err(|e| e.to_string())?;

@@ -181,7 +181,7 @@ async fn stale_signatures_wrong_regions_and_payload_hashes_are_refused() {
     assert_eq!(status, 403, "{body}");
     assert!(body.contains("<Code>RequestTimeTooSkewed</Code>"), "{body}");
 
-    let west = client_for_region(&server.endpoint(), "us-west-2");
+    let west = client_in_region(&server.endpoint(), ALICE.1, ALICE.2, "us-west-2");
     let e = west
         .list_objects_v2()
         .bucket("sig")
@@ -222,18 +222,4 @@ async fn stale_signatures_wrong_regions_and_payload_hashes_are_refused() {
         .await
         .unwrap_err();
     assert_eq!(err_code(&e).1, 404);
-}
-
-fn client_for_region(endpoint: &str, region: &str) -> aws_sdk_s3::Client {
-    let config = aws_sdk_s3::Config::builder()
-        .http_client(plain_http_client())
-        .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(aws_sdk_s3::config::Region::new(region.to_owned()))
-        .credentials_provider(aws_credential_types::Credentials::new(
-            ALICE.1, ALICE.2, None, None, "t",
-        ))
-        .force_path_style(true)
-        .build();
-    aws_sdk_s3::Client::from_conf(config)
 }

@@ -185,11 +185,16 @@ pub fn plain_http_client() -> aws_sdk_s3::config::SharedHttpClient {
 }
 
 pub fn client_for(endpoint: &str, access: &str, secret: &str) -> Client {
+    client_in_region(endpoint, access, secret, "us-east-1")
+}
+
+/// A client that signs for `region` (the server's is us-east-1).
+pub fn client_in_region(endpoint: &str, access: &str, secret: &str, region: &str) -> Client {
     let config = aws_sdk_s3::Config::builder()
         .http_client(plain_http_client())
         .behavior_version(BehaviorVersion::latest())
         .endpoint_url(endpoint)
-        .region(Region::new("us-east-1"))
+        .region(Region::new(region.to_owned()))
         .credentials_provider(Credentials::new(access, secret, None, None, "test"))
         .force_path_style(true)
         .build();
