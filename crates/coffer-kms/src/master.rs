@@ -1,5 +1,6 @@
 //! The SSE-S3 master key: an internal KMS key users cannot see or call. Every version is kept
-//! (sealed under the root key) so every object's data key stays openable after rotation.
+//! (sealed under the root key) so every object's data key stays openable after rotation, until
+//! the operator retires the versions no record needs any more.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
@@ -125,12 +126,7 @@ impl MasterKeyring {
     pub fn rotate(&self, meta: &dyn MetaStore) -> Result<MasterVersion, KmsError> {
         let root = self.root.as_ref();
         let mut s = self.state.write().unwrap_or_else(|p| p.into_inner());
-        let mut record = meta
-            .get_kms_key(MASTER_KEY_ID)?
-            .map(|bytes| serde_json::from_slice::<KeyRecord>(&bytes))
-            .transpose()
-            .map_err(|e| KmsError::Malformed(MASTER_KEY_ID.into(), e.to_string()))?
-            .ok_or_else(|| KmsError::Malformed(MASTER_KEY_ID.into(), "missing".into()))?;
+        let mut record = load(meta)?;
         let next = s.current + 1;
         let material = KeyEncryptionKey::generate()?;
         let created_ms = now_ms();
@@ -145,6 +141,44 @@ impl MasterKeyring {
         s.current = next;
         Ok(next)
     }
+}
+
+impl MasterKeyring {
+    /// Destroys the material of every version below `floor` (never the current one). The
+    /// caller has made sure that no record needs them (`MetaStore::retire_master_versions_below`).
+    pub fn retire_below(
+        &self,
+        meta: &dyn MetaStore,
+        floor: MasterVersion,
+    ) -> Result<Vec<MasterVersion>, KmsError> {
+        let mut s = self.state.write().unwrap_or_else(|p| p.into_inner());
+        let floor = floor.min(s.current);
+        let mut record = load(meta)?;
+        let retired: Vec<MasterVersion> = record
+            .versions
+            .iter()
+            .map(|v| v.version)
+            .filter(|&v| v < floor)
+            .collect();
+        if retired.is_empty() {
+            return Ok(retired);
+        }
+        record.versions.retain(|v| v.version >= floor);
+        store(meta, &record)?;
+        for v in &retired {
+            s.keys.remove(v);
+            s.created.remove(v);
+        }
+        Ok(retired)
+    }
+}
+
+fn load(meta: &dyn MetaStore) -> Result<KeyRecord, KmsError> {
+    meta.get_kms_key(MASTER_KEY_ID)?
+        .map(|bytes| serde_json::from_slice::<KeyRecord>(&bytes))
+        .transpose()
+        .map_err(|e| KmsError::Malformed(MASTER_KEY_ID.into(), e.to_string()))?
+        .ok_or_else(|| KmsError::Malformed(MASTER_KEY_ID.into(), "missing".into()))
 }
 
 fn new_version(root: &RootKey, version: MasterVersion) -> Result<VersionRecord, KmsError> {
@@ -185,6 +219,15 @@ mod tests {
             k1.expose_secret(),
             "old versions are kept"
         );
+        assert_eq!(reopened.retire_below(&meta, 9).unwrap(), vec![1]);
+        assert!(reopened.version(1).is_none());
+        let after_retire = MasterKeyring::open(&meta, root.clone()).unwrap();
+        assert_eq!(
+            after_retire.current().0,
+            2,
+            "the current version is never retired"
+        );
+        assert!(after_retire.version(1).is_none());
 
         let other_dir = tempfile::tempdir().unwrap();
         let other = RootKey::load(other_dir.path()).unwrap();

@@ -40,6 +40,29 @@ impl CofferS3 {
         Ok(v)
     }
 
+    /// Destroys the master-key versions older than the current one, provided no object or
+    /// upload needs them any more (after a complete rekey). Returns the retired versions.
+    pub fn retire_master_keys(&self) -> Result<Vec<u32>, String> {
+        let floor = self.keyring.current().0;
+        let in_use = self
+            .meta
+            .retire_master_versions_below(floor)
+            .map_err(|e| e.to_string())?;
+        if in_use > 0 {
+            return Err(format!(
+                "{in_use} objects or uploads still need older master-key versions; run `coffer admin rekey` first"
+            ));
+        }
+        let retired = self
+            .keyring
+            .retire_below(self.meta.as_ref(), floor)
+            .map_err(|e| e.to_string())?;
+        if !retired.is_empty() {
+            tracing::info!(?retired, "retired SSE-S3 master-key versions");
+        }
+        Ok(retired)
+    }
+
     /// Every master-key version with its creation time (Unix ms), oldest first.
     pub fn master_key_versions(&self) -> Vec<(u32, i64)> {
         self.keyring.versions()

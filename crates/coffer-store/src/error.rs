@@ -25,6 +25,10 @@ pub enum StoreError {
     /// A part named by CompleteMultipartUpload was replaced or is gone.
     #[error("part changed")]
     PartChanged,
+    /// The record's data key is sealed under an SSE-S3 master-key version that was retired
+    /// meanwhile; the caller seals it again under the current version and retries.
+    #[error("master-key version retired")]
+    MasterKeyRetired,
     #[error("metadata database: {0}")]
     Database(String),
     #[error("stored record is unreadable: {0}")]

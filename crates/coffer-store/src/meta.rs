@@ -116,6 +116,12 @@ pub trait MetaStore: Send + Sync + 'static {
         encryption: &crate::records::EncryptionRecord,
     ) -> StoreResult<bool>;
 
+    /// Retires every SSE-S3 master-key version below `floor`: succeeds (returns 0) only if no
+    /// object or upload needs one, and from then on refuses records that would
+    /// (`MasterKeyRetired`). Otherwise returns how many records still need one and changes
+    /// nothing.
+    fn retire_master_versions_below(&self, floor: u32) -> StoreResult<u64>;
+
     /// A KMS key record, sealed by the KMS layer (this store never sees key material).
     fn get_kms_key(&self, id: &str) -> StoreResult<Option<Vec<u8>>>;
     fn put_kms_key(&self, id: &str, record: &[u8]) -> StoreResult<()>;

@@ -85,6 +85,13 @@ pub struct EncryptionRecord {
     pub sealed_key: String,
 }
 
+impl EncryptionRecord {
+    /// The SSE-S3 master-key version this record needs to open its data key, if any.
+    pub fn needs_master_version(&self) -> Option<u32> {
+        (self.mode == "AES256").then_some(self.master_version)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ObjectRecord {
     #[serde(default = "current_version")]

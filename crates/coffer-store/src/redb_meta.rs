@@ -61,6 +61,7 @@ fn is_refusal(e: &StoreError) -> bool {
             | StoreError::PreconditionFailed
             | StoreError::SourceChanged
             | StoreError::PartChanged
+            | StoreError::MasterKeyRetired
     )
 }
 
@@ -209,6 +210,30 @@ fn check_condition(
         (WriteCondition::IfMatch(etag), Some(c)) if c.etag != *etag => {
             Err(StoreError::PreconditionFailed)
         }
+        _ => Ok(()),
+    }
+}
+
+/// Setting: SSE-S3 master-key versions below this one are retired (u32, big-endian).
+const MASTER_FLOOR: &str = "sse_s3_master_floor";
+
+fn master_floor(txn: &WriteTransaction) -> StoreResult<u32> {
+    let settings = txn.open_table(SETTINGS)?;
+    let floor = settings
+        .get(MASTER_FLOOR)?
+        .and_then(|v| <[u8; 4]>::try_from(v.value()).ok())
+        .map_or(0, u32::from_be_bytes);
+    Ok(floor)
+}
+
+/// Refuses a record whose data key is sealed under a retired master-key version: its material
+/// is gone (or about to be), so the record would never open.
+fn check_master_version(
+    txn: &WriteTransaction,
+    encryption: Option<&crate::records::EncryptionRecord>,
+) -> StoreResult<()> {
+    match encryption.and_then(|e| e.needs_master_version()) {
+        Some(v) if v < master_floor(txn)? => Err(StoreError::MasterKeyRetired),
         _ => Ok(()),
     }
 }
@@ -400,6 +425,7 @@ impl MetaStore for RedbMetaStore {
             if txn.open_table(BUCKETS)?.get(bucket.as_str())?.is_none() {
                 return Err(StoreError::NoSuchBucket);
             }
+            check_master_version(txn, object.encryption.as_ref())?;
             let mut objects = txn.open_table(OBJECTS)?;
             check_condition(&objects, &k, &condition)?;
             let mut refs = txn.open_table(BLOB_REFS)?;
@@ -425,6 +451,7 @@ impl MetaStore for RedbMetaStore {
             if txn.open_table(BUCKETS)?.get(dst_bucket.as_str())?.is_none() {
                 return Err(StoreError::NoSuchBucket);
             }
+            check_master_version(txn, object.encryption.as_ref())?;
             let mut objects = txn.open_table(OBJECTS)?;
             // The source's blobs are shared only while the source still holds them, so a
             // concurrent overwrite or delete cannot free what the copy is about to name.
@@ -534,6 +561,7 @@ impl MetaStore for RedbMetaStore {
             {
                 return Err(StoreError::NoSuchBucket);
             }
+            check_master_version(txn, upload.template.encryption.as_ref())?;
             txn.open_table(UPLOADS)?
                 .insert(upload.upload_id.as_str(), encode(&upload)?.as_slice())?;
             Ok(())
@@ -622,6 +650,7 @@ impl MetaStore for RedbMetaStore {
             {
                 return Err(StoreError::NoSuchBucket);
             }
+            check_master_version(txn, object.encryption.as_ref())?;
             // Every part the object names must still be the upload's current one: a part
             // re-uploaded meanwhile freed the blob the caller saw.
             {
@@ -666,6 +695,7 @@ impl MetaStore for RedbMetaStore {
             encryption.clone(),
         );
         self.write(move |txn| {
+            check_master_version(txn, Some(&encryption))?;
             let mut objects = txn.open_table(OBJECTS)?;
             let mut record: ObjectRecord = match objects.get(k.as_str())? {
                 Some(v) => decode(v.value())?,
@@ -693,6 +723,7 @@ impl MetaStore for RedbMetaStore {
             encryption.clone(),
         );
         self.write(move |txn| {
+            check_master_version(txn, Some(&encryption))?;
             let mut uploads = txn.open_table(UPLOADS)?;
             let mut record: UploadRecord = match uploads.get(id.as_str())? {
                 Some(v) => decode(v.value())?,
@@ -710,6 +741,29 @@ impl MetaStore for RedbMetaStore {
             record.template.encryption = Some(encryption.clone());
             uploads.insert(id.as_str(), encode(&record)?.as_slice())?;
             Ok(true)
+        })
+    }
+
+    fn retire_master_versions_below(&self, floor: u32) -> StoreResult<u64> {
+        self.write(move |txn| {
+            let below = |e: Option<&crate::records::EncryptionRecord>| {
+                e.and_then(|e| e.needs_master_version())
+                    .is_some_and(|v| v < floor)
+            };
+            let mut in_use = 0u64;
+            for entry in txn.open_table(OBJECTS)?.iter()? {
+                let record: ObjectRecord = decode(entry?.1.value())?;
+                in_use += u64::from(below(record.encryption.as_ref()));
+            }
+            for entry in txn.open_table(UPLOADS)?.iter()? {
+                let record: UploadRecord = decode(entry?.1.value())?;
+                in_use += u64::from(below(record.template.encryption.as_ref()));
+            }
+            if in_use == 0 && floor > master_floor(txn)? {
+                txn.open_table(SETTINGS)?
+                    .insert(MASTER_FLOOR, floor.to_be_bytes().as_slice())?;
+            }
+            Ok(in_use)
         })
     }
 
@@ -812,6 +866,53 @@ mod tests {
             storage_class: None,
             encryption: None,
         }
+    }
+
+    fn sealed_under(version: u32) -> crate::records::EncryptionRecord {
+        crate::records::EncryptionRecord {
+            mode: "AES256".into(),
+            master_version: version,
+            sealed_key: format!("sealed-{version}"),
+        }
+    }
+
+    #[test]
+    fn master_versions_retire_only_when_unused_and_stay_retired() {
+        let (_d, s) = store();
+        let mut old = object(&[&BlobId::random()]);
+        old.encryption = Some(sealed_under(1));
+        s.put_object("b", "k", &old, &WriteCondition::Always)
+            .unwrap();
+
+        assert_eq!(s.retire_master_versions_below(2).unwrap(), 1, "k needs v1");
+        // Nothing changed: v1 records are still accepted.
+        s.put_object("b", "k2", &old, &WriteCondition::Always)
+            .unwrap();
+        assert!(
+            s.reseal_object("b", "k", "sealed-1", &sealed_under(2))
+                .unwrap()
+        );
+        assert!(
+            s.reseal_object("b", "k2", "sealed-1", &sealed_under(2))
+                .unwrap()
+        );
+        assert_eq!(s.retire_master_versions_below(2).unwrap(), 0);
+
+        // A writer that sealed under v1 before the retirement cannot commit after it.
+        assert!(matches!(
+            s.put_object("b", "late", &old, &WriteCondition::Always),
+            Err(StoreError::MasterKeyRetired)
+        ));
+        let mut fresh = old.clone();
+        fresh.encryption = Some(sealed_under(2));
+        s.put_object("b", "late", &fresh, &WriteCondition::Always)
+            .unwrap();
+        // A lower floor never lowers the retirement.
+        assert_eq!(s.retire_master_versions_below(1).unwrap(), 0);
+        assert!(matches!(
+            s.put_object("b", "late", &old, &WriteCondition::Always),
+            Err(StoreError::MasterKeyRetired)
+        ));
     }
 
     #[test]

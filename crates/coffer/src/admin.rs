@@ -213,5 +213,18 @@ async fn rekey(args: RekeyArgs) -> Result<(), String> {
     }
     bar.finish();
     println!("coffer: rekey complete: {scanned} objects scanned, {resealed} data keys re-sealed");
+    if !args.keep_old_versions {
+        let out = ops.call("retire-master-keys", Value::Null).await?;
+        match out["retired"].as_array() {
+            Some(v) if !v.is_empty() => println!(
+                "coffer: retired master-key versions {}",
+                v.iter()
+                    .map(|v| v.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            _ => println!("coffer: no master-key version to retire"),
+        }
+    }
     Ok(())
 }

@@ -11,6 +11,7 @@ pub const ADMIN_HEADER: &str = "x-coffer-admin";
 pub fn run(s3: &CofferS3, op: &str, args: &Value) -> Result<Value, String> {
     match op {
         "rotate-master-key" => Ok(json!({ "version": s3.rotate_master_key()? })),
+        "retire-master-keys" => Ok(json!({ "retired": s3.retire_master_keys()? })),
         "key-status" => serde_json::to_value(s3.key_status()?).map_err(|e| e.to_string()),
         "rekey-step" => {
             let after = match (args["after"][0].as_str(), args["after"][1].as_str()) {

@@ -58,6 +58,10 @@ pub struct RekeyArgs {
     /// Objects per step; each step commits, so a crash repeats at most one.
     #[arg(long, default_value_t = 500)]
     pub batch: u64,
+    /// Keep the older master-key versions after a complete pass (by default they are
+    /// destroyed once no object needs them).
+    #[arg(long)]
+    pub keep_old_versions: bool,
 }
 
 #[derive(Debug, Args)]

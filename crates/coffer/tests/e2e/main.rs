@@ -8,6 +8,7 @@ mod bad_input;
 mod buckets;
 mod copy;
 mod crash;
+mod disk;
 mod listing;
 mod multipart;
 mod objects;

@@ -122,9 +122,13 @@ async fn rotate_and_rekey_survive_a_crash_and_keep_every_object_readable() {
     );
 
     server.restart();
-    let (ok, out) = admin(&admin_config(&server), &["rekey", "--batch", "300"]);
+    let (ok, out) = admin(
+        &admin_config(&server),
+        &["rekey", "--batch", "300", "--keep-old-versions"],
+    );
     assert!(ok, "{out}");
     assert!(out.contains("rekey complete"), "{out}");
+    assert!(!out.contains("retired"), "{out}");
     assert!(
         !out.contains(&format!("{n} of")),
         "the first run made progress before the crash: {out}"
@@ -134,6 +138,10 @@ async fn rotate_and_rekey_survive_a_crash_and_keep_every_object_readable() {
     assert!(
         out.contains(" 0 of "),
         "nothing left under version 1: {out}"
+    );
+    assert!(
+        out.contains("retired master-key versions 1\n"),
+        "version 1 is destroyed once nothing needs it: {out}"
     );
 
     let c = server.alice();
@@ -195,6 +203,7 @@ async fn rotate_and_rekey_survive_a_crash_and_keep_every_object_readable() {
     assert!(out.contains("version 3"), "{out}");
     let (ok, out) = admin(&admin_config(&server), &["rekey"]);
     assert!(ok, "{out}");
+    assert!(out.contains("retired master-key versions 2\n"), "{out}");
     server.restart();
     let got = server
         .alice()

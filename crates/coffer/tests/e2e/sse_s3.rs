@@ -1,41 +1,11 @@
 //! SSE-S3: every object is encrypted at rest, says so, and tampering never yields altered
 //! bytes.
 
-use std::collections::HashMap;
-
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, ServerSideEncryption};
 
 use crate::common::*;
-
-/// Finds any 32-byte window of `plaintext` inside `haystack`.
-struct WindowIndex<'a> {
-    plaintext: &'a [u8],
-    by_prefix: HashMap<u64, usize>,
-}
-
-impl<'a> WindowIndex<'a> {
-    fn new(plaintext: &'a [u8]) -> Self {
-        let mut by_prefix = HashMap::with_capacity(plaintext.len());
-        for i in 0..plaintext.len().saturating_sub(31) {
-            let p = u64::from_le_bytes(plaintext[i..i + 8].try_into().unwrap());
-            by_prefix.entry(p).or_insert(i);
-        }
-        Self {
-            plaintext,
-            by_prefix,
-        }
-    }
-
-    fn found_in(&self, haystack: &[u8]) -> bool {
-        (0..haystack.len().saturating_sub(31)).any(|i| {
-            let p = u64::from_le_bytes(haystack[i..i + 8].try_into().unwrap());
-            self.by_prefix
-                .get(&p)
-                .is_some_and(|&at| haystack[i..i + 32] == self.plaintext[at..at + 32])
-        })
-    }
-}
+use crate::disk::{WindowIndex, unsealed_data_keys};
 
 #[tokio::test]
 async fn no_plaintext_window_reaches_the_disk_on_any_write_path() {
@@ -186,6 +156,25 @@ async fn no_plaintext_window_reaches_the_disk_on_any_write_path() {
     }
     // The scan would see plaintext if it were there.
     assert!(index.found_in(&put_data[5000..6000]));
+
+    // Nor any object's data key in the clear (opened here the way an attacker holding the
+    // root key would; the server is stopped so its database can be opened).
+    let mut server = server;
+    server.kill9();
+    let keys = unsealed_data_keys(&server.data_dir());
+    assert_eq!(keys.len(), 4, "one data key per object written above");
+    let holds_a_key = |bytes: &[u8]| bytes.windows(32).any(|w| keys.iter().any(|k| w == k));
+    for f in files_under(&server.data_dir()) {
+        assert!(
+            !holds_a_key(&std::fs::read(&f).unwrap()),
+            "an unsealed data key is in {}",
+            f.display()
+        );
+    }
+    assert!(
+        holds_a_key(&[&b"xyz"[..], &keys[3]].concat()),
+        "the key scan would see a key"
+    );
 }
 
 #[tokio::test]
