@@ -290,6 +290,28 @@ pub(crate) async fn copy_range(
     .map_err(internal)?
 }
 
+/// The MD5 of an object's plaintext, read and authenticated segment by segment: the ETag an
+/// object gets when a copy turns it from SSE-C (whose ETag is opaque) into SSE-S3.
+pub(crate) async fn plaintext_md5(
+    blobs: Arc<dyn BlobStore>,
+    source: SourceData,
+    size: u64,
+) -> S3Result<[u8; 16]> {
+    let opened = open_range(blobs, source, 0, size).await?;
+    tokio::task::spawn_blocking(move || {
+        let mut md5 = md5::Md5::new();
+        opened
+            .read(|chunk| {
+                md5.update(&chunk);
+                Ok(())
+            })
+            .map_err(internal)?;
+        Ok(md5.finalize().into())
+    })
+    .await
+    .map_err(internal)?
+}
+
 /// An object's stored data as a reader needs it: its parts and, when it is encrypted, its
 /// data key (opened by the caller from the record).
 pub(crate) struct SourceData {

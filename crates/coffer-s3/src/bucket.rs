@@ -42,7 +42,15 @@ impl CofferS3 {
             owner: user.name.clone(),
             region: region.clone(),
             created_ms: now_ms(),
-            encryption: None,
+            // AWS creates buckets with SSE-C blocked since April 2026; the operator chooses.
+            encryption: self.options.block_sse_c_on_new_buckets.then(|| {
+                coffer_store::BucketEncryption {
+                    algorithm: crate::encryption::SSE_S3.to_owned(),
+                    kms_key_id: None,
+                    bucket_key_enabled: false,
+                    blocked_types: vec![crate::encryption::BLOCK_SSE_C.to_owned()],
+                }
+            }),
         };
         let result = self
             .blocking(move |meta, _| Ok(meta.create_bucket(&record)))

@@ -181,8 +181,19 @@ impl CofferS3 {
     ) -> S3Result<S3Response<DeleteBucketEncryptionOutput>> {
         let user = self.caller(&req)?;
         let bucket = req.input.bucket;
-        self.owned_bucket(&user, &bucket).await?;
-        self.blocking(move |meta, _| meta.set_bucket_encryption(&bucket, None).or_s3())
+        let record = self.owned_bucket(&user, &bucket).await?;
+        // The default goes back to SSE-S3; an SSE-C block is a separate control and stays
+        // (AWS leaves its effect here unspecified; lifting a block takes an explicit NONE).
+        let reset = record
+            .encryption
+            .filter(|e| !e.blocked_types.is_empty())
+            .map(|e| BucketEncryption {
+                algorithm: SSE_S3.to_owned(),
+                kms_key_id: None,
+                bucket_key_enabled: false,
+                blocked_types: e.blocked_types,
+            });
+        self.blocking(move |meta, _| meta.set_bucket_encryption(&bucket, reset).or_s3())
             .await?;
         Ok(S3Response::with_status(
             DeleteBucketEncryptionOutput::default(),

@@ -5,9 +5,11 @@ use coffer_store::ObjectRecord;
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
+use crate::body;
 use crate::checksum;
 use crate::conditions::{Context, Preconditions};
-use crate::encryption;
+use crate::customer_key::{CustomerHeaders, Purpose};
+use crate::encryption::{self, WriteMode};
 use crate::error::{OrS3, no_such_key};
 use crate::object::{ObjectHeaders, check_key, now_ms, timestamp};
 use crate::service::CofferS3;
@@ -50,17 +52,28 @@ impl CofferS3 {
         req: S3Request<CopyObjectInput>,
     ) -> S3Result<S3Response<CopyObjectOutput>> {
         let user = self.caller(&req)?;
-        let input = req.input;
-        self.owned_bucket(&user, &input.bucket).await?;
+        let mut input = req.input;
+        let target_headers = CustomerHeaders::new(
+            input.sse_customer_algorithm.take(),
+            input.sse_customer_key.take(),
+            input.sse_customer_key_md5.take(),
+        );
+        let source_headers = CustomerHeaders::new(
+            input.copy_source_sse_customer_algorithm.take(),
+            input.copy_source_sse_customer_key.take(),
+            input.copy_source_sse_customer_key_md5.take(),
+        );
+        let sse_c = target_headers.is_present() || source_headers.is_present();
+        self.require_secure_transport(&req.extensions, sse_c)?;
+        let bucket_record = self.owned_bucket(&user, &input.bucket).await?;
         check_key(&input.key)?;
-        encryption::requested_mode(
+        let mode = encryption::requested_mode(
             input.server_side_encryption.as_ref(),
-            input
-                .sse_customer_algorithm
-                .as_deref()
-                .or(input.copy_source_sse_customer_algorithm.as_deref()),
+            target_headers,
             input.ssekms_key_id.as_deref(),
         )?;
+        let source_customer = source_headers.parse(Purpose::Read)?;
+        self.check_not_blocked(&bucket_record, &mode, &user, "s3:PutObject", &input.key)?;
         crate::put::refuse_object_lock(
             input.object_lock_mode.is_some()
                 || input.object_lock_retain_until_date.is_some()
@@ -85,12 +98,14 @@ impl CofferS3 {
             .await?;
         let in_place = src_bucket == input.bucket && src_key == input.key;
         let new_class = input.storage_class.as_ref().map(|s| s.as_str().to_owned());
-        // Naming an encryption, even the current one, counts as a change (SPEC §3.6).
+        // Naming an encryption, even the current one, counts as a change (SPEC §3.6), and
+        // so does a target SSE-C key: that is how a customer rotates theirs.
         if in_place
             && !replace
             && new_class.is_none()
             && input.website_redirect_location.is_none()
             && input.server_side_encryption.is_none()
+            && mode.customer().is_none()
         {
             return Err(s3_error!(
                 InvalidRequest,
@@ -126,18 +141,26 @@ impl CofferS3 {
             r
         };
         record.size = source.size;
-        record.etag = source.etag.clone();
         record.parts = source.parts.clone();
         record.multipart = source.multipart;
         record.checksum = source.checksum.clone();
         record.last_modified_ms = now_ms();
         // The copy shares the source's sealed segments; only its data key is re-sealed, bound
-        // to the destination's name and the current master-key version.
-        record.encryption =
-            match self.open_data_key(&src_bucket, &src_key, source.encryption.as_ref())? {
-                Some(dek) => Some(self.seal_data_key(&dek, &input.bucket, &input.key)?),
-                None => None,
-            };
+        // to the destination's name and to the target's key (the current master-key version,
+        // or the customer's new key).
+        let source_key = self.open_data_key(
+            &src_bucket,
+            &src_key,
+            source.encryption.as_ref(),
+            source_customer.as_ref(),
+        )?;
+        record.etag = self
+            .copy_etag(&src_bucket, &src_key, &source, &source_key, &mode)
+            .await?;
+        record.encryption = match &source_key {
+            Some(dek) => Some(self.seal_data_key(dek, &input.bucket, &input.key, &mode)?),
+            None => None,
+        };
 
         let source_blobs: Vec<_> = source.blobs().cloned().collect();
         let (bucket, key, committed) = (input.bucket, input.key, record.clone());
@@ -154,6 +177,7 @@ impl CofferS3 {
             .await?;
         self.release_blobs(freed);
         let sums = checksum::to_dto(record.checksum.as_ref());
+        let echo = encryption::customer_echo(mode.customer());
         Ok(S3Response::new(CopyObjectOutput {
             copy_object_result: Some(CopyObjectResult {
                 e_tag: Some(ETag::Strong(record.etag.clone())),
@@ -166,7 +190,37 @@ impl CofferS3 {
                 checksum_type: sums.checksum_type,
             }),
             server_side_encryption: encryption::reported(&record),
+            sse_customer_algorithm: echo.0,
+            sse_customer_key_md5: echo.1,
             ..Default::default()
         }))
+    }
+
+    /// A copy's ETag. Multipart ETags carry over; a single-part SSE-C target gets a fresh
+    /// opaque one; an SSE-S3 target gets its plaintext's MD5, which an SSE-C source does not
+    /// keep, so it is computed by reading the source (reading, not rewriting).
+    async fn copy_etag(
+        &self,
+        bucket: &str,
+        key: &str,
+        source: &ObjectRecord,
+        source_key: &Option<std::sync::Arc<coffer_crypto::DataKey>>,
+        mode: &WriteMode,
+    ) -> S3Result<String> {
+        let source_opaque = encryption::is_customer(source.encryption.as_ref());
+        match mode {
+            _ if source.multipart => Ok(source.etag.clone()),
+            WriteMode::Customer(_) => encryption::opaque_etag(),
+            WriteMode::SseS3 if !source_opaque => Ok(source.etag.clone()),
+            WriteMode::SseS3 => {
+                let data = body::SourceData {
+                    parts: source.parts.clone(),
+                    key: source_key.clone(),
+                    name: format!("{bucket}/{key}"),
+                };
+                let md5 = body::plaintext_md5(self.blobs.clone(), data, source.size).await?;
+                Ok(hex::encode(md5))
+            }
+        }
     }
 }

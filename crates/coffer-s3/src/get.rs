@@ -10,6 +10,7 @@ use s3s::{S3Request, S3Response, S3Result, s3_error};
 use crate::body;
 use crate::checksum;
 use crate::conditions::{Context, Preconditions};
+use crate::customer_key::{CustomerHeaders, CustomerKey, Purpose};
 use crate::encryption;
 use crate::error::no_such_key;
 use crate::object::{etag, metadata_of, timestamp};
@@ -89,18 +90,30 @@ fn select(
 }
 
 impl CofferS3 {
-    /// What a reader of `bucket/key` needs: the record's parts and its opened data key.
+    /// What a reader of `bucket/key` needs: the record's parts and its opened data key
+    /// (with the customer's key, for an SSE-C object).
     pub(crate) fn source_data(
         &self,
         bucket: &str,
         key: &str,
         record: &ObjectRecord,
+        customer: Option<&CustomerKey>,
     ) -> S3Result<body::SourceData> {
         Ok(body::SourceData {
             parts: record.parts.clone(),
-            key: self.open_data_key(bucket, key, record.encryption.as_ref())?,
+            key: self.open_data_key(bucket, key, record.encryption.as_ref(), customer)?,
             name: format!("{bucket}/{key}"),
         })
+    }
+
+    /// Validates a read's SSE-C headers (after refusing them over plain HTTP).
+    fn read_customer_key<T>(
+        &self,
+        req: &S3Request<T>,
+        headers: CustomerHeaders,
+    ) -> S3Result<Option<CustomerKey>> {
+        self.require_secure_transport(&req.extensions, headers.is_present())?;
+        headers.parse(Purpose::Read)
     }
 
     /// Loads an object the caller may read.
@@ -127,16 +140,16 @@ impl CofferS3 {
 
     pub(crate) async fn do_get_object(
         &self,
-        req: S3Request<GetObjectInput>,
+        mut req: S3Request<GetObjectInput>,
     ) -> S3Result<S3Response<GetObjectOutput>> {
         let user = self.caller(&req)?;
+        let sse_c = CustomerHeaders::new(
+            req.input.sse_customer_algorithm.clone(),
+            req.input.sse_customer_key.take(),
+            req.input.sse_customer_key_md5.clone(),
+        );
+        let customer = self.read_customer_key(&req, sse_c)?;
         let input = req.input;
-        if input.sse_customer_algorithm.is_some() || input.sse_customer_key.is_some() {
-            return Err(s3_error!(
-                InvalidRequest,
-                "The encryption parameters are not applicable to this object."
-            ));
-        }
         let conditions = Preconditions {
             if_match: input.if_match.clone(),
             if_none_match: input.if_none_match.clone(),
@@ -159,7 +172,7 @@ impl CofferS3 {
             conditions.check(&record, Context::Read)?;
             let selection = select(&record, input.range.as_ref(), input.part_number)?;
             let len = selection.span.end - selection.span.start;
-            let source = self.source_data(&input.bucket, &input.key, &record)?;
+            let source = self.source_data(&input.bucket, &input.key, &record, customer.as_ref())?;
             match body::open_range(self.blobs.clone(), source, selection.span.start, len).await {
                 Ok(opened) => break (record, selection, opened),
                 Err(body::OpenError::Missing(_)) if attempts < 3 => attempts += 1,
@@ -174,6 +187,7 @@ impl CofferS3 {
             Checksum::default()
         };
         let partial = selection.content_range.is_some();
+        let echo = encryption::customer_echo(customer.as_ref());
         let output = GetObjectOutput {
             body: Some(body),
             accept_ranges: Some("bytes".to_owned()),
@@ -201,6 +215,8 @@ impl CofferS3 {
             website_redirect_location: record.website_redirect_location.clone(),
             storage_class: record.storage_class.clone().map(StorageClass::from),
             server_side_encryption: encryption::reported(&record),
+            sse_customer_algorithm: echo.0,
+            sse_customer_key_md5: echo.1,
             checksum_crc32: sums
                 .checksum_crc32
                 .filter(|_| checksum_mode(&input.checksum_mode)),
@@ -230,9 +246,15 @@ impl CofferS3 {
 
     pub(crate) async fn do_head_object(
         &self,
-        req: S3Request<HeadObjectInput>,
+        mut req: S3Request<HeadObjectInput>,
     ) -> S3Result<S3Response<HeadObjectOutput>> {
         let user = self.caller(&req)?;
+        let sse_c = CustomerHeaders::new(
+            req.input.sse_customer_algorithm.clone(),
+            req.input.sse_customer_key.take(),
+            req.input.sse_customer_key_md5.clone(),
+        );
+        let customer = self.read_customer_key(&req, sse_c)?;
         let input = req.input;
         let record = self
             .readable_object(
@@ -242,9 +264,13 @@ impl CofferS3 {
                 input.version_id.as_deref(),
             )
             .await?;
-        if input.sse_customer_algorithm.is_some() || input.sse_customer_key.is_some() {
-            return Err(s3_error!(InvalidRequest));
-        }
+        // HEAD reads no data, but S3 still proves the key: a wrong one is a 403.
+        self.open_data_key(
+            &input.bucket,
+            &input.key,
+            record.encryption.as_ref(),
+            customer.as_ref(),
+        )?;
         Preconditions {
             if_match: input.if_match,
             if_none_match: input.if_none_match,
@@ -259,6 +285,7 @@ impl CofferS3 {
             Checksum::default()
         };
         let partial = selection.content_range.is_some();
+        let echo = encryption::customer_echo(customer.as_ref());
         let output = HeadObjectOutput {
             accept_ranges: Some("bytes".to_owned()),
             content_length: Some((selection.span.end - selection.span.start) as i64),
@@ -285,6 +312,8 @@ impl CofferS3 {
             website_redirect_location: record.website_redirect_location.clone(),
             storage_class: record.storage_class.clone().map(StorageClass::from),
             server_side_encryption: encryption::reported(&record),
+            sse_customer_algorithm: echo.0,
+            sse_customer_key_md5: echo.1,
             checksum_crc32: sums.checksum_crc32,
             checksum_crc32c: sums.checksum_crc32c,
             checksum_crc64nvme: sums.checksum_crc64nvme,
@@ -302,9 +331,15 @@ impl CofferS3 {
 
     pub(crate) async fn do_get_object_attributes(
         &self,
-        req: S3Request<GetObjectAttributesInput>,
+        mut req: S3Request<GetObjectAttributesInput>,
     ) -> S3Result<S3Response<GetObjectAttributesOutput>> {
         let user = self.caller(&req)?;
+        let sse_c = CustomerHeaders::new(
+            req.input.sse_customer_algorithm.clone(),
+            req.input.sse_customer_key.take(),
+            req.input.sse_customer_key_md5.clone(),
+        );
+        let customer = self.read_customer_key(&req, sse_c)?;
         let input = req.input;
         let record = self
             .readable_object(
@@ -314,6 +349,12 @@ impl CofferS3 {
                 input.version_id.as_deref(),
             )
             .await?;
+        self.open_data_key(
+            &input.bucket,
+            &input.key,
+            record.encryption.as_ref(),
+            customer.as_ref(),
+        )?;
         let wants = |name: &str| {
             input
                 .object_attributes

@@ -1,6 +1,8 @@
 //! Multipart uploads: create, upload part (and part copy), complete, abort, list.
 
-use coffer_store::{ChecksumRecord, ObjectRecord, PartRecord, StoredPart, UploadRecord};
+use coffer_store::{
+    BucketRecord, ChecksumRecord, ObjectRecord, PartRecord, StoredPart, UploadRecord,
+};
 use md5::Digest as _;
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
@@ -8,7 +10,8 @@ use s3s::{S3Request, S3Response, S3Result, s3_error};
 use crate::body::{self, MAX_PUT_SIZE};
 use crate::checksum::{self, Algorithm};
 use crate::conditions::{self, Preconditions};
-use crate::encryption;
+use crate::customer_key::{CustomerHeaders, CustomerKey, Purpose};
+use crate::encryption::{self, WriteMode};
 use crate::error::OrS3;
 use crate::object::{ObjectHeaders, check_key, now_ms, timestamp};
 use crate::put::verify_ingested;
@@ -70,21 +73,56 @@ fn checksum_kind(algorithm: Algorithm, declared: Option<&str>) -> S3Result<&'sta
     }
 }
 
+/// A part request's SSE-C headers: the upload's key again, or none.
+fn part_mode(headers: CustomerHeaders) -> S3Result<WriteMode> {
+    Ok(headers
+        .parse(Purpose::Write)?
+        .map_or(WriteMode::SseS3, WriteMode::Customer))
+}
+
 impl CofferS3 {
-    /// The key part `number` of an upload seals under.
+    /// The key part `number` of an upload seals under. An SSE-C upload needs the key it was
+    /// created with on every part, and other uploads refuse one (SPEC §2.1 #13, #14).
     fn upload_part_key(
         &self,
         upload: &UploadRecord,
         number: u32,
+        customer: Option<&CustomerKey>,
     ) -> S3Result<coffer_crypto::PartKey> {
+        if encryption::is_customer(upload.template.encryption.as_ref()) != customer.is_some() {
+            return Err(s3_error!(
+                InvalidRequest,
+                "The multipart upload initiate requested encryption. Subsequent part requests must include the appropriate encryption parameters."
+            ));
+        }
         let dek = self
             .open_data_key(
                 &upload.bucket,
                 &upload.key,
                 upload.template.encryption.as_ref(),
-            )?
+                customer,
+            )
+            .map_err(|e| {
+                if *e.code() == s3s::S3ErrorCode::AccessDenied {
+                    s3_error!(
+                        InvalidRequest,
+                        "The provided encryption parameters did not match the ones used originally."
+                    )
+                } else {
+                    e
+                }
+            })?
             .ok_or_else(|| crate::error::internal("upload has no data key"))?;
         Ok(dek.part_key(number))
+    }
+
+    /// A part's ETag: its MD5, or an opaque one under SSE-C.
+    fn part_etag(upload: &UploadRecord, ingested: &body::Ingested) -> S3Result<String> {
+        if encryption::is_customer(upload.template.encryption.as_ref()) {
+            encryption::opaque_etag()
+        } else {
+            Ok(hex::encode(ingested.md5))
+        }
     }
 
     /// Records a written part (replacing an earlier upload of its number). If the upload is
@@ -94,6 +132,7 @@ impl CofferS3 {
         upload_id: &str,
         number: u32,
         ingested: body::Ingested,
+        etag: String,
         checksum: Option<ChecksumRecord>,
         last_modified_ms: i64,
     ) -> S3Result<()> {
@@ -103,7 +142,7 @@ impl CofferS3 {
             part: StoredPart {
                 number,
                 size: ingested.size,
-                md5_hex: hex::encode(ingested.md5),
+                md5_hex: etag,
                 blob: ingested.blob,
                 checksum,
                 crc64nvme: Some(ingested.crc64nvme),
@@ -126,15 +165,15 @@ impl CofferS3 {
         }
     }
 
-    /// An upload of this bucket and key the caller may use.
+    /// An upload of this bucket and key the caller may use, with its bucket.
     async fn upload(
         &self,
         user: &crate::User,
         bucket: &str,
         key: &str,
         upload_id: &str,
-    ) -> S3Result<UploadRecord> {
-        self.owned_bucket(user, bucket).await?;
+    ) -> S3Result<(BucketRecord, UploadRecord)> {
+        let bucket_record = self.owned_bucket(user, bucket).await?;
         let id = upload_id.to_owned();
         let upload = self
             .blocking(move |meta, _| meta.get_upload(&id).or_s3())
@@ -143,7 +182,7 @@ impl CofferS3 {
         if upload.bucket != bucket || upload.key != key {
             return Err(no_such_upload());
         }
-        Ok(upload)
+        Ok((bucket_record, upload))
     }
 
     pub(crate) async fn do_create_multipart_upload(
@@ -151,14 +190,21 @@ impl CofferS3 {
         req: S3Request<CreateMultipartUploadInput>,
     ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
         let user = self.caller(&req)?;
-        let input = req.input;
-        self.owned_bucket(&user, &input.bucket).await?;
+        let mut input = req.input;
+        let sse_c = CustomerHeaders::new(
+            input.sse_customer_algorithm.take(),
+            input.sse_customer_key.take(),
+            input.sse_customer_key_md5.take(),
+        );
+        self.require_secure_transport(&req.extensions, sse_c.is_present())?;
+        let bucket_record = self.owned_bucket(&user, &input.bucket).await?;
         check_key(&input.key)?;
-        encryption::requested_mode(
+        let mode = encryption::requested_mode(
             input.server_side_encryption.as_ref(),
-            input.sse_customer_algorithm.as_deref(),
+            sse_c,
             input.ssekms_key_id.as_deref(),
         )?;
+        self.check_not_blocked(&bucket_record, &mode, &user, "s3:PutObject", &input.key)?;
         crate::put::refuse_object_lock(
             input.object_lock_mode.is_some()
                 || input.object_lock_retain_until_date.is_some()
@@ -200,7 +246,7 @@ impl CofferS3 {
         .into_record()?;
         // One data key for the whole upload; each part seals under its own key derived from
         // it, so parts upload in any order and in parallel.
-        let (_, sealed_key) = self.new_data_key(&input.bucket, &input.key)?;
+        let (_, sealed_key) = self.new_data_key(&input.bucket, &input.key, &mode)?;
         let template = ObjectRecord {
             encryption: Some(sealed_key),
             ..template
@@ -217,13 +263,17 @@ impl CofferS3 {
             checksum_type: kind.map(str::to_owned),
         };
         let upload_id = upload.upload_id.clone();
+        let reported = encryption::reported(&upload.template);
+        let echo = encryption::customer_echo(mode.customer());
         self.blocking(move |meta, _| meta.create_upload(&upload).or_s3())
             .await?;
         Ok(S3Response::new(CreateMultipartUploadOutput {
             bucket: Some(input.bucket),
             key: Some(input.key),
             upload_id: Some(upload_id),
-            server_side_encryption: Some(ServerSideEncryption::from(encryption::SSE_S3.to_owned())),
+            server_side_encryption: reported,
+            sse_customer_algorithm: echo.0,
+            sse_customer_key_md5: echo.1,
             checksum_algorithm: algorithm.map(|a| ChecksumAlgorithm::from(a.name().to_owned())),
             checksum_type: kind.map(|k| ChecksumType::from(k.to_owned())),
             ..Default::default()
@@ -237,17 +287,19 @@ impl CofferS3 {
         let user = self.caller(&req)?;
         let trailers = req.trailing_headers.clone();
         let headers = req.headers.clone();
-        let input = req.input;
+        let mut input = req.input;
+        let sse_c = CustomerHeaders::new(
+            input.sse_customer_algorithm.take(),
+            input.sse_customer_key.take(),
+            input.sse_customer_key_md5.take(),
+        );
+        self.require_secure_transport(&req.extensions, sse_c.is_present())?;
         let number = check_part_number(input.part_number)?;
-        let upload = self
+        let (bucket_record, upload) = self
             .upload(&user, &input.bucket, &input.key, &input.upload_id)
             .await?;
-        if input.sse_customer_algorithm.is_some() || input.sse_customer_key.is_some() {
-            return Err(s3_error!(
-                InvalidRequest,
-                "The multipart upload initiate requested encryption. Subsequent part requests must include the appropriate encryption parameters."
-            ));
-        }
+        let mode = part_mode(sse_c)?;
+        self.check_not_blocked(&bucket_record, &mode, &user, "s3:PutObject", &input.key)?;
         let content_md5 = checksum::content_md5(input.content_md5.as_deref())?;
         let mut request = checksum::requested(
             &headers,
@@ -277,7 +329,7 @@ impl CofferS3 {
                 }
             }
         }
-        let part_key = self.upload_part_key(&upload, number)?;
+        let part_key = self.upload_part_key(&upload, number, mode.customer())?;
         let ingested = body::ingest(
             self.blobs.clone(),
             part_key,
@@ -294,13 +346,23 @@ impl CofferS3 {
             request.as_ref(),
             trailers.as_ref(),
         )?;
-        let md5_hex = hex::encode(ingested.md5);
-        self.store_part(&input.upload_id, number, ingested, sum.clone(), now_ms())
-            .await?;
+        let etag = Self::part_etag(&upload, &ingested)?;
+        self.store_part(
+            &input.upload_id,
+            number,
+            ingested,
+            etag.clone(),
+            sum.clone(),
+            now_ms(),
+        )
+        .await?;
         let sums = checksum::to_dto(sum.as_ref());
+        let echo = encryption::customer_echo(mode.customer());
         Ok(S3Response::new(UploadPartOutput {
             server_side_encryption: encryption::reported(&upload.template),
-            e_tag: Some(ETag::Strong(md5_hex)),
+            sse_customer_algorithm: echo.0,
+            sse_customer_key_md5: echo.1,
+            e_tag: Some(ETag::Strong(etag)),
             checksum_crc32: sums.checksum_crc32,
             checksum_crc32c: sums.checksum_crc32c,
             checksum_crc64nvme: sums.checksum_crc64nvme,
@@ -315,19 +377,28 @@ impl CofferS3 {
         req: S3Request<UploadPartCopyInput>,
     ) -> S3Result<S3Response<UploadPartCopyOutput>> {
         let user = self.caller(&req)?;
-        let input = req.input;
+        let mut input = req.input;
+        let target_headers = CustomerHeaders::new(
+            input.sse_customer_algorithm.take(),
+            input.sse_customer_key.take(),
+            input.sse_customer_key_md5.take(),
+        );
+        let source_headers = CustomerHeaders::new(
+            input.copy_source_sse_customer_algorithm.take(),
+            input.copy_source_sse_customer_key.take(),
+            input.copy_source_sse_customer_key_md5.take(),
+        );
+        self.require_secure_transport(
+            &req.extensions,
+            target_headers.is_present() || source_headers.is_present(),
+        )?;
         let number = check_part_number(input.part_number)?;
-        let upload = self
+        let (bucket_record, upload) = self
             .upload(&user, &input.bucket, &input.key, &input.upload_id)
             .await?;
-        if input.copy_source_sse_customer_algorithm.is_some()
-            || input.sse_customer_algorithm.is_some()
-        {
-            return Err(s3_error!(
-                InvalidRequest,
-                "The encryption parameters are not applicable to this object."
-            ));
-        }
+        let mode = part_mode(target_headers)?;
+        let source_customer = source_headers.parse(Purpose::Read)?;
+        self.check_not_blocked(&bucket_record, &mode, &user, "s3:PutObject", &input.key)?;
         let (source_bucket, source_key, source) = self
             .copy_source(
                 &user,
@@ -354,8 +425,13 @@ impl CofferS3 {
             .checksum_algorithm
             .as_deref()
             .and_then(Algorithm::parse);
-        let source_data = self.source_data(&source_bucket, &source_key, &source)?;
-        let part_key = self.upload_part_key(&upload, number)?;
+        let part_key = self.upload_part_key(&upload, number, mode.customer())?;
+        let source_data = self.source_data(
+            &source_bucket,
+            &source_key,
+            &source,
+            source_customer.as_ref(),
+        )?;
         let ingested = body::copy_range(
             self.blobs.clone(),
             source_data,
@@ -365,7 +441,7 @@ impl CofferS3 {
             algorithm,
         )
         .await?;
-        let md5_hex = hex::encode(ingested.md5);
+        let etag = Self::part_etag(&upload, &ingested)?;
         let sum = match (algorithm, &ingested.checksum) {
             (Some(a), Some(raw)) => Some(ChecksumRecord {
                 algorithm: a.name().to_owned(),
@@ -375,12 +451,22 @@ impl CofferS3 {
             _ => None,
         };
         let now = now_ms();
-        self.store_part(&input.upload_id, number, ingested, sum.clone(), now)
-            .await?;
+        self.store_part(
+            &input.upload_id,
+            number,
+            ingested,
+            etag.clone(),
+            sum.clone(),
+            now,
+        )
+        .await?;
         let sums = checksum::to_dto(sum.as_ref());
+        let echo = encryption::customer_echo(mode.customer());
         Ok(S3Response::new(UploadPartCopyOutput {
+            sse_customer_algorithm: echo.0,
+            sse_customer_key_md5: echo.1,
             copy_part_result: Some(CopyPartResult {
-                e_tag: Some(ETag::Strong(md5_hex)),
+                e_tag: Some(ETag::Strong(etag)),
                 last_modified: Some(timestamp(now)),
                 checksum_crc32: sums.checksum_crc32,
                 checksum_crc32c: sums.checksum_crc32c,
@@ -398,10 +484,20 @@ impl CofferS3 {
         req: S3Request<CompleteMultipartUploadInput>,
     ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
         let user = self.caller(&req)?;
-        let input = req.input;
-        let upload = self
+        let mut input = req.input;
+        let sse_c = CustomerHeaders::new(
+            input.sse_customer_algorithm.take(),
+            input.sse_customer_key.take(),
+            input.sse_customer_key_md5.take(),
+        );
+        self.require_secure_transport(&req.extensions, sse_c.is_present())?;
+        let (_, upload) = self
             .upload(&user, &input.bucket, &input.key, &input.upload_id)
             .await?;
+        // Completing needs no key, but one that is sent must be the upload's.
+        if let Some(customer) = sse_c.parse(Purpose::Write)? {
+            self.upload_part_key(&upload, 1, Some(&customer))?;
+        }
         let requested = input
             .multipart_upload
             .and_then(|m| m.parts)
@@ -516,13 +612,15 @@ impl CofferS3 {
             ..upload.template
         };
         let sums = checksum::to_dto(record.checksum.as_ref());
+        let reported = encryption::reported(&record);
         let id = input.upload_id.clone();
         let freed = self
             .blocking(move |meta, _| meta.complete_upload(&id, &record, &condition).or_s3())
             .await?;
         self.release_blobs(freed);
+        // S3 does not echo SSE-C on completion (SPEC §1.3).
         Ok(S3Response::new(CompleteMultipartUploadOutput {
-            server_side_encryption: Some(ServerSideEncryption::from(encryption::SSE_S3.to_owned())),
+            server_side_encryption: reported,
             bucket: Some(input.bucket.clone()),
             key: Some(input.key.clone()),
             location: Some(format!("/{}/{}", input.bucket, input.key)),
@@ -562,7 +660,7 @@ impl CofferS3 {
     ) -> S3Result<S3Response<ListPartsOutput>> {
         let user = self.caller(&req)?;
         let input = req.input;
-        let upload = self
+        let (_, upload) = self
             .upload(&user, &input.bucket, &input.key, &input.upload_id)
             .await?;
         let id = input.upload_id.clone();

@@ -8,7 +8,8 @@ use subtle::ConstantTimeEq;
 use crate::body::{self, Ingested, MAX_PUT_SIZE};
 use crate::checksum::{self, ChecksumRequest};
 use crate::conditions;
-use crate::encryption;
+use crate::customer_key::CustomerHeaders;
+use crate::encryption::{self, WriteMode};
 use crate::error::OrS3;
 use crate::object::{ObjectHeaders, check_key, now_ms};
 use crate::service::CofferS3;
@@ -68,16 +69,27 @@ impl CofferS3 {
         req: S3Request<PutObjectInput>,
     ) -> S3Result<S3Response<PutObjectOutput>> {
         let user = self.caller(&req)?;
+        self.require_secure_transport(
+            &req.extensions,
+            req.input.sse_customer_algorithm.is_some()
+                || req.input.sse_customer_key.is_some()
+                || req.input.sse_customer_key_md5.is_some(),
+        )?;
         let trailers = req.trailing_headers.clone();
         let headers = req.headers.clone();
-        let input = req.input;
-        self.owned_bucket(&user, &input.bucket).await?;
+        let mut input = req.input;
+        let bucket_record = self.owned_bucket(&user, &input.bucket).await?;
         check_key(&input.key)?;
-        encryption::requested_mode(
+        let mode = encryption::requested_mode(
             input.server_side_encryption.as_ref(),
-            input.sse_customer_algorithm.as_deref(),
+            CustomerHeaders::new(
+                input.sse_customer_algorithm.take(),
+                input.sse_customer_key.take(),
+                input.sse_customer_key_md5.take(),
+            ),
             input.ssekms_key_id.as_deref(),
         )?;
+        self.check_not_blocked(&bucket_record, &mode, &user, "s3:PutObject", &input.key)?;
         refuse_object_lock(
             input.object_lock_mode.is_some()
                 || input.object_lock_retain_until_date.is_some()
@@ -124,7 +136,7 @@ impl CofferS3 {
             conditions::check_early(existing.as_ref(), &condition)?;
         }
 
-        let (dek, sealed_key) = self.new_data_key(&bucket, &key)?;
+        let (dek, sealed_key) = self.new_data_key(&bucket, &key, &mode)?;
         let ingested = body::ingest(
             self.blobs.clone(),
             dek.part_key(1),
@@ -141,9 +153,13 @@ impl CofferS3 {
             checksum_request.as_ref(),
             trailers.as_ref(),
         )?;
+        let etag = match mode {
+            WriteMode::SseS3 => hex::encode(ingested.md5),
+            WriteMode::Customer(_) => encryption::opaque_etag()?,
+        };
         let record = ObjectRecord {
             size: ingested.size,
-            etag: hex::encode(ingested.md5),
+            etag: etag.clone(),
             last_modified_ms: now_ms(),
             checksum: Some(
                 requested
@@ -153,7 +169,7 @@ impl CofferS3 {
             parts: vec![StoredPart {
                 number: 1,
                 size: ingested.size,
-                md5_hex: hex::encode(ingested.md5),
+                md5_hex: etag,
                 blob: ingested.blob,
                 checksum: requested,
                 crc64nvme: Some(ingested.crc64nvme),
@@ -163,6 +179,8 @@ impl CofferS3 {
         };
         let etag = record.etag.clone();
         let sums = checksum::to_dto(record.checksum.as_ref());
+        let (sse_customer_algorithm, sse_customer_key_md5) =
+            encryption::customer_echo(mode.customer());
         let committed = record.clone();
         let freed = self
             .blocking(move |meta, _| {
@@ -187,6 +205,8 @@ impl CofferS3 {
             checksum_sha256: sums.checksum_sha256,
             checksum_type: sums.checksum_type,
             server_side_encryption: encryption::reported(&record),
+            sse_customer_algorithm,
+            sse_customer_key_md5,
             ..Default::default()
         }))
     }

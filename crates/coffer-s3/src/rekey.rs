@@ -82,7 +82,8 @@ impl CofferS3 {
                     status.objects += 1;
                     if r.encryption
                         .as_ref()
-                        .is_some_and(|e| e.master_version < current)
+                        .and_then(|e| e.needs_master_version())
+                        .is_some_and(|v| v < current)
                     {
                         status.objects_under_older_versions += 1;
                     }
@@ -123,7 +124,11 @@ impl CofferS3 {
                 .list_objects(&bucket, "", from, &mut |key, r| {
                     step.scanned += 1;
                     last = Some(key.to_owned());
-                    if let Some(e) = r.encryption.as_ref().filter(|e| e.master_version < current) {
+                    if let Some(e) = r
+                        .encryption
+                        .as_ref()
+                        .filter(|e| e.needs_master_version().is_some_and(|v| v < current))
+                    {
                         stale.push((key.to_owned(), e.clone()));
                     }
                     if step.scanned >= limit {
@@ -156,10 +161,10 @@ impl CofferS3 {
         old: &EncryptionRecord,
     ) -> Result<EncryptionRecord, String> {
         let dek = self
-            .open_data_key(bucket, key, Some(old))
+            .open_data_key(bucket, key, Some(old), None)
             .map_err(|e| format!("{bucket}/{key}: {e:?}"))?
             .ok_or("no data key")?;
-        self.seal_data_key(&dek, bucket, key)
+        self.seal_data_key(&dek, bucket, key, &crate::encryption::WriteMode::SseS3)
             .map_err(|e| format!("{bucket}/{key}: {e:?}"))
     }
 
@@ -177,7 +182,11 @@ impl CofferS3 {
                 .list_uploads(&bucket.name)
                 .map_err(|e| e.to_string())?
             {
-                let Some(old) = u.template.encryption.filter(|e| e.master_version < current) else {
+                let Some(old) = u
+                    .template
+                    .encryption
+                    .filter(|e| e.needs_master_version().is_some_and(|v| v < current))
+                else {
                     continue;
                 };
                 let fresh = self.resealed(&u.bucket, &u.key, &old)?;

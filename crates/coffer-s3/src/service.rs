@@ -6,6 +6,7 @@ use s3s::{S3Request, S3Result};
 
 use crate::auth::{User, UserDirectory};
 use crate::error::{OrS3, access_denied, internal};
+use crate::options::ServerOptions;
 
 /// Who this server is: the account and region it reports.
 #[derive(Debug, Clone)]
@@ -22,6 +23,7 @@ pub struct CofferS3 {
     pub(crate) users: Arc<UserDirectory>,
     pub(crate) identity: Arc<ServerIdentity>,
     pub(crate) keyring: Arc<MasterKeyring>,
+    pub(crate) options: Arc<ServerOptions>,
 }
 
 impl CofferS3 {
@@ -38,7 +40,22 @@ impl CofferS3 {
             users,
             identity: Arc::new(identity),
             keyring,
+            options: Arc::new(ServerOptions::default()),
         }
+    }
+
+    /// The same service with the operator's options.
+    pub fn with_options(mut self, options: ServerOptions) -> Self {
+        self.options = Arc::new(options);
+        self
+    }
+
+    /// The IAM ARN of a user, as policies and error messages name it.
+    pub(crate) fn user_arn(&self, user: &User) -> String {
+        format!(
+            "arn:aws:iam::{}:user/{}",
+            self.identity.account_id, user.name
+        )
     }
 
     /// The signed-in user. `s3s` has already verified the signature, so a request that gets

@@ -62,7 +62,8 @@ pub struct ChecksumRecord {
 pub struct StoredPart {
     pub number: u32,
     pub size: u64,
-    /// Hex MD5 of the part's bytes.
+    /// The part's ETag: hex MD5 of its bytes, except under SSE-C, where an ETag must not
+    /// reveal anything about the plaintext and is random.
     pub md5_hex: String,
     pub blob: BlobId,
     /// The checksum the client asked for on this part, if any.
@@ -77,12 +78,16 @@ pub struct StoredPart {
 /// How an object's data key is protected. The data key itself is never stored unsealed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EncryptionRecord {
-    /// `AES256` (SSE-S3).
+    /// `AES256` (SSE-S3) or `SSE-C`.
     pub mode: String,
-    /// SSE-S3: the master-key version that sealed the data key.
+    /// SSE-S3: the master-key version that sealed the data key (0 for other modes).
     pub master_version: u32,
     /// The sealed data key, base64 (AAD: the object's ARN).
     pub sealed_key: String,
+    /// SSE-C: the random salt (base64) of the key-encryption key derived from the
+    /// customer's key. Nothing else derived from that key is stored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer_salt: Option<String>,
 }
 
 impl EncryptionRecord {

@@ -873,6 +873,7 @@ mod tests {
             mode: "AES256".into(),
             master_version: version,
             sealed_key: format!("sealed-{version}"),
+            customer_salt: None,
         }
     }
 

@@ -26,6 +26,18 @@ fn is_metrics_scrape(req: &Request<Incoming>) -> bool {
 pub struct Front {
     pub s3: S3Service,
     pub metrics: PrometheusHandle,
+    /// The connection this copy serves (set per accepted connection).
+    pub transport: Option<coffer_s3::Transport>,
+}
+
+impl Front {
+    /// This service for one accepted connection.
+    pub fn for_connection(&self, transport: coffer_s3::Transport) -> Self {
+        Self {
+            transport: Some(transport),
+            ..self.clone()
+        }
+    }
 }
 
 impl hyper::service::Service<Request<Incoming>> for Front {
@@ -33,7 +45,10 @@ impl hyper::service::Service<Request<Incoming>> for Front {
     type Error = HttpError;
     type Future = BoxFuture<'static, Result<Self::Response, Self::Error>>;
 
-    fn call(&self, req: Request<Incoming>) -> Self::Future {
+    fn call(&self, mut req: Request<Incoming>) -> Self::Future {
+        if let Some(t) = self.transport {
+            req.extensions_mut().insert(t);
+        }
         if is_metrics_scrape(&req) {
             let text = self.metrics.render();
             return Box::pin(async move {

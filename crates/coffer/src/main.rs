@@ -19,12 +19,22 @@ use tracing_subscriber::EnvFilter;
 
 use cli::{Cli, Command};
 
+fn quiet(target: &str) -> tracing_subscriber::filter::Directive {
+    format!("{target}=info")
+        .parse()
+        .expect("a constant directive parses")
+}
+
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_env("COFFER_LOG")
-                .unwrap_or_else(|_| EnvFilter::new("info,s3s=off")),
+                .unwrap_or_else(|_| EnvFilter::new("info,s3s=off"))
+                // s3s logs whole requests (headers, form fields) at debug level, and those
+                // carry SSE-C keys: never below info, whatever COFFER_LOG asks.
+                .add_directive(quiet("s3s::service"))
+                .add_directive(quiet("s3s::ops")),
         )
         .with_writer(std::io::stderr)
         .init();

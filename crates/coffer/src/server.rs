@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use coffer_s3::{CofferS3, RequireSigV4, ServerIdentity, User, UserDirectory};
+use coffer_s3::{CofferS3, RequireSigV4, ServerIdentity, ServerOptions, User, UserDirectory};
 use coffer_store::collect_orphans;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto::Builder as ConnBuilder;
@@ -80,13 +80,18 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
         orphan_blobs = report.orphan_blobs,
         "collected leftovers of earlier runs"
     );
-    let s3 = dir.into_service(
-        directory.clone(),
-        ServerIdentity {
-            account_id: config.account_id.clone(),
-            region: config.region.clone(),
-        },
-    );
+    let s3 = dir
+        .into_service(
+            directory.clone(),
+            ServerIdentity {
+                account_id: config.account_id.clone(),
+                region: config.region.clone(),
+            },
+        )
+        .with_options(ServerOptions {
+            allow_sse_c_over_http: config.allow_sse_c_over_http,
+            block_sse_c_on_new_buckets: config.block_sse_c_on_new_buckets,
+        });
     if config.master_key_rotation_days > 0 {
         tokio::spawn(rotate_on_schedule(
             s3.clone(),
@@ -112,6 +117,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
         Front {
             s3: b.build(),
             metrics,
+            transport: None,
         }
     };
 
@@ -183,7 +189,10 @@ async fn accept_loop(listener: TcpListener, service: Front, tls: Option<TlsAccep
         };
         // Without it, small responses wait out the client's delayed ACK (~40 ms).
         let _ = stream.set_nodelay(true);
-        let service = service.clone();
+        let service = service.for_connection(coffer_s3::Transport {
+            secure: tls.is_some(),
+            loopback: peer.ip().is_loopback(),
+        });
         let tls = tls.clone();
         tokio::spawn(async move {
             let builder = ConnBuilder::new(TokioExecutor::new());

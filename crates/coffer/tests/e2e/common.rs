@@ -28,6 +28,8 @@ pub struct Server {
     pub https: SocketAddr,
     pub stdout_lines: Vec<String>,
     extra: Vec<String>,
+    /// `COFFER_LOG` for the server; with `Some`, its log goes to [`Server::log_path`].
+    log_level: Option<String>,
 }
 
 impl Server {
@@ -37,9 +39,16 @@ impl Server {
 
     /// Starts a server with extra `serve` flags.
     pub fn start_with(extra: &[&str]) -> Self {
+        Self::start_configured("", extra, None)
+    }
+
+    /// Starts a server with extra top-level configuration lines, extra `serve` flags, and,
+    /// when `log_level` is given, its log written to [`Server::log_path`] at that level.
+    pub fn start_configured(config_lines: &str, extra: &[&str], log_level: Option<&str>) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let config = format!(
             r#"
+{config_lines}
 data_dir = "{data}"
 [[users]]
 name = "{an}"
@@ -67,6 +76,7 @@ secret_key = "{bs}"
             https: "127.0.0.1:0".parse().unwrap(),
             stdout_lines: Vec::new(),
             extra: extra.iter().map(|s| s.to_string()).collect(),
+            log_level: log_level.map(str::to_owned),
         };
         s.launch();
         s
@@ -74,6 +84,10 @@ secret_key = "{bs}"
 
     pub fn data_dir(&self) -> PathBuf {
         self.dir.path().join("data")
+    }
+
+    pub fn log_path(&self) -> PathBuf {
+        self.dir.path().join("server.log")
     }
 
     /// Starts the binary and waits for its ready line.
@@ -84,9 +98,18 @@ secret_key = "{bs}"
             .arg(self.dir.path().join("coffer.toml"))
             .args(["--http", "127.0.0.1:0", "--https", "127.0.0.1:0"])
             .args(&self.extra)
-            .env("COFFER_LOG", "warn")
+            .env("COFFER_LOG", self.log_level.as_deref().unwrap_or("warn"))
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(match self.log_level {
+                Some(_) => Stdio::from(
+                    std::fs::OpenOptions::new()
+                        .create(true)
+                        .append(true)
+                        .open(self.log_path())
+                        .unwrap(),
+                ),
+                None => Stdio::inherit(),
+            })
             .spawn()
             .expect("start coffer");
         let stdout = child.stdout.take().unwrap();

@@ -16,5 +16,6 @@ mod observability;
 mod post_upload;
 mod races;
 mod rekey;
+mod sse_c;
 mod sse_s3;
 mod tls;

@@ -1,0 +1,30 @@
+//! How the operator deployed this server, and what a handler knows of the connection a
+//! request came in on.
+
+/// Operator choices that change S3 behaviour.
+#[derive(Debug, Clone)]
+pub struct ServerOptions {
+    /// Accept SSE-C over plain HTTP from loopback clients (testing only).
+    pub allow_sse_c_over_http: bool,
+    /// New buckets start with SSE-C blocked, as on AWS since April 2026.
+    pub block_sse_c_on_new_buckets: bool,
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        Self {
+            allow_sse_c_over_http: false,
+            block_sse_c_on_new_buckets: true,
+        }
+    }
+}
+
+/// The connection a request arrived on. The listener puts it in the request's extensions;
+/// a request without one is treated as insecure and remote.
+#[derive(Debug, Clone, Copy)]
+pub struct Transport {
+    /// Arrived over TLS.
+    pub secure: bool,
+    /// The peer is a loopback address.
+    pub loopback: bool,
+}
