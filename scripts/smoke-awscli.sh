@@ -79,6 +79,17 @@ step "s3api copy-object" aws "${plain[@]}" s3api copy-object --bucket smoke --ke
 step "s3api head missing is 404" bash -c "! aws ${plain[*]} s3api head-object --bucket smoke --key missing 2>&1 && aws ${plain[*]} s3api head-object --bucket smoke --key missing 2>&1 | grep -q '404'"
 step "https s3 cp round trip" bash -c "aws ${tls[*]} s3 cp '$work/small.bin' s3://smoke/tls.bin && aws ${tls[*]} s3 cp s3://smoke/tls.bin '$work/tls.out' && cmp '$work/small.bin' '$work/tls.out'"
 step "s3 presign and fetch" bash -c "curl -sf \"\$(aws ${plain[*]} s3 presign s3://smoke/small.bin)\" -o '$work/presigned.out' && cmp '$work/small.bin' '$work/presigned.out'"
+# SSE-C: new buckets block it (AWS's default since April 2026) until the owner allows it;
+# then it round-trips over HTTPS and is refused over plain HTTP.
+head -c 32 /dev/urandom >"$work/customer.key"
+ssec=(--sse-c AES256 --sse-c-key "fileb://$work/customer.key")
+step "sse-c blocked on a new bucket (403)" bash -c "! aws ${tls[*]} s3 cp ${ssec[*]} '$work/small.bin' s3://smoke/c.bin 2>'$work/blocked.err' && grep -q 'AccessDenied' '$work/blocked.err'"
+step "s3api put-bucket-encryption allows SSE-C" aws "${plain[@]}" s3api put-bucket-encryption --bucket smoke \
+    --server-side-encryption-configuration '{"Rules":[{"ApplyServerSideEncryptionByDefault":{"SSEAlgorithm":"AES256"},"BlockedEncryptionTypes":{"EncryptionType":["NONE"]}}]}'
+step "https s3 cp --sse-c round trip" bash -c "aws ${tls[*]} s3 cp ${ssec[*]} '$work/small.bin' s3://smoke/c.bin && aws ${tls[*]} s3 cp ${ssec[*]} s3://smoke/c.bin '$work/c.out' && cmp '$work/small.bin' '$work/c.out'"
+step "https s3 cp --sse-c multipart round trip" bash -c "aws ${tls[*]} s3 cp ${ssec[*]} '$work/large.bin' s3://smoke/c-large.bin && aws ${tls[*]} s3 cp ${ssec[*]} s3://smoke/c-large.bin '$work/c-large.out' && cmp '$work/large.bin' '$work/c-large.out'"
+step "sse-c object unreadable without its key (400)" bash -c "! aws ${tls[*]} s3api get-object --bucket smoke --key c.bin '$work/nokey.out' 2>'$work/nokey.err' && grep -q 'InvalidRequest' '$work/nokey.err'"
+step "sse-c refused over plain http" bash -c "! aws ${plain[*]} s3 cp ${ssec[*]} '$work/small.bin' s3://smoke/c-http.bin 2>'$work/http.err' && grep -q 'secure connection\|InvalidRequest' '$work/http.err'"
 step "s3 rm recursive" aws "${plain[@]}" s3 rm --recursive s3://smoke
 step "s3 rb" aws "${plain[@]}" s3 rb s3://smoke
 

@@ -71,10 +71,19 @@ fn post(server: &Server, bucket: &str, boundary: &str, body: &[u8]) -> (u16, Str
 }
 
 fn v4_fields(expires_in: i64, secret: &str) -> Vec<(String, String)> {
+    v4_fields_with(expires_in, secret, &[])
+}
+
+/// A signed SigV4 form, with `extra` fields that its policy also names.
+fn v4_fields_with(expires_in: i64, secret: &str, extra: &[(&str, &str)]) -> Vec<(String, String)> {
     let (date, stamp) = amz_now();
     let credential = format!("{}/{date}/us-east-1/s3/aws4_request", ALICE.1);
+    let extra_conditions: String = extra
+        .iter()
+        .map(|(k, v)| format!(r#",{{"{k}":"{v}"}}"#))
+        .collect();
     let policy = format!(
-        r#"{{"expiration":"{}","conditions":[{{"bucket":"forms"}},["starts-with","$key","uploads/"],{{"x-amz-algorithm":"AWS4-HMAC-SHA256"}},{{"x-amz-credential":"{credential}"}},{{"x-amz-date":"{stamp}"}},["content-length-range",0,1048576]]}}"#,
+        r#"{{"expiration":"{}","conditions":[{{"bucket":"forms"}},["starts-with","$key","uploads/"],{{"x-amz-algorithm":"AWS4-HMAC-SHA256"}},{{"x-amz-credential":"{credential}"}},{{"x-amz-date":"{stamp}"}},["content-length-range",0,1048576]{extra_conditions}]}}"#,
         expiration(expires_in)
     );
     let policy_b64 = B64.encode(policy);
@@ -91,6 +100,9 @@ fn v4_fields(expires_in: i64, secret: &str) -> Vec<(String, String)> {
         ("policy".into(), policy_b64),
         ("x-amz-signature".into(), signature),
     ]
+    .into_iter()
+    .chain(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+    .collect()
 }
 
 #[tokio::test]
@@ -199,4 +211,59 @@ async fn post_upload_with_sigv2_policy() {
         .await
         .unwrap();
     assert_eq!(body_bytes(got).await, b"signed with v2");
+}
+
+#[tokio::test]
+async fn post_upload_with_sse_c_fields() {
+    let server = Server::start_configured(
+        "block_sse_c_on_new_buckets = false",
+        &["--allow-sse-c-over-http"],
+        None,
+    );
+    let c = server.alice();
+    c.create_bucket().bucket("forms").send().await.unwrap();
+    let raw = [0x5au8; 32];
+    let key = B64.encode(raw);
+    let md5 = {
+        use md5::Digest as _;
+        B64.encode(md5::Md5::digest(raw))
+    };
+    let fields = v4_fields_with(
+        600,
+        ALICE.2,
+        &[
+            ("x-amz-server-side-encryption-customer-algorithm", "AES256"),
+            ("x-amz-server-side-encryption-customer-key", &key),
+            ("x-amz-server-side-encryption-customer-key-MD5", &md5),
+        ],
+    );
+    let refs: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let data = pattern(90_000, 5);
+    let (status, body) = post(&server, "forms", "sseC", &form("sseC", &refs, "f", &data));
+    assert_eq!(status, 204, "{body}");
+
+    // Stored as SSE-C: unreadable without the key, readable with it.
+    let e = c
+        .get_object()
+        .bucket("forms")
+        .key("uploads/photo.jpg")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err_code(&e), (Some("InvalidRequest".into()), 400));
+    let got = c
+        .get_object()
+        .bucket("forms")
+        .key("uploads/photo.jpg")
+        .sse_customer_algorithm("AES256")
+        .sse_customer_key(&key)
+        .sse_customer_key_md5(&md5)
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(got.e_tag(), Some(format!("\"{}\"", md5_hex(&data)).as_str()));
+    assert_eq!(body_bytes(got).await, data);
 }
