@@ -76,7 +76,10 @@ async fn run(args: Args) -> Result<bool, String> {
 
     let client = s3::client(&args)?;
     let sse = Sse::new(args.sse.clone())?;
-    s3::ensure_bucket(&client, &args.bucket, &args.region).await?;
+    let created = s3::ensure_bucket(&client, &args.bucket, &args.region).await?;
+    if created && args.sse == sse::SseMode::Customer {
+        s3::allow_sse_c(&client, &args.bucket).await?;
+    }
     let seed = args.seed;
     let payload = tokio::task::spawn_blocking(move || Payload::new(size, seed))
         .await

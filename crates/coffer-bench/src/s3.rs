@@ -36,8 +36,8 @@ pub fn client(args: &Args) -> Result<Client, String> {
     Ok(Client::from_conf(config.build()))
 }
 
-/// Creates `bucket`, or uses it if the caller already owns it.
-pub async fn ensure_bucket(client: &Client, bucket: &str, region: &str) -> Result<(), String> {
+/// Creates `bucket`, or uses it if the caller already owns it. Returns whether it was created.
+pub async fn ensure_bucket(client: &Client, bucket: &str, region: &str) -> Result<bool, String> {
     let mut req = client.create_bucket().bucket(bucket);
     if region != "us-east-1" {
         req = req.create_bucket_configuration(
@@ -47,13 +47,46 @@ pub async fn ensure_bucket(client: &Client, bucket: &str, region: &str) -> Resul
         );
     }
     match req.send().await {
-        Ok(_) => Ok(()),
+        Ok(_) => Ok(true),
         Err(e)
             if e.as_service_error()
                 .is_some_and(|se| se.is_bucket_already_owned_by_you()) =>
         {
-            Ok(())
+            Ok(false)
         }
         Err(e) => Err(format!("cannot create bucket {bucket}: {}", describe(&e))),
     }
+}
+
+/// Lets a bucket this run created accept SSE-C writes (new buckets block them, as on AWS
+/// since April 2026). An existing bucket is left as its owner configured it.
+pub async fn allow_sse_c(client: &Client, bucket: &str) -> Result<(), String> {
+    use aws_sdk_s3::types::{
+        BlockedEncryptionTypes, EncryptionType, ServerSideEncryption,
+        ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
+    };
+    let by_default = ServerSideEncryptionByDefault::builder()
+        .sse_algorithm(ServerSideEncryption::Aes256)
+        .build()
+        .map_err(|e| e.to_string())?;
+    let rule = ServerSideEncryptionRule::builder()
+        .apply_server_side_encryption_by_default(by_default)
+        .blocked_encryption_types(
+            BlockedEncryptionTypes::builder()
+                .encryption_type(EncryptionType::None)
+                .build(),
+        )
+        .build();
+    let config = ServerSideEncryptionConfiguration::builder()
+        .rules(rule)
+        .build()
+        .map_err(|e| e.to_string())?;
+    client
+        .put_bucket_encryption()
+        .bucket(bucket)
+        .server_side_encryption_configuration(config)
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| format!("cannot allow SSE-C on bucket {bucket}: {}", describe(&e)))
 }

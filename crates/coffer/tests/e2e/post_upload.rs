@@ -264,6 +264,9 @@ async fn post_upload_with_sse_c_fields() {
         .send()
         .await
         .unwrap();
-    assert_ne!(got.e_tag(), Some(format!("\"{}\"", md5_hex(&data)).as_str()));
+    assert_ne!(
+        got.e_tag(),
+        Some(format!("\"{}\"", md5_hex(&data)).as_str())
+    );
     assert_eq!(body_bytes(got).await, data);
 }
