@@ -57,6 +57,11 @@ pub struct Args {
     /// Skip the DELETE phase and leave the objects in the bucket
     #[arg(long)]
     pub keep: bool,
+
+    /// Skip the PUT phase and read the objects a `--keep` run with the same size, count
+    /// and seed left (to measure reads alone)
+    #[arg(long)]
+    pub skip_put: bool,
 }
 
 /// Parses `1234`, `4KiB`, `64MiB`, `1GiB`, `10MB`, `4k` ... into bytes.

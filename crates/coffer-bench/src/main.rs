@@ -100,14 +100,16 @@ async fn run(args: Args) -> Result<bool, String> {
     };
 
     let mut ok = true;
-    let b = bench.clone();
-    let put = phase::run(phase("PUT", true), move |i| {
-        let b = b.clone();
-        async move { b.put(i).await }
-    })
-    .await;
-    println!("{}", put.summary());
-    ok &= !put.failed();
+    if !args.skip_put {
+        let b = bench.clone();
+        let put = phase::run(phase("PUT", true), move |i| {
+            let b = b.clone();
+            async move { b.put(i).await }
+        })
+        .await;
+        println!("{}", put.summary());
+        ok &= !put.failed();
+    }
 
     let b = bench.clone();
     let get = phase::run(phase("GET", true), move |i| {
