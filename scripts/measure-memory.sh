@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Streams 10 GiB through the AWS CLI (multipart up, streamed down, SSE-S3) and prints the
+# server's peak resident memory (VmHWM): encryption must run in constant memory.
+# Usage: scripts/measure-memory.sh [DIR-WITH-coffer]   (needs `aws` on PATH, ~22 GiB of disk)
+set -u
+
+bin=${1:-target/release}
+work=$(mktemp -d /var/tmp/coffer-mem.XXXXXX)
+cat > $work/c.toml <<T
+data_dir = "$work/data"
+[[users]]
+name = "b"
+access_key = "AKIABENCH00000000001"
+secret_key = "bench-secret-000000000000000000000000001"
+admin = true
+T
+$bin/coffer serve --config $work/c.toml --http 127.0.0.1:19970 --https "" >$work/out 2>$work/err &
+pid=$!
+sleep 1
+export AWS_ACCESS_KEY_ID=AKIABENCH00000000001 AWS_SECRET_ACCESS_KEY=bench-secret-000000000000000000000000001 AWS_DEFAULT_REGION=us-east-1
+ep=(--endpoint-url http://127.0.0.1:19970)
+head -c $((10*1024*1024*1024)) /dev/urandom > $work/big.bin
+want=$(sha256sum < $work/big.bin | cut -d' ' -f1)
+aws "${ep[@]}" s3 mb s3://mem
+printf "[default]\ns3 =\n    multipart_chunksize = 64MB\n" > $work/aws-config; export AWS_CONFIG_FILE=$work/aws-config
+time aws "${ep[@]}" s3 cp --only-show-errors $work/big.bin s3://mem/big.bin
+echo "after PUT: $(grep VmHWM /proc/$pid/status)"
+rm -f $work/big.bin
+got=$(aws "${ep[@]}" s3 cp --only-show-errors s3://mem/big.bin - | sha256sum | cut -d' ' -f1)
+echo "sha256 match: $([ "$want" = "$got" ] && echo yes || echo NO)"
+echo "after GET: $(grep VmHWM /proc/$pid/status)"
+du -sh $work/data
+kill $pid
+rm -rf $work
