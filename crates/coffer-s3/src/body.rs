@@ -39,7 +39,9 @@ const SEGMENTS_PER_READ: u32 = 4;
 pub(crate) struct Ingested {
     pub blob: BlobId,
     pub size: u64,
-    pub md5: [u8; 16],
+    /// Computed only when asked for: it is the ETag of SSE-S3 objects and checks a
+    /// Content-MD5, and otherwise costs a core for nothing.
+    pub md5: Option<[u8; 16]>,
     pub crc64nvme: u64,
     /// Raw digest of the requested checksum algorithm, if one was requested.
     pub checksum: Option<Vec<u8>>,
@@ -51,27 +53,29 @@ enum Chunk {
     End,
 }
 
-/// The plaintext digests of a body: MD5 (the ETag), CRC64NVME (S3's default checksum) and
-/// the checksum the client asked for.
+/// The plaintext digests of a body: MD5 (when wanted), CRC64NVME (S3's default checksum)
+/// and the checksum the client asked for.
 struct Digests {
     size: u64,
-    md5: md5::Md5,
+    md5: Option<md5::Md5>,
     crc: CrcDigest,
     checksum: Option<Hasher>,
 }
 
 impl Digests {
-    fn new(algorithm: Option<Algorithm>) -> Self {
+    fn new(md5: bool, algorithm: Option<Algorithm>) -> Self {
         Self {
             size: 0,
-            md5: md5::Md5::new(),
+            md5: md5.then(md5::Md5::new),
             crc: CrcDigest::new(CrcAlgorithm::Crc64Nvme),
             checksum: algorithm.map(Hasher::new),
         }
     }
 
     fn update(&mut self, data: &[u8]) {
-        self.md5.update(data);
+        if let Some(m) = self.md5.as_mut() {
+            m.update(data);
+        }
         self.crc.update(data);
         if let Some(h) = self.checksum.as_mut() {
             h.update(data);
@@ -83,7 +87,7 @@ impl Digests {
         Ingested {
             blob,
             size: self.size,
-            md5: self.md5.finalize().into(),
+            md5: self.md5.map(|m| m.finalize().into()),
             crc64nvme: self.crc.finalize(),
             checksum: self.checksum.map(Hasher::finish),
         }
@@ -153,6 +157,7 @@ pub(crate) async fn ingest(
     blobs: Arc<dyn BlobStore>,
     key: PartKey,
     body: Option<StreamingBlob>,
+    md5: bool,
     algorithm: Option<Algorithm>,
     max_size: u64,
     declared_len: Option<i64>,
@@ -162,7 +167,7 @@ pub(crate) async fn ingest(
     let hasher = tokio::task::spawn_blocking(move || {
         drain(
             &mut hash_rx,
-            Digests::new(algorithm),
+            Digests::new(md5, algorithm),
             |d, data| {
                 d.update(data);
                 Ok(())
@@ -272,11 +277,12 @@ pub(crate) async fn copy_range(
     offset: u64,
     len: u64,
     key: PartKey,
+    md5: bool,
     algorithm: Option<Algorithm>,
 ) -> S3Result<Ingested> {
     let opened = open_range(blobs.clone(), source, offset, len).await?;
     tokio::task::spawn_blocking(move || -> S3Result<Ingested> {
-        let mut digests = Digests::new(algorithm);
+        let mut digests = Digests::new(md5, algorithm);
         let mut sealed = SealedBlob::new(blobs.as_ref(), &key).map_err(internal)?;
         opened
             .read(|chunk| {

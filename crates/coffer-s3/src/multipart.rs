@@ -119,10 +119,12 @@ impl CofferS3 {
     /// A part's ETag: its MD5, or an opaque one under SSE-C.
     fn part_etag(upload: &UploadRecord, ingested: &body::Ingested) -> S3Result<String> {
         if encryption::is_customer(upload.template.encryption.as_ref()) {
-            encryption::opaque_etag()
-        } else {
-            Ok(hex::encode(ingested.md5))
+            return encryption::opaque_etag();
         }
+        let md5 = ingested
+            .md5
+            .ok_or_else(|| crate::error::internal("part body without its MD5"))?;
+        Ok(hex::encode(md5))
     }
 
     /// Records a written part (replacing an earlier upload of its number). If the upload is
@@ -330,10 +332,12 @@ impl CofferS3 {
             }
         }
         let part_key = self.upload_part_key(&upload, number, mode.customer())?;
+        let opaque = encryption::is_customer(upload.template.encryption.as_ref());
         let ingested = body::ingest(
             self.blobs.clone(),
             part_key,
             input.body,
+            !opaque || content_md5.is_some(),
             request.as_ref().map(|r| r.algorithm),
             MAX_PUT_SIZE,
             input.content_length,
@@ -438,6 +442,7 @@ impl CofferS3 {
             offset,
             len,
             part_key,
+            !encryption::is_customer(upload.template.encryption.as_ref()),
             algorithm,
         )
         .await?;

@@ -37,7 +37,9 @@ pub(crate) fn verify_ingested(
 ) -> S3Result<Option<ChecksumRecord>> {
     let result = (|| {
         if let Some(expected) = content_md5
-            && !bool::from(expected.ct_eq(&ingested.md5))
+            && !ingested
+                .md5
+                .is_some_and(|got| bool::from(expected.ct_eq(&got)))
         {
             return Err(s3_error!(
                 BadDigest,
@@ -141,6 +143,7 @@ impl CofferS3 {
             self.blobs.clone(),
             dek.part_key(1),
             input.body,
+            mode.customer().is_none() || content_md5.is_some(),
             checksum_request.as_ref().map(|r| r.algorithm),
             MAX_PUT_SIZE,
             input.content_length,
@@ -154,7 +157,11 @@ impl CofferS3 {
             trailers.as_ref(),
         )?;
         let etag = match mode {
-            WriteMode::SseS3 => hex::encode(ingested.md5),
+            WriteMode::SseS3 => hex::encode(
+                ingested
+                    .md5
+                    .ok_or_else(|| crate::error::internal("SSE-S3 body without its MD5"))?,
+            ),
             WriteMode::Customer(_) => encryption::opaque_etag()?,
         };
         let record = ObjectRecord {

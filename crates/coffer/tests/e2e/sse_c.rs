@@ -854,3 +854,110 @@ async fn customer_keys_never_reach_the_disk_or_the_log() {
     // The log did record these requests, just not their keys.
     assert!(log.matches("request").count() >= 6, "{log}");
 }
+
+#[tokio::test]
+async fn upload_part_copy_moves_parts_between_modes() {
+    let server = open_server();
+    let c = server.alice();
+    c.create_bucket().bucket("upc").send().await.unwrap();
+    let a = ck(11);
+    let s3_data = pattern(70_000, 51);
+    let c_data = pattern(80_000, 52);
+    c.put_object()
+        .bucket("upc")
+        .key("s3-src")
+        .body(ByteStream::from(s3_data.clone()))
+        .send()
+        .await
+        .unwrap();
+    put_c(&c, "upc", "c-src", &c_data, &a).await;
+
+    // SSE-S3 source into an SSE-C upload, and SSE-C source into an SSE-S3 upload.
+    let into_c = c
+        .create_multipart_upload()
+        .bucket("upc")
+        .key("into-c")
+        .sse_customer_algorithm("AES256")
+        .sse_customer_key(&a.b64)
+        .sse_customer_key_md5(&a.md5)
+        .send()
+        .await
+        .unwrap();
+    let into_s3 = c
+        .create_multipart_upload()
+        .bucket("upc")
+        .key("into-s3")
+        .send()
+        .await
+        .unwrap();
+    let p_c = c
+        .upload_part_copy()
+        .bucket("upc")
+        .key("into-c")
+        .upload_id(into_c.upload_id().unwrap())
+        .part_number(1)
+        .copy_source("upc/s3-src")
+        .sse_customer_algorithm("AES256")
+        .sse_customer_key(&a.b64)
+        .sse_customer_key_md5(&a.md5)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(p_c.sse_customer_key_md5(), Some(a.md5.as_str()));
+    let p_s3 = c
+        .upload_part_copy()
+        .bucket("upc")
+        .key("into-s3")
+        .upload_id(into_s3.upload_id().unwrap())
+        .part_number(1)
+        .copy_source("upc/c-src")
+        .copy_source_sse_customer_algorithm("AES256")
+        .copy_source_sse_customer_key(&a.b64)
+        .copy_source_sse_customer_key_md5(&a.md5)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        p_s3.copy_part_result().unwrap().e_tag(),
+        Some(format!("\"{}\"", md5_hex(&c_data)).as_str()),
+        "an SSE-S3 part's ETag is its MD5"
+    );
+    for (key, upload, etag) in [
+        (
+            "into-c",
+            &into_c,
+            p_c.copy_part_result().unwrap().e_tag().unwrap(),
+        ),
+        (
+            "into-s3",
+            &into_s3,
+            p_s3.copy_part_result().unwrap().e_tag().unwrap(),
+        ),
+    ] {
+        c.complete_multipart_upload()
+            .bucket("upc")
+            .key(key)
+            .upload_id(upload.upload_id().unwrap())
+            .multipart_upload(
+                CompletedMultipartUpload::builder()
+                    .parts(CompletedPart::builder().part_number(1).e_tag(etag).build())
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+    }
+    assert_eq!(get_c(&c, "upc", "into-c", &a).await.unwrap(), s3_data);
+    let got = c
+        .get_object()
+        .bucket("upc")
+        .key("into-s3")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        got.server_side_encryption(),
+        Some(&ServerSideEncryption::Aes256)
+    );
+    assert_eq!(body_bytes(got).await, c_data);
+}
