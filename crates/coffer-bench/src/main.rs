@@ -75,7 +75,7 @@ async fn run(args: Args) -> Result<bool, String> {
     );
 
     let client = s3::client(&args)?;
-    let sse = Sse::new(args.sse.clone())?;
+    let sse = Sse::new(args.sse.clone(), args.seed)?;
     let created = s3::ensure_bucket(&client, &args.bucket, &args.region).await?;
     if created && args.sse == sse::SseMode::Customer {
         s3::allow_sse_c(&client, &args.bucket).await?;

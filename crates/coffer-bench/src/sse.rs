@@ -9,7 +9,6 @@ use aws_sdk_s3::types::ServerSideEncryption;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use md5::{Digest, Md5};
-use ring::rand::{SecureRandom, SystemRandom};
 
 /// The `--sse` choice.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,13 +70,19 @@ pub struct Sse {
 }
 
 impl Sse {
-    /// Prepares `mode`; for SSE-C this draws a fresh random 256-bit key.
-    pub fn new(mode: SseMode) -> Result<Self, String> {
+    /// Prepares `mode`; for SSE-C the 256-bit key follows from `seed`, so a `--skip-put`
+    /// run reads back what an earlier run with the same seed wrote. (A benchmark key, not a
+    /// secret.)
+    pub fn new(mode: SseMode, seed: u64) -> Result<Self, String> {
         let customer = if mode == SseMode::Customer {
-            let mut key = [0u8; 32];
-            SystemRandom::new()
-                .fill(&mut key)
-                .map_err(|_| "cannot generate an SSE-C key: system RNG failed".to_string())?;
+            let digest = ring::digest::digest(
+                &ring::digest::SHA256,
+                format!("coffer-bench SSE-C key {seed}").as_bytes(),
+            );
+            let key: [u8; 32] = digest
+                .as_ref()
+                .try_into()
+                .map_err(|_| "SHA-256 is 32 bytes".to_string())?;
             Some(CustomerKey {
                 key_b64: STANDARD.encode(key),
                 md5_b64: STANDARD.encode(Md5::digest(key)),
