@@ -16,27 +16,27 @@ mod tls;
 
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::filter_fn;
+use tracing_subscriber::prelude::*;
 
 use cli::{Cli, Command};
 
-fn quiet(target: &str) -> tracing_subscriber::filter::Directive {
-    format!("{target}=info")
-        .parse()
-        .expect("a constant directive parses")
-}
-
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_env("COFFER_LOG")
-                .unwrap_or_else(|_| EnvFilter::new("info,s3s=off"))
-                // s3s logs whole requests (headers, form fields) at debug level, and those
-                // carry SSE-C keys: never below info, whatever COFFER_LOG asks.
-                .add_directive(quiet("s3s::service"))
-                .add_directive(quiet("s3s::ops")),
+    let chosen =
+        EnvFilter::try_from_env("COFFER_LOG").unwrap_or_else(|_| EnvFilter::new("info,s3s=off"));
+    // s3s logs whole requests (headers, form fields) at debug level, and those carry SSE-C
+    // keys: nothing of s3s's below info is ever written, whatever COFFER_LOG asks.
+    let no_s3s_detail = filter_fn(|meta| {
+        !(meta.target().starts_with("s3s") && *meta.level() > tracing::Level::INFO)
+    });
+    tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_filter(chosen)
+                .with_filter(no_s3s_detail),
         )
-        .with_writer(std::io::stderr)
         .init();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
