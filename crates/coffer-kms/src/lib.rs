@@ -12,10 +12,21 @@
 //! versions, never for the root key).
 #![forbid(unsafe_code)]
 
+pub mod api;
+mod api_error;
+mod builtin;
+mod ciphertext;
 mod error;
+mod key_ref;
 mod master;
+pub mod policy;
+mod records;
 mod root;
 
+pub use api_error::KmsApiError;
+pub use builtin::{BuiltinKms, Caller, DataKeyOutput, Decrypted, S3_MANAGED_ALIAS};
+pub use ciphertext::EncryptionContext;
 pub use error::KmsError;
+pub use key_ref::{KeyRef, KmsIdentity};
 pub use master::{MasterKeyring, MasterVersion};
 pub use root::{ROOT_KEY_ENV, RootKey};

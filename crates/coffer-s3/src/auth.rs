@@ -30,6 +30,12 @@ impl User {
             admin,
         }
     }
+
+    /// The secret key, for verifying signatures of the APIs `s3s` does not serve (KMS,
+    /// CloudTrail). Never log or print it.
+    pub fn expose_secret(&self) -> &str {
+        self.secret_key.as_str()
+    }
 }
 
 impl fmt::Debug for User {

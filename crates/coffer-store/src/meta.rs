@@ -125,6 +125,10 @@ pub trait MetaStore: Send + Sync + 'static {
     /// A KMS key record, sealed by the KMS layer (this store never sees key material).
     fn get_kms_key(&self, id: &str) -> StoreResult<Option<Vec<u8>>>;
     fn put_kms_key(&self, id: &str, record: &[u8]) -> StoreResult<()>;
+    /// Removes a KMS record (an alias, or a key whose material is destroyed).
+    fn delete_kms_key(&self, id: &str) -> StoreResult<()>;
+    /// The KMS records whose ids start with `prefix`, in id order.
+    fn list_kms_keys(&self, prefix: &str) -> StoreResult<Vec<(String, Vec<u8>)>>;
     /// Small server-wide values, such as the root key's check value.
     fn get_setting(&self, name: &str) -> StoreResult<Option<Vec<u8>>>;
     fn put_setting(&self, name: &str, value: &[u8]) -> StoreResult<()>;

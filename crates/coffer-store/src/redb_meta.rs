@@ -782,6 +782,28 @@ impl MetaStore for RedbMetaStore {
         })
     }
 
+    fn delete_kms_key(&self, id: &str) -> StoreResult<()> {
+        let id = id.to_owned();
+        self.write(move |txn| {
+            txn.open_table(KMS_KEYS)?.remove(id.as_str())?;
+            Ok(())
+        })
+    }
+
+    fn list_kms_keys(&self, prefix: &str) -> StoreResult<Vec<(String, Vec<u8>)>> {
+        let txn = self.db.begin_read()?;
+        let t = txn.open_table(KMS_KEYS)?;
+        let mut out = Vec::new();
+        for entry in t.range(prefix..)? {
+            let (k, v) = entry?;
+            if !k.value().starts_with(prefix) {
+                break;
+            }
+            out.push((k.value().to_owned(), v.value().to_vec()));
+        }
+        Ok(out)
+    }
+
     fn get_setting(&self, name: &str) -> StoreResult<Option<Vec<u8>>> {
         let txn = self.db.begin_read()?;
         let t = txn.open_table(SETTINGS)?;

@@ -64,7 +64,7 @@ async fn connect(target: &Target) -> Result<Ops, String> {
     };
     match datadir::open(&config.data_dir) {
         Ok(dir) => Ok(Ops::Local(
-            dir.into_service(UserDirectory::default(), identity),
+            dir.into_services(UserDirectory::default(), identity).0,
         )),
         Err(OpenError::InUse) => Remote::new(&config).map(Ops::Remote),
         Err(e) => Err(e.into()),

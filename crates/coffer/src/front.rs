@@ -26,6 +26,8 @@ fn is_metrics_scrape(req: &Request<Incoming>) -> bool {
 pub struct Front {
     pub s3: S3Service,
     pub metrics: PrometheusHandle,
+    /// The KMS API, beside S3 on the same endpoint.
+    pub apis: crate::json_api::JsonApis,
     /// The connection this copy serves (set per accepted connection).
     pub transport: Option<coffer_s3::Transport>,
 }
@@ -61,11 +63,15 @@ impl hyper::service::Service<Request<Incoming>> for Front {
             });
         }
         let s3 = self.s3.clone();
+        let apis = self.apis.clone();
         let method = req.method().clone();
         let request_id = uuid::Uuid::new_v4().simple().to_string().to_uppercase();
         Box::pin(async move {
             let started = Instant::now();
-            let result = hyper::service::Service::call(&s3, req).await;
+            let result = match crate::json_api::kms_operation(&req) {
+                Some(op) => Ok(apis.serve_kms(op, req, &request_id).await),
+                None => hyper::service::Service::call(&s3, req).await,
+            };
             let status = match &result {
                 Ok(r) => r.status(),
                 Err(_) => StatusCode::INTERNAL_SERVER_ERROR,

@@ -10,8 +10,10 @@ mod config;
 mod datadir;
 mod front;
 mod host;
+mod json_api;
 mod routes;
 mod server;
+mod sigv4;
 mod tls;
 
 use clap::Parser;

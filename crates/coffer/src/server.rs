@@ -18,6 +18,7 @@ use crate::config::{ServeConfig, users_or_generated};
 use crate::datadir;
 use crate::front::Front;
 use crate::host::LocalVirtualHosts;
+use crate::json_api::JsonApis;
 use crate::routes::Routes;
 use crate::tls;
 
@@ -73,25 +74,24 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
     }));
 
     let dir = datadir::open(&config.data_dir)?;
-    let report = collect_orphans(&dir.meta, &dir.blobs)
+    let report = collect_orphans(dir.meta.as_ref(), &dir.blobs)
         .map_err(|e| format!("start-up collection failed: {e}"))?;
     tracing::info!(
         unfinished_writes = report.unfinished_writes,
         orphan_blobs = report.orphan_blobs,
         "collected leftovers of earlier runs"
     );
-    let s3 = dir
-        .into_service(
-            directory.clone(),
-            ServerIdentity {
-                account_id: config.account_id.clone(),
-                region: config.region.clone(),
-            },
-        )
-        .with_options(ServerOptions {
-            allow_sse_c_over_http: config.allow_sse_c_over_http,
-            block_sse_c_on_new_buckets: config.block_sse_c_on_new_buckets,
-        });
+    let (s3, kms) = dir.into_services(
+        directory.clone(),
+        ServerIdentity {
+            account_id: config.account_id.clone(),
+            region: config.region.clone(),
+        },
+    );
+    let s3 = s3.with_options(ServerOptions {
+        allow_sse_c_over_http: config.allow_sse_c_over_http,
+        block_sse_c_on_new_buckets: config.block_sse_c_on_new_buckets,
+    });
     if config.master_key_rotation_days > 0 {
         tokio::spawn(rotate_on_schedule(
             s3.clone(),
@@ -111,12 +111,18 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
                 users: Arc::new(directory.clone()),
             },
         });
-        b.set_auth(directory);
+        b.set_auth(directory.clone());
         b.set_access(RequireSigV4);
         b.set_host(LocalVirtualHosts);
         Front {
             s3: b.build(),
             metrics,
+            apis: JsonApis {
+                kms: kms.clone(),
+                users: Arc::new(directory.clone()),
+                region: config.region.clone(),
+                account_id: config.account_id.clone(),
+            },
             transport: None,
         }
     };

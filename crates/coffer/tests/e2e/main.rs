@@ -9,6 +9,7 @@ mod buckets;
 mod copy;
 mod crash;
 mod disk;
+mod kms;
 mod listing;
 mod multipart;
 mod objects;
