@@ -231,6 +231,39 @@ fn paged(mut body: Value, next: Option<String>) -> Value {
     body
 }
 
+/// The operations this KMS serves (metric labels come only from this list).
+const OPERATIONS: &[&str] = &[
+    "CreateKey",
+    "DescribeKey",
+    "ListKeys",
+    "UpdateKeyDescription",
+    "TagResource",
+    "UntagResource",
+    "ListResourceTags",
+    "CreateAlias",
+    "UpdateAlias",
+    "DeleteAlias",
+    "ListAliases",
+    "EnableKey",
+    "DisableKey",
+    "ScheduleKeyDeletion",
+    "CancelKeyDeletion",
+    "Encrypt",
+    "Decrypt",
+    "ReEncrypt",
+    "GenerateDataKey",
+    "GenerateDataKeyWithoutPlaintext",
+    "GenerateRandom",
+    "EnableKeyRotation",
+    "DisableKeyRotation",
+    "GetKeyRotationStatus",
+    "RotateKeyOnDemand",
+    "ListKeyRotations",
+    "GetKeyPolicy",
+    "PutKeyPolicy",
+    "ListKeyPolicies",
+];
+
 /// Runs one KMS operation for `caller`. `op` is the part after `TrentService.`.
 pub fn handle(
     kms: &BuiltinKms,
@@ -238,6 +271,10 @@ pub fn handle(
     op: &str,
     body: &[u8],
 ) -> Result<Value, KmsApiError> {
+    if let Some(known) = OPERATIONS.iter().find(|o| **o == op) {
+        metrics::counter!("coffer_kms_requests_total", "operation" => *known, "via" => "api")
+            .increment(1);
+    }
     let m = Members::parse(body)?;
     let arn_of = |r: &KeyRecord| kms.key_arn(r);
     match op {

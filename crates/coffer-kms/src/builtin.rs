@@ -336,6 +336,18 @@ impl BuiltinKms {
         Ok(record)
     }
 
+    /// The policy and state checks of a cryptographic operation, without the operation.
+    pub fn check_access(
+        &self,
+        caller: &Caller,
+        given: &str,
+        action: &str,
+        context: &EncryptionContext,
+    ) -> Result<(), KmsApiError> {
+        let record = self.authorized_key(caller, given, action, Some(context))?;
+        self.check_usable(&record)
+    }
+
     /// Cryptographic operations need an enabled key.
     fn check_usable(&self, record: &KeyRecord) -> Result<(), KmsApiError> {
         match record.state {

@@ -18,6 +18,7 @@ mod builtin;
 mod ciphertext;
 mod error;
 mod key_ref;
+mod kms;
 mod master;
 pub mod policy;
 mod records;
@@ -28,5 +29,6 @@ pub use builtin::{BuiltinKms, Caller, DataKeyOutput, Decrypted, S3_MANAGED_ALIAS
 pub use ciphertext::EncryptionContext;
 pub use error::KmsError;
 pub use key_ref::{KeyRef, KmsIdentity};
+pub use kms::Kms;
 pub use master::{MasterKeyring, MasterVersion};
 pub use root::{ROOT_KEY_ENV, RootKey};

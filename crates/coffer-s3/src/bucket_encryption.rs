@@ -89,9 +89,16 @@ fn parse(body: &[u8], previous: Option<&BucketEncryption>) -> S3Result<BucketEnc
             bucket_key_enabled: rule.bucket_key_enabled.unwrap_or(false),
             blocked_types,
         }),
-        "aws:kms" | "aws:kms:dsse" => Err(s3_error!(
+        // The key is not checked here: as on S3, a bad key fails the writes that use it.
+        "aws:kms" => Ok(BucketEncryption {
+            algorithm,
+            kms_key_id,
+            bucket_key_enabled: rule.bucket_key_enabled.unwrap_or(false),
+            blocked_types,
+        }),
+        "aws:kms:dsse" => Err(s3_error!(
             NotImplemented,
-            "SSE-KMS bucket defaults are not supported by this server yet."
+            "DSSE-KMS is not supported by this server."
         )),
         _ => Err(malformed()),
     }

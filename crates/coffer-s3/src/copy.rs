@@ -9,7 +9,7 @@ use crate::body;
 use crate::checksum;
 use crate::conditions::{Context, Preconditions};
 use crate::customer_key::{CustomerHeaders, Purpose};
-use crate::encryption::{self, WriteMode};
+use crate::encryption::{self, EncryptionHeaders, WriteMode};
 use crate::error::{OrS3, no_such_key};
 use crate::object::{ObjectHeaders, check_key, now_ms, timestamp};
 use crate::service::CofferS3;
@@ -67,10 +67,17 @@ impl CofferS3 {
         self.require_secure_transport(&req.extensions, sse_c)?;
         let bucket_record = self.owned_bucket(&user, &input.bucket).await?;
         check_key(&input.key)?;
+        // The target's encryption comes from the request or the destination bucket's
+        // default, never from the source (SPEC §3.5).
         let mode = encryption::requested_mode(
-            input.server_side_encryption.as_ref(),
-            target_headers,
-            input.ssekms_key_id.as_deref(),
+            EncryptionHeaders {
+                sse: input.server_side_encryption.as_ref(),
+                customer: target_headers,
+                kms_key: input.ssekms_key_id.as_deref(),
+                kms_context: input.ssekms_encryption_context.as_deref(),
+                bucket_key: input.bucket_key_enabled,
+            },
+            &bucket_record,
         )?;
         let source_customer = source_headers.parse(Purpose::Read)?;
         self.check_not_blocked(&bucket_record, &mode, &user, "s3:PutObject", &input.key)?;
@@ -153,12 +160,13 @@ impl CofferS3 {
             &src_key,
             source.encryption.as_ref(),
             source_customer.as_ref(),
+            Some(&user),
         )?;
         record.etag = self
             .copy_etag(&src_bucket, &src_key, &source, &source_key, &mode)
             .await?;
         record.encryption = match &source_key {
-            Some(dek) => Some(self.seal_data_key(dek, &input.bucket, &input.key, &mode)?),
+            Some(dek) => Some(self.seal_data_key(dek, &input.bucket, &input.key, &mode, &user)?),
             None => None,
         };
 
@@ -190,15 +198,18 @@ impl CofferS3 {
                 checksum_type: sums.checksum_type,
             }),
             server_side_encryption: encryption::reported(&record),
+            ssekms_key_id: encryption::kms_echo(&record).0,
+            bucket_key_enabled: encryption::kms_echo(&record).1,
             sse_customer_algorithm: echo.0,
             sse_customer_key_md5: echo.1,
             ..Default::default()
         }))
     }
 
-    /// A copy's ETag. Multipart ETags carry over; a single-part SSE-C target gets a fresh
-    /// opaque one; an SSE-S3 target gets its plaintext's MD5, which an SSE-C source does not
-    /// keep, so it is computed by reading the source (reading, not rewriting).
+    /// A copy's ETag. Multipart ETags carry over; a single-part SSE-C or SSE-KMS target gets
+    /// a fresh opaque one; an SSE-S3 target gets its plaintext's MD5, which an SSE-C or
+    /// SSE-KMS source does not keep, so it is computed by reading the source (reading, not
+    /// rewriting).
     async fn copy_etag(
         &self,
         bucket: &str,
@@ -207,10 +218,13 @@ impl CofferS3 {
         source_key: &Option<std::sync::Arc<coffer_crypto::DataKey>>,
         mode: &WriteMode,
     ) -> S3Result<String> {
-        let source_opaque = encryption::is_customer(source.encryption.as_ref());
+        let source_opaque = source
+            .encryption
+            .as_ref()
+            .is_some_and(|e| e.mode != encryption::SSE_S3);
         match mode {
             _ if source.multipart => Ok(source.etag.clone()),
-            WriteMode::Customer(_) => encryption::opaque_etag(),
+            WriteMode::Customer(_) | WriteMode::Kms(_) => encryption::opaque_etag(),
             WriteMode::SseS3 if !source_opaque => Ok(source.etag.clone()),
             WriteMode::SseS3 => {
                 let data = body::SourceData {

@@ -7,11 +7,10 @@
 //! moved to another record does not open. The DEK never reaches the disk unsealed, and is
 //! never logged.
 
-use std::sync::Arc;
-
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
-use coffer_crypto::{DataKey, KeyEncryptionKey, SealedKey, derive_kek, open_key, seal_key};
+use coffer_crypto::{KeyEncryptionKey, derive_kek};
+use coffer_kms::EncryptionContext;
 use coffer_store::{BucketRecord, EncryptionRecord, ObjectRecord};
 use s3s::dto::ServerSideEncryption;
 use s3s::{S3Result, s3_error};
@@ -24,6 +23,11 @@ use crate::service::CofferS3;
 pub(crate) const SSE_S3: &str = "AES256";
 /// The record mode of SSE-C.
 pub(crate) const SSE_C: &str = "SSE-C";
+/// The record mode (and header value) of SSE-KMS.
+pub(crate) const SSE_KMS: &str = "aws:kms";
+/// The encryption-context pair S3 adds: the object's (or, with a bucket key, the bucket's)
+/// ARN.
+pub(crate) const S3_ARN_CONTEXT: &str = "aws:s3:arn";
 /// `BlockedEncryptionTypes` value that blocks SSE-C writes.
 pub(crate) const BLOCK_SSE_C: &str = "SSE-C";
 
@@ -37,49 +41,113 @@ pub(crate) fn object_arn(bucket: &str, key: &str) -> String {
 pub(crate) enum WriteMode {
     SseS3,
     Customer(CustomerKey),
+    Kms(KmsRequest),
+}
+
+/// An SSE-KMS write: the key as named (`None`: `aws/s3`), the caller's extra encryption
+/// context, and whether an S3 Bucket Key is used.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct KmsRequest {
+    pub key: Option<String>,
+    pub context: EncryptionContext,
+    pub bucket_key: bool,
 }
 
 impl WriteMode {
     pub(crate) fn customer(&self) -> Option<&CustomerKey> {
         match self {
             WriteMode::Customer(k) => Some(k),
-            WriteMode::SseS3 => None,
+            _ => None,
         }
     }
 }
 
-/// Validates a write's encryption request (SPEC §2.2 order). No header means SSE-S3 (S3's
-/// default since 2023); a mode this build cannot honour is refused, never silently stored
-/// another way.
+/// The encryption headers of a write (PutObject, POST, CopyObject target,
+/// CreateMultipartUpload).
+pub(crate) struct EncryptionHeaders<'a> {
+    pub sse: Option<&'a ServerSideEncryption>,
+    pub customer: CustomerHeaders,
+    pub kms_key: Option<&'a str>,
+    /// `x-amz-server-side-encryption-context`: base64 of a JSON string map.
+    pub kms_context: Option<&'a str>,
+    pub bucket_key: Option<bool>,
+}
+
+fn parse_kms_context(header: Option<&str>) -> S3Result<EncryptionContext> {
+    let Some(header) = header else {
+        return Ok(EncryptionContext::new());
+    };
+    let invalid = || {
+        s3_error!(
+            InvalidArgument,
+            "The header 'x-amz-server-side-encryption-context' shall be Base64-encoded UTF-8 string holding JSON which represents a string-string map"
+        )
+    };
+    let json = B64.decode(header).map_err(|_| invalid())?;
+    let context: EncryptionContext = serde_json::from_slice(&json).map_err(|_| invalid())?;
+    // S3 sets this pair itself; a caller may not point the context at another object.
+    if context.contains_key(S3_ARN_CONTEXT) {
+        return Err(s3_error!(
+            InvalidArgument,
+            "Encryption context keys beginning with aws: are reserved"
+        ));
+    }
+    Ok(context)
+}
+
+/// Decides a write's encryption (SPEC §2.2 order): the request's headers, else the bucket's
+/// default. A mode this build cannot honour is refused, never silently stored another way.
 pub(crate) fn requested_mode(
-    sse: Option<&ServerSideEncryption>,
-    customer: CustomerHeaders,
-    kms_key: Option<&str>,
+    headers: EncryptionHeaders<'_>,
+    bucket: &BucketRecord,
 ) -> S3Result<WriteMode> {
-    if customer.is_present() {
-        if sse.is_some() {
+    if headers.customer.is_present() {
+        if headers.sse.is_some() {
             return Err(s3_error!(
                 InvalidArgument,
                 "Server Side Encryption with Customer provided key is incompatible with the encryption method specified"
             ));
         }
-        let key = customer.parse(Purpose::Write)?;
+        let key = headers.customer.parse(Purpose::Write)?;
         return Ok(key.map_or(WriteMode::SseS3, WriteMode::Customer));
     }
-    match sse.map(|s| s.as_str()) {
-        None | Some(SSE_S3) if kms_key.is_none() => Ok(WriteMode::SseS3),
-        Some("aws:kms") | Some("aws:kms:dsse") => Err(s3_error!(
+    match headers.sse.map(|s| s.as_str()) {
+        Some(SSE_KMS) => Ok(WriteMode::Kms(KmsRequest {
+            key: headers.kms_key.map(str::to_owned),
+            context: parse_kms_context(headers.kms_context)?,
+            bucket_key: headers.bucket_key.unwrap_or_else(|| {
+                bucket
+                    .encryption
+                    .as_ref()
+                    .is_some_and(|e| e.algorithm == SSE_KMS && e.bucket_key_enabled)
+            }),
+        })),
+        Some("aws:kms:dsse") => Err(s3_error!(
             NotImplemented,
-            "SSE-KMS is not supported by this server yet."
+            "DSSE-KMS is not supported by this server."
         )),
-        None | Some(SSE_S3) => Err(s3_error!(
+        _ if headers.kms_key.is_some() || headers.kms_context.is_some() => Err(s3_error!(
             InvalidArgument,
-            "Server Side Encryption with KMS managed key requires HTTP header x-amz-server-side-encryption : aws:kms"
+            "Server Side Encryption with AWS KMS managed key requires HTTP header x-amz-server-side-encryption : aws:kms"
         )),
+        Some(SSE_S3) => Ok(WriteMode::SseS3),
+        None => Ok(bucket_default(bucket, headers.bucket_key)),
         Some(_) => Err(s3_error!(
             InvalidArgument,
             "The encryption method specified is not supported"
         )),
+    }
+}
+
+/// The mode a write without encryption headers gets: the bucket's default.
+pub(crate) fn bucket_default(bucket: &BucketRecord, bucket_key: Option<bool>) -> WriteMode {
+    match bucket.encryption.as_ref() {
+        Some(e) if e.algorithm == SSE_KMS => WriteMode::Kms(KmsRequest {
+            key: e.kms_key_id.clone(),
+            context: EncryptionContext::new(),
+            bucket_key: bucket_key.unwrap_or(e.bucket_key_enabled),
+        }),
+        _ => WriteMode::SseS3,
     }
 }
 
@@ -108,6 +176,18 @@ pub(crate) fn is_customer(encryption: Option<&EncryptionRecord>) -> bool {
     encryption.is_some_and(|e| e.mode == SSE_C)
 }
 
+/// The SSE-KMS echo of a response: the key's ARN, and `true` when a bucket key is used
+/// (S3 leaves the header out when false).
+pub(crate) fn kms_echo(record: &ObjectRecord) -> (Option<String>, Option<bool>) {
+    match record.encryption.as_ref().filter(|e| e.mode == SSE_KMS) {
+        Some(e) => (
+            e.kms_key_arn.clone(),
+            e.bucket_key.is_some().then_some(true),
+        ),
+        None => (None, None),
+    }
+}
+
 /// A fresh ETag for an SSE-C object or part: S3's are not the plaintext's MD5 (which would
 /// let anyone confirm a guess of the content), and differ between uploads of the same bytes.
 pub(crate) fn opaque_etag() -> S3Result<String> {
@@ -117,7 +197,7 @@ pub(crate) fn opaque_etag() -> S3Result<String> {
     Ok(hex::encode(bytes))
 }
 
-fn customer_kek(key: &CustomerKey, salt: &[u8], object: &str) -> KeyEncryptionKey {
+pub(crate) fn customer_kek(key: &CustomerKey, salt: &[u8], object: &str) -> KeyEncryptionKey {
     derive_kek(key.expose_secret(), salt, object.as_bytes())
 }
 
@@ -163,110 +243,6 @@ impl CofferS3 {
             ));
         }
         Ok(())
-    }
-
-    /// A fresh data key for `bucket/key`, and the record that keeps it sealed.
-    pub(crate) fn new_data_key(
-        &self,
-        bucket: &str,
-        key: &str,
-        mode: &WriteMode,
-    ) -> S3Result<(DataKey, EncryptionRecord)> {
-        let dek = DataKey::generate().map_err(internal)?;
-        let record = self.seal_data_key(&dek, bucket, key, mode)?;
-        Ok((dek, record))
-    }
-
-    /// Seals `dek` for `bucket/key`: under the current master-key version, or under the
-    /// customer's key with a fresh salt.
-    pub(crate) fn seal_data_key(
-        &self,
-        dek: &DataKey,
-        bucket: &str,
-        key: &str,
-        mode: &WriteMode,
-    ) -> S3Result<EncryptionRecord> {
-        let arn = object_arn(bucket, key);
-        match mode {
-            WriteMode::SseS3 => {
-                let (version, master) = self.keyring.current();
-                let sealed = seal_key(master.as_ref(), dek, arn.as_bytes()).map_err(internal)?;
-                Ok(EncryptionRecord {
-                    mode: SSE_S3.to_owned(),
-                    master_version: version,
-                    sealed_key: B64.encode(sealed.as_bytes()),
-                    customer_salt: None,
-                })
-            }
-            WriteMode::Customer(customer) => {
-                let mut salt = [0u8; 32];
-                ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut salt)
-                    .map_err(|_| internal("the system random source failed"))?;
-                let kek = customer_kek(customer, &salt, &arn);
-                let sealed = seal_key(&kek, dek, arn.as_bytes()).map_err(internal)?;
-                Ok(EncryptionRecord {
-                    mode: SSE_C.to_owned(),
-                    master_version: 0,
-                    sealed_key: B64.encode(sealed.as_bytes()),
-                    customer_salt: Some(B64.encode(salt)),
-                })
-            }
-        }
-    }
-
-    /// Opens the data key of the object stored at `bucket/key` (`None` for a record written
-    /// before encryption at rest), with the customer's key when the request carried one.
-    ///
-    /// An SSE-C object needs the key (`InvalidRequest` without it, `AccessDenied` for
-    /// another key); other objects refuse one. An SSE-S3 key that does not open is an
-    /// integrity failure.
-    pub(crate) fn open_data_key(
-        &self,
-        bucket: &str,
-        key: &str,
-        encryption: Option<&EncryptionRecord>,
-        customer: Option<&CustomerKey>,
-    ) -> S3Result<Option<Arc<DataKey>>> {
-        let customer_object = is_customer(encryption);
-        match (customer_object, customer) {
-            (true, None) => return Err(customer_key::key_required()),
-            (false, Some(_)) => return Err(customer_key::not_applicable()),
-            _ => {}
-        }
-        let Some(e) = encryption else { return Ok(None) };
-        let arn = object_arn(bucket, key);
-        let sealed = B64
-            .decode(&e.sealed_key)
-            .ok()
-            .and_then(|b| SealedKey::from_bytes(&b).ok());
-        match (e.mode.as_str(), customer) {
-            (SSE_S3, _) => {
-                let master = self.keyring.version(e.master_version).ok_or_else(|| {
-                    internal(format!("master key version {} is gone", e.master_version))
-                })?;
-                let sealed = sealed
-                    .ok_or_else(|| integrity_alert(bucket, key, "sealed data key is malformed"))?;
-                let dek: DataKey = open_key(master.as_ref(), &sealed, arn.as_bytes())
-                    .map_err(|_| integrity_alert(bucket, key, "sealed data key does not open"))?;
-                Ok(Some(Arc::new(dek)))
-            }
-            (SSE_C, Some(customer)) => {
-                // A wrong key and an altered record look alike here; both are a 403, and
-                // a wrong key is the customer's everyday mistake, not an alert.
-                let salt = e
-                    .customer_salt
-                    .as_deref()
-                    .and_then(|s| B64.decode(s).ok())
-                    .ok_or_else(|| integrity_alert(bucket, key, "SSE-C salt is malformed"))?;
-                let sealed = sealed
-                    .ok_or_else(|| integrity_alert(bucket, key, "sealed data key is malformed"))?;
-                let kek = customer_kek(customer, &salt, &arn);
-                let dek: DataKey = open_key(&kek, &sealed, arn.as_bytes())
-                    .map_err(|_| customer_key::wrong_key())?;
-                Ok(Some(Arc::new(dek)))
-            }
-            (other, _) => Err(internal(format!("unknown encryption mode {other:?}"))),
-        }
     }
 }
 

@@ -98,12 +98,35 @@ impl CofferS3 {
         key: &str,
         record: &ObjectRecord,
         customer: Option<&CustomerKey>,
+        user: &crate::User,
     ) -> S3Result<body::SourceData> {
         Ok(body::SourceData {
             parts: record.parts.clone(),
-            key: self.open_data_key(bucket, key, record.encryption.as_ref(), customer)?,
+            key: self.open_data_key(
+                bucket,
+                key,
+                record.encryption.as_ref(),
+                customer,
+                Some(user),
+            )?,
             name: format!("{bucket}/{key}"),
         })
+    }
+
+    /// What HEAD and GetObjectAttributes check without reading data: the SSE-C key (a wrong
+    /// one is a 403), and no SSE-C headers for other objects. SSE-KMS objects need no KMS
+    /// call here, as on S3.
+    fn check_metadata_read(
+        &self,
+        bucket: &str,
+        key: &str,
+        record: &ObjectRecord,
+        customer: Option<&CustomerKey>,
+    ) -> S3Result<()> {
+        if customer.is_some() || encryption::is_customer(record.encryption.as_ref()) {
+            self.open_data_key(bucket, key, record.encryption.as_ref(), customer, None)?;
+        }
+        Ok(())
     }
 
     /// Validates a read's SSE-C headers (after refusing them over plain HTTP).
@@ -172,7 +195,8 @@ impl CofferS3 {
             conditions.check(&record, Context::Read)?;
             let selection = select(&record, input.range.as_ref(), input.part_number)?;
             let len = selection.span.end - selection.span.start;
-            let source = self.source_data(&input.bucket, &input.key, &record, customer.as_ref())?;
+            let source =
+                self.source_data(&input.bucket, &input.key, &record, customer.as_ref(), &user)?;
             match body::open_range(self.blobs.clone(), source, selection.span.start, len).await {
                 Ok(opened) => break (record, selection, opened),
                 Err(body::OpenError::Missing(_)) if attempts < 3 => attempts += 1,
@@ -215,6 +239,8 @@ impl CofferS3 {
             website_redirect_location: record.website_redirect_location.clone(),
             storage_class: record.storage_class.clone().map(StorageClass::from),
             server_side_encryption: encryption::reported(&record),
+            ssekms_key_id: encryption::kms_echo(&record).0,
+            bucket_key_enabled: encryption::kms_echo(&record).1,
             sse_customer_algorithm: echo.0,
             sse_customer_key_md5: echo.1,
             checksum_crc32: sums
@@ -264,13 +290,8 @@ impl CofferS3 {
                 input.version_id.as_deref(),
             )
             .await?;
-        // HEAD reads no data, but S3 still proves the key: a wrong one is a 403.
-        self.open_data_key(
-            &input.bucket,
-            &input.key,
-            record.encryption.as_ref(),
-            customer.as_ref(),
-        )?;
+        // HEAD reads no data, but S3 still proves an SSE-C key: a wrong one is a 403.
+        self.check_metadata_read(&input.bucket, &input.key, &record, customer.as_ref())?;
         Preconditions {
             if_match: input.if_match,
             if_none_match: input.if_none_match,
@@ -312,6 +333,8 @@ impl CofferS3 {
             website_redirect_location: record.website_redirect_location.clone(),
             storage_class: record.storage_class.clone().map(StorageClass::from),
             server_side_encryption: encryption::reported(&record),
+            ssekms_key_id: encryption::kms_echo(&record).0,
+            bucket_key_enabled: encryption::kms_echo(&record).1,
             sse_customer_algorithm: echo.0,
             sse_customer_key_md5: echo.1,
             checksum_crc32: sums.checksum_crc32,
@@ -349,12 +372,7 @@ impl CofferS3 {
                 input.version_id.as_deref(),
             )
             .await?;
-        self.open_data_key(
-            &input.bucket,
-            &input.key,
-            record.encryption.as_ref(),
-            customer.as_ref(),
-        )?;
+        self.check_metadata_read(&input.bucket, &input.key, &record, customer.as_ref())?;
         let wants = |name: &str| {
             input
                 .object_attributes

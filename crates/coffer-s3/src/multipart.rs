@@ -11,7 +11,7 @@ use crate::body::{self, MAX_PUT_SIZE};
 use crate::checksum::{self, Algorithm};
 use crate::conditions::{self, Preconditions};
 use crate::customer_key::{CustomerHeaders, CustomerKey, Purpose};
-use crate::encryption::{self, WriteMode};
+use crate::encryption::{self, EncryptionHeaders, WriteMode};
 use crate::error::OrS3;
 use crate::object::{ObjectHeaders, check_key, now_ms, timestamp};
 use crate::put::verify_ingested;
@@ -73,6 +73,15 @@ fn checksum_kind(algorithm: Algorithm, declared: Option<&str>) -> S3Result<&'sta
     }
 }
 
+/// Whether an upload's parts get opaque ETags: all but SSE-S3's (SPEC §3.1).
+fn opaque_etags(upload: &UploadRecord) -> bool {
+    upload
+        .template
+        .encryption
+        .as_ref()
+        .is_some_and(|e| e.mode != encryption::SSE_S3)
+}
+
 /// A part request's SSE-C headers: the upload's key again, or none.
 fn part_mode(headers: CustomerHeaders) -> S3Result<WriteMode> {
     Ok(headers
@@ -88,6 +97,7 @@ impl CofferS3 {
         upload: &UploadRecord,
         number: u32,
         customer: Option<&CustomerKey>,
+        user: &crate::User,
     ) -> S3Result<coffer_crypto::PartKey> {
         if encryption::is_customer(upload.template.encryption.as_ref()) != customer.is_some() {
             return Err(s3_error!(
@@ -101,9 +111,10 @@ impl CofferS3 {
                 &upload.key,
                 upload.template.encryption.as_ref(),
                 customer,
+                Some(user),
             )
             .map_err(|e| {
-                if *e.code() == s3s::S3ErrorCode::AccessDenied {
+                if customer.is_some() && *e.code() == s3s::S3ErrorCode::AccessDenied {
                     s3_error!(
                         InvalidRequest,
                         "The provided encryption parameters did not match the ones used originally."
@@ -116,9 +127,9 @@ impl CofferS3 {
         Ok(dek.part_key(number))
     }
 
-    /// A part's ETag: its MD5, or an opaque one under SSE-C.
+    /// A part's ETag: its MD5 under SSE-S3, an opaque one otherwise.
     fn part_etag(upload: &UploadRecord, ingested: &body::Ingested) -> S3Result<String> {
-        if encryption::is_customer(upload.template.encryption.as_ref()) {
+        if opaque_etags(upload) {
             return encryption::opaque_etag();
         }
         let md5 = ingested
@@ -202,9 +213,14 @@ impl CofferS3 {
         let bucket_record = self.owned_bucket(&user, &input.bucket).await?;
         check_key(&input.key)?;
         let mode = encryption::requested_mode(
-            input.server_side_encryption.as_ref(),
-            sse_c,
-            input.ssekms_key_id.as_deref(),
+            EncryptionHeaders {
+                sse: input.server_side_encryption.as_ref(),
+                customer: sse_c,
+                kms_key: input.ssekms_key_id.as_deref(),
+                kms_context: input.ssekms_encryption_context.as_deref(),
+                bucket_key: input.bucket_key_enabled,
+            },
+            &bucket_record,
         )?;
         self.check_not_blocked(&bucket_record, &mode, &user, "s3:PutObject", &input.key)?;
         crate::put::refuse_object_lock(
@@ -248,7 +264,7 @@ impl CofferS3 {
         .into_record()?;
         // One data key for the whole upload; each part seals under its own key derived from
         // it, so parts upload in any order and in parallel.
-        let (_, sealed_key) = self.new_data_key(&input.bucket, &input.key, &mode)?;
+        let (_, sealed_key) = self.new_data_key(&input.bucket, &input.key, &mode, &user)?;
         let template = ObjectRecord {
             encryption: Some(sealed_key),
             ..template
@@ -267,6 +283,7 @@ impl CofferS3 {
         let upload_id = upload.upload_id.clone();
         let reported = encryption::reported(&upload.template);
         let echo = encryption::customer_echo(mode.customer());
+        let (ssekms_key_id, bucket_key_enabled) = encryption::kms_echo(&upload.template);
         self.blocking(move |meta, _| meta.create_upload(&upload).or_s3())
             .await?;
         Ok(S3Response::new(CreateMultipartUploadOutput {
@@ -274,6 +291,8 @@ impl CofferS3 {
             key: Some(input.key),
             upload_id: Some(upload_id),
             server_side_encryption: reported,
+            ssekms_key_id,
+            bucket_key_enabled,
             sse_customer_algorithm: echo.0,
             sse_customer_key_md5: echo.1,
             checksum_algorithm: algorithm.map(|a| ChecksumAlgorithm::from(a.name().to_owned())),
@@ -331,8 +350,8 @@ impl CofferS3 {
                 }
             }
         }
-        let part_key = self.upload_part_key(&upload, number, mode.customer())?;
-        let opaque = encryption::is_customer(upload.template.encryption.as_ref());
+        let part_key = self.upload_part_key(&upload, number, mode.customer(), &user)?;
+        let opaque = opaque_etags(&upload);
         let ingested = body::ingest(
             self.blobs.clone(),
             part_key,
@@ -364,6 +383,8 @@ impl CofferS3 {
         let echo = encryption::customer_echo(mode.customer());
         Ok(S3Response::new(UploadPartOutput {
             server_side_encryption: encryption::reported(&upload.template),
+            ssekms_key_id: encryption::kms_echo(&upload.template).0,
+            bucket_key_enabled: encryption::kms_echo(&upload.template).1,
             sse_customer_algorithm: echo.0,
             sse_customer_key_md5: echo.1,
             e_tag: Some(ETag::Strong(etag)),
@@ -429,12 +450,13 @@ impl CofferS3 {
             .checksum_algorithm
             .as_deref()
             .and_then(Algorithm::parse);
-        let part_key = self.upload_part_key(&upload, number, mode.customer())?;
+        let part_key = self.upload_part_key(&upload, number, mode.customer(), &user)?;
         let source_data = self.source_data(
             &source_bucket,
             &source_key,
             &source,
             source_customer.as_ref(),
+            &user,
         )?;
         let ingested = body::copy_range(
             self.blobs.clone(),
@@ -442,7 +464,7 @@ impl CofferS3 {
             offset,
             len,
             part_key,
-            !encryption::is_customer(upload.template.encryption.as_ref()),
+            !opaque_etags(&upload),
             algorithm,
         )
         .await?;
@@ -501,7 +523,7 @@ impl CofferS3 {
             .await?;
         // Completing needs no key, but one that is sent must be the upload's.
         if let Some(customer) = sse_c.parse(Purpose::Write)? {
-            self.upload_part_key(&upload, 1, Some(&customer))?;
+            self.upload_part_key(&upload, 1, Some(&customer), &user)?;
         }
         let requested = input
             .multipart_upload
@@ -618,6 +640,7 @@ impl CofferS3 {
         };
         let sums = checksum::to_dto(record.checksum.as_ref());
         let reported = encryption::reported(&record);
+        let (ssekms_key_id, bucket_key_enabled) = encryption::kms_echo(&record);
         let id = input.upload_id.clone();
         let freed = self
             .blocking(move |meta, _| meta.complete_upload(&id, &record, &condition).or_s3())
@@ -626,6 +649,8 @@ impl CofferS3 {
         // S3 does not echo SSE-C on completion (SPEC §1.3).
         Ok(S3Response::new(CompleteMultipartUploadOutput {
             server_side_encryption: reported,
+            ssekms_key_id,
+            bucket_key_enabled,
             bucket: Some(input.bucket.clone()),
             key: Some(input.key.clone()),
             location: Some(format!("/{}/{}", input.bucket, input.key)),

@@ -9,7 +9,7 @@ use crate::body::{self, Ingested, MAX_PUT_SIZE};
 use crate::checksum::{self, ChecksumRequest};
 use crate::conditions;
 use crate::customer_key::CustomerHeaders;
-use crate::encryption::{self, WriteMode};
+use crate::encryption::{self, EncryptionHeaders, WriteMode};
 use crate::error::OrS3;
 use crate::object::{ObjectHeaders, check_key, now_ms};
 use crate::service::CofferS3;
@@ -83,13 +83,18 @@ impl CofferS3 {
         let bucket_record = self.owned_bucket(&user, &input.bucket).await?;
         check_key(&input.key)?;
         let mode = encryption::requested_mode(
-            input.server_side_encryption.as_ref(),
-            CustomerHeaders::new(
-                input.sse_customer_algorithm.take(),
-                input.sse_customer_key.take(),
-                input.sse_customer_key_md5.take(),
-            ),
-            input.ssekms_key_id.as_deref(),
+            EncryptionHeaders {
+                sse: input.server_side_encryption.as_ref(),
+                customer: CustomerHeaders::new(
+                    input.sse_customer_algorithm.take(),
+                    input.sse_customer_key.take(),
+                    input.sse_customer_key_md5.take(),
+                ),
+                kms_key: input.ssekms_key_id.as_deref(),
+                kms_context: input.ssekms_encryption_context.as_deref(),
+                bucket_key: input.bucket_key_enabled,
+            },
+            &bucket_record,
         )?;
         self.check_not_blocked(&bucket_record, &mode, &user, "s3:PutObject", &input.key)?;
         refuse_object_lock(
@@ -138,12 +143,12 @@ impl CofferS3 {
             conditions::check_early(existing.as_ref(), &condition)?;
         }
 
-        let (dek, sealed_key) = self.new_data_key(&bucket, &key, &mode)?;
+        let (dek, sealed_key) = self.new_data_key(&bucket, &key, &mode, &user)?;
         let ingested = body::ingest(
             self.blobs.clone(),
             dek.part_key(1),
             input.body,
-            mode.customer().is_none() || content_md5.is_some(),
+            matches!(mode, WriteMode::SseS3) || content_md5.is_some(),
             checksum_request.as_ref().map(|r| r.algorithm),
             MAX_PUT_SIZE,
             input.content_length,
@@ -156,13 +161,14 @@ impl CofferS3 {
             checksum_request.as_ref(),
             trailers.as_ref(),
         )?;
+        // Only SSE-S3 ETags are the plaintext's MD5 (SPEC §3.1).
         let etag = match mode {
             WriteMode::SseS3 => hex::encode(
                 ingested
                     .md5
                     .ok_or_else(|| crate::error::internal("SSE-S3 body without its MD5"))?,
             ),
-            WriteMode::Customer(_) => encryption::opaque_etag()?,
+            WriteMode::Customer(_) | WriteMode::Kms(_) => encryption::opaque_etag()?,
         };
         let record = ObjectRecord {
             size: ingested.size,
@@ -188,6 +194,7 @@ impl CofferS3 {
         let sums = checksum::to_dto(record.checksum.as_ref());
         let (sse_customer_algorithm, sse_customer_key_md5) =
             encryption::customer_echo(mode.customer());
+        let (ssekms_key_id, bucket_key_enabled) = encryption::kms_echo(&record);
         let committed = record.clone();
         let freed = self
             .blocking(move |meta, _| {
@@ -212,6 +219,8 @@ impl CofferS3 {
             checksum_sha256: sums.checksum_sha256,
             checksum_type: sums.checksum_type,
             server_side_encryption: encryption::reported(&record),
+            ssekms_key_id,
+            bucket_key_enabled,
             sse_customer_algorithm,
             sse_customer_key_md5,
             ..Default::default()

@@ -161,10 +161,10 @@ impl CofferS3 {
         old: &EncryptionRecord,
     ) -> Result<EncryptionRecord, String> {
         let dek = self
-            .open_data_key(bucket, key, Some(old), None)
+            .open_data_key(bucket, key, Some(old), None, None)
             .map_err(|e| format!("{bucket}/{key}: {e:?}"))?
             .ok_or("no data key")?;
-        self.seal_data_key(&dek, bucket, key, &crate::encryption::WriteMode::SseS3)
+        self.seal_under_master(&dek, &crate::encryption::object_arn(bucket, key))
             .map_err(|e| format!("{bucket}/{key}: {e:?}"))
     }
 

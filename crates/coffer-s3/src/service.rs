@@ -24,6 +24,9 @@ pub struct CofferS3 {
     pub(crate) identity: Arc<ServerIdentity>,
     pub(crate) keyring: Arc<MasterKeyring>,
     pub(crate) options: Arc<ServerOptions>,
+    /// The KMS SSE-KMS asks for data keys; without one, SSE-KMS is refused.
+    pub(crate) kms: Option<Arc<dyn coffer_kms::Kms>>,
+    pub(crate) bucket_keys: Arc<crate::bucket_keys::BucketKeys>,
 }
 
 impl CofferS3 {
@@ -41,7 +44,15 @@ impl CofferS3 {
             identity: Arc::new(identity),
             keyring,
             options: Arc::new(ServerOptions::default()),
+            kms: None,
+            bucket_keys: Arc::default(),
         }
+    }
+
+    /// The same service calling `kms` for SSE-KMS.
+    pub fn with_kms(mut self, kms: Arc<dyn coffer_kms::Kms>) -> Self {
+        self.kms = Some(kms);
+        self
     }
 
     /// The same service with the operator's options.

@@ -78,7 +78,7 @@ pub struct StoredPart {
 /// How an object's data key is protected. The data key itself is never stored unsealed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EncryptionRecord {
-    /// `AES256` (SSE-S3) or `SSE-C`.
+    /// `AES256` (SSE-S3), `SSE-C` or `aws:kms` (SSE-KMS).
     pub mode: String,
     /// SSE-S3: the master-key version that sealed the data key (0 for other modes).
     pub master_version: u32,
@@ -88,6 +88,17 @@ pub struct EncryptionRecord {
     /// customer's key. Nothing else derived from that key is stored.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub customer_salt: Option<String>,
+    /// SSE-KMS: the ARN of the KMS key whose ciphertext `sealed_key` is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kms_key_arn: Option<String>,
+    /// SSE-KMS: the caller's encryption-context pairs (JSON object), which Decrypt needs
+    /// again; S3's own `aws:s3:arn` pair is implied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kms_context: Option<String>,
+    /// SSE-KMS with an S3 Bucket Key: the bucket key's KMS ciphertext (base64); the object's
+    /// data key is then sealed under a key derived from it, not by KMS itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bucket_key: Option<String>,
 }
 
 impl EncryptionRecord {

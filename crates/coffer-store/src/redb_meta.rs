@@ -896,6 +896,9 @@ mod tests {
             master_version: version,
             sealed_key: format!("sealed-{version}"),
             customer_salt: None,
+            kms_key_arn: None,
+            kms_context: None,
+            bucket_key: None,
         }
     }
 

@@ -5,24 +5,24 @@
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
-use coffer_s3::{CofferS3, ServerIdentity, UserDirectory};
+use coffer_s3::{ServerIdentity, UserDirectory};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{Value, json};
 
-use crate::admin_ops::{self, ADMIN_HEADER};
+use crate::admin_ops::{self, ADMIN_HEADER, AdminTarget};
 use crate::cli::{AdminArgs, AdminCommand, RekeyArgs, ServeArgs, Target};
 use crate::config::{ServeConfig, users_or_generated};
 use crate::datadir::{self, OpenError};
 
-enum Ops {
-    Local(CofferS3),
+pub(crate) enum Ops {
+    Local(AdminTarget),
     Remote(Remote),
 }
 
-struct Remote {
+pub(crate) struct Remote {
     url: String,
     host: String,
     region: String,
@@ -48,7 +48,7 @@ pub async fn run(args: AdminArgs) -> Result<(), String> {
     }
 }
 
-async fn connect(target: &Target) -> Result<Ops, String> {
+pub(crate) async fn connect(target: &Target) -> Result<Ops, String> {
     let config = ServeConfig::resolve(&ServeArgs {
         config: target.config.clone(),
         data_dir: target.data_dir.clone(),
@@ -63,20 +63,21 @@ async fn connect(target: &Target) -> Result<Ops, String> {
         region: config.region.clone(),
     };
     match datadir::open(&config.data_dir) {
-        Ok(dir) => Ok(Ops::Local(
-            dir.into_services(UserDirectory::default(), identity).0,
-        )),
+        Ok(dir) => {
+            let (s3, kms) = dir.into_services(UserDirectory::default(), identity);
+            Ok(Ops::Local(AdminTarget { s3, kms }))
+        }
         Err(OpenError::InUse) => Remote::new(&config).map(Ops::Remote),
         Err(e) => Err(e.into()),
     }
 }
 
 impl Ops {
-    async fn call(&self, op: &str, args: Value) -> Result<Value, String> {
+    pub(crate) async fn call(&self, op: &str, args: Value) -> Result<Value, String> {
         match self {
-            Ops::Local(s3) => {
-                let (s3, op) = (s3.clone(), op.to_owned());
-                tokio::task::spawn_blocking(move || admin_ops::run(&s3, &op, &args))
+            Ops::Local(target) => {
+                let (target, op) = (target.clone(), op.to_owned());
+                tokio::task::spawn_blocking(move || admin_ops::run(&target, &op, &args))
                     .await
                     .map_err(|e| e.to_string())?
             }

@@ -1,14 +1,27 @@
 //! The admin operations, one dispatcher for both ways of reaching them: the authenticated
 //! admin route of a running server, and `coffer admin` opening an idle data directory.
 
+use std::sync::Arc;
+
+use coffer_kms::BuiltinKms;
 use coffer_s3::CofferS3;
 use serde_json::{Value, json};
+
+/// What the admin operations act on.
+#[derive(Clone)]
+pub struct AdminTarget {
+    pub s3: CofferS3,
+    pub kms: Arc<BuiltinKms>,
+}
 
 /// Header naming the admin operation on `POST /` (signed like every other request).
 pub const ADMIN_HEADER: &str = "x-coffer-admin";
 
 /// Runs one admin operation. Blocking: call from a blocking context.
-pub fn run(s3: &CofferS3, op: &str, args: &Value) -> Result<Value, String> {
+pub fn run(target: &AdminTarget, op: &str, args: &Value) -> Result<Value, String> {
+    let s3 = &target.s3;
+    let kms = target.kms.as_ref();
+    let key_arg = || args["key"].as_str().ok_or("no key named".to_owned());
     match op {
         "rotate-master-key" => Ok(json!({ "version": s3.rotate_master_key()? })),
         "retire-master-keys" => Ok(json!({ "retired": s3.retire_master_keys()? })),
@@ -20,6 +33,60 @@ pub fn run(s3: &CofferS3, op: &str, args: &Value) -> Result<Value, String> {
             };
             let limit = args["limit"].as_u64().unwrap_or(500).clamp(1, 100_000);
             serde_json::to_value(s3.rekey_step(after, limit)?).map_err(|e| e.to_string())
+        }
+        "kms-list-keys" => {
+            let aliases = kms.all_aliases().map_err(|e| e.to_string())?;
+            let keys = kms.all_keys().map_err(|e| e.to_string())?;
+            Ok(json!(
+                keys.iter()
+                    .map(|k| {
+                        let mut m = coffer_kms::api::key_metadata(kms, k);
+                        m["Aliases"] = json!(
+                            aliases
+                                .iter()
+                                .filter(|a| a.target_key_id == k.key_id)
+                                .map(|a| a.name.clone())
+                                .collect::<Vec<_>>()
+                        );
+                        m["MaterialVersions"] = json!(k.versions.len());
+                        m["RotationPeriodInDays"] = json!(k.rotation_period_days);
+                        m
+                    })
+                    .collect::<Vec<_>>()
+            ))
+        }
+        "kms-describe-key" => {
+            let k = kms.resolve(key_arg()?).map_err(|e| e.to_string())?;
+            let mut m = coffer_kms::api::key_metadata(kms, &k);
+            m["Policy"] = json!(k.policy);
+            m["MaterialVersions"] = json!(k.versions.len());
+            m["RotationPeriodInDays"] = json!(k.rotation_period_days);
+            m["Tags"] = json!(k.tags);
+            Ok(m)
+        }
+        "kms-rotate" => {
+            let k = kms
+                .rotate_as_operator(key_arg()?)
+                .map_err(|e| e.to_string())?;
+            Ok(json!({ "KeyArn": kms.key_arn(&k), "MaterialVersions": k.versions.len() }))
+        }
+        "kms-schedule-deletion" => {
+            let days = args["days"].as_u64().unwrap_or(30);
+            if !(7..=30).contains(&days) {
+                return Err("the waiting period must be 7 to 30 days".into());
+            }
+            let k = kms
+                .schedule_deletion_as_operator(key_arg()?, days as u32)
+                .map_err(|e| e.to_string())?;
+            Ok(json!({ "KeyArn": kms.key_arn(&k), "DeletionDateMs": k.deletion_ms }))
+        }
+        // Runs the KMS's due rotations and deletions as of `at_ms` (default: now). Later
+        // times let an operator (or a test) see what a deletion window's end will do.
+        "kms-run-due" => {
+            let at = args["at_ms"]
+                .as_i64()
+                .unwrap_or_else(|| time::OffsetDateTime::now_utc().unix_timestamp() * 1000);
+            Ok(json!(kms.run_due(at).map_err(|e| e.to_string())?))
         }
         other => Err(format!("unknown admin operation {other:?}")),
     }

@@ -5,14 +5,14 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use coffer_s3::{CofferS3, UserDirectory};
+use coffer_s3::UserDirectory;
 use http_body_util::BodyExt;
 use s3s::{Body, S3Request, S3Response, S3Result, s3_error};
 
-use crate::admin_ops::{self, ADMIN_HEADER};
+use crate::admin_ops::{self, ADMIN_HEADER, AdminTarget};
 
 pub struct AdminRoute {
-    pub s3: CofferS3,
+    pub target: AdminTarget,
     pub users: Arc<UserDirectory>,
 }
 
@@ -50,8 +50,8 @@ impl AdminRoute {
             serde_json::from_slice(&body)
                 .map_err(|_| s3_error!(InvalidRequest, "the admin request body is not JSON"))?
         };
-        let s3 = self.s3.clone();
-        let result = tokio::task::spawn_blocking(move || admin_ops::run(&s3, &op, &args))
+        let target = self.target.clone();
+        let result = tokio::task::spawn_blocking(move || admin_ops::run(&target, &op, &args))
             .await
             .map_err(|e| s3_error!(InternalError, "{e}"))?;
         match result {

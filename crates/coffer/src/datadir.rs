@@ -76,7 +76,8 @@ impl DataDir {
             Arc::new(users),
             identity,
             Arc::new(self.keyring),
-        );
+        )
+        .with_kms(kms.clone());
         (s3, kms)
     }
 }

@@ -88,10 +88,18 @@ impl S3Route for Routes {
     async fn call(&self, req: S3Request<Body>) -> S3Result<S3Response<Body>> {
         match req.extensions.get::<Matched>().cloned() {
             Some(Matched::BucketEncryption(bucket)) if req.method == Method::PUT => {
-                self.admin.s3.put_bucket_encryption(req, &bucket).await
+                self.admin
+                    .target
+                    .s3
+                    .put_bucket_encryption(req, &bucket)
+                    .await
             }
             Some(Matched::BucketEncryption(bucket)) => {
-                self.admin.s3.get_bucket_encryption(req, &bucket).await
+                self.admin
+                    .target
+                    .s3
+                    .get_bucket_encryption(req, &bucket)
+                    .await
             }
             _ => self.admin.call(req).await,
         }

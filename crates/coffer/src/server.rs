@@ -12,6 +12,7 @@ use s3s::service::S3ServiceBuilder;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
+use crate::admin_ops::AdminTarget;
 use crate::admin_route::AdminRoute;
 use crate::cli::{ServeArgs, listen_addr};
 use crate::config::{ServeConfig, users_or_generated};
@@ -98,6 +99,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
             Duration::from_secs(u64::from(config.master_key_rotation_days) * 86_400),
         ));
     }
+    tokio::spawn(kms_maintenance(kms.clone()));
     let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
         .set_buckets(&[0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 30.0])
         .map_err(|e| format!("cannot configure metrics: {e}"))?
@@ -107,7 +109,10 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
         let mut b = S3ServiceBuilder::new(s3.clone());
         b.set_route(Routes {
             admin: AdminRoute {
-                s3,
+                target: AdminTarget {
+                    s3,
+                    kms: kms.clone(),
+                },
                 users: Arc::new(directory.clone()),
             },
         });
@@ -225,6 +230,28 @@ async fn accept_loop(listener: TcpListener, service: Front, tls: Option<TlsAccep
 
 /// Rotates the SSE-S3 master key when its newest version is older than `period`. Checks
 /// hourly, so a server that was down at the due time rotates soon after it starts.
+/// The KMS's scheduled work, checked hourly (and at start-up): automatic key rotations, and
+/// the destruction of keys whose deletion window has ended.
+async fn kms_maintenance(kms: Arc<coffer_kms::BuiltinKms>) {
+    loop {
+        let k = kms.clone();
+        let result = tokio::task::spawn_blocking(move || {
+            let now_ms = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis() as i64)
+                .unwrap_or(0);
+            k.run_due(now_ms)
+        })
+        .await;
+        match result {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::error!(error = %e, "scheduled KMS work failed"),
+            Err(_) => tracing::error!("scheduled KMS work panicked"),
+        }
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+    }
+}
+
 async fn rotate_on_schedule(s3: CofferS3, period: Duration) {
     loop {
         let s = s3.clone();

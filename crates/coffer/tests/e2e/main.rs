@@ -18,5 +18,6 @@ mod post_upload;
 mod races;
 mod rekey;
 mod sse_c;
+mod sse_kms;
 mod sse_s3;
 mod tls;

@@ -186,7 +186,7 @@ async fn unsupported_modes_are_refused_not_downgraded() {
         .put_object()
         .bucket("sse")
         .key("k")
-        .server_side_encryption(ServerSideEncryption::AwsKms)
+        .server_side_encryption(ServerSideEncryption::AwsKmsDsse)
         .body(ByteStream::from_static(b"x"))
         .send()
         .await
@@ -482,7 +482,7 @@ async fn bucket_default_encryption_api() {
     let e = c
         .put_bucket_encryption()
         .bucket("enc")
-        .server_side_encryption_configuration(config(ServerSideEncryption::AwsKms, None, 1))
+        .server_side_encryption_configuration(config(ServerSideEncryption::AwsKmsDsse, None, 1))
         .send()
         .await
         .unwrap_err();

@@ -1,0 +1,108 @@
+//! What the S3 layer asks of a KMS, as S3 asks AWS KMS: data keys for new objects, and
+//! decryption of the data keys of existing ones, always as the requesting user. The S3
+//! layer never sees a KMS key's material. The built-in KMS implements it; an external KMS
+//! (AWS KMS, Vault Transit) would too.
+
+use crate::api_error::KmsApiError;
+use crate::builtin::{BuiltinKms, Caller, DataKeyOutput, Decrypted, S3_MANAGED_ALIAS};
+use crate::ciphertext::EncryptionContext;
+
+pub trait Kms: Send + Sync + 'static {
+    /// The ARN of the key `key` names (`None`: the `aws/s3` managed key, created on first
+    /// use), as S3 reports it.
+    fn key_arn_for_s3(&self, key: Option<&str>) -> Result<String, KmsApiError>;
+
+    /// Whether `caller` may use `key` for `action` (e.g. `kms:Decrypt`) with `context` now:
+    /// the key's policy and state, without a cryptographic operation. S3 Bucket Keys use it
+    /// to keep enforcing both while they save the KMS calls themselves.
+    fn check_access(
+        &self,
+        caller: &Caller,
+        key: &str,
+        action: &str,
+        context: &EncryptionContext,
+    ) -> Result<(), KmsApiError>;
+
+    /// A fresh 256-bit data key under `key` (an ARN from [`Kms::key_arn_for_s3`]).
+    fn generate_data_key(
+        &self,
+        caller: &Caller,
+        key: &str,
+        context: &EncryptionContext,
+    ) -> Result<DataKeyOutput, KmsApiError>;
+
+    /// Encrypts an existing data key under `key` (re-sealing on copy or key change).
+    fn encrypt(
+        &self,
+        caller: &Caller,
+        key: &str,
+        plaintext: &[u8],
+        context: &EncryptionContext,
+    ) -> Result<Vec<u8>, KmsApiError>;
+
+    /// Decrypts a data key.
+    fn decrypt(
+        &self,
+        caller: &Caller,
+        blob: &[u8],
+        context: &EncryptionContext,
+    ) -> Result<Decrypted, KmsApiError>;
+}
+
+/// Counts a KMS request S3 made on a user's behalf (the JSON API counts its own).
+fn count(operation: &'static str) {
+    metrics::counter!("coffer_kms_requests_total", "operation" => operation, "via" => "s3")
+        .increment(1);
+}
+
+impl Kms for BuiltinKms {
+    fn key_arn_for_s3(&self, key: Option<&str>) -> Result<String, KmsApiError> {
+        let record = match key {
+            None | Some(S3_MANAGED_ALIAS) => self.s3_managed_key()?,
+            Some(k) if k == self.identity().alias_arn(S3_MANAGED_ALIAS) => self.s3_managed_key()?,
+            Some(k) => self.resolve(k)?,
+        };
+        Ok(self.key_arn(&record))
+    }
+
+    fn check_access(
+        &self,
+        caller: &Caller,
+        key: &str,
+        action: &str,
+        context: &EncryptionContext,
+    ) -> Result<(), KmsApiError> {
+        BuiltinKms::check_access(self, caller, key, action, context)
+    }
+
+    fn generate_data_key(
+        &self,
+        caller: &Caller,
+        key: &str,
+        context: &EncryptionContext,
+    ) -> Result<DataKeyOutput, KmsApiError> {
+        count("GenerateDataKey");
+        BuiltinKms::generate_data_key(self, caller, key, 32, context, true)
+    }
+
+    fn encrypt(
+        &self,
+        caller: &Caller,
+        key: &str,
+        plaintext: &[u8],
+        context: &EncryptionContext,
+    ) -> Result<Vec<u8>, KmsApiError> {
+        count("Encrypt");
+        BuiltinKms::encrypt(self, caller, key, plaintext, context).map(|(blob, _)| blob)
+    }
+
+    fn decrypt(
+        &self,
+        caller: &Caller,
+        blob: &[u8],
+        context: &EncryptionContext,
+    ) -> Result<Decrypted, KmsApiError> {
+        count("Decrypt");
+        BuiltinKms::decrypt(self, caller, blob, context, None)
+    }
+}

@@ -1,0 +1,69 @@
+//! SSE-KMS glue: calling the KMS as the requesting user (through S3, as `kms:ViaService`
+//! says), and reporting KMS errors as S3 reports them (`KMS.<exception>`, 400; authorisation
+//! failures as plain `AccessDenied`, 403).
+
+use std::sync::Arc;
+
+use coffer_kms::{Caller, EncryptionContext, Kms, KmsApiError};
+use s3s::{S3Error, S3ErrorCode, S3Result, s3_error};
+
+use crate::auth::User;
+use crate::encryption::S3_ARN_CONTEXT;
+use crate::service::CofferS3;
+
+pub(crate) fn kms_error(e: KmsApiError) -> S3Error {
+    match e.code {
+        "AccessDeniedException" => {
+            let mut err = S3Error::with_message(S3ErrorCode::AccessDenied, e.message);
+            err.set_status_code(http::StatusCode::FORBIDDEN);
+            err
+        }
+        "KMSInternalException" => crate::error::internal("the KMS failed"),
+        code => {
+            let mut err =
+                S3Error::with_message(S3ErrorCode::Custom(format!("KMS.{code}").into()), e.message);
+            err.set_status_code(http::StatusCode::BAD_REQUEST);
+            err
+        }
+    }
+}
+
+/// The encryption context S3 uses: its own `aws:s3:arn` pair plus the caller's.
+pub(crate) fn s3_context(arn: &str, extra: &EncryptionContext) -> EncryptionContext {
+    let mut context = extra.clone();
+    context.insert(S3_ARN_CONTEXT.to_owned(), arn.to_owned());
+    context
+}
+
+/// The caller's pairs as stored in the object record.
+pub(crate) fn stored_context(extra: &EncryptionContext) -> Option<String> {
+    (!extra.is_empty()).then(|| serde_json::to_string(extra).unwrap_or_default())
+}
+
+pub(crate) fn parse_stored_context(stored: Option<&str>) -> S3Result<EncryptionContext> {
+    match stored {
+        None => Ok(EncryptionContext::new()),
+        Some(s) => serde_json::from_str(s).map_err(crate::error::internal),
+    }
+}
+
+impl CofferS3 {
+    pub(crate) fn kms(&self) -> S3Result<&Arc<dyn Kms>> {
+        self.kms.as_ref().ok_or_else(|| {
+            s3_error!(
+                NotImplemented,
+                "SSE-KMS is not available: this server runs without a KMS."
+            )
+        })
+    }
+
+    /// The user as the KMS sees them when S3 calls on their behalf.
+    pub(crate) fn kms_caller(&self, user: &User) -> Caller {
+        Caller {
+            arn: self.user_arn(user),
+            user_name: user.name.clone(),
+            admin: user.admin,
+            via_service: Some(format!("s3.{}.amazonaws.com", self.identity.region)),
+        }
+    }
+}
