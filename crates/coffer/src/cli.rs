@@ -23,6 +23,55 @@ pub enum Command {
     /// Operate on the SSE-S3 master key (through the running server, or the idle data
     /// directory).
     Admin(AdminArgs),
+    /// Operate the built-in KMS (through the running server, or the idle data directory).
+    Kms(KmsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct KmsArgs {
+    #[command(subcommand)]
+    pub command: KmsCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KmsCommand {
+    /// Every key, with its state, manager, aliases and material versions.
+    ListKeys(KmsListArgs),
+    /// One key in full, policy included.
+    DescribeKey(KmsKeyArgs),
+    /// Add a material version to a key now (old versions stay, so old ciphertext opens).
+    Rotate(KmsKeyArgs),
+    /// Schedule a key's deletion: when the waiting period ends, its material is destroyed
+    /// and everything sealed under it becomes unreadable.
+    ScheduleDeletion(KmsDeletionArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct KmsListArgs {
+    #[command(flatten)]
+    pub target: Target,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct KmsKeyArgs {
+    /// Key id, key ARN, alias name or alias ARN.
+    pub key: String,
+    #[command(flatten)]
+    pub target: Target,
+}
+
+#[derive(Debug, Args)]
+pub struct KmsDeletionArgs {
+    /// Key id, key ARN, alias name or alias ARN.
+    pub key: String,
+    /// Waiting period, 7 to 30 days.
+    #[arg(long, default_value_t = 30)]
+    pub days: u32,
+    #[command(flatten)]
+    pub target: Target,
 }
 
 #[derive(Debug, Args)]

@@ -11,6 +11,7 @@ mod datadir;
 mod front;
 mod host;
 mod json_api;
+mod kms_cli;
 mod routes;
 mod server;
 mod sigv4;
@@ -54,6 +55,7 @@ fn main() -> std::process::ExitCode {
         match cli.command {
             Command::Serve(args) => server::serve(args).await,
             Command::Admin(args) => admin::run(args).await,
+            Command::Kms(args) => kms_cli::run(args).await,
         }
     });
     match result {

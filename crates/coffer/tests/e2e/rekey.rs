@@ -9,7 +9,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use crate::common::*;
 
 /// A config for `coffer admin` pointing at the server's actual listener.
-fn admin_config(server: &Server) -> std::path::PathBuf {
+pub fn admin_config(server: &Server) -> std::path::PathBuf {
     let path = server.dir.path().join("admin.toml");
     let text = format!(
         "data_dir = \"{}\"\nhttp_listen = \"{}\"\n[[users]]\nname = \"{}\"\naccess_key = \"{}\"\nsecret_key = \"{}\"\nadmin = true\n",
@@ -24,8 +24,13 @@ fn admin_config(server: &Server) -> std::path::PathBuf {
 }
 
 fn admin(config: &std::path::Path, args: &[&str]) -> (bool, String) {
+    coffer_command(config, "admin", args)
+}
+
+/// Runs `coffer <group> <args> --config <config>`; returns success and all output.
+pub fn coffer_command(config: &std::path::Path, group: &str, args: &[&str]) -> (bool, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_coffer"))
-        .arg("admin")
+        .arg(group)
         .args(args)
         .arg("--config")
         .arg(config)

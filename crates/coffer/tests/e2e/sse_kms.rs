@@ -660,3 +660,54 @@ async fn bucket_keys_cut_kms_calls_and_still_enforce_the_key() {
     assert_eq!(out.bucket_key_enabled(), Some(true));
     assert_eq!(get(&c, "bkeys", "by-default").await.unwrap(), b"d");
 }
+
+#[tokio::test]
+async fn the_kms_command_lists_describes_rotates_and_schedules_deletion() {
+    let mut server = Server::start();
+    let kms = kms_client(&server, ALICE);
+    let (id, arn) = new_key(&kms).await;
+    kms.create_alias()
+        .alias_name("alias/ledger")
+        .target_key_id(&id)
+        .send()
+        .await
+        .unwrap();
+    let config = crate::rekey::admin_config(&server);
+    let run = |args: &[&str]| crate::rekey::coffer_command(&config, "kms", args);
+
+    // Through the running server.
+    let (ok, out) = run(&["list-keys"]);
+    assert!(ok, "{out}");
+    let row = out.lines().find(|l| l.starts_with(&id)).expect(&out);
+    assert!(
+        row.contains("Enabled") && row.contains("CUSTOMER") && row.contains("alias/ledger"),
+        "{row}"
+    );
+    let (ok, out) = run(&["rotate", "alias/ledger"]);
+    assert!(ok, "{out}");
+    assert!(
+        out.contains(&arn) && out.contains("2 material versions"),
+        "{out}"
+    );
+    let (ok, out) = run(&["describe-key", &id]);
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("Material versions") && out.contains("Policy:"),
+        "{out}"
+    );
+    let (ok, out) = run(&["schedule-deletion", &id, "--days", "3"]);
+    assert!(!ok, "the waiting period is 7 to 30 days: {out}");
+    let (ok, out) = run(&["schedule-deletion", &id, "--days", "7"]);
+    assert!(ok, "{out}");
+    let d = kms.describe_key().key_id(&id).send().await.unwrap();
+    assert_eq!(
+        d.key_metadata().unwrap().key_state(),
+        Some(&aws_sdk_kms::types::KeyState::PendingDeletion)
+    );
+
+    // And on the idle data directory.
+    server.kill9();
+    let (ok, out) = run(&["list-keys", "--json"]);
+    assert!(ok, "{out}");
+    assert!(out.contains("PendingDeletion"), "{out}");
+}
