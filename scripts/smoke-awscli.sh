@@ -90,6 +90,16 @@ step "https s3 cp --sse-c round trip" bash -c "aws ${tls[*]} s3 cp ${ssec[*]} '$
 step "https s3 cp --sse-c multipart round trip" bash -c "aws ${tls[*]} s3 cp ${ssec[*]} '$work/large.bin' s3://smoke/c-large.bin && aws ${tls[*]} s3 cp ${ssec[*]} s3://smoke/c-large.bin '$work/c-large.out' && cmp '$work/large.bin' '$work/c-large.out'"
 step "sse-c object unreadable without its key (400)" bash -c "! aws ${tls[*]} s3api get-object --bucket smoke --key c.bin '$work/nokey.out' 2>'$work/nokey.err' && grep -q 'InvalidRequest' '$work/nokey.err'"
 step "sse-c refused over plain http" bash -c "! aws ${plain[*]} s3 cp ${ssec[*]} '$work/small.bin' s3://smoke/c-http.bin 2>'$work/http.err' && grep -q 'secure connection\|InvalidRequest' '$work/http.err'"
+# The built-in KMS, and SSE-KMS through it.
+printf 'attack at dawn' >"$work/msg.txt"
+kms_key=$(aws "${plain[@]}" kms create-key --description smoke --query KeyMetadata.KeyId --output text 2>"$work/kms.err")
+step "kms create-key" bash -c "[ -n '$kms_key' ] && aws ${plain[*]} kms describe-key --key-id '$kms_key' --query KeyMetadata.KeyState --output text | grep -qx Enabled"
+step "kms create-alias" aws "${plain[@]}" kms create-alias --alias-name alias/smoke --target-key-id "$kms_key"
+step "kms encrypt and decrypt" bash -c "aws ${plain[*]} kms encrypt --key-id alias/smoke --plaintext 'fileb://$work/msg.txt' --encryption-context purpose=smoke --query CiphertextBlob --output text | base64 -d >'$work/msg.enc' && aws ${plain[*]} kms decrypt --ciphertext-blob 'fileb://$work/msg.enc' --encryption-context purpose=smoke --query Plaintext --output text | base64 -d | cmp - '$work/msg.txt'"
+step "kms decrypt with another context fails" bash -c "! aws ${plain[*]} kms decrypt --ciphertext-blob 'fileb://$work/msg.enc' --encryption-context purpose=other 2>'$work/ctx.err' && grep -q InvalidCiphertextException '$work/ctx.err'"
+step "s3 cp --sse aws:kms round trip" bash -c "aws ${plain[*]} s3 cp --sse aws:kms --sse-kms-key-id alias/smoke '$work/small.bin' s3://smoke/kms.bin && aws ${plain[*]} s3api head-object --bucket smoke --key kms.bin --query SSEKMSKeyId --output text | grep -q ':key/$kms_key' && aws ${plain[*]} s3 cp s3://smoke/kms.bin '$work/kms.out' && cmp '$work/small.bin' '$work/kms.out'"
+step "s3 cp --sse aws:kms multipart (aws/s3 key)" bash -c "aws ${plain[*]} s3 cp --sse aws:kms '$work/large.bin' s3://smoke/kms-large.bin && aws ${plain[*]} s3 cp s3://smoke/kms-large.bin '$work/kms-large.out' && cmp '$work/large.bin' '$work/kms-large.out'"
+step "kms disable-key blocks reads" bash -c "aws ${plain[*]} kms disable-key --key-id '$kms_key' && ! aws ${plain[*]} s3 cp s3://smoke/kms.bin '$work/kms2.out' 2>'$work/dis.err' && grep -q 'KMS.DisabledException' '$work/dis.err' && aws ${plain[*]} kms enable-key --key-id '$kms_key'"
 step "s3 rm recursive" aws "${plain[@]}" s3 rm --recursive s3://smoke
 step "s3 rb" aws "${plain[@]}" s3 rb s3://smoke
 
