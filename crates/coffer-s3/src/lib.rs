@@ -27,6 +27,7 @@ mod get;
 mod list;
 mod multipart;
 mod object;
+mod object_encryption;
 mod options;
 mod put;
 mod rekey;

@@ -1,5 +1,6 @@
 //! Requests served beside `s3s`'s typed operations, after its signature check: the admin API,
-//! and bucket encryption PUT/GET (whose current XML s3s 0.14's model cannot parse).
+//! bucket encryption PUT/GET (whose current XML s3s 0.14's model cannot parse), and
+//! UpdateObjectEncryption (newer than that model).
 
 use http::{HeaderMap, Method, Uri};
 use s3s::host::S3Host;
@@ -19,6 +20,7 @@ pub struct Routes {
 enum Matched {
     Admin,
     BucketEncryption(String),
+    ObjectEncryption(String, String),
 }
 
 /// `PUT|GET /<bucket>?encryption` (path-style or virtual-hosted): the bucket it names.
@@ -26,6 +28,29 @@ fn bucket_encryption_target(method: &Method, uri: &Uri, headers: &HeaderMap) -> 
     if method != Method::PUT && method != Method::GET {
         return None;
     }
+    match encryption_target(uri, headers)? {
+        (bucket, None) => Some(bucket),
+        (_, Some(_)) => None,
+    }
+}
+
+/// `PUT /<bucket>/<key>?encryption`: the object it names.
+fn object_encryption_target(
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+) -> Option<(String, String)> {
+    if method != Method::PUT {
+        return None;
+    }
+    match encryption_target(uri, headers)? {
+        (bucket, Some(key)) => Some((bucket, key)),
+        (_, None) => None,
+    }
+}
+
+/// The bucket, and the object key if any, of a `?encryption` request.
+fn encryption_target(uri: &Uri, headers: &HeaderMap) -> Option<(String, Option<String>)> {
     let query = uri.query()?;
     if !query
         .split('&')
@@ -42,14 +67,21 @@ fn bucket_encryption_target(method: &Method, uri: &Uri, headers: &HeaderMap) -> 
                 .ok()
                 .and_then(|v| v.bucket().map(str::to_owned))
         });
-    let path = uri.path();
+    let decode = |k: &str| {
+        percent_encoding::percent_decode_str(k)
+            .decode_utf8()
+            .ok()
+            .map(|k| k.into_owned())
+    };
+    let path = uri.path().strip_prefix('/')?;
     match hosted {
-        Some(bucket) if path == "/" => Some(bucket),
-        Some(_) => None,
-        None => {
-            let name = path.strip_prefix('/')?.trim_end_matches('/');
-            (!name.is_empty() && !name.contains('/')).then(|| name.to_owned())
-        }
+        Some(bucket) if path.is_empty() => Some((bucket, None)),
+        Some(bucket) => Some((bucket, Some(decode(path)?))),
+        None => match path.split_once('/') {
+            None => (!path.is_empty()).then(|| (path.to_owned(), None)),
+            Some((bucket, "")) => Some((bucket.to_owned(), None)),
+            Some((bucket, key)) => Some((bucket.to_owned(), Some(decode(key)?))),
+        },
     }
 }
 
@@ -65,6 +97,8 @@ impl S3Route for Routes {
         let matched =
             if method == Method::POST && uri.path() == "/" && headers.contains_key(ADMIN_HEADER) {
                 Some(Matched::Admin)
+            } else if let Some((bucket, key)) = object_encryption_target(method, uri, headers) {
+                Some(Matched::ObjectEncryption(bucket, key))
             } else {
                 bucket_encryption_target(method, uri, headers).map(Matched::BucketEncryption)
             };
@@ -87,6 +121,13 @@ impl S3Route for Routes {
 
     async fn call(&self, req: S3Request<Body>) -> S3Result<S3Response<Body>> {
         match req.extensions.get::<Matched>().cloned() {
+            Some(Matched::ObjectEncryption(bucket, key)) => {
+                self.admin
+                    .target
+                    .s3
+                    .update_object_encryption(req, &bucket, &key)
+                    .await
+            }
             Some(Matched::BucketEncryption(bucket)) if req.method == Method::PUT => {
                 self.admin
                     .target

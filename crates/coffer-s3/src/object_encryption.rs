@@ -1,0 +1,162 @@
+//! UpdateObjectEncryption (`PUT /<bucket>/<key>?encryption`, SPEC.md §3.7): moves an SSE-S3
+//! or SSE-KMS object under an SSE-KMS key by re-sealing its data key. No data is rewritten;
+//! ETag, checksums, dates and storage class stay. Served through a route of its own: s3s
+//! 0.14's model predates the operation.
+
+use http_body_util::BodyExt;
+use s3s::{Body, S3Request, S3Response, S3Result, s3_error};
+use serde::Deserialize;
+
+use crate::encryption::{KmsRequest, SSE_C, SSE_KMS, SSE_S3, WriteMode};
+use crate::error::{OrS3, no_such_key};
+use crate::service::CofferS3;
+
+const MAX_BODY: usize = 16 * 1024;
+
+#[derive(Deserialize)]
+#[serde(rename = "ObjectEncryption")]
+struct ObjectEncryptionXml {
+    #[serde(rename = "SSE-KMS")]
+    sse_kms: Option<SseKmsXml>,
+}
+
+#[derive(Deserialize)]
+struct SseKmsXml {
+    #[serde(rename = "KMSKeyArn")]
+    key_arn: Option<String>,
+    #[serde(rename = "BucketKeyEnabled")]
+    bucket_key_enabled: Option<String>,
+}
+
+fn malformed() -> s3s::S3Error {
+    s3_error!(
+        MalformedXML,
+        "The XML you provided was not well-formed or did not validate against our published schema"
+    )
+}
+
+/// `arn:aws[-a-z0-9]*:kms:[-a-z0-9]*:[0-9]{12}:key/.+`, the form the operation requires.
+fn is_key_arn(s: &str) -> bool {
+    let parts: Vec<&str> = s.splitn(6, ':').collect();
+    matches!(parts[..], [
+        "arn",
+        partition,
+        "kms",
+        region,
+        account,
+        resource,
+    ] if partition.starts_with("aws")
+        && region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && account.len() == 12
+        && account.bytes().all(|b| b.is_ascii_digit())
+        && resource.strip_prefix("key/").is_some_and(|id| !id.is_empty()))
+}
+
+impl CofferS3 {
+    pub async fn update_object_encryption(
+        &self,
+        req: S3Request<Body>,
+        bucket: &str,
+        key: &str,
+    ) -> S3Result<S3Response<Body>> {
+        let user = self.caller(&req)?;
+        self.owned_bucket(&user, bucket).await?;
+        if let Some(version) = req
+            .uri
+            .query()
+            .and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("versionId=")))
+            && version != "null"
+        {
+            return Err(s3_error!(InvalidArgument, "Invalid version id specified"));
+        }
+        let body = http_body_util::Limited::new(req.input, MAX_BODY)
+            .collect()
+            .await
+            .map_err(|_| malformed())?
+            .to_bytes();
+        let text = std::str::from_utf8(&body).map_err(|_| malformed())?;
+        let parsed: ObjectEncryptionXml = quick_xml::de::from_str(text).map_err(|_| malformed())?;
+        let sse_kms = parsed.sse_kms.ok_or_else(malformed)?;
+        let key_arn = sse_kms
+            .key_arn
+            .filter(|a| is_key_arn(a))
+            .ok_or_else(|| {
+                s3_error!(
+                    InvalidRequest,
+                    "Requests that modify an object's encryption type to SSE-KMS require an Amazon Web Services KMS key Amazon Resource Name (ARN). Specify a KMS key ARN and try again."
+                )
+            })?;
+        let bucket_key = match sse_kms.bucket_key_enabled.as_deref() {
+            None | Some("false") => false,
+            Some("true") => true,
+            Some(_) => {
+                return Err(s3_error!(
+                    InvalidRequest,
+                    "The BucketKeyEnabled value isn't valid. Valid values are true or false. Specify a valid value and try again."
+                ));
+            }
+        };
+
+        let record = self
+            .load_object(bucket, key)
+            .await?
+            .ok_or_else(no_such_key)?;
+        let old = match record.encryption.as_ref() {
+            Some(e) if e.mode == SSE_S3 || e.mode == SSE_KMS => e.clone(),
+            Some(e) if e.mode == SSE_C => {
+                return Err(s3_error!(
+                    InvalidRequest,
+                    "The UpdateObjectEncryption operation doesn't support source objects with the encryption type DSSE-KMS or SSE-C. Only source objects encrypted with SSE-S3 or SSE-KMS are supported."
+                ));
+            }
+            _ => {
+                return Err(s3_error!(
+                    InvalidRequest,
+                    "The UpdateObjectEncryption operation doesn't supported unencrypted source objects. Only source objects encrypted with SSE-S3 or SSE-KMS are supported."
+                ));
+            }
+        };
+        let dek = self
+            .open_data_key(bucket, key, Some(&old), None, Some(&user))?
+            .ok_or_else(|| crate::error::internal("an encrypted object without a data key"))?;
+        let mode = WriteMode::Kms(KmsRequest {
+            key: Some(key_arn),
+            context: Default::default(),
+            bucket_key,
+        });
+        let fresh = self.seal_data_key(&dek, bucket, key, &mode, &user)?;
+        let (b, k) = (bucket.to_owned(), key.to_owned());
+        let changed = self
+            .blocking(move |meta, _| meta.reseal_object(&b, &k, &old.sealed_key, &fresh).or_s3())
+            .await?;
+        if !changed {
+            return Err(crate::error::custom(
+                "OperationAborted",
+                http::StatusCode::CONFLICT,
+                "A conflicting conditional operation is currently in progress against this resource. Please try again.",
+            ));
+        }
+        Ok(S3Response::new(Body::empty()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_full_key_arns_qualify() {
+        assert!(is_key_arn(
+            "arn:aws:kms:us-east-1:000000000000:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+        ));
+        for bad in [
+            "1234abcd-12ab-34cd-56ef-1234567890ab",
+            "alias/app",
+            "arn:aws:kms:us-east-1:000000000000:alias/app",
+            "arn:aws:kms:us-east-1:0000:key/x",
+            "arn:aws:kms:us-east-1:000000000000:key/",
+        ] {
+            assert!(!is_key_arn(bad), "{bad}");
+        }
+    }
+}
