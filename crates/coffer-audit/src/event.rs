@@ -1,0 +1,139 @@
+//! One audited event, and its CloudTrail record (SPEC.md §8.1–8.4). Records name who used
+//! which key with which encryption context, and how it ended; they never carry plaintext,
+//! ciphertext, key material or key policies (callers pass only what may be logged).
+
+use serde_json::{Value, json};
+
+/// The event source of KMS records.
+pub const KMS_SOURCE: &str = "kms.amazonaws.com";
+/// The event source of S3 data events.
+pub const S3_SOURCE: &str = "s3.amazonaws.com";
+
+/// The user a record names.
+#[derive(Debug, Clone)]
+pub struct Identity {
+    pub arn: String,
+    pub user_name: String,
+    pub access_key_id: Option<String>,
+}
+
+/// Where a call came from.
+#[derive(Debug, Clone)]
+pub enum Origin {
+    /// Directly from a client.
+    Client {
+        source_ip: String,
+        user_agent: String,
+    },
+    /// From an AWS service acting for the user (S3 calling the KMS), by its DNS name.
+    Service(String),
+    /// The server's own scheduled work (rotation, deletion): `AWS Internal`.
+    Internal,
+}
+
+/// An event to record.
+#[derive(Debug, Clone)]
+pub struct AuditEvent {
+    pub event_source: &'static str,
+    pub event_name: String,
+    /// `None` for the server's own events.
+    pub identity: Option<Identity>,
+    pub origin: Origin,
+    /// What the request asked, as far as it may be logged (never plaintext or key bytes).
+    pub request_parameters: Value,
+    /// What AWS returns for it (`null` for reads).
+    pub response_elements: Value,
+    /// `(errorCode, errorMessage)` of a failed call.
+    pub error: Option<(String, String)>,
+    pub read_only: bool,
+    /// ARNs of the keys (or objects) involved.
+    pub resources: Vec<String>,
+    pub request_id: String,
+    /// `Management` (every KMS event) or `Data` (S3 object events).
+    pub data_event: bool,
+    pub service_event_details: Option<Value>,
+    pub additional_event_data: Option<Value>,
+}
+
+fn resource_type(arn: &str) -> &'static str {
+    if arn.starts_with("arn:aws:kms:") {
+        "AWS::KMS::Key"
+    } else if arn.starts_with("arn:aws:s3:::") && arn[13..].contains('/') {
+        "AWS::S3::Object"
+    } else {
+        "AWS::S3::Bucket"
+    }
+}
+
+impl AuditEvent {
+    /// The CloudTrail record, stamped with `event_time` (RFC 3339, seconds, UTC).
+    pub fn to_record(&self, account_id: &str, region: &str, event_time: &str) -> Value {
+        let mut identity = match &self.identity {
+            Some(i) => json!({
+                "type": "IAMUser",
+                "principalId": i.user_name,
+                "arn": i.arn,
+                "accountId": account_id,
+                "userName": i.user_name,
+            }),
+            None => json!({ "accountId": account_id }),
+        };
+        if let Some(Identity {
+            access_key_id: Some(k),
+            ..
+        }) = &self.identity
+        {
+            identity["accessKeyId"] = json!(k);
+        }
+        let (source_ip, user_agent) = match &self.origin {
+            Origin::Client {
+                source_ip,
+                user_agent,
+            } => (source_ip.clone(), user_agent.clone()),
+            Origin::Service(service) => {
+                identity["invokedBy"] = json!(service);
+                (service.clone(), service.clone())
+            }
+            Origin::Internal => {
+                identity["invokedBy"] = json!("AWS Internal");
+                ("AWS Internal".to_owned(), "AWS Internal".to_owned())
+            }
+        };
+        let internal = matches!(self.origin, Origin::Internal);
+        let mut record = json!({
+            "eventVersion": "1.11",
+            "userIdentity": identity,
+            "eventTime": event_time,
+            "eventSource": self.event_source,
+            "eventName": self.event_name,
+            "awsRegion": region,
+            "sourceIPAddress": source_ip,
+            "userAgent": user_agent.chars().take(1024).collect::<String>(),
+            "requestParameters": self.request_parameters,
+            "responseElements": self.response_elements,
+            "requestID": self.request_id,
+            "eventID": uuid::Uuid::new_v4().to_string(),
+            "readOnly": self.read_only,
+            "resources": self.resources.iter().map(|arn| json!({
+                "accountId": account_id,
+                "type": resource_type(arn),
+                "ARN": arn,
+            })).collect::<Vec<_>>(),
+            "eventType": if internal { "AwsServiceEvent" } else { "AwsApiCall" },
+            "managementEvent": !self.data_event,
+            "recipientAccountId": account_id,
+            "eventCategory": if self.data_event { "Data" } else { "Management" },
+        });
+        if let Some((code, message)) = &self.error {
+            record["errorCode"] = json!(code);
+            record["errorMessage"] = json!(message);
+        }
+        if let Some(d) = &self.service_event_details {
+            record["serviceEventDetails"] = d.clone();
+        }
+        if let Some(d) = &self.additional_event_data {
+            record["additionalEventData"] = d.clone();
+        }
+        record
+    }
+}

@@ -1,0 +1,162 @@
+//! Where the trail lives under `<data>/audit`, in CloudTrail's folder layout (SPEC.md §8.5–8.6):
+//! `AWSLogs/<account>/CloudTrail/<region>/YYYY/MM/DD/<account>_CloudTrail_<region>_<YYYYMMDDTHHmmZ>_<unique>.json.gz`
+//! and `AWSLogs/<account>/CloudTrail-Digest/<region>/YYYY/MM/DD/..._CloudTrail-Digest_...json.gz`.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use time::OffsetDateTime;
+
+/// The trail's root: `<data>/audit`.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    pub root: PathBuf,
+    pub account_id: String,
+    pub region: String,
+}
+
+pub(crate) const JOURNAL: &str = "journal.jsonl";
+pub(crate) const ROLLING: &str = "journal.rolling";
+pub(crate) const STATE: &str = "digest-state.json";
+pub const PUBLIC_KEY: &str = "signing-key.pub";
+
+fn day_dir(t: OffsetDateTime) -> String {
+    format!("{:04}/{:02}/{:02}", t.year(), u8::from(t.month()), t.day())
+}
+
+/// `YYYYMMDDTHHmmssZ` (CloudTrail's digest stamp; log files drop the seconds).
+pub(crate) fn stamp(t: OffsetDateTime) -> String {
+    format!(
+        "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
+}
+
+/// RFC 3339 with seconds, UTC, as records and digests carry times.
+pub fn rfc3339(t: OffsetDateTime) -> String {
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
+}
+
+impl Layout {
+    pub fn new(data_dir: &Path, account_id: &str, region: &str) -> Self {
+        Self {
+            root: data_dir.join("audit"),
+            account_id: account_id.to_owned(),
+            region: region.to_owned(),
+        }
+    }
+
+    pub(crate) fn file(&self, name: &str) -> PathBuf {
+        self.root.join(name)
+    }
+
+    fn base(&self, kind: &str) -> PathBuf {
+        self.root
+            .join("AWSLogs")
+            .join(&self.account_id)
+            .join(kind)
+            .join(&self.region)
+    }
+
+    pub(crate) fn logs_dir(&self) -> PathBuf {
+        self.base("CloudTrail")
+    }
+
+    pub(crate) fn digests_dir(&self) -> PathBuf {
+        self.base("CloudTrail-Digest")
+    }
+
+    /// A log file's path, relative to the trail root. `unique` is 16 characters derived from
+    /// the content, so cutting the same records twice (after a crash) names the same file.
+    pub(crate) fn log_file(&self, t: OffsetDateTime, unique: &str) -> String {
+        let s = stamp(t);
+        format!(
+            "AWSLogs/{a}/CloudTrail/{r}/{d}/{a}_CloudTrail_{r}_{m}Z_{unique}.json.gz",
+            a = self.account_id,
+            r = self.region,
+            d = day_dir(t),
+            m = &s[..13],
+        )
+    }
+
+    /// A digest file's path, relative to the trail root. The sequence number keeps names
+    /// unique and in chain order even when two digests end in the same second.
+    pub(crate) fn digest_file(&self, end: OffsetDateTime, sequence: u64) -> String {
+        format!(
+            "AWSLogs/{a}/CloudTrail-Digest/{r}/{d}/{a}_CloudTrail-Digest_{r}_coffer_{r}_{s}_{sequence:08}.json.gz",
+            a = self.account_id,
+            r = self.region,
+            d = day_dir(end),
+            s = stamp(end),
+        )
+    }
+}
+
+/// Every file under `dir` whose name ends with `suffix`, sorted by path.
+pub(crate) fn files_ending(dir: &Path, suffix: &str) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.to_string_lossy().ends_with(suffix) {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Writes `bytes` to `path` durably: a temporary file, fsync, rename, fsync of the directory.
+pub(crate) fn write_durably(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path
+        .parent()
+        .ok_or_else(|| std::io::Error::other("a file needs a directory"))?;
+    std::fs::create_dir_all(dir)?;
+    let tmp = dir.join(format!(
+        ".{}.tmp",
+        path.file_name().unwrap_or_default().to_string_lossy()
+    ));
+    {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, path)?;
+    std::fs::File::open(dir)?.sync_all()
+}
+
+pub(crate) fn gzip(bytes: &[u8]) -> std::io::Result<Vec<u8>> {
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(bytes)?;
+    enc.finish()
+}
+
+pub(crate) fn gunzip(bytes: &[u8]) -> std::io::Result<Vec<u8>> {
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(bytes).read_to_end(&mut out)?;
+    Ok(out)
+}
+
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(ring::digest::digest(&ring::digest::SHA256, bytes))
+}
