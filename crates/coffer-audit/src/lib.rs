@@ -14,6 +14,7 @@
 mod event;
 mod layout;
 mod lookup;
+mod lookup_events;
 mod signing;
 mod trail;
 mod verify;
@@ -21,6 +22,7 @@ mod verify;
 pub use event::{AuditEvent, Identity, KMS_SOURCE, Origin, S3_SOURCE};
 pub use layout::{Layout, PUBLIC_KEY, rfc3339};
 pub use lookup::{Filter, lookup};
+pub use lookup_events::{LookupError, lookup_events};
 pub use signing::{SIGNATURE_ALGORITHM, SigningKey};
 pub use trail::{AuditLog, Cadence};
 pub use verify::{Report, verify};

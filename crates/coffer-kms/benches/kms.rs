@@ -28,6 +28,7 @@ fn bench(c: &mut Criterion) {
         user_name: "admin".into(),
         admin: true,
         via_service: Some("s3.us-east-1.amazonaws.com".into()),
+        client: None,
     };
     let key = kms
         .create_key(&caller, Default::default())

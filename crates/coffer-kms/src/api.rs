@@ -8,6 +8,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use serde_json::{Map, Value, json};
 
 use crate::api_error::KmsApiError;
+use crate::audit_events::{call_event, loggable};
 use crate::builtin::{BuiltinKms, Caller, NewKey};
 use crate::ciphertext::EncryptionContext;
 use crate::records::{KeyRecord, KeyState};
@@ -264,17 +265,49 @@ const OPERATIONS: &[&str] = &[
     "ListKeyPolicies",
 ];
 
-/// Runs one KMS operation for `caller`. `op` is the part after `TrentService.`.
+/// Runs one KMS operation for `caller` (`op` is the part after `TrentService.`) and records
+/// it in the audit trail, success or failure. A call whose record cannot be written fails:
+/// nothing it produced is returned.
 pub fn handle(
     kms: &BuiltinKms,
     caller: &Caller,
     op: &str,
     body: &[u8],
 ) -> Result<Value, KmsApiError> {
-    if let Some(known) = OPERATIONS.iter().find(|o| **o == op) {
-        metrics::counter!("coffer_kms_requests_total", "operation" => *known, "via" => "api")
-            .increment(1);
+    let Some(known) = OPERATIONS.iter().find(|o| **o == op) else {
+        return Err(KmsApiError::unknown_operation());
+    };
+    metrics::counter!("coffer_kms_requests_total", "operation" => *known, "via" => "api")
+        .increment(1);
+    let result = dispatch(kms, caller, op, body);
+    let request: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    let response = result.as_ref().cloned().unwrap_or(Value::Null);
+    let mut parameters = loggable(&request);
+    if matches!(op, "Decrypt" | "ReEncrypt") && parameters.is_object() {
+        // AWS logs the algorithm even when the caller left it out.
+        parameters.as_object_mut().map(|p| {
+            p.entry("encryptionAlgorithm")
+                .or_insert(json!("SYMMETRIC_DEFAULT"))
+        });
     }
+    let event = call_event(
+        caller,
+        op,
+        parameters,
+        loggable(&response),
+        kms.resources_of(op, &request, &response),
+        result.as_ref().err(),
+    );
+    kms.record(&event)?;
+    result
+}
+
+fn dispatch(
+    kms: &BuiltinKms,
+    caller: &Caller,
+    op: &str,
+    body: &[u8],
+) -> Result<Value, KmsApiError> {
     let m = Members::parse(body)?;
     let arn_of = |r: &KeyRecord| kms.key_arn(r);
     match op {

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
+use coffer_audit::AuditLog;
 use coffer_crypto::{KeyEncryptionKey, SealedKey, open_key, seal_key};
 use coffer_store::MetaStore;
 use ring::rand::{SecureRandom, SystemRandom};
@@ -40,6 +41,16 @@ pub struct Caller {
     pub admin: bool,
     /// The AWS service calling on the user's behalf (`s3.<region>.amazonaws.com`), if any.
     pub via_service: Option<String>,
+    /// Where a direct call came from, for the audit trail.
+    pub client: Option<ClientInfo>,
+}
+
+/// The network side of a direct call.
+#[derive(Debug, Clone)]
+pub struct ClientInfo {
+    pub source_ip: String,
+    pub user_agent: String,
+    pub access_key_id: String,
 }
 
 pub(crate) fn now_ms() -> i64 {
@@ -127,6 +138,8 @@ pub struct BuiltinKms {
     /// Serialises read-modify-write of key and alias records within this process (the
     /// database admits one process).
     writes: Mutex<()>,
+    /// Where every operation is recorded; `None` runs without an audit trail.
+    audit: Option<Arc<AuditLog>>,
 }
 
 impl BuiltinKms {
@@ -136,7 +149,18 @@ impl BuiltinKms {
             root,
             identity,
             writes: Mutex::new(()),
+            audit: None,
         }
+    }
+
+    /// The same KMS, recording every operation in `audit`.
+    pub fn with_audit(mut self, audit: Arc<AuditLog>) -> Self {
+        self.audit = Some(audit);
+        self
+    }
+
+    pub fn audit(&self) -> Option<&Arc<AuditLog>> {
+        self.audit.as_ref()
     }
 
     pub fn identity(&self) -> &KmsIdentity {
@@ -907,6 +931,11 @@ impl BuiltinKms {
         self.check_usable(&record)?;
         self.rotate(&mut record, "ON_DEMAND")?;
         self.save_key(&record)?;
+        self.record(&crate::audit_events::service_event(
+            "RotateKeyOnDemand",
+            &self.key_arn(&record),
+            &record.key_id,
+        ))?;
         Ok(record)
     }
 
@@ -924,6 +953,11 @@ impl BuiltinKms {
         record.pending_window_days = Some(window_days);
         record.deletion_ms = Some(now_ms() + i64::from(window_days) * DAY_MS);
         self.save_key(&record)?;
+        self.record(&crate::audit_events::service_event(
+            "ScheduleKeyDeletion",
+            &self.key_arn(&record),
+            &record.key_id,
+        ))?;
         Ok(record)
     }
 
@@ -945,6 +979,11 @@ impl BuiltinKms {
                 }
                 self.meta
                     .delete_kms_key(&KeyRecord::store_id(&record.key_id))?;
+                self.record(&crate::audit_events::service_event(
+                    "DeleteKey",
+                    &arn,
+                    &record.key_id,
+                ))?;
                 tracing::warn!(key = %arn, "deleted a KMS key and its material: what it sealed is unreadable");
                 done.push(format!("deleted {arn}"));
                 continue;
@@ -957,6 +996,11 @@ impl BuiltinKms {
                 self.rotate(&mut record, "AUTOMATIC")?;
                 record.next_rotation_ms = Some(now + i64::from(period) * DAY_MS);
                 self.save_key(&record)?;
+                self.record(&crate::audit_events::service_event(
+                    "RotateKey",
+                    &arn,
+                    &record.key_id,
+                ))?;
                 tracing::info!(key = %arn, version = record.current_version(), "rotated a KMS key");
                 done.push(format!("rotated {arn}"));
             }

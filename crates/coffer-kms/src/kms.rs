@@ -3,7 +3,10 @@
 //! layer never sees a KMS key's material. The built-in KMS implements it; an external KMS
 //! (AWS KMS, Vault Transit) would too.
 
+use serde_json::{Value, json};
+
 use crate::api_error::KmsApiError;
+use crate::audit_events::{call_event, context_json};
 use crate::builtin::{BuiltinKms, Caller, DataKeyOutput, Decrypted, S3_MANAGED_ALIAS};
 use crate::ciphertext::EncryptionContext;
 
@@ -82,7 +85,16 @@ impl Kms for BuiltinKms {
         context: &EncryptionContext,
     ) -> Result<DataKeyOutput, KmsApiError> {
         count("GenerateDataKey");
-        BuiltinKms::generate_data_key(self, caller, key, 32, context, true)
+        let result = BuiltinKms::generate_data_key(self, caller, key, 32, context, true);
+        self.record(&call_event(
+            caller,
+            "GenerateDataKey",
+            json!({"keyId": key, "keySpec": "AES_256", "encryptionContext": context_json(context)}),
+            Value::Null,
+            vec![key.to_owned()],
+            result.as_ref().err(),
+        ))?;
+        result
     }
 
     fn encrypt(
@@ -93,7 +105,16 @@ impl Kms for BuiltinKms {
         context: &EncryptionContext,
     ) -> Result<Vec<u8>, KmsApiError> {
         count("Encrypt");
-        BuiltinKms::encrypt(self, caller, key, plaintext, context).map(|(blob, _)| blob)
+        let result = BuiltinKms::encrypt(self, caller, key, plaintext, context);
+        self.record(&call_event(
+            caller,
+            "Encrypt",
+            json!({"keyId": key, "encryptionAlgorithm": "SYMMETRIC_DEFAULT", "encryptionContext": context_json(context)}),
+            Value::Null,
+            vec![key.to_owned()],
+            result.as_ref().err(),
+        ))?;
+        result.map(|(blob, _)| blob)
     }
 
     fn decrypt(
@@ -103,6 +124,18 @@ impl Kms for BuiltinKms {
         context: &EncryptionContext,
     ) -> Result<Decrypted, KmsApiError> {
         count("Decrypt");
-        BuiltinKms::decrypt(self, caller, blob, context, None)
+        let result = BuiltinKms::decrypt(self, caller, blob, context, None);
+        let key_arn = crate::ciphertext::header(blob)
+            .map(|h| self.identity().key_arn(&h.key_id))
+            .ok();
+        self.record(&call_event(
+            caller,
+            "Decrypt",
+            json!({"encryptionAlgorithm": "SYMMETRIC_DEFAULT", "encryptionContext": context_json(context)}),
+            Value::Null,
+            key_arn.into_iter().collect(),
+            result.as_ref().err(),
+        ))?;
+        result
     }
 }

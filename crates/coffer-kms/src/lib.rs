@@ -14,6 +14,7 @@
 
 pub mod api;
 mod api_error;
+mod audit_events;
 mod builtin;
 mod ciphertext;
 mod error;
@@ -25,7 +26,7 @@ mod records;
 mod root;
 
 pub use api_error::KmsApiError;
-pub use builtin::{BuiltinKms, Caller, DataKeyOutput, Decrypted, S3_MANAGED_ALIAS};
+pub use builtin::{BuiltinKms, Caller, ClientInfo, DataKeyOutput, Decrypted, S3_MANAGED_ALIAS};
 pub use ciphertext::EncryptionContext;
 pub use error::KmsError;
 pub use key_ref::{KeyRef, KmsIdentity};

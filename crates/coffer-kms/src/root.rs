@@ -109,4 +109,56 @@ impl RootKey {
     pub(crate) fn kek(&self) -> &KeyEncryptionKey {
         &self.0
     }
+
+    /// Seals a secret of any length (the audit signing key) under the root key, bound to
+    /// `label`: nonce ‖ ciphertext ‖ tag.
+    pub fn seal_secret(&self, secret: &[u8], label: &str) -> Result<Vec<u8>, KmsError> {
+        use ring::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
+        use ring::rand::{SecureRandom, SystemRandom};
+        let key = LessSafeKey::new(
+            UnboundKey::new(&AES_256_GCM, self.0.expose_secret())
+                .map_err(|_| KmsError::RootKey("not an AES-256 key".into()))?,
+        );
+        let mut nonce = [0u8; NONCE_LEN];
+        SystemRandom::new()
+            .fill(&mut nonce)
+            .map_err(|_| KmsError::RootKey("the system random source failed".into()))?;
+        let mut out = nonce.to_vec();
+        let mut body = secret.to_vec();
+        key.seal_in_place_append_tag(
+            Nonce::assume_unique_for_key(nonce),
+            Aad::from(label.as_bytes()),
+            &mut body,
+        )
+        .map_err(|_| KmsError::RootKey("sealing failed".into()))?;
+        out.extend_from_slice(&body);
+        Ok(out)
+    }
+
+    /// Opens what [`RootKey::seal_secret`] sealed with the same label.
+    pub fn open_secret(&self, sealed: &[u8], label: &str) -> Result<Zeroizing<Vec<u8>>, KmsError> {
+        use ring::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
+        let key = LessSafeKey::new(
+            UnboundKey::new(&AES_256_GCM, self.0.expose_secret())
+                .map_err(|_| KmsError::RootKey("not an AES-256 key".into()))?,
+        );
+        if sealed.len() < NONCE_LEN {
+            return Err(KmsError::Unsealable(label.into()));
+        }
+        let (nonce, body) = sealed.split_at(NONCE_LEN);
+        let nonce: [u8; NONCE_LEN] = nonce
+            .try_into()
+            .map_err(|_| KmsError::Unsealable(label.into()))?;
+        let mut body = Zeroizing::new(body.to_vec());
+        let len = key
+            .open_in_place(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(label.as_bytes()),
+                &mut body,
+            )
+            .map_err(|_| KmsError::Unsealable(label.into()))?
+            .len();
+        body.truncate(len);
+        Ok(body)
+    }
 }

@@ -27,4 +27,6 @@ pub struct Transport {
     pub secure: bool,
     /// The peer is a loopback address.
     pub loopback: bool,
+    /// The peer's address, as audit records name it.
+    pub peer: std::net::SocketAddr,
 }

@@ -64,6 +64,7 @@ impl CofferS3 {
             user_name: user.name.clone(),
             admin: user.admin,
             via_service: Some(format!("s3.{}.amazonaws.com", self.identity.region)),
+            client: None,
         }
     }
 }

@@ -64,7 +64,12 @@ pub(crate) async fn connect(target: &Target) -> Result<Ops, String> {
     };
     match datadir::open(&config.data_dir) {
         Ok(dir) => {
-            let (s3, kms) = dir.into_services(UserDirectory::default(), identity);
+            let audit = if config.audit_enabled {
+                Some(dir.open_audit(&config.data_dir, &identity, config.audit_cadence)?)
+            } else {
+                None
+            };
+            let (s3, kms) = dir.into_services(UserDirectory::default(), identity, audit);
             Ok(Ops::Local(AdminTarget { s3, kms }))
         }
         Err(OpenError::InUse) => Remote::new(&config).map(Ops::Remote),

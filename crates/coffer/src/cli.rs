@@ -25,6 +25,65 @@ pub enum Command {
     Admin(AdminArgs),
     /// Operate the built-in KMS (through the running server, or the idle data directory).
     Kms(KmsArgs),
+    /// Check and search the audit trail (reads its files; a server may be running).
+    Audit(AuditArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    #[command(subcommand)]
+    pub command: AuditCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Check every digest's signature and chain and every log file's hash; name what was
+    /// changed, removed, reordered or truncated. Exits non-zero if anything was.
+    Verify(AuditVerifyArgs),
+    /// Find records by user, key, event, bucket/object and time.
+    Lookup(AuditLookupArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AuditVerifyArgs {
+    /// Only log files of digests ending at or after this time (RFC 3339).
+    #[arg(long)]
+    pub from: Option<String>,
+    /// Only log files of digests starting at or before this time (RFC 3339).
+    #[arg(long)]
+    pub to: Option<String>,
+    #[command(flatten)]
+    pub target: Target,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditLookupArgs {
+    /// User name or user ARN.
+    #[arg(long)]
+    pub user: Option<String>,
+    /// Key id or key ARN.
+    #[arg(long)]
+    pub key: Option<String>,
+    /// Event name, e.g. Decrypt.
+    #[arg(long)]
+    pub event_name: Option<String>,
+    /// A bucket, or bucket/key, in the encryption context.
+    #[arg(long)]
+    pub object: Option<String>,
+    /// From this time (RFC 3339).
+    #[arg(long)]
+    pub from: Option<String>,
+    /// Up to this time (RFC 3339).
+    #[arg(long)]
+    pub to: Option<String>,
+    /// Print the records as JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// At most this many records, newest first.
+    #[arg(long, default_value_t = 100)]
+    pub limit: usize,
+    #[command(flatten)]
+    pub target: Target,
 }
 
 #[derive(Debug, Args)]
@@ -44,6 +103,27 @@ pub enum KmsCommand {
     /// Schedule a key's deletion: when the waiting period ends, its material is destroyed
     /// and everything sealed under it becomes unreadable.
     ScheduleDeletion(KmsDeletionArgs),
+    /// KMS requests per month, key, user and operation, from the audit trail, with the
+    /// estimated cost.
+    Usage(KmsUsageArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct KmsUsageArgs {
+    /// Only this month (YYYY-MM); default every month in the trail.
+    #[arg(long)]
+    pub month: Option<String>,
+    /// Price of 10,000 requests, in dollars.
+    #[arg(long, default_value_t = 0.03)]
+    pub price_per_10k_requests: f64,
+    /// Price of a customer-managed key per month (and of each of its first two rotations).
+    #[arg(long, default_value_t = 1.0)]
+    pub price_per_key_month: f64,
+    /// Print JSON instead of tables.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub target: Target,
 }
 
 #[derive(Debug, Args)]

@@ -24,6 +24,12 @@ pub struct FileConfig {
     pub block_sse_c_on_new_buckets: Option<bool>,
     /// Days between scheduled rotations of the SSE-S3 master key (0 disables them).
     pub master_key_rotation_days: Option<u32>,
+    /// Record every key use in the audit trail (default true; false only to measure its cost).
+    pub audit_enabled: Option<bool>,
+    /// Seconds between cuts of the audit journal into log files (default 300).
+    pub audit_log_file_seconds: Option<u64>,
+    /// Seconds between signed audit digests (default 3600).
+    pub audit_digest_seconds: Option<u64>,
     #[serde(default)]
     pub users: Vec<UserConfig>,
 }
@@ -64,11 +70,11 @@ pub struct ServeConfig {
     pub https_listen: String,
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
-    /// Parsed now so the file's contract holds; enforced once SSE-C exists.
     pub allow_sse_c_over_http: bool,
-    /// Parsed now so the file's contract holds; enforced once SSE-C exists.
     pub block_sse_c_on_new_buckets: bool,
     pub master_key_rotation_days: u32,
+    pub audit_enabled: bool,
+    pub audit_cadence: coffer_audit::Cadence,
     pub users: Vec<UserConfig>,
 }
 
@@ -90,6 +96,9 @@ impl ServeConfig {
                 allow_sse_c_over_http: None,
                 block_sse_c_on_new_buckets: None,
                 master_key_rotation_days: None,
+                audit_enabled: None,
+                audit_log_file_seconds: None,
+                audit_digest_seconds: None,
                 users: Vec::new(),
             },
         };
@@ -129,6 +138,15 @@ impl ServeConfig {
                 || file.allow_sse_c_over_http.unwrap_or(false),
             block_sse_c_on_new_buckets: file.block_sse_c_on_new_buckets.unwrap_or(true),
             master_key_rotation_days: file.master_key_rotation_days.unwrap_or(90),
+            audit_enabled: file.audit_enabled.unwrap_or(true),
+            audit_cadence: coffer_audit::Cadence {
+                log_file_every: std::time::Duration::from_secs(
+                    file.audit_log_file_seconds.unwrap_or(300).max(1),
+                ),
+                digest_every: std::time::Duration::from_secs(
+                    file.audit_digest_seconds.unwrap_or(3600).max(1),
+                ),
+            },
             users: file.users.clone(),
         })
     }

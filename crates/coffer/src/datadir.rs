@@ -5,6 +5,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use coffer_audit::{AuditLog, Cadence, Layout, SigningKey};
 use coffer_kms::{BuiltinKms, KmsIdentity, MasterKeyring, RootKey};
 use coffer_s3::{CofferS3, ServerIdentity, UserDirectory};
 use coffer_store::{FsBlobStore, RedbMetaStore};
@@ -55,21 +56,61 @@ pub fn open(data_dir: &Path) -> Result<DataDir, OpenError> {
     })
 }
 
+/// Where the audit signing key is kept, sealed under the root key.
+const SIGNING_KEY_FILE: &str = "audit/signing-key.sealed";
+const SIGNING_KEY_LABEL: &str = "coffer audit signing key v1";
+
 impl DataDir {
+    /// Opens the audit trail: its signing key is generated on first start and kept sealed
+    /// under the root key; only its public half is stored in the clear.
+    pub fn open_audit(
+        &self,
+        data_dir: &Path,
+        identity: &ServerIdentity,
+        cadence: Cadence,
+    ) -> Result<Arc<AuditLog>, String> {
+        let path = data_dir.join(SIGNING_KEY_FILE);
+        let pkcs8 = match std::fs::read(&path) {
+            Ok(sealed) => self
+                .root
+                .open_secret(&sealed, SIGNING_KEY_LABEL)
+                .map_err(|e| format!("audit signing key: {e}"))?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let pkcs8 = SigningKey::generate()?;
+                let sealed = self
+                    .root
+                    .seal_secret(&pkcs8, SIGNING_KEY_LABEL)
+                    .map_err(|e| e.to_string())?;
+                std::fs::create_dir_all(data_dir.join("audit")).map_err(|e| e.to_string())?;
+                crate::config::write_private(&path, &sealed)?;
+                pkcs8
+            }
+            Err(e) => return Err(format!("audit signing key: {e}")),
+        };
+        let key = SigningKey::from_pkcs8(&pkcs8)?;
+        let layout = Layout::new(data_dir, &identity.account_id, &identity.region);
+        Ok(Arc::new(AuditLog::open(layout, key, cadence)?))
+    }
+
     /// The S3 service and the KMS it calls, over this directory.
     pub fn into_services(
         self,
         users: UserDirectory,
         identity: ServerIdentity,
+        audit: Option<Arc<AuditLog>>,
     ) -> (CofferS3, Arc<BuiltinKms>) {
-        let kms = Arc::new(BuiltinKms::new(
+        let mut kms = BuiltinKms::new(
             self.meta.clone(),
             self.root,
             KmsIdentity {
                 account_id: identity.account_id.clone(),
                 region: identity.region.clone(),
             },
-        ));
+        );
+        if let Some(a) = audit {
+            kms = kms.with_audit(a);
+        }
+        let kms = Arc::new(kms);
         let s3 = CofferS3::new(
             self.meta,
             Arc::new(self.blobs),

@@ -68,8 +68,12 @@ impl hyper::service::Service<Request<Incoming>> for Front {
         let request_id = uuid::Uuid::new_v4().simple().to_string().to_uppercase();
         Box::pin(async move {
             let started = Instant::now();
-            let result = match crate::json_api::kms_operation(&req) {
-                Some(op) => Ok(apis.serve_kms(op, req, &request_id).await),
+            use crate::json_api::JsonTarget;
+            let result = match crate::json_api::json_target(&req) {
+                Some(JsonTarget::Kms(op)) => Ok(apis.serve_kms(op, req, &request_id).await),
+                Some(JsonTarget::CloudTrail(op)) => {
+                    Ok(apis.serve_cloudtrail(op, req, &request_id).await)
+                }
                 None => hyper::service::Service::call(&s3, req).await,
             };
             let status = match &result {

@@ -1,11 +1,12 @@
 //! The AWS JSON APIs served beside S3 on the same endpoint: `POST /` with
-//! `X-Amz-Target: TrentService.<Op>` is the KMS. Each request is verified (SigV4, scope
-//! `kms`) here, since `s3s` knows only S3's scope, then handed to `coffer-kms`.
+//! `X-Amz-Target: TrentService.<Op>` is the KMS, and `...CloudTrail_20131101.<Op>` is
+//! CloudTrail's LookupEvents over the audit trail. Each request is verified (SigV4, scope
+//! `kms` or `cloudtrail`) here, since `s3s` knows only S3's scope.
 
 use std::sync::Arc;
 
 use bytes::Bytes;
-use coffer_kms::{BuiltinKms, Caller};
+use coffer_kms::{BuiltinKms, Caller, ClientInfo};
 use coffer_s3::UserDirectory;
 use http::{HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Limited};
@@ -15,6 +16,7 @@ use s3s::Body;
 use crate::sigv4::{self, JsonError};
 
 const KMS_TARGET_PREFIX: &str = "TrentService.";
+const CLOUDTRAIL_TARGET_PREFIX: &str = "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.";
 /// Far above any KMS request (a 4 KiB plaintext, a 32 KiB policy), far below harm.
 const MAX_BODY: usize = 1024 * 1024;
 
@@ -27,16 +29,25 @@ pub struct JsonApis {
     pub account_id: String,
 }
 
-/// The KMS operation a request is for, if it is a KMS request.
-pub fn kms_operation(req: &Request<Incoming>) -> Option<String> {
+/// Which JSON API a request is for.
+pub enum JsonTarget {
+    Kms(String),
+    CloudTrail(String),
+}
+
+/// The JSON API operation a request is for, if it is one (`POST /` with `X-Amz-Target`).
+pub fn json_target(req: &Request<Incoming>) -> Option<JsonTarget> {
     if req.method() != Method::POST || req.uri().path() != "/" {
         return None;
     }
-    req.headers()
-        .get("x-amz-target")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|t| t.strip_prefix(KMS_TARGET_PREFIX))
-        .map(str::to_owned)
+    let target = req.headers().get("x-amz-target")?.to_str().ok()?;
+    if let Some(op) = target.strip_prefix(KMS_TARGET_PREFIX) {
+        Some(JsonTarget::Kms(op.to_owned()))
+    } else {
+        target
+            .strip_prefix(CLOUDTRAIL_TARGET_PREFIX)
+            .map(|op| JsonTarget::CloudTrail(op.to_owned()))
+    }
 }
 
 fn respond(status: u16, body: serde_json::Value, request_id: &str) -> Response<Body> {
@@ -60,7 +71,81 @@ fn error(e: &JsonError, request_id: &str) -> Response<Body> {
     )
 }
 
+async fn read_body(body: Incoming) -> Result<Bytes, JsonError> {
+    Limited::new(body, MAX_BODY)
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .map_err(|_| JsonError {
+            code: "ValidationException",
+            status: 400,
+            message: "The request body is too large or was cut short".into(),
+        })
+}
+
 impl JsonApis {
+    /// Serves CloudTrail's LookupEvents over the audit trail, to admin users.
+    pub async fn serve_cloudtrail(
+        &self,
+        op: String,
+        req: Request<Incoming>,
+        request_id: &str,
+    ) -> Response<Body> {
+        let (parts, body) = req.into_parts();
+        let body = match read_body(body).await {
+            Ok(b) => b,
+            Err(e) => return error(&e, request_id),
+        };
+        let user = match sigv4::verify(&parts, &body, &self.users, &self.region, "cloudtrail") {
+            Ok(u) => u,
+            Err(e) => return error(&e, request_id),
+        };
+        let deny = |code: &'static str, message: String| {
+            error(
+                &JsonError {
+                    code,
+                    status: 400,
+                    message,
+                },
+                request_id,
+            )
+        };
+        if op != "LookupEvents" {
+            return deny(
+                "UnknownOperationException",
+                format!("{op} is not supported by this server"),
+            );
+        }
+        if !user.admin {
+            return deny(
+                "AccessDeniedException",
+                format!(
+                    "User: arn:aws:iam::{}:user/{} is not authorized to perform: cloudtrail:LookupEvents",
+                    self.account_id, user.name
+                ),
+            );
+        }
+        let Some(layout) = self.kms.audit().map(|a| a.layout().clone()) else {
+            return deny(
+                "TrailNotFoundException",
+                "The audit trail is disabled on this server".into(),
+            );
+        };
+        match tokio::task::spawn_blocking(move || coffer_audit::lookup_events(&layout, &body)).await
+        {
+            Ok(Ok(v)) => respond(200, v, request_id),
+            Ok(Err((code, message))) => deny(code, message),
+            Err(_) => error(
+                &JsonError {
+                    code: "InternalServerError",
+                    status: 500,
+                    message: "An internal error occurred.".into(),
+                },
+                request_id,
+            ),
+        }
+    }
+
     /// Serves one KMS request.
     pub async fn serve_kms(
         &self,
@@ -69,18 +154,9 @@ impl JsonApis {
         request_id: &str,
     ) -> Response<Body> {
         let (parts, body) = req.into_parts();
-        let body: Bytes = match Limited::new(body, MAX_BODY).collect().await {
-            Ok(b) => b.to_bytes(),
-            Err(_) => {
-                return error(
-                    &JsonError {
-                        code: "ValidationException",
-                        status: 400,
-                        message: "The request body is too large or was cut short".into(),
-                    },
-                    request_id,
-                );
-            }
+        let body = match read_body(body).await {
+            Ok(b) => b,
+            Err(e) => return error(&e, request_id),
         };
         let user = match sigv4::verify(&parts, &body, &self.users, &self.region, "kms") {
             Ok(u) => u,
@@ -91,6 +167,19 @@ impl JsonApis {
             user_name: user.name.clone(),
             admin: user.admin,
             via_service: None,
+            client: Some(ClientInfo {
+                source_ip: parts
+                    .extensions
+                    .get::<coffer_s3::Transport>()
+                    .map_or_else(|| "unknown".to_owned(), |t| t.peer.ip().to_string()),
+                user_agent: parts
+                    .headers
+                    .get(http::header::USER_AGENT)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .to_owned(),
+                access_key_id: user.access_key.clone(),
+            }),
         };
         let kms = self.kms.clone();
         let started = std::time::Instant::now();

@@ -3,8 +3,10 @@
 
 use serde_json::{Value, json};
 
+use std::collections::BTreeMap;
+
 use crate::admin::connect;
-use crate::cli::{KmsArgs, KmsCommand};
+use crate::cli::{KmsArgs, KmsCommand, KmsUsageArgs};
 
 fn date(seconds: &Value) -> String {
     seconds
@@ -26,7 +28,7 @@ fn text(v: &Value) -> String {
 }
 
 /// Left-aligned columns, as wide as their widest cell.
-fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
     let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
     for row in rows {
         for (w, cell) in widths.iter_mut().zip(row) {
@@ -137,6 +139,7 @@ pub async fn run(args: KmsArgs) -> Result<(), String> {
             );
             Ok(())
         }
+        KmsCommand::Usage(a) => usage(a).await,
         KmsCommand::ScheduleDeletion(a) => {
             let ops = connect(&a.target).await?;
             let out = ops
@@ -153,4 +156,110 @@ pub async fn run(args: KmsArgs) -> Result<(), String> {
             Ok(())
         }
     }
+}
+
+/// Requests per month (from the audit trail: one record per KMS request) and what they and
+/// the keys cost at the given prices.
+async fn usage(a: KmsUsageArgs) -> Result<(), String> {
+    let layout = crate::audit_cli::layout(&a.target)?;
+    let records = coffer_audit::lookup(
+        &layout,
+        &coffer_audit::Filter {
+            event_source: Some(coffer_audit::KMS_SOURCE.to_owned()),
+            ..Default::default()
+        },
+    );
+    // month -> (key, user, operation) -> count; scheduled work is the server's, not billed.
+    let mut by_month: BTreeMap<String, BTreeMap<(String, String, String), u64>> = BTreeMap::new();
+    for r in &records {
+        if r["eventType"] == "AwsServiceEvent" {
+            continue;
+        }
+        let month: String = r["eventTime"]
+            .as_str()
+            .unwrap_or_default()
+            .chars()
+            .take(7)
+            .collect();
+        if a.month.as_ref().is_some_and(|m| *m != month) {
+            continue;
+        }
+        let key = r["resources"][0]["ARN"]
+            .as_str()
+            .and_then(|k| k.rsplit('/').next())
+            .unwrap_or("-")
+            .to_owned();
+        let user = r["userIdentity"]["userName"]
+            .as_str()
+            .unwrap_or("-")
+            .to_owned();
+        let via = if r["userIdentity"]["invokedBy"].is_string() {
+            " (via S3)"
+        } else {
+            ""
+        };
+        let op = r["eventName"].as_str().unwrap_or("-").to_owned();
+        *by_month
+            .entry(month)
+            .or_default()
+            .entry((key, format!("{user}{via}"), op))
+            .or_default() += 1;
+    }
+    // Keys are billed per month: customer keys not pending deletion, plus their first two
+    // rotations (SPEC §7.6).
+    let ops = connect(&a.target).await?;
+    let keys = ops.call("kms-list-keys", Value::Null).await?;
+    let key_months: f64 = keys
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|k| k["KeyManager"] == "CUSTOMER" && k["KeyState"] != "PendingDeletion")
+        .map(|k| {
+            1.0 + (k["MaterialVersions"]
+                .as_u64()
+                .unwrap_or(1)
+                .saturating_sub(1))
+            .min(2) as f64
+        })
+        .sum();
+    let mut report = Vec::new();
+    for (month, counts) in &by_month {
+        let requests: u64 = counts.values().sum();
+        let request_cost = requests as f64 / 10_000.0 * a.price_per_10k_requests;
+        let key_cost = key_months * a.price_per_key_month;
+        report.push(json!({
+            "month": month,
+            "requests": requests,
+            "requestCost": request_cost,
+            "keyMonths": key_months,
+            "keyCost": key_cost,
+            "estimatedCost": request_cost + key_cost,
+            "byKeyUserOperation": counts.iter().map(|((k, u, o), n)| json!({
+                "key": k, "user": u, "operation": o, "requests": n,
+            })).collect::<Vec<_>>(),
+        }));
+        if !a.json {
+            println!(
+                "{month}: {requests} requests ${request_cost:.4} + {key_months} key-months ${key_cost:.2} = ${:.4}",
+                request_cost + key_cost
+            );
+            let rows: Vec<Vec<String>> = counts
+                .iter()
+                .map(|((k, u, o), n)| vec![k.clone(), u.clone(), o.clone(), n.to_string()])
+                .collect();
+            println!(
+                "{}\n",
+                table(&["KEY", "USER", "OPERATION", "REQUESTS"], &rows)
+            );
+        }
+    }
+    if a.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).unwrap_or_default()
+        );
+    } else if by_month.is_empty() {
+        println!("coffer: no KMS requests in the audit trail");
+    }
+    Ok(())
 }

@@ -5,6 +5,7 @@
 mod admin;
 mod admin_ops;
 mod admin_route;
+mod audit_cli;
 mod cli;
 mod config;
 mod datadir;
@@ -56,6 +57,11 @@ fn main() -> std::process::ExitCode {
             Command::Serve(args) => server::serve(args).await,
             Command::Admin(args) => admin::run(args).await,
             Command::Kms(args) => kms_cli::run(args).await,
+            Command::Audit(args) => match audit_cli::run(args) {
+                Ok(true) => Ok(()),
+                Ok(false) => Err("the audit trail failed verification".into()),
+                Err(e) => Err(e),
+            },
         }
     });
     match result {

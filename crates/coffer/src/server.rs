@@ -82,13 +82,19 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
         orphan_blobs = report.orphan_blobs,
         "collected leftovers of earlier runs"
     );
-    let (s3, kms) = dir.into_services(
-        directory.clone(),
-        ServerIdentity {
-            account_id: config.account_id.clone(),
-            region: config.region.clone(),
-        },
-    );
+    let identity = ServerIdentity {
+        account_id: config.account_id.clone(),
+        region: config.region.clone(),
+    };
+    let audit = if config.audit_enabled {
+        Some(dir.open_audit(&config.data_dir, &identity, config.audit_cadence)?)
+    } else {
+        tracing::warn!(
+            "the audit trail is disabled (audit_enabled = false): key use is not recorded"
+        );
+        None
+    };
+    let (s3, kms) = dir.into_services(directory.clone(), identity, audit);
     let s3 = s3.with_options(ServerOptions {
         allow_sse_c_over_http: config.allow_sse_c_over_http,
         block_sse_c_on_new_buckets: config.block_sse_c_on_new_buckets,
@@ -203,6 +209,7 @@ async fn accept_loop(listener: TcpListener, service: Front, tls: Option<TlsAccep
         let service = service.for_connection(coffer_s3::Transport {
             secure: tls.is_some(),
             loopback: peer.ip().is_loopback(),
+            peer,
         });
         let tls = tls.clone();
         tokio::spawn(async move {

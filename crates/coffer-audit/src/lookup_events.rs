@@ -1,0 +1,160 @@
+//! CloudTrail's LookupEvents (SPEC.md §8.7) over the trail, so that
+//! `aws cloudtrail lookup-events --lookup-attributes AttributeKey=EventName,AttributeValue=Decrypt`
+//! works against Coffer.
+
+use serde_json::{Value, json};
+
+use crate::layout::Layout;
+use crate::lookup::{Filter, lookup};
+
+/// A LookupEvents error: exception name and message (all 400).
+pub type LookupError = (&'static str, String);
+
+fn epoch(rfc3339: &str) -> Value {
+    time::OffsetDateTime::parse(rfc3339, &time::format_description::well_known::Rfc3339)
+        .map(|t| json!(t.unix_timestamp()))
+        .unwrap_or(Value::Null)
+}
+
+fn time_bound(v: &Value, member: &str) -> Result<Option<String>, LookupError> {
+    match v {
+        Value::Null => Ok(None),
+        Value::Number(n) => n
+            .as_f64()
+            .and_then(|s| time::OffsetDateTime::from_unix_timestamp(s as i64).ok())
+            .map(|t| Some(crate::layout::rfc3339(t)))
+            .ok_or((
+                "InvalidTimeRangeException",
+                format!("{member} is not a time"),
+            )),
+        _ => Err((
+            "InvalidTimeRangeException",
+            format!("{member} is not a time"),
+        )),
+    }
+}
+
+/// Answers one LookupEvents request body.
+pub fn lookup_events(layout: &Layout, body: &[u8]) -> Result<Value, LookupError> {
+    let request: Value = if body.iter().all(u8::is_ascii_whitespace) {
+        json!({})
+    } else {
+        serde_json::from_slice(body).map_err(|_| {
+            (
+                "SerializationException",
+                "The request body is not JSON".to_owned(),
+            )
+        })?
+    };
+    let mut filter = Filter {
+        from: time_bound(&request["StartTime"], "StartTime")?,
+        to: time_bound(&request["EndTime"], "EndTime")?,
+        ..Default::default()
+    };
+    if let (Some(f), Some(t)) = (&filter.from, &filter.to)
+        && f > t
+    {
+        return Err((
+            "InvalidTimeRangeException",
+            "Start time must be earlier than end time.".into(),
+        ));
+    }
+    let attributes = request["LookupAttributes"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    if attributes.len() > 1 {
+        return Err((
+            "InvalidLookupAttributesException",
+            "You cannot specify more than one lookup attribute.".into(),
+        ));
+    }
+    if let Some(a) = attributes.first() {
+        let value = a["AttributeValue"].as_str().unwrap_or_default().to_owned();
+        if value.is_empty() || value.len() > 2000 {
+            return Err((
+                "InvalidLookupAttributesException",
+                "AttributeValue must be 1 to 2000 characters.".into(),
+            ));
+        }
+        match a["AttributeKey"].as_str() {
+            Some("EventName") => filter.event_name = Some(value),
+            Some("Username") => filter.user = Some(value),
+            Some("EventSource") => filter.event_source = Some(value),
+            Some("EventId") => filter.event_id = Some(value),
+            Some("AccessKeyId") => filter.access_key_id = Some(value),
+            Some("ResourceName") => filter.key = Some(value),
+            Some("ReadOnly") => filter.read_only = Some(value == "true"),
+            Some("ResourceType") => {}
+            _ => {
+                return Err((
+                    "InvalidLookupAttributesException",
+                    "AttributeKey must be one of EventId, EventName, ReadOnly, Username, ResourceType, ResourceName, EventSource, AccessKeyId.".into(),
+                ));
+            }
+        }
+    }
+    let max = match request["MaxResults"].as_i64() {
+        None => 50,
+        Some(n) if (1..=50).contains(&n) => n as usize,
+        Some(_) => {
+            return Err((
+                "InvalidMaxResultsException",
+                "MaxResults must be between 1 and 50.".into(),
+            ));
+        }
+    };
+    let start = match request["NextToken"].as_str() {
+        None => 0,
+        Some(t) => t.parse::<usize>().map_err(|_| {
+            (
+                "InvalidNextTokenException",
+                "The NextToken is not valid.".to_owned(),
+            )
+        })?,
+    };
+    // Event history holds management events only.
+    let resource_type = attributes
+        .first()
+        .filter(|a| a["AttributeKey"] == "ResourceType")
+        .and_then(|a| a["AttributeValue"].as_str().map(str::to_owned));
+    let records: Vec<Value> = lookup(layout, &filter)
+        .into_iter()
+        .filter(|r| r["managementEvent"].as_bool() == Some(true))
+        .filter(|r| {
+            resource_type.as_deref().is_none_or(|t| {
+                r["resources"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|res| res["type"] == t)
+            })
+        })
+        .collect();
+    let page: Vec<Value> = records
+        .iter()
+        .skip(start)
+        .take(max)
+        .map(|r| {
+            json!({
+                "EventId": r["eventID"],
+                "EventName": r["eventName"],
+                "ReadOnly": r["readOnly"].as_bool().unwrap_or(false).to_string(),
+                "AccessKeyId": r["userIdentity"]["accessKeyId"],
+                "EventTime": epoch(r["eventTime"].as_str().unwrap_or_default()),
+                "EventSource": r["eventSource"],
+                "Username": r["userIdentity"]["userName"],
+                "Resources": r["resources"].as_array().into_iter().flatten().map(|res| json!({
+                    "ResourceType": res["type"],
+                    "ResourceName": res["ARN"],
+                })).collect::<Vec<_>>(),
+                "CloudTrailEvent": r.to_string(),
+            })
+        })
+        .collect();
+    let mut out = json!({ "Events": page });
+    if start + max < records.len() {
+        out["NextToken"] = json!((start + max).to_string());
+    }
+    Ok(out)
+}

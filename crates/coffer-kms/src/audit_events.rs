@@ -1,0 +1,166 @@
+//! The audit records of KMS operations: one per operation, whoever called it, built only
+//! from what may be logged (identifiers, encryption contexts, outcomes; never plaintext,
+//! ciphertext or policies).
+
+use coffer_audit::{AuditEvent, Identity, KMS_SOURCE, Origin};
+use serde_json::{Map, Value, json};
+
+use crate::api_error::KmsApiError;
+use crate::builtin::{BuiltinKms, Caller};
+use crate::ciphertext::EncryptionContext;
+
+/// Request and response members that must never reach the trail.
+const SECRET_MEMBERS: &[&str] = &["Plaintext", "CiphertextBlob", "Policy"];
+
+/// Operations that change nothing (CloudTrail's `readOnly`).
+pub(crate) fn is_read_only(op: &str) -> bool {
+    op.starts_with("Describe")
+        || op.starts_with("List")
+        || op.starts_with("Get")
+        || matches!(
+            op,
+            "Encrypt"
+                | "Decrypt"
+                | "ReEncrypt"
+                | "GenerateDataKey"
+                | "GenerateDataKeyWithoutPlaintext"
+                | "GenerateRandom"
+        )
+}
+
+fn lower_first(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_lowercase().chain(c).collect())
+        .unwrap_or_default()
+}
+
+/// A JSON object's members as CloudTrail writes them (`KeyId` → `keyId`), secrets removed.
+pub(crate) fn loggable(members: &Value) -> Value {
+    match members {
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .filter(|(k, _)| !SECRET_MEMBERS.contains(&k.as_str()))
+                .map(|(k, v)| (lower_first(k), v.clone()))
+                .collect::<Map<_, _>>(),
+        ),
+        _ => Value::Null,
+    }
+}
+
+fn origin(caller: &Caller) -> Origin {
+    match (&caller.via_service, &caller.client) {
+        // S3 acting for the user; CloudTrail names the service by its DNS name.
+        (Some(_), _) => Origin::Service("s3.amazonaws.com".into()),
+        (None, Some(c)) => Origin::Client {
+            source_ip: c.source_ip.clone(),
+            user_agent: c.user_agent.clone(),
+        },
+        (None, None) => Origin::Client {
+            source_ip: "unknown".into(),
+            user_agent: "unknown".into(),
+        },
+    }
+}
+
+/// One KMS API call's record.
+pub(crate) fn call_event(
+    caller: &Caller,
+    op: &str,
+    request_parameters: Value,
+    response_elements: Value,
+    resources: Vec<String>,
+    error: Option<&KmsApiError>,
+) -> AuditEvent {
+    AuditEvent {
+        event_source: KMS_SOURCE,
+        event_name: op.to_owned(),
+        identity: Some(Identity {
+            arn: caller.arn.clone(),
+            user_name: caller.user_name.clone(),
+            access_key_id: caller.client.as_ref().map(|c| c.access_key_id.clone()),
+        }),
+        origin: origin(caller),
+        request_parameters,
+        response_elements: if is_read_only(op) || error.is_some() {
+            Value::Null
+        } else {
+            response_elements
+        },
+        error: error.map(|e| (e.code.to_owned(), e.message.clone())),
+        read_only: is_read_only(op),
+        resources,
+        request_id: uuid::Uuid::new_v4().to_string(),
+        data_event: false,
+        service_event_details: None,
+        additional_event_data: None,
+    }
+}
+
+/// The server's own event on a key (scheduled rotation, deletion; operator commands).
+pub(crate) fn service_event(op: &str, key_arn: &str, key_id: &str) -> AuditEvent {
+    AuditEvent {
+        event_source: KMS_SOURCE,
+        event_name: op.to_owned(),
+        identity: None,
+        origin: Origin::Internal,
+        request_parameters: Value::Null,
+        response_elements: Value::Null,
+        error: None,
+        read_only: false,
+        resources: vec![key_arn.to_owned()],
+        request_id: uuid::Uuid::new_v4().to_string(),
+        data_event: false,
+        service_event_details: Some(json!({ "keyId": key_id })),
+        additional_event_data: None,
+    }
+}
+
+pub(crate) fn context_json(context: &EncryptionContext) -> Value {
+    json!(context)
+}
+
+impl BuiltinKms {
+    /// Writes `event` to the trail; an operation whose record cannot be written fails.
+    pub(crate) fn record(&self, event: &AuditEvent) -> Result<(), KmsApiError> {
+        match self.audit() {
+            Some(log) => log
+                .record(event)
+                .map_err(|e| KmsApiError::internal(format!("audit trail: {e}"))),
+            None => Ok(()),
+        }
+    }
+
+    /// The key ARNs a finished API call involved, for the record's `resources`.
+    pub(crate) fn resources_of(&self, op: &str, request: &Value, response: &Value) -> Vec<String> {
+        let mut arns = Vec::new();
+        for v in [
+            &response["KeyMetadata"]["Arn"],
+            &response["SourceKeyId"],
+            &response["KeyId"],
+        ] {
+            if let Some(s) = v.as_str().filter(|s| s.starts_with("arn:")) {
+                arns.push(s.to_owned());
+            }
+        }
+        if arns.is_empty() {
+            let named = request["KeyId"]
+                .as_str()
+                .or(request["TargetKeyId"].as_str())
+                .or(request["DestinationKeyId"].as_str());
+            if let Some(record) = named.and_then(|k| self.resolve(k).ok()) {
+                arns.push(self.key_arn(&record));
+            } else if op == "Decrypt" || op == "ReEncrypt" {
+                let blob = request["CiphertextBlob"].as_str().and_then(|b| {
+                    use base64::Engine as _;
+                    base64::engine::general_purpose::STANDARD.decode(b).ok()
+                });
+                if let Some(h) = blob.and_then(|b| crate::ciphertext::header(&b).ok()) {
+                    arns.push(self.identity().key_arn(&h.key_id));
+                }
+            }
+        }
+        arns.dedup();
+        arns
+    }
+}
