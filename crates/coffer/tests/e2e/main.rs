@@ -3,6 +3,7 @@
 
 mod common;
 
+mod audit;
 mod auth;
 mod bad_input;
 mod buckets;
