@@ -100,6 +100,8 @@ step "kms decrypt with another context fails" bash -c "! aws ${plain[*]} kms dec
 step "s3 cp --sse aws:kms round trip" bash -c "aws ${plain[*]} s3 cp --sse aws:kms --sse-kms-key-id alias/smoke '$work/small.bin' s3://smoke/kms.bin && aws ${plain[*]} s3api head-object --bucket smoke --key kms.bin --query SSEKMSKeyId --output text | grep -q ':key/$kms_key' && aws ${plain[*]} s3 cp s3://smoke/kms.bin '$work/kms.out' && cmp '$work/small.bin' '$work/kms.out'"
 step "s3 cp --sse aws:kms multipart (aws/s3 key)" bash -c "aws ${plain[*]} s3 cp --sse aws:kms '$work/large.bin' s3://smoke/kms-large.bin && aws ${plain[*]} s3 cp s3://smoke/kms-large.bin '$work/kms-large.out' && cmp '$work/large.bin' '$work/kms-large.out'"
 step "kms disable-key blocks reads" bash -c "aws ${plain[*]} kms disable-key --key-id '$kms_key' && ! aws ${plain[*]} s3 cp s3://smoke/kms.bin '$work/kms2.out' 2>'$work/dis.err' && grep -q 'KMS.DisabledException' '$work/dis.err' && aws ${plain[*]} kms enable-key --key-id '$kms_key'"
+step "cloudtrail lookup-events finds the Decrypt calls" bash -c "aws ${plain[*]} cloudtrail lookup-events --lookup-attributes AttributeKey=EventName,AttributeValue=Decrypt --query 'Events[].EventName' --output text | grep -q Decrypt"
+step "coffer audit lookup names the SSE-KMS object" bash -c "'$coffer' audit lookup --config '$work/coffer.toml' --object smoke/kms.bin | grep -q 'smoke/kms.bin'"
 step "s3 rm recursive" aws "${plain[@]}" s3 rm --recursive s3://smoke
 step "s3 rb" aws "${plain[@]}" s3 rb s3://smoke
 

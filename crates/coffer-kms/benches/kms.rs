@@ -2,6 +2,9 @@
 //! GenerateDataKey (one per PUT without a bucket key) and Decrypt (one per GET), each with
 //! the key-policy evaluation and the metadata read it includes.
 //!
+//! The same operations with the audit trail on (each waits for its record's fsync, shared
+//! with whatever else is waiting) show what auditing costs.
+//!
 //! `cargo bench -p coffer-kms --bench kms -- --warm-up-time 1 --measurement-time 3`
 
 use std::hint::black_box;
@@ -15,14 +18,19 @@ fn bench(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("temp dir");
     let meta = Arc::new(RedbMetaStore::open(&dir.path().join("meta.redb")).expect("store"));
     let root = Arc::new(RootKey::load(dir.path()).expect("root key"));
-    let kms = BuiltinKms::new(
-        meta,
-        root,
-        KmsIdentity {
-            account_id: "000000000000".into(),
-            region: "us-east-1".into(),
-        },
-    );
+    let identity = KmsIdentity {
+        account_id: "000000000000".into(),
+        region: "us-east-1".into(),
+    };
+    let kms = BuiltinKms::new(meta.clone(), root.clone(), identity.clone());
+    let audit = coffer_audit::AuditLog::open(
+        coffer_audit::Layout::new(dir.path(), "000000000000", "us-east-1"),
+        coffer_audit::SigningKey::from_pkcs8(&coffer_audit::SigningKey::generate().unwrap())
+            .unwrap(),
+        coffer_audit::Cadence::default(),
+    )
+    .expect("audit trail");
+    let audited = BuiltinKms::new(meta, root, identity).with_audit(Arc::new(audit));
     let caller = Caller {
         arn: "arn:aws:iam::000000000000:user/admin".into(),
         user_name: "admin".into(),
@@ -49,6 +57,12 @@ fn bench(c: &mut Criterion) {
     });
     g.bench_function("decrypt", |b| {
         b.iter(|| black_box(Kms::decrypt(&kms, &caller, &blob, &context).unwrap()))
+    });
+    g.bench_function("generate_data_key, audited", |b| {
+        b.iter(|| black_box(Kms::generate_data_key(&audited, &caller, &arn, &context).unwrap()))
+    });
+    g.bench_function("decrypt, audited", |b| {
+        b.iter(|| black_box(Kms::decrypt(&audited, &caller, &blob, &context).unwrap()))
     });
     g.bench_function("check_access (bucket key hit)", |b| {
         b.iter(|| {

@@ -58,6 +58,16 @@ pub(crate) struct BucketKeys {
     opened: Mutex<HashMap<String, Opened>>,
 }
 
+/// Bucket-key cache hits and misses, for Prometheus: what Bucket Keys save.
+fn count(use_: &'static str, hit: bool) {
+    metrics::counter!(
+        "coffer_bucket_key_cache_total",
+        "use" => use_,
+        "result" => if hit { "hit" } else { "miss" }
+    )
+    .increment(1);
+}
+
 fn prune<K, V>(map: &mut HashMap<K, V>, fresh: impl Fn(&V) -> bool) {
     if map.len() >= MAX_ENTRIES {
         map.retain(|_, v| fresh(v));
@@ -76,10 +86,11 @@ impl BucketKeys {
         object_arn: &str,
     ) -> Option<BucketKeyUse> {
         let mut current = self.current.lock().unwrap_or_else(|p| p.into_inner());
-        let entry = current.get_mut(&(bucket.to_owned(), key_arn.to_owned()))?;
-        if !entry.fresh() || entry.uses >= MAX_USES {
-            return None;
-        }
+        let entry = current
+            .get_mut(&(bucket.to_owned(), key_arn.to_owned()))
+            .filter(|e| e.fresh() && e.uses < MAX_USES);
+        count("write", entry.is_some());
+        let entry = entry?;
         entry.uses += 1;
         Some(BucketKeyUse {
             kek: object_kek(&entry.material, object_arn),
@@ -112,10 +123,12 @@ impl BucketKeys {
     /// The plaintext of a bucket key the KMS opened (or made) recently.
     pub(crate) fn opened(&self, blob: &str) -> Option<Zeroizing<Vec<u8>>> {
         let opened = self.opened.lock().unwrap_or_else(|p| p.into_inner());
-        opened
+        let hit = opened
             .get(blob)
             .filter(|(_, at)| at.elapsed() < MAX_AGE)
-            .map(|(m, _)| m.clone())
+            .map(|(m, _)| m.clone());
+        count("read", hit.is_some());
+        hit
     }
 
     pub(crate) fn insert_opened(&self, blob: &str, material: Zeroizing<Vec<u8>>) {
