@@ -166,6 +166,7 @@ impl CofferS3 {
         mut req: S3Request<GetObjectInput>,
     ) -> S3Result<S3Response<GetObjectOutput>> {
         let user = self.caller(&req)?;
+        let origin = self.request_origin(&req);
         let sse_c = CustomerHeaders::new(
             req.input.sse_customer_algorithm.clone(),
             req.input.sse_customer_key.take(),
@@ -204,6 +205,7 @@ impl CofferS3 {
             }
         };
         let len = selection.span.end - selection.span.start;
+        self.data_event(origin, &user, "GetObject", &input.bucket, &input.key, None)?;
         let body = opened.into_body().await?;
         let sums = if selection.whole {
             checksum::to_dto(record.checksum.as_ref())

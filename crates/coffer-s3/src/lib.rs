@@ -18,6 +18,7 @@ mod checksum;
 mod conditions;
 mod copy;
 mod customer_key;
+mod data_events;
 mod data_key;
 mod delete;
 mod dispatch;

@@ -77,11 +77,15 @@ impl CofferS3 {
                 || req.input.sse_customer_key.is_some()
                 || req.input.sse_customer_key_md5.is_some(),
         )?;
+        let origin = self.request_origin(&req);
         let trailers = req.trailing_headers.clone();
         let headers = req.headers.clone();
         let mut input = req.input;
         let bucket_record = self.owned_bucket(&user, &input.bucket).await?;
         check_key(&input.key)?;
+        let sse_requested = input.server_side_encryption.is_some()
+            || input.sse_customer_algorithm.is_some()
+            || input.sse_customer_key.is_some();
         let mode = encryption::requested_mode(
             EncryptionHeaders {
                 sse: input.server_side_encryption.as_ref(),
@@ -196,6 +200,8 @@ impl CofferS3 {
             encryption::customer_echo(mode.customer());
         let (ssekms_key_id, bucket_key_enabled) = encryption::kms_echo(&record);
         let committed = record.clone();
+        let applied = crate::data_events::sse_applied(&mode, sse_requested);
+        let (event_bucket, event_key) = (bucket.clone(), key.clone());
         let freed = self
             .blocking(move |meta, _| {
                 meta.put_object(&bucket, &key, &committed, &condition)
@@ -210,6 +216,14 @@ impl CofferS3 {
             }
         };
         self.release_blobs(freed);
+        self.data_event(
+            origin,
+            &user,
+            "PutObject",
+            &event_bucket,
+            &event_key,
+            Some(applied),
+        )?;
         Ok(S3Response::new(PutObjectOutput {
             e_tag: Some(ETag::Strong(etag)),
             checksum_crc32: sums.checksum_crc32,

@@ -27,6 +27,8 @@ pub struct CofferS3 {
     /// The KMS SSE-KMS asks for data keys; without one, SSE-KMS is refused.
     pub(crate) kms: Option<Arc<dyn coffer_kms::Kms>>,
     pub(crate) bucket_keys: Arc<crate::bucket_keys::BucketKeys>,
+    /// Where S3 data events go, when the operator enabled them.
+    pub(crate) data_events: Option<Arc<coffer_audit::AuditLog>>,
 }
 
 impl CofferS3 {
@@ -46,6 +48,7 @@ impl CofferS3 {
             options: Arc::new(ServerOptions::default()),
             kms: None,
             bucket_keys: Arc::default(),
+            data_events: None,
         }
     }
 

@@ -30,6 +30,8 @@ pub struct FileConfig {
     pub audit_log_file_seconds: Option<u64>,
     /// Seconds between signed audit digests (default 3600).
     pub audit_digest_seconds: Option<u64>,
+    /// Also record S3 data events (PutObject/GetObject with SSEApplied); default false.
+    pub audit_s3_data_events: Option<bool>,
     #[serde(default)]
     pub users: Vec<UserConfig>,
 }
@@ -75,6 +77,7 @@ pub struct ServeConfig {
     pub master_key_rotation_days: u32,
     pub audit_enabled: bool,
     pub audit_cadence: coffer_audit::Cadence,
+    pub audit_s3_data_events: bool,
     pub users: Vec<UserConfig>,
 }
 
@@ -99,6 +102,7 @@ impl ServeConfig {
                 audit_enabled: None,
                 audit_log_file_seconds: None,
                 audit_digest_seconds: None,
+                audit_s3_data_events: None,
                 users: Vec::new(),
             },
         };
@@ -147,6 +151,7 @@ impl ServeConfig {
                     file.audit_digest_seconds.unwrap_or(3600).max(1),
                 ),
             },
+            audit_s3_data_events: file.audit_s3_data_events.unwrap_or(false),
             users: file.users.clone(),
         })
     }

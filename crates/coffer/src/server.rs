@@ -94,7 +94,10 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
         );
         None
     };
-    let (s3, kms) = dir.into_services(directory.clone(), identity, audit);
+    let (mut s3, kms) = dir.into_services(directory.clone(), identity, audit.clone());
+    if let Some(a) = audit.filter(|_| config.audit_s3_data_events) {
+        s3 = s3.with_data_events(a);
+    }
     let s3 = s3.with_options(ServerOptions {
         allow_sse_c_over_http: config.allow_sse_c_over_http,
         block_sse_c_on_new_buckets: config.block_sse_c_on_new_buckets,
