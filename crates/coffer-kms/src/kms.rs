@@ -58,6 +58,15 @@ fn count(operation: &'static str) {
         .increment(1);
 }
 
+/// Its latency (audit record included) and, if it failed, its error.
+fn observe<T>(started: std::time::Instant, result: &Result<T, KmsApiError>) {
+    metrics::histogram!("coffer_kms_request_duration_seconds", "via" => "s3")
+        .record(started.elapsed().as_secs_f64());
+    if let Err(e) = result {
+        metrics::counter!("coffer_kms_errors_total", "code" => e.code).increment(1);
+    }
+}
+
 impl Kms for BuiltinKms {
     fn key_arn_for_s3(&self, key: Option<&str>) -> Result<String, KmsApiError> {
         let record = match key {
@@ -85,6 +94,7 @@ impl Kms for BuiltinKms {
         context: &EncryptionContext,
     ) -> Result<DataKeyOutput, KmsApiError> {
         count("GenerateDataKey");
+        let started = std::time::Instant::now();
         let result = BuiltinKms::generate_data_key(self, caller, key, 32, context, true);
         self.record(&call_event(
             caller,
@@ -94,6 +104,7 @@ impl Kms for BuiltinKms {
             vec![key.to_owned()],
             result.as_ref().err(),
         ))?;
+        observe(started, &result);
         result
     }
 
@@ -105,6 +116,7 @@ impl Kms for BuiltinKms {
         context: &EncryptionContext,
     ) -> Result<Vec<u8>, KmsApiError> {
         count("Encrypt");
+        let started = std::time::Instant::now();
         let result = BuiltinKms::encrypt(self, caller, key, plaintext, context);
         self.record(&call_event(
             caller,
@@ -114,6 +126,7 @@ impl Kms for BuiltinKms {
             vec![key.to_owned()],
             result.as_ref().err(),
         ))?;
+        observe(started, &result);
         result.map(|(blob, _)| blob)
     }
 
@@ -124,6 +137,7 @@ impl Kms for BuiltinKms {
         context: &EncryptionContext,
     ) -> Result<Decrypted, KmsApiError> {
         count("Decrypt");
+        let started = std::time::Instant::now();
         let result = BuiltinKms::decrypt(self, caller, blob, context, None);
         let key_arn = crate::ciphertext::header(blob)
             .map(|h| self.identity().key_arn(&h.key_id))
@@ -136,6 +150,7 @@ impl Kms for BuiltinKms {
             key_arn.into_iter().collect(),
             result.as_ref().err(),
         ))?;
+        observe(started, &result);
         result
     }
 }

@@ -187,7 +187,7 @@ impl JsonApis {
             coffer_kms::api::handle(&kms, &caller, &op, &body).map_err(|e| (op, e))
         })
         .await;
-        metrics::histogram!("coffer_kms_request_duration_seconds")
+        metrics::histogram!("coffer_kms_request_duration_seconds", "via" => "api")
             .record(started.elapsed().as_secs_f64());
         match result {
             Ok(Ok(value)) => respond(200, value, request_id),
