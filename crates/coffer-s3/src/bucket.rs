@@ -13,7 +13,7 @@ impl CofferS3 {
         &self,
         req: S3Request<CreateBucketInput>,
     ) -> S3Result<S3Response<CreateBucketOutput>> {
-        let user = self.caller(&req)?;
+        let user = self.requester(&req)?;
         let input = req.input;
         if input.object_lock_enabled_for_bucket == Some(true) {
             return Err(s3_error!(
@@ -51,6 +51,7 @@ impl CofferS3 {
                     blocked_types: vec![crate::encryption::BLOCK_SSE_C.to_owned()],
                 }
             }),
+            policy: None,
         };
         let result = self
             .blocking(move |meta, _| Ok(meta.create_bucket(&record)))
@@ -83,9 +84,10 @@ impl CofferS3 {
         &self,
         req: S3Request<DeleteBucketInput>,
     ) -> S3Result<S3Response<DeleteBucketOutput>> {
-        let user = self.caller(&req)?;
+        let user = self.requester(&req)?;
         let bucket = req.input.bucket;
-        self.owned_bucket(&user, &bucket).await?;
+        self.bucket_for(&user, &bucket, "s3:DeleteBucket", None)
+            .await?;
         let freed = self
             .blocking(move |meta, _| meta.delete_bucket(&bucket).or_s3())
             .await?;
@@ -97,8 +99,10 @@ impl CofferS3 {
         &self,
         req: S3Request<HeadBucketInput>,
     ) -> S3Result<S3Response<HeadBucketOutput>> {
-        let user = self.caller(&req)?;
-        let record = self.owned_bucket(&user, &req.input.bucket).await?;
+        let user = self.requester(&req)?;
+        let record = self
+            .bucket_for(&user, &req.input.bucket, "s3:ListBucket", None)
+            .await?;
         Ok(S3Response::new(HeadBucketOutput {
             bucket_region: Some(record.region),
             ..Default::default()
@@ -109,8 +113,10 @@ impl CofferS3 {
         &self,
         req: S3Request<GetBucketLocationInput>,
     ) -> S3Result<S3Response<GetBucketLocationOutput>> {
-        let user = self.caller(&req)?;
-        let record = self.owned_bucket(&user, &req.input.bucket).await?;
+        let user = self.requester(&req)?;
+        let record = self
+            .bucket_for(&user, &req.input.bucket, "s3:ListBucket", None)
+            .await?;
         let location_constraint =
             (record.region != "us-east-1").then(|| BucketLocationConstraint::from(record.region));
         Ok(S3Response::new(GetBucketLocationOutput {
@@ -122,7 +128,7 @@ impl CofferS3 {
         &self,
         req: S3Request<ListBucketsInput>,
     ) -> S3Result<S3Response<ListBucketsOutput>> {
-        let user = self.caller(&req)?;
+        let user = self.requester(&req)?;
         let input = req.input;
         let all = self.blocking(|meta, _| meta.list_buckets().or_s3()).await?;
         let prefix = input.prefix.clone().unwrap_or_default();
@@ -163,8 +169,9 @@ impl CofferS3 {
         &self,
         req: S3Request<GetBucketVersioningInput>,
     ) -> S3Result<S3Response<GetBucketVersioningOutput>> {
-        let user = self.caller(&req)?;
-        self.owned_bucket(&user, &req.input.bucket).await?;
+        let user = self.requester(&req)?;
+        self.bucket_for(&user, &req.input.bucket, "s3:GetBucketVersioning", None)
+            .await?;
         Ok(S3Response::new(GetBucketVersioningOutput::default()))
     }
 }

@@ -149,8 +149,10 @@ impl CofferS3 {
         req: S3Request<Body>,
         bucket: &str,
     ) -> S3Result<S3Response<Body>> {
-        let user = self.caller(&req)?;
-        let record = self.owned_bucket(&user, bucket).await?;
+        let user = self.requester(&req)?;
+        let record = self
+            .bucket_for(&user, bucket, "s3:PutEncryptionConfiguration", None)
+            .await?;
         let body = http_body_util::Limited::new(req.input, MAX_BODY)
             .collect()
             .await
@@ -172,8 +174,10 @@ impl CofferS3 {
         req: S3Request<Body>,
         bucket: &str,
     ) -> S3Result<S3Response<Body>> {
-        let user = self.caller(&req)?;
-        let record = self.owned_bucket(&user, bucket).await?;
+        let user = self.requester(&req)?;
+        let record = self
+            .bucket_for(&user, bucket, "s3:GetEncryptionConfiguration", None)
+            .await?;
         let mut resp = S3Response::new(Body::from(render(record.encryption)));
         resp.headers.insert(
             http::header::CONTENT_TYPE,
@@ -186,9 +190,11 @@ impl CofferS3 {
         &self,
         req: S3Request<DeleteBucketEncryptionInput>,
     ) -> S3Result<S3Response<DeleteBucketEncryptionOutput>> {
-        let user = self.caller(&req)?;
+        let user = self.requester(&req)?;
         let bucket = req.input.bucket;
-        let record = self.owned_bucket(&user, &bucket).await?;
+        let record = self
+            .bucket_for(&user, &bucket, "s3:PutEncryptionConfiguration", None)
+            .await?;
         // The default goes back to SSE-S3; an SSE-C block is a separate control and stays
         // (AWS leaves its effect here unspecified; lifting a block takes an explicit NONE).
         let reset = record

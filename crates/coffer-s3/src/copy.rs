@@ -18,7 +18,7 @@ impl CofferS3 {
     /// Resolves a copy source the caller may read, with its record.
     pub(crate) async fn copy_source(
         &self,
-        user: &crate::User,
+        user: &crate::requester::Requester,
         source: &CopySource,
         conditions: Preconditions,
     ) -> S3Result<(String, String, ObjectRecord)> {
@@ -38,7 +38,8 @@ impl CofferS3 {
         if version.is_some_and(|v| v != "null") {
             return Err(s3_error!(InvalidArgument, "Invalid version id specified"));
         }
-        self.owned_bucket(user, &bucket).await?;
+        self.bucket_for(user, &bucket, "s3:GetObject", Some(&key))
+            .await?;
         let record = self
             .load_object(&bucket, &key)
             .await?
@@ -51,7 +52,7 @@ impl CofferS3 {
         &self,
         req: S3Request<CopyObjectInput>,
     ) -> S3Result<S3Response<CopyObjectOutput>> {
-        let user = self.caller(&req)?;
+        let user = self.requester(&req)?;
         let mut input = req.input;
         let target_headers = CustomerHeaders::new(
             input.sse_customer_algorithm.take(),
@@ -65,7 +66,9 @@ impl CofferS3 {
         );
         let sse_c = target_headers.is_present() || source_headers.is_present();
         self.require_secure_transport(&req.extensions, sse_c)?;
-        let bucket_record = self.owned_bucket(&user, &input.bucket).await?;
+        let bucket_record = self
+            .bucket_for(&user, &input.bucket, "s3:PutObject", Some(&input.key))
+            .await?;
         check_key(&input.key)?;
         // The target's encryption comes from the request or the destination bucket's
         // default, never from the source (SPEC §3.5).

@@ -14,9 +14,10 @@ impl CofferS3 {
         &self,
         req: S3Request<DeleteObjectInput>,
     ) -> S3Result<S3Response<DeleteObjectOutput>> {
-        let user = self.caller(&req)?;
+        let user = self.requester(&req)?;
         let input = req.input;
-        self.owned_bucket(&user, &input.bucket).await?;
+        self.bucket_for(&user, &input.bucket, "s3:DeleteObject", Some(&input.key))
+            .await?;
         let condition = crate::conditions::write_condition(input.if_match.as_ref(), None)?;
         let (bucket, key) = (input.bucket, input.key);
         let (_, freed) = self
@@ -33,9 +34,9 @@ impl CofferS3 {
         &self,
         req: S3Request<DeleteObjectsInput>,
     ) -> S3Result<S3Response<DeleteObjectsOutput>> {
-        let user = self.caller(&req)?;
+        let user = self.requester(&req)?;
         let input = req.input;
-        self.owned_bucket(&user, &input.bucket).await?;
+        let record = self.bucket_for_any_key(&user, &input.bucket).await?;
         let objects = input.delete.objects;
         if objects.is_empty() || objects.len() > MAX_DELETE_KEYS {
             return Err(s3_error!(
@@ -49,8 +50,16 @@ impl CofferS3 {
         let mut errors = Vec::new();
         let mut keys = Vec::new();
         for obj in objects {
-            // Buckets are unversioned: "null" is the only version there is.
-            if obj.version_id.as_deref().is_some_and(|v| v != "null") {
+            // Each key is its own s3:DeleteObject: a denied one is an error of its own.
+            if !self.may(&user, &record, "s3:DeleteObject", Some(&obj.key)) {
+                errors.push(Error {
+                    code: Some("AccessDenied".to_owned()),
+                    key: Some(obj.key),
+                    message: Some("Access Denied".to_owned()),
+                    version_id: obj.version_id,
+                });
+            } else if obj.version_id.as_deref().is_some_and(|v| v != "null") {
+                // Buckets are unversioned: "null" is the only version there is.
                 errors.push(Error {
                     code: Some("NoSuchVersion".to_owned()),
                     key: Some(obj.key),

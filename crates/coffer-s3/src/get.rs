@@ -142,12 +142,13 @@ impl CofferS3 {
     /// Loads an object the caller may read.
     async fn readable_object(
         &self,
-        user: &crate::User,
+        user: &crate::requester::Requester,
+        action: &str,
         bucket: &str,
         key: &str,
         version_id: Option<&str>,
     ) -> S3Result<ObjectRecord> {
-        self.owned_bucket(user, bucket).await?;
+        self.bucket_for(user, bucket, action, Some(key)).await?;
         let record = self
             .load_object(bucket, key)
             .await?
@@ -165,7 +166,7 @@ impl CofferS3 {
         &self,
         mut req: S3Request<GetObjectInput>,
     ) -> S3Result<S3Response<GetObjectOutput>> {
-        let user = self.caller(&req)?;
+        let user = self.requester(&req)?;
         let origin = self.request_origin(&req);
         let sse_c = CustomerHeaders::new(
             req.input.sse_customer_algorithm.clone(),
@@ -188,6 +189,7 @@ impl CofferS3 {
             let record = self
                 .readable_object(
                     &user,
+                    "s3:GetObject",
                     &input.bucket,
                     &input.key,
                     input.version_id.as_deref(),
@@ -276,7 +278,7 @@ impl CofferS3 {
         &self,
         mut req: S3Request<HeadObjectInput>,
     ) -> S3Result<S3Response<HeadObjectOutput>> {
-        let user = self.caller(&req)?;
+        let user = self.requester(&req)?;
         let sse_c = CustomerHeaders::new(
             req.input.sse_customer_algorithm.clone(),
             req.input.sse_customer_key.take(),
@@ -287,6 +289,7 @@ impl CofferS3 {
         let record = self
             .readable_object(
                 &user,
+                "s3:GetObject",
                 &input.bucket,
                 &input.key,
                 input.version_id.as_deref(),
@@ -358,7 +361,7 @@ impl CofferS3 {
         &self,
         mut req: S3Request<GetObjectAttributesInput>,
     ) -> S3Result<S3Response<GetObjectAttributesOutput>> {
-        let user = self.caller(&req)?;
+        let user = self.requester(&req)?;
         let sse_c = CustomerHeaders::new(
             req.input.sse_customer_algorithm.clone(),
             req.input.sse_customer_key.take(),
@@ -369,6 +372,7 @@ impl CofferS3 {
         let record = self
             .readable_object(
                 &user,
+                "s3:GetObjectAttributes",
                 &input.bucket,
                 &input.key,
                 input.version_id.as_deref(),

@@ -14,6 +14,7 @@ mod body;
 mod bucket;
 mod bucket_encryption;
 mod bucket_keys;
+mod bucket_policy;
 mod checksum;
 mod conditions;
 mod copy;
@@ -32,6 +33,7 @@ mod object_encryption;
 mod options;
 mod put;
 mod rekey;
+mod requester;
 mod service;
 mod sse_kms;
 

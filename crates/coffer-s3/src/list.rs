@@ -154,9 +154,15 @@ impl CofferS3 {
         &self,
         req: S3Request<ListObjectsV2Input>,
     ) -> S3Result<S3Response<ListObjectsV2Output>> {
-        let user = self.caller(&req)?;
+        let user = self.requester(&req)?;
         let input = req.input;
-        self.owned_bucket(&user, &input.bucket).await?;
+        self.bucket_for(
+            &user.with("s3:prefix", input.prefix.as_deref()),
+            &input.bucket,
+            "s3:ListBucket",
+            None,
+        )
+        .await?;
         let enc = Encoder::new(input.encoding_type.as_ref())?;
         let max = max_keys(input.max_keys)?;
         let prefix = input.prefix.clone().unwrap_or_default();
@@ -225,9 +231,15 @@ impl CofferS3 {
         &self,
         req: S3Request<ListObjectsInput>,
     ) -> S3Result<S3Response<ListObjectsOutput>> {
-        let user = self.caller(&req)?;
+        let user = self.requester(&req)?;
         let input = req.input;
-        self.owned_bucket(&user, &input.bucket).await?;
+        self.bucket_for(
+            &user.with("s3:prefix", input.prefix.as_deref()),
+            &input.bucket,
+            "s3:ListBucket",
+            None,
+        )
+        .await?;
         let enc = Encoder::new(input.encoding_type.as_ref())?;
         let max = max_keys(input.max_keys)?;
         let prefix = input.prefix.clone().unwrap_or_default();
@@ -277,9 +289,15 @@ impl CofferS3 {
         &self,
         req: S3Request<ListObjectVersionsInput>,
     ) -> S3Result<S3Response<ListObjectVersionsOutput>> {
-        let user = self.caller(&req)?;
+        let user = self.requester(&req)?;
         let input = req.input;
-        self.owned_bucket(&user, &input.bucket).await?;
+        self.bucket_for(
+            &user.with("s3:prefix", input.prefix.as_deref()),
+            &input.bucket,
+            "s3:ListBucketVersions",
+            None,
+        )
+        .await?;
         let enc = Encoder::new(input.encoding_type.as_ref())?;
         let max = max_keys(input.max_keys)?;
         let prefix = input.prefix.clone().unwrap_or_default();

@@ -181,12 +181,13 @@ impl CofferS3 {
     /// An upload of this bucket and key the caller may use, with its bucket.
     async fn upload(
         &self,
-        user: &crate::User,
+        user: &crate::requester::Requester,
+        action: &str,
         bucket: &str,
         key: &str,
         upload_id: &str,
     ) -> S3Result<(BucketRecord, UploadRecord)> {
-        let bucket_record = self.owned_bucket(user, bucket).await?;
+        let bucket_record = self.bucket_for(user, bucket, action, Some(key)).await?;
         let id = upload_id.to_owned();
         let upload = self
             .blocking(move |meta, _| meta.get_upload(&id).or_s3())
@@ -202,7 +203,7 @@ impl CofferS3 {
         &self,
         req: S3Request<CreateMultipartUploadInput>,
     ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
-        let user = self.caller(&req)?;
+        let user = self.requester(&req)?;
         let mut input = req.input;
         let sse_c = CustomerHeaders::new(
             input.sse_customer_algorithm.take(),
@@ -210,7 +211,9 @@ impl CofferS3 {
             input.sse_customer_key_md5.take(),
         );
         self.require_secure_transport(&req.extensions, sse_c.is_present())?;
-        let bucket_record = self.owned_bucket(&user, &input.bucket).await?;
+        let bucket_record = self
+            .bucket_for(&user, &input.bucket, "s3:PutObject", Some(&input.key))
+            .await?;
         check_key(&input.key)?;
         let mode = encryption::requested_mode(
             EncryptionHeaders {
@@ -305,7 +308,7 @@ impl CofferS3 {
         &self,
         req: S3Request<UploadPartInput>,
     ) -> S3Result<S3Response<UploadPartOutput>> {
-        let user = self.caller(&req)?;
+        let user = self.requester(&req)?;
         let trailers = req.trailing_headers.clone();
         let headers = req.headers.clone();
         let mut input = req.input;
@@ -317,7 +320,13 @@ impl CofferS3 {
         self.require_secure_transport(&req.extensions, sse_c.is_present())?;
         let number = check_part_number(input.part_number)?;
         let (bucket_record, upload) = self
-            .upload(&user, &input.bucket, &input.key, &input.upload_id)
+            .upload(
+                &user,
+                "s3:PutObject",
+                &input.bucket,
+                &input.key,
+                &input.upload_id,
+            )
             .await?;
         let mode = part_mode(sse_c)?;
         self.check_not_blocked(&bucket_record, &mode, &user, "s3:PutObject", &input.key)?;
@@ -401,7 +410,7 @@ impl CofferS3 {
         &self,
         req: S3Request<UploadPartCopyInput>,
     ) -> S3Result<S3Response<UploadPartCopyOutput>> {
-        let user = self.caller(&req)?;
+        let user = self.requester(&req)?;
         let mut input = req.input;
         let target_headers = CustomerHeaders::new(
             input.sse_customer_algorithm.take(),
@@ -419,7 +428,13 @@ impl CofferS3 {
         )?;
         let number = check_part_number(input.part_number)?;
         let (bucket_record, upload) = self
-            .upload(&user, &input.bucket, &input.key, &input.upload_id)
+            .upload(
+                &user,
+                "s3:PutObject",
+                &input.bucket,
+                &input.key,
+                &input.upload_id,
+            )
             .await?;
         let mode = part_mode(target_headers)?;
         let source_customer = source_headers.parse(Purpose::Read)?;
@@ -510,7 +525,7 @@ impl CofferS3 {
         &self,
         req: S3Request<CompleteMultipartUploadInput>,
     ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
-        let user = self.caller(&req)?;
+        let user = self.requester(&req)?;
         let mut input = req.input;
         let sse_c = CustomerHeaders::new(
             input.sse_customer_algorithm.take(),
@@ -519,7 +534,13 @@ impl CofferS3 {
         );
         self.require_secure_transport(&req.extensions, sse_c.is_present())?;
         let (_, upload) = self
-            .upload(&user, &input.bucket, &input.key, &input.upload_id)
+            .upload(
+                &user,
+                "s3:PutObject",
+                &input.bucket,
+                &input.key,
+                &input.upload_id,
+            )
             .await?;
         // Completing needs no key, but one that is sent must be the upload's.
         if let Some(customer) = sse_c.parse(Purpose::Write)? {
@@ -669,10 +690,16 @@ impl CofferS3 {
         &self,
         req: S3Request<AbortMultipartUploadInput>,
     ) -> S3Result<S3Response<AbortMultipartUploadOutput>> {
-        let user = self.caller(&req)?;
+        let user = self.requester(&req)?;
         let input = req.input;
-        self.upload(&user, &input.bucket, &input.key, &input.upload_id)
-            .await?;
+        self.upload(
+            &user,
+            "s3:AbortMultipartUpload",
+            &input.bucket,
+            &input.key,
+            &input.upload_id,
+        )
+        .await?;
         let id = input.upload_id;
         let freed = self
             .blocking(move |meta, _| meta.abort_upload(&id).or_s3())
@@ -688,10 +715,16 @@ impl CofferS3 {
         &self,
         req: S3Request<ListPartsInput>,
     ) -> S3Result<S3Response<ListPartsOutput>> {
-        let user = self.caller(&req)?;
+        let user = self.requester(&req)?;
         let input = req.input;
         let (_, upload) = self
-            .upload(&user, &input.bucket, &input.key, &input.upload_id)
+            .upload(
+                &user,
+                "s3:ListMultipartUploadParts",
+                &input.bucket,
+                &input.key,
+                &input.upload_id,
+            )
             .await?;
         let id = input.upload_id.clone();
         let parts = self
@@ -748,9 +781,10 @@ impl CofferS3 {
         &self,
         req: S3Request<ListMultipartUploadsInput>,
     ) -> S3Result<S3Response<ListMultipartUploadsOutput>> {
-        let user = self.caller(&req)?;
+        let user = self.requester(&req)?;
         let input = req.input;
-        self.owned_bucket(&user, &input.bucket).await?;
+        self.bucket_for(&user, &input.bucket, "s3:ListBucketMultipartUploads", None)
+            .await?;
         let bucket = input.bucket.clone();
         let uploads = self
             .blocking(move |meta, _| meta.list_uploads(&bucket).or_s3())

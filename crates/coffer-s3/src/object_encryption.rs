@@ -59,8 +59,9 @@ impl CofferS3 {
         bucket: &str,
         key: &str,
     ) -> S3Result<S3Response<Body>> {
-        let user = self.caller(&req)?;
-        self.owned_bucket(&user, bucket).await?;
+        let user = self.requester(&req)?;
+        self.bucket_for(&user, bucket, "s3:UpdateObjectEncryption", Some(key))
+            .await?;
         if let Some(version) = req
             .uri
             .query()

@@ -70,7 +70,16 @@ impl CofferS3 {
         &self,
         req: S3Request<PutObjectInput>,
     ) -> S3Result<S3Response<PutObjectOutput>> {
-        let user = self.caller(&req)?;
+        let user = self.requester(&req)?;
+        // The bucket policy comes first: a denied request learns nothing about its headers.
+        let bucket_record = self
+            .bucket_for(
+                &user,
+                &req.input.bucket,
+                "s3:PutObject",
+                Some(&req.input.key),
+            )
+            .await?;
         self.require_secure_transport(
             &req.extensions,
             req.input.sse_customer_algorithm.is_some()
@@ -81,7 +90,6 @@ impl CofferS3 {
         let trailers = req.trailing_headers.clone();
         let headers = req.headers.clone();
         let mut input = req.input;
-        let bucket_record = self.owned_bucket(&user, &input.bucket).await?;
         check_key(&input.key)?;
         let sse_requested = input.server_side_encryption.is_some()
             || input.sse_customer_algorithm.is_some()

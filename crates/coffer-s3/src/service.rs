@@ -1,12 +1,13 @@
 use std::sync::Arc;
 
 use coffer_kms::MasterKeyring;
-use coffer_store::{BlobId, BlobStore, BucketRecord, MetaStore};
+use coffer_store::{BlobId, BlobStore, MetaStore};
 use s3s::{S3Request, S3Result};
 
 use crate::auth::{User, UserDirectory};
-use crate::error::{OrS3, access_denied, internal};
+use crate::error::{access_denied, internal};
 use crate::options::ServerOptions;
+use crate::requester::Requester;
 
 /// Who this server is: the account and region it reports.
 #[derive(Debug, Clone)]
@@ -29,6 +30,7 @@ pub struct CofferS3 {
     pub(crate) bucket_keys: Arc<crate::bucket_keys::BucketKeys>,
     /// Where S3 data events go, when the operator enabled them.
     pub(crate) data_events: Option<Arc<coffer_audit::AuditLog>>,
+    pub(crate) policies: Arc<crate::bucket_policy::PolicyCache>,
 }
 
 impl CofferS3 {
@@ -49,6 +51,7 @@ impl CofferS3 {
             kms: None,
             bucket_keys: Arc::default(),
             data_events: None,
+            policies: Arc::default(),
         }
     }
 
@@ -107,18 +110,11 @@ impl CofferS3 {
             .map_err(internal)?
     }
 
-    /// Loads a bucket the caller owns: `NoSuchBucket` if it does not exist, `AccessDenied`
-    /// if someone else owns it.
-    pub(crate) async fn owned_bucket(&self, user: &User, bucket: &str) -> S3Result<BucketRecord> {
-        let name = bucket.to_owned();
-        let record = self
-            .blocking(move |meta, _| meta.get_bucket(&name).or_s3())
-            .await?
-            .ok_or_else(|| s3s::s3_error!(NoSuchBucket, "The specified bucket does not exist"))?;
-        if record.owner != user.name {
-            return Err(access_denied());
-        }
-        Ok(record)
+    /// The signed-in user with the request's policy context.
+    pub(crate) fn requester<T>(&self, req: &S3Request<T>) -> S3Result<Requester> {
+        let user = self.caller(req)?;
+        let arn = self.user_arn(&user);
+        Ok(Requester::new(user, arn, req))
     }
 
     /// Deletes blobs a committed change released, in the background: the change is already

@@ -35,6 +35,8 @@ pub trait MetaStore: Send + Sync + 'static {
         name: &str,
         encryption: Option<crate::records::BucketEncryption>,
     ) -> StoreResult<()>;
+    /// Sets (or, with `None`, removes) a bucket's policy.
+    fn set_bucket_policy(&self, name: &str, policy: Option<String>) -> StoreResult<()>;
     /// Fails with `BucketNotEmpty` while objects remain; aborts the bucket's uploads.
     fn delete_bucket(&self, name: &str) -> StoreResult<Vec<BlobId>>;
 

@@ -28,6 +28,9 @@ pub struct BucketRecord {
     /// (SSE-S3, no bucket key).
     #[serde(default)]
     pub encryption: Option<BucketEncryption>,
+    /// The bucket policy (JSON text, as the owner put it; validated before it is stored).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<String>,
 }
 
 /// A bucket's default-encryption rule (PutBucketEncryption).

@@ -378,6 +378,20 @@ impl MetaStore for RedbMetaStore {
         })
     }
 
+    fn set_bucket_policy(&self, name: &str, policy: Option<String>) -> StoreResult<()> {
+        let name = name.to_owned();
+        self.write(move |txn| {
+            let mut buckets = txn.open_table(BUCKETS)?;
+            let mut record: BucketRecord = match buckets.get(name.as_str())? {
+                Some(v) => decode(v.value())?,
+                None => return Err(StoreError::NoSuchBucket),
+            };
+            record.policy = policy.clone();
+            buckets.insert(name.as_str(), encode(&record)?.as_slice())?;
+            Ok(())
+        })
+    }
+
     fn delete_bucket(&self, name: &str) -> StoreResult<Vec<BlobId>> {
         let name = name.to_owned();
         self.write(move |txn| {
@@ -848,6 +862,7 @@ mod tests {
             region: "us-east-1".into(),
             created_ms: 0,
             encryption: None,
+            policy: None,
         })
         .unwrap();
         (dir, s)
@@ -1000,6 +1015,7 @@ mod tests {
             region: "us-east-1".into(),
             created_ms: 0,
             encryption: None,
+            policy: None,
         })
         .unwrap();
         for k in ["z", "a/2", "a/1", "é", "A"] {
