@@ -6,6 +6,7 @@ mod common;
 mod audit;
 mod auth;
 mod bad_input;
+mod bucket_policy;
 mod buckets;
 mod copy;
 mod crash;
