@@ -467,7 +467,7 @@ async fn condition_operators_over_request_keys() {
             false,
         ),
         (
-            format!(r#"{{"ArnLike":{{"aws:PrincipalArn":"arn:aws:iam::*:user/bo?"}}}}"#),
+            r#"{"ArnLike":{"aws:PrincipalArn":"arn:aws:iam::*:user/bo?"}}"#.to_owned(),
             true,
         ),
         (
