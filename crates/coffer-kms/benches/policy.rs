@@ -59,8 +59,12 @@ fn bench(c: &mut Criterion) {
         coffer_kms::policy::Decision::Allow
     );
     let mut g = c.benchmark_group("bucket_policy_20_statements");
-    g.bench_function("evaluate", |b| b.iter(|| black_box(policy.evaluate(black_box(&request)))));
-    g.bench_function("parse", |b| b.iter(|| black_box(Policy::parse(black_box(&text)).unwrap())));
+    g.bench_function("evaluate", |b| {
+        b.iter(|| black_box(policy.evaluate(black_box(&request))))
+    });
+    g.bench_function("parse", |b| {
+        b.iter(|| black_box(Policy::parse(black_box(&text)).unwrap()))
+    });
     g.finish();
 }
 

@@ -65,10 +65,11 @@ impl CofferS3 {
             input.copy_source_sse_customer_key_md5.take(),
         );
         let sse_c = target_headers.is_present() || source_headers.is_present();
-        self.require_secure_transport(&req.extensions, sse_c)?;
+        // The bucket policy first, then anything about the SSE headers.
         let bucket_record = self
             .bucket_for(&user, &input.bucket, "s3:PutObject", Some(&input.key))
             .await?;
+        self.require_secure_transport(&req.extensions, sse_c)?;
         check_key(&input.key)?;
         // The target's encryption comes from the request or the destination bucket's
         // default, never from the source (SPEC §3.5).

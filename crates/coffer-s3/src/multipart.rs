@@ -210,10 +210,11 @@ impl CofferS3 {
             input.sse_customer_key.take(),
             input.sse_customer_key_md5.take(),
         );
-        self.require_secure_transport(&req.extensions, sse_c.is_present())?;
+        // The bucket policy first, then anything about the SSE headers.
         let bucket_record = self
             .bucket_for(&user, &input.bucket, "s3:PutObject", Some(&input.key))
             .await?;
+        self.require_secure_transport(&req.extensions, sse_c.is_present())?;
         check_key(&input.key)?;
         let mode = encryption::requested_mode(
             EncryptionHeaders {
@@ -317,7 +318,6 @@ impl CofferS3 {
             input.sse_customer_key.take(),
             input.sse_customer_key_md5.take(),
         );
-        self.require_secure_transport(&req.extensions, sse_c.is_present())?;
         let number = check_part_number(input.part_number)?;
         let (bucket_record, upload) = self
             .upload(
@@ -328,6 +328,7 @@ impl CofferS3 {
                 &input.upload_id,
             )
             .await?;
+        self.require_secure_transport(&req.extensions, sse_c.is_present())?;
         let mode = part_mode(sse_c)?;
         self.check_not_blocked(&bucket_record, &mode, &user, "s3:PutObject", &input.key)?;
         let content_md5 = checksum::content_md5(input.content_md5.as_deref())?;
@@ -422,10 +423,6 @@ impl CofferS3 {
             input.copy_source_sse_customer_key.take(),
             input.copy_source_sse_customer_key_md5.take(),
         );
-        self.require_secure_transport(
-            &req.extensions,
-            target_headers.is_present() || source_headers.is_present(),
-        )?;
         let number = check_part_number(input.part_number)?;
         let (bucket_record, upload) = self
             .upload(
@@ -436,6 +433,10 @@ impl CofferS3 {
                 &input.upload_id,
             )
             .await?;
+        self.require_secure_transport(
+            &req.extensions,
+            target_headers.is_present() || source_headers.is_present(),
+        )?;
         let mode = part_mode(target_headers)?;
         let source_customer = source_headers.parse(Purpose::Read)?;
         self.check_not_blocked(&bucket_record, &mode, &user, "s3:PutObject", &input.key)?;
@@ -532,7 +533,6 @@ impl CofferS3 {
             input.sse_customer_key.take(),
             input.sse_customer_key_md5.take(),
         );
-        self.require_secure_transport(&req.extensions, sse_c.is_present())?;
         let (_, upload) = self
             .upload(
                 &user,
@@ -542,6 +542,7 @@ impl CofferS3 {
                 &input.upload_id,
             )
             .await?;
+        self.require_secure_transport(&req.extensions, sse_c.is_present())?;
         // Completing needs no key, but one that is sent must be the upload's.
         if let Some(customer) = sse_c.parse(Purpose::Write)? {
             self.upload_part_key(&upload, 1, Some(&customer), &user)?;
