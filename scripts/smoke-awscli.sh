@@ -102,6 +102,14 @@ step "s3 cp --sse aws:kms multipart (aws/s3 key)" bash -c "aws ${plain[*]} s3 cp
 step "kms disable-key blocks reads" bash -c "aws ${plain[*]} kms disable-key --key-id '$kms_key' && ! aws ${plain[*]} s3 cp s3://smoke/kms.bin '$work/kms2.out' 2>'$work/dis.err' && grep -q 'KMS.DisabledException' '$work/dis.err' && aws ${plain[*]} kms enable-key --key-id '$kms_key'"
 step "cloudtrail lookup-events finds the Decrypt calls" bash -c "aws ${plain[*]} cloudtrail lookup-events --lookup-attributes AttributeKey=EventName,AttributeValue=Decrypt --query 'Events[].EventName' --output text | grep -q Decrypt"
 step "coffer audit lookup names the SSE-KMS object" bash -c "'$coffer' audit lookup --config '$work/coffer.toml' --object smoke/kms.bin | grep -q 'smoke/kms.bin'"
+cat >"$work/policy.json" <<'JSON'
+{"Version": "2012-10-17", "Statement": [{"Sid": "DenyUnencryptedUploads", "Effect": "Deny",
+  "Principal": "*", "Action": "s3:PutObject", "Resource": "arn:aws:s3:::smoke/*",
+  "Condition": {"Null": {"s3:x-amz-server-side-encryption": "true"}}}]}
+JSON
+step "s3api put-bucket-policy and get-bucket-policy" bash -c "aws ${plain[*]} s3api put-bucket-policy --bucket smoke --policy 'file://$work/policy.json' && aws ${plain[*]} s3api get-bucket-policy --bucket smoke --query Policy --output text | grep -q DenyUnencryptedUploads"
+step "the policy denies an upload without SSE, allows one with it" bash -c "! aws ${plain[*]} s3api put-object --bucket smoke --key nosse --body '$work/msg.txt' 2>'$work/pol.err' && grep -q AccessDenied '$work/pol.err' && aws ${plain[*]} s3api put-object --bucket smoke --key sse --body '$work/msg.txt' --server-side-encryption AES256 >/dev/null"
+step "s3api delete-bucket-policy" aws "${plain[@]}" s3api delete-bucket-policy --bucket smoke
 step "s3 rm recursive" aws "${plain[@]}" s3 rm --recursive s3://smoke
 step "s3 rb" aws "${plain[@]}" s3 rb s3://smoke
 
