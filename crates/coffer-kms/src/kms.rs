@@ -52,19 +52,35 @@ pub trait Kms: Send + Sync + 'static {
     ) -> Result<Decrypted, KmsApiError>;
 }
 
-/// Counts a KMS request S3 made on a user's behalf (the JSON API counts its own).
-fn count(operation: &'static str) {
+/// One KMS request S3 made on a user's behalf, around `call`: counted, timed, and recorded in
+/// the audit trail (success or failure) before its result is returned. The JSON API counts
+/// and records its own requests.
+fn on_behalf<T>(
+    kms: &BuiltinKms,
+    caller: &Caller,
+    operation: &'static str,
+    parameters: Value,
+    resources: Vec<String>,
+    call: impl FnOnce() -> Result<T, KmsApiError>,
+) -> Result<T, KmsApiError> {
     metrics::counter!("coffer_kms_requests_total", "operation" => operation, "via" => "s3")
         .increment(1);
-}
-
-/// Its latency (audit record included) and, if it failed, its error.
-fn observe<T>(started: std::time::Instant, result: &Result<T, KmsApiError>) {
+    let started = std::time::Instant::now();
+    let result = call();
+    kms.record(&call_event(
+        caller,
+        operation,
+        parameters,
+        Value::Null,
+        resources,
+        result.as_ref().err(),
+    ))?;
     metrics::histogram!("coffer_kms_request_duration_seconds", "via" => "s3")
         .record(started.elapsed().as_secs_f64());
-    if let Err(e) = result {
+    if let Err(e) = &result {
         metrics::counter!("coffer_kms_errors_total", "code" => e.code).increment(1);
     }
+    result
 }
 
 impl Kms for BuiltinKms {
@@ -93,19 +109,14 @@ impl Kms for BuiltinKms {
         key: &str,
         context: &EncryptionContext,
     ) -> Result<DataKeyOutput, KmsApiError> {
-        count("GenerateDataKey");
-        let started = std::time::Instant::now();
-        let result = BuiltinKms::generate_data_key(self, caller, key, 32, context, true);
-        self.record(&call_event(
+        on_behalf(
+            self,
             caller,
             "GenerateDataKey",
             json!({"keyId": key, "keySpec": "AES_256", "encryptionContext": context_json(context)}),
-            Value::Null,
             vec![key.to_owned()],
-            result.as_ref().err(),
-        ))?;
-        observe(started, &result);
-        result
+            || BuiltinKms::generate_data_key(self, caller, key, 32, context, true),
+        )
     }
 
     fn encrypt(
@@ -115,19 +126,14 @@ impl Kms for BuiltinKms {
         plaintext: &[u8],
         context: &EncryptionContext,
     ) -> Result<Vec<u8>, KmsApiError> {
-        count("Encrypt");
-        let started = std::time::Instant::now();
-        let result = BuiltinKms::encrypt(self, caller, key, plaintext, context);
-        self.record(&call_event(
+        on_behalf(
+            self,
             caller,
             "Encrypt",
             json!({"keyId": key, "encryptionAlgorithm": "SYMMETRIC_DEFAULT", "encryptionContext": context_json(context)}),
-            Value::Null,
             vec![key.to_owned()],
-            result.as_ref().err(),
-        ))?;
-        observe(started, &result);
-        result.map(|(blob, _)| blob)
+            || BuiltinKms::encrypt(self, caller, key, plaintext, context).map(|(blob, _)| blob),
+        )
     }
 
     fn decrypt(
@@ -136,21 +142,17 @@ impl Kms for BuiltinKms {
         blob: &[u8],
         context: &EncryptionContext,
     ) -> Result<Decrypted, KmsApiError> {
-        count("Decrypt");
-        let started = std::time::Instant::now();
-        let result = BuiltinKms::decrypt(self, caller, blob, context, None);
+        // The key is named by the blob itself; a blob that names none is recorded without.
         let key_arn = crate::ciphertext::header(blob)
             .map(|h| self.identity().key_arn(&h.key_id))
             .ok();
-        self.record(&call_event(
+        on_behalf(
+            self,
             caller,
             "Decrypt",
             json!({"encryptionAlgorithm": "SYMMETRIC_DEFAULT", "encryptionContext": context_json(context)}),
-            Value::Null,
             key_arn.into_iter().collect(),
-            result.as_ref().err(),
-        ))?;
-        observe(started, &result);
-        result
+            || BuiltinKms::decrypt(self, caller, blob, context, None),
+        )
     }
 }

@@ -8,7 +8,7 @@ use s3s::{S3Request, S3Response, S3Result, s3_error};
 use crate::body;
 use crate::checksum;
 use crate::conditions::{Context, Preconditions};
-use crate::customer_key::{CustomerHeaders, Purpose};
+use crate::customer_key::{Purpose, take_customer_headers};
 use crate::encryption::{self, EncryptionHeaders, WriteMode};
 use crate::error::{OrS3, no_such_key};
 use crate::object::{ObjectHeaders, check_key, now_ms, timestamp};
@@ -54,16 +54,8 @@ impl CofferS3 {
     ) -> S3Result<S3Response<CopyObjectOutput>> {
         let user = self.requester(&req)?;
         let mut input = req.input;
-        let target_headers = CustomerHeaders::new(
-            input.sse_customer_algorithm.take(),
-            input.sse_customer_key.take(),
-            input.sse_customer_key_md5.take(),
-        );
-        let source_headers = CustomerHeaders::new(
-            input.copy_source_sse_customer_algorithm.take(),
-            input.copy_source_sse_customer_key.take(),
-            input.copy_source_sse_customer_key_md5.take(),
-        );
+        let target_headers = take_customer_headers!(input);
+        let source_headers = take_customer_headers!(copy_source input);
         let sse_c = target_headers.is_present() || source_headers.is_present();
         // The bucket policy first, then anything about the SSE headers.
         let bucket_record = self

@@ -131,6 +131,26 @@ impl CustomerHeaders {
     }
 }
 
+/// The SSE-C headers of an `s3s` input (every input type names them alike), taken out of
+/// it so the key text is wiped once parsed; `copy_source` takes the copy-source trio.
+macro_rules! take_customer_headers {
+    ($input:expr) => {
+        $crate::customer_key::CustomerHeaders::new(
+            $input.sse_customer_algorithm.take(),
+            $input.sse_customer_key.take(),
+            $input.sse_customer_key_md5.take(),
+        )
+    };
+    (copy_source $input:expr) => {
+        $crate::customer_key::CustomerHeaders::new(
+            $input.copy_source_sse_customer_algorithm.take(),
+            $input.copy_source_sse_customer_key.take(),
+            $input.copy_source_sse_customer_key_md5.take(),
+        )
+    };
+}
+pub(crate) use take_customer_headers;
+
 /// A read with a key that does not open the object (403; HEAD carries no body).
 pub(crate) fn wrong_key() -> S3Error {
     s3_error!(

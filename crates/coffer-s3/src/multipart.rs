@@ -10,7 +10,7 @@ use s3s::{S3Request, S3Response, S3Result, s3_error};
 use crate::body::{self, MAX_PUT_SIZE};
 use crate::checksum::{self, Algorithm};
 use crate::conditions::{self, Preconditions};
-use crate::customer_key::{CustomerHeaders, CustomerKey, Purpose};
+use crate::customer_key::{CustomerHeaders, CustomerKey, Purpose, take_customer_headers};
 use crate::encryption::{self, EncryptionHeaders, WriteMode};
 use crate::error::OrS3;
 use crate::object::{ObjectHeaders, check_key, now_ms, timestamp};
@@ -205,11 +205,7 @@ impl CofferS3 {
     ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
         let user = self.requester(&req)?;
         let mut input = req.input;
-        let sse_c = CustomerHeaders::new(
-            input.sse_customer_algorithm.take(),
-            input.sse_customer_key.take(),
-            input.sse_customer_key_md5.take(),
-        );
+        let sse_c = take_customer_headers!(input);
         // The bucket policy first, then anything about the SSE headers.
         let bucket_record = self
             .bucket_for(&user, &input.bucket, "s3:PutObject", Some(&input.key))
@@ -313,11 +309,7 @@ impl CofferS3 {
         let trailers = req.trailing_headers.clone();
         let headers = req.headers.clone();
         let mut input = req.input;
-        let sse_c = CustomerHeaders::new(
-            input.sse_customer_algorithm.take(),
-            input.sse_customer_key.take(),
-            input.sse_customer_key_md5.take(),
-        );
+        let sse_c = take_customer_headers!(input);
         let number = check_part_number(input.part_number)?;
         let (bucket_record, upload) = self
             .upload(
@@ -413,16 +405,8 @@ impl CofferS3 {
     ) -> S3Result<S3Response<UploadPartCopyOutput>> {
         let user = self.requester(&req)?;
         let mut input = req.input;
-        let target_headers = CustomerHeaders::new(
-            input.sse_customer_algorithm.take(),
-            input.sse_customer_key.take(),
-            input.sse_customer_key_md5.take(),
-        );
-        let source_headers = CustomerHeaders::new(
-            input.copy_source_sse_customer_algorithm.take(),
-            input.copy_source_sse_customer_key.take(),
-            input.copy_source_sse_customer_key_md5.take(),
-        );
+        let target_headers = take_customer_headers!(input);
+        let source_headers = take_customer_headers!(copy_source input);
         let number = check_part_number(input.part_number)?;
         let (bucket_record, upload) = self
             .upload(
@@ -528,11 +512,7 @@ impl CofferS3 {
     ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
         let user = self.requester(&req)?;
         let mut input = req.input;
-        let sse_c = CustomerHeaders::new(
-            input.sse_customer_algorithm.take(),
-            input.sse_customer_key.take(),
-            input.sse_customer_key_md5.take(),
-        );
+        let sse_c = take_customer_headers!(input);
         let (_, upload) = self
             .upload(
                 &user,

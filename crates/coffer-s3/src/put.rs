@@ -8,7 +8,7 @@ use subtle::ConstantTimeEq;
 use crate::body::{self, Ingested, MAX_PUT_SIZE};
 use crate::checksum::{self, ChecksumRequest};
 use crate::conditions;
-use crate::customer_key::CustomerHeaders;
+use crate::customer_key::take_customer_headers;
 use crate::encryption::{self, EncryptionHeaders, WriteMode};
 use crate::error::OrS3;
 use crate::object::{ObjectHeaders, check_key, now_ms};
@@ -97,11 +97,7 @@ impl CofferS3 {
         let mode = encryption::requested_mode(
             EncryptionHeaders {
                 sse: input.server_side_encryption.as_ref(),
-                customer: CustomerHeaders::new(
-                    input.sse_customer_algorithm.take(),
-                    input.sse_customer_key.take(),
-                    input.sse_customer_key_md5.take(),
-                ),
+                customer: take_customer_headers!(input),
                 kms_key: input.ssekms_key_id.as_deref(),
                 kms_context: input.ssekms_encryption_context.as_deref(),
                 bucket_key: input.bucket_key_enabled,

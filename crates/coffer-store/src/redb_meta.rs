@@ -311,6 +311,25 @@ impl RedbMetaStore {
         }
     }
 
+    /// Changes one bucket's record in a transaction (`NoSuchBucket` if it is gone).
+    fn update_bucket(
+        &self,
+        name: &str,
+        change: impl Fn(&mut BucketRecord) + Send + 'static,
+    ) -> StoreResult<()> {
+        let name = name.to_owned();
+        self.write(move |txn| {
+            let mut buckets = txn.open_table(BUCKETS)?;
+            let mut record: BucketRecord = match buckets.get(name.as_str())? {
+                Some(v) => decode(v.value())?,
+                None => return Err(StoreError::NoSuchBucket),
+            };
+            change(&mut record);
+            buckets.insert(name.as_str(), encode(&record)?.as_slice())?;
+            Ok(())
+        })
+    }
+
     fn remove_upload_in(txn: &WriteTransaction, upload_id: &str) -> StoreResult<Vec<BlobId>> {
         let mut uploads = txn.open_table(UPLOADS)?;
         if uploads.remove(upload_id)?.is_none() {
@@ -365,31 +384,11 @@ impl MetaStore for RedbMetaStore {
         name: &str,
         encryption: Option<crate::records::BucketEncryption>,
     ) -> StoreResult<()> {
-        let name = name.to_owned();
-        self.write(move |txn| {
-            let mut buckets = txn.open_table(BUCKETS)?;
-            let mut record: BucketRecord = match buckets.get(name.as_str())? {
-                Some(v) => decode(v.value())?,
-                None => return Err(StoreError::NoSuchBucket),
-            };
-            record.encryption = encryption.clone();
-            buckets.insert(name.as_str(), encode(&record)?.as_slice())?;
-            Ok(())
-        })
+        self.update_bucket(name, move |record| record.encryption = encryption.clone())
     }
 
     fn set_bucket_policy(&self, name: &str, policy: Option<String>) -> StoreResult<()> {
-        let name = name.to_owned();
-        self.write(move |txn| {
-            let mut buckets = txn.open_table(BUCKETS)?;
-            let mut record: BucketRecord = match buckets.get(name.as_str())? {
-                Some(v) => decode(v.value())?,
-                None => return Err(StoreError::NoSuchBucket),
-            };
-            record.policy = policy.clone();
-            buckets.insert(name.as_str(), encode(&record)?.as_slice())?;
-            Ok(())
-        })
+        self.update_bucket(name, move |record| record.policy = policy.clone())
     }
 
     fn delete_bucket(&self, name: &str) -> StoreResult<Vec<BlobId>> {

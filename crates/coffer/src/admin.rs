@@ -13,7 +13,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{Value, json};
 
 use crate::admin_ops::{self, ADMIN_HEADER, AdminTarget};
-use crate::cli::{AdminArgs, AdminCommand, RekeyArgs, ServeArgs, Target};
+use crate::cli::{AdminArgs, AdminCommand, RekeyArgs, Target};
 use crate::config::{ServeConfig, users_or_generated};
 use crate::datadir::{self, OpenError};
 
@@ -49,15 +49,7 @@ pub async fn run(args: AdminArgs) -> Result<(), String> {
 }
 
 pub(crate) async fn connect(target: &Target) -> Result<Ops, String> {
-    let config = ServeConfig::resolve(&ServeArgs {
-        config: target.config.clone(),
-        data_dir: target.data_dir.clone(),
-        http: None,
-        https: None,
-        tls_cert: None,
-        tls_key: None,
-        allow_sse_c_over_http: false,
-    })?;
+    let config = ServeConfig::for_target(target)?;
     let identity = ServerIdentity {
         account_id: config.account_id.clone(),
         region: config.region.clone(),

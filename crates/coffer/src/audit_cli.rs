@@ -3,21 +3,13 @@
 
 use coffer_audit::{Filter, Layout};
 
-use crate::cli::{AuditArgs, AuditCommand, ServeArgs, Target};
+use crate::cli::{AuditArgs, AuditCommand, Target};
 use crate::config::ServeConfig;
 use crate::kms_cli::table;
 
 /// The trail of the configured data directory.
 pub fn layout(target: &Target) -> Result<Layout, String> {
-    let config = ServeConfig::resolve(&ServeArgs {
-        config: target.config.clone(),
-        data_dir: target.data_dir.clone(),
-        http: None,
-        https: None,
-        tls_cert: None,
-        tls_key: None,
-        allow_sse_c_over_http: false,
-    })?;
+    let config = ServeConfig::for_target(target)?;
     Ok(Layout::new(
         &config.data_dir,
         &config.account_id,

@@ -82,6 +82,20 @@ pub struct ServeConfig {
 }
 
 impl ServeConfig {
+    /// The configuration an operator command (`admin`, `kms`, `audit`) names: the file and
+    /// data directory it was given, with no listener flags.
+    pub fn for_target(target: &crate::cli::Target) -> Result<Self, String> {
+        Self::resolve(&ServeArgs {
+            config: target.config.clone(),
+            data_dir: target.data_dir.clone(),
+            http: None,
+            https: None,
+            tls_cert: None,
+            tls_key: None,
+            allow_sse_c_over_http: false,
+        })
+    }
+
     pub fn resolve(args: &ServeArgs) -> Result<Self, String> {
         let file = match &args.config {
             Some(path) => {

@@ -84,6 +84,18 @@ async fn read_body(body: Incoming) -> Result<Bytes, JsonError> {
 }
 
 impl JsonApis {
+    /// Reads a request's body and verifies its signature for `scope`.
+    async fn authenticate(
+        &self,
+        req: Request<Incoming>,
+        scope: &str,
+    ) -> Result<(http::request::Parts, Bytes, coffer_s3::User), JsonError> {
+        let (parts, body) = req.into_parts();
+        let body = read_body(body).await?;
+        let user = sigv4::verify(&parts, &body, &self.users, &self.region, scope)?;
+        Ok((parts, body, user))
+    }
+
     /// Serves CloudTrail's LookupEvents over the audit trail, to admin users.
     pub async fn serve_cloudtrail(
         &self,
@@ -91,13 +103,8 @@ impl JsonApis {
         req: Request<Incoming>,
         request_id: &str,
     ) -> Response<Body> {
-        let (parts, body) = req.into_parts();
-        let body = match read_body(body).await {
-            Ok(b) => b,
-            Err(e) => return error(&e, request_id),
-        };
-        let user = match sigv4::verify(&parts, &body, &self.users, &self.region, "cloudtrail") {
-            Ok(u) => u,
+        let (_, body, user) = match self.authenticate(req, "cloudtrail").await {
+            Ok(v) => v,
             Err(e) => return error(&e, request_id),
         };
         let deny = |code: &'static str, message: String| {
@@ -153,13 +160,8 @@ impl JsonApis {
         req: Request<Incoming>,
         request_id: &str,
     ) -> Response<Body> {
-        let (parts, body) = req.into_parts();
-        let body = match read_body(body).await {
-            Ok(b) => b,
-            Err(e) => return error(&e, request_id),
-        };
-        let user = match sigv4::verify(&parts, &body, &self.users, &self.region, "kms") {
-            Ok(u) => u,
+        let (parts, body, user) = match self.authenticate(req, "kms").await {
+            Ok(v) => v,
             Err(e) => return error(&e, request_id),
         };
         let caller = Caller {

@@ -29,6 +29,62 @@ fn ck(seed: u8) -> Ck {
     }
 }
 
+/// The SSE-C headers of a key, on every request builder that takes them.
+trait CustomerKeyed: Sized {
+    fn customer_key(self, k: &Ck) -> Self;
+}
+
+/// The copy-source SSE-C headers, on the builders that copy.
+trait SourceCustomerKeyed: Sized {
+    fn source_customer_key(self, k: &Ck) -> Self;
+}
+
+macro_rules! customer_keyed {
+    ($($builder:ty),*) => {$(
+        impl CustomerKeyed for $builder {
+            fn customer_key(self, k: &Ck) -> Self {
+                self.sse_customer_algorithm("AES256")
+                    .sse_customer_key(&k.b64)
+                    .sse_customer_key_md5(&k.md5)
+            }
+        }
+    )*};
+}
+
+macro_rules! source_customer_keyed {
+    ($($builder:ty),*) => {$(
+        impl SourceCustomerKeyed for $builder {
+            fn source_customer_key(self, k: &Ck) -> Self {
+                self.copy_source_sse_customer_algorithm("AES256")
+                    .copy_source_sse_customer_key(&k.b64)
+                    .copy_source_sse_customer_key_md5(&k.md5)
+            }
+        }
+    )*};
+}
+
+use aws_sdk_s3::operation::{
+    copy_object::builders::CopyObjectFluentBuilder,
+    create_multipart_upload::builders::CreateMultipartUploadFluentBuilder,
+    get_object::builders::GetObjectFluentBuilder,
+    get_object_attributes::builders::GetObjectAttributesFluentBuilder,
+    head_object::builders::HeadObjectFluentBuilder, put_object::builders::PutObjectFluentBuilder,
+    upload_part::builders::UploadPartFluentBuilder,
+    upload_part_copy::builders::UploadPartCopyFluentBuilder,
+};
+
+customer_keyed!(
+    PutObjectFluentBuilder,
+    GetObjectFluentBuilder,
+    HeadObjectFluentBuilder,
+    GetObjectAttributesFluentBuilder,
+    CreateMultipartUploadFluentBuilder,
+    UploadPartFluentBuilder,
+    UploadPartCopyFluentBuilder,
+    CopyObjectFluentBuilder
+);
+source_customer_keyed!(CopyObjectFluentBuilder, UploadPartCopyFluentBuilder);
+
 /// A server that allows SSE-C over loopback HTTP (so the SDK client can stay plain) and
 /// starts buckets unblocked.
 fn open_server() -> Server {
@@ -45,9 +101,7 @@ async fn put_c(c: &aws_sdk_s3::Client, bucket: &str, key: &str, data: &[u8], k: 
         .bucket(bucket)
         .key(key)
         .body(ByteStream::from(data.to_vec()))
-        .sse_customer_algorithm("AES256")
-        .sse_customer_key(&k.b64)
-        .sse_customer_key_md5(&k.md5)
+        .customer_key(k)
         .send()
         .await
         .unwrap();
@@ -71,9 +125,7 @@ async fn get_c(
         .get_object()
         .bucket(bucket)
         .key(key)
-        .sse_customer_algorithm("AES256")
-        .sse_customer_key(&k.b64)
-        .sse_customer_key_md5(&k.md5)
+        .customer_key(k)
         .send()
         .await
     {
@@ -130,9 +182,7 @@ async fn reads_need_the_same_key_and_responses_echo_it() {
         .head_object()
         .bucket("cee")
         .key("obj")
-        .sse_customer_algorithm("AES256")
-        .sse_customer_key(&b.b64)
-        .sse_customer_key_md5(&b.md5)
+        .customer_key(&b)
         .send()
         .await
         .unwrap_err();
@@ -141,9 +191,7 @@ async fn reads_need_the_same_key_and_responses_echo_it() {
         .head_object()
         .bucket("cee")
         .key("obj")
-        .sse_customer_algorithm("AES256")
-        .sse_customer_key(&a.b64)
-        .sse_customer_key_md5(&a.md5)
+        .customer_key(&a)
         .send()
         .await
         .unwrap();
@@ -159,9 +207,7 @@ async fn reads_need_the_same_key_and_responses_echo_it() {
         .bucket("cee")
         .key("obj")
         .range("bytes=65530-131080")
-        .sse_customer_algorithm("AES256")
-        .sse_customer_key(&a.b64)
-        .sse_customer_key_md5(&a.md5)
+        .customer_key(&a)
         .send()
         .await
         .unwrap();
@@ -183,9 +229,7 @@ async fn reads_need_the_same_key_and_responses_echo_it() {
         .bucket("cee")
         .key("obj")
         .object_attributes(ObjectAttributes::ObjectSize)
-        .sse_customer_algorithm("AES256")
-        .sse_customer_key(&a.b64)
-        .sse_customer_key_md5(&a.md5)
+        .customer_key(&a)
         .send()
         .await
         .unwrap();
@@ -209,9 +253,7 @@ async fn reads_need_the_same_key_and_responses_echo_it() {
         .bucket("cee")
         .key("obj")
         .checksum_mode(aws_sdk_s3::types::ChecksumMode::Enabled)
-        .sse_customer_algorithm("AES256")
-        .sse_customer_key(&a.b64)
-        .sse_customer_key_md5(&a.md5)
+        .customer_key(&a)
         .send()
         .await
         .unwrap();
@@ -307,9 +349,7 @@ async fn sse_c_is_refused_over_plain_http_unless_allowed_for_loopback() {
         .bucket("tee")
         .key("k")
         .body(ByteStream::from_static(b"secret"))
-        .sse_customer_algorithm("AES256")
-        .sse_customer_key(&a.b64)
-        .sse_customer_key_md5(&a.md5)
+        .customer_key(&a)
         .send()
         .await
         .unwrap_err();
@@ -352,9 +392,7 @@ async fn buckets_that_block_sse_c_refuse_writes_and_still_serve_reads() {
         .bucket("bee")
         .key("k")
         .body(ByteStream::from_static(b"x"))
-        .sse_customer_algorithm("AES256")
-        .sse_customer_key(&a.b64)
-        .sse_customer_key_md5(&a.md5)
+        .customer_key(&a)
         .send()
         .await
         .unwrap_err();
@@ -363,9 +401,7 @@ async fn buckets_that_block_sse_c_refuse_writes_and_still_serve_reads() {
         .create_multipart_upload()
         .bucket("bee")
         .key("m")
-        .sse_customer_algorithm("AES256")
-        .sse_customer_key(&a.b64)
-        .sse_customer_key_md5(&a.md5)
+        .customer_key(&a)
         .send()
         .await
         .unwrap_err();
@@ -415,9 +451,7 @@ async fn buckets_that_block_sse_c_refuse_writes_and_still_serve_reads() {
         .bucket("bee")
         .key("k2")
         .copy_source("bee/s3")
-        .sse_customer_algorithm("AES256")
-        .sse_customer_key(&a.b64)
-        .sse_customer_key_md5(&a.md5)
+        .customer_key(&a)
         .send()
         .await
         .unwrap_err();
@@ -433,9 +467,7 @@ async fn buckets_that_block_sse_c_refuse_writes_and_still_serve_reads() {
         .bucket("bee")
         .key("k3")
         .body(ByteStream::from_static(b"x"))
-        .sse_customer_algorithm("AES256")
-        .sse_customer_key(&a.b64)
-        .sse_customer_key_md5(&a.md5)
+        .customer_key(&a)
         .send()
         .await
         .unwrap_err();
@@ -458,9 +490,7 @@ async fn multipart_parts_need_the_upload_key_and_read_back_in_any_range() {
         .create_multipart_upload()
         .bucket("mpu")
         .key("big")
-        .sse_customer_algorithm("AES256")
-        .sse_customer_key(&a.b64)
-        .sse_customer_key_md5(&a.md5)
+        .customer_key(&a)
         .send()
         .await
         .unwrap();
@@ -482,17 +512,13 @@ async fn multipart_parts_need_the_upload_key_and_read_back_in_any_range() {
     let e = part(1, part1.clone()).send().await.unwrap_err();
     assert_eq!(err_code(&e), (Some("InvalidRequest".into()), 400));
     let e = part(1, part1.clone())
-        .sse_customer_algorithm("AES256")
-        .sse_customer_key(&b.b64)
-        .sse_customer_key_md5(&b.md5)
+        .customer_key(&b)
         .send()
         .await
         .unwrap_err();
     assert_eq!(err_code(&e), (Some("InvalidRequest".into()), 400));
     let p1 = part(1, part1.clone())
-        .sse_customer_algorithm("AES256")
-        .sse_customer_key(&a.b64)
-        .sse_customer_key_md5(&a.md5)
+        .customer_key(&a)
         .send()
         .await
         .unwrap();
@@ -509,9 +535,7 @@ async fn multipart_parts_need_the_upload_key_and_read_back_in_any_range() {
         .part_number(2)
         .copy_source("mpu/src")
         .copy_source_range("bytes=300-65836")
-        .sse_customer_algorithm("AES256")
-        .sse_customer_key(&a.b64)
-        .sse_customer_key_md5(&a.md5)
+        .customer_key(&a)
         .send()
         .await
         .unwrap_err();
@@ -528,12 +552,8 @@ async fn multipart_parts_need_the_upload_key_and_read_back_in_any_range() {
         .part_number(2)
         .copy_source("mpu/src")
         .copy_source_range("bytes=300-65836")
-        .copy_source_sse_customer_algorithm("AES256")
-        .copy_source_sse_customer_key(&b.b64)
-        .copy_source_sse_customer_key_md5(&b.md5)
-        .sse_customer_algorithm("AES256")
-        .sse_customer_key(&a.b64)
-        .sse_customer_key_md5(&a.md5)
+        .source_customer_key(&b)
+        .customer_key(&a)
         .send()
         .await
         .unwrap();
@@ -581,9 +601,7 @@ async fn multipart_parts_need_the_upload_key_and_read_back_in_any_range() {
             .bucket("mpu")
             .key("big")
             .range(format!("bytes={from}-{to}"))
-            .sse_customer_algorithm("AES256")
-            .sse_customer_key(&a.b64)
-            .sse_customer_key_md5(&a.md5)
+            .customer_key(&a)
             .send()
             .await
             .unwrap();
@@ -599,9 +617,7 @@ async fn multipart_parts_need_the_upload_key_and_read_back_in_any_range() {
             .bucket("mpu")
             .key("big")
             .part_number(n)
-            .sse_customer_algorithm("AES256")
-            .sse_customer_key(&a.b64)
-            .sse_customer_key_md5(&a.md5)
+            .customer_key(&a)
             .send()
             .await
             .unwrap();
@@ -634,9 +650,7 @@ async fn multipart_parts_need_the_upload_key_and_read_back_in_any_range() {
         .upload_id(plain.upload_id().unwrap())
         .part_number(1)
         .body(ByteStream::from_static(b"x"))
-        .sse_customer_algorithm("AES256")
-        .sse_customer_key(&a.b64)
-        .sse_customer_key_md5(&a.md5)
+        .customer_key(&a)
         .send()
         .await
         .unwrap_err();
@@ -664,9 +678,7 @@ async fn copies_move_between_modes_and_rotate_keys_without_rewriting_data() {
         .bucket("cpy")
         .key("c")
         .copy_source("cpy/s3")
-        .sse_customer_algorithm("AES256")
-        .sse_customer_key(&a.b64)
-        .sse_customer_key_md5(&a.md5)
+        .customer_key(&a)
         .send()
         .await
         .unwrap();
@@ -686,17 +698,13 @@ async fn copies_move_between_modes_and_rotate_keys_without_rewriting_data() {
     let e = copy("cpy/c", "x").send().await.unwrap_err();
     assert_eq!(err_code(&e), (Some("InvalidRequest".into()), 400));
     let e = copy("cpy/c", "x")
-        .copy_source_sse_customer_algorithm("AES256")
-        .copy_source_sse_customer_key(&b.b64)
-        .copy_source_sse_customer_key_md5(&b.md5)
+        .source_customer_key(&b)
         .send()
         .await
         .unwrap_err();
     assert_eq!(err_code(&e), (Some("AccessDenied".into()), 403));
     let e = copy("cpy/s3", "x")
-        .copy_source_sse_customer_algorithm("AES256")
-        .copy_source_sse_customer_key(&a.b64)
-        .copy_source_sse_customer_key_md5(&a.md5)
+        .source_customer_key(&a)
         .send()
         .await
         .unwrap_err();
@@ -704,9 +712,7 @@ async fn copies_move_between_modes_and_rotate_keys_without_rewriting_data() {
 
     // SSE-C -> SSE-S3: the target's ETag is the plaintext MD5 again.
     let out = copy("cpy/c", "back")
-        .copy_source_sse_customer_algorithm("AES256")
-        .copy_source_sse_customer_key(&a.b64)
-        .copy_source_sse_customer_key_md5(&a.md5)
+        .source_customer_key(&a)
         .send()
         .await
         .unwrap();
@@ -729,12 +735,8 @@ async fn copies_move_between_modes_and_rotate_keys_without_rewriting_data() {
 
     // SSE-C -> SSE-C under another key.
     copy("cpy/c", "other")
-        .copy_source_sse_customer_algorithm("AES256")
-        .copy_source_sse_customer_key(&a.b64)
-        .copy_source_sse_customer_key_md5(&a.md5)
-        .sse_customer_algorithm("AES256")
-        .sse_customer_key(&b.b64)
-        .sse_customer_key_md5(&b.md5)
+        .source_customer_key(&a)
+        .customer_key(&b)
         .send()
         .await
         .unwrap();
@@ -753,12 +755,8 @@ async fn copies_move_between_modes_and_rotate_keys_without_rewriting_data() {
         })
         .collect();
     copy("cpy/c", "c")
-        .copy_source_sse_customer_algorithm("AES256")
-        .copy_source_sse_customer_key(&a.b64)
-        .copy_source_sse_customer_key_md5(&a.md5)
-        .sse_customer_algorithm("AES256")
-        .sse_customer_key(&b.b64)
-        .sse_customer_key_md5(&b.md5)
+        .source_customer_key(&a)
+        .customer_key(&b)
         .send()
         .await
         .unwrap();
@@ -794,12 +792,8 @@ async fn customer_keys_never_reach_the_disk_or_the_log() {
         .bucket("scan")
         .key("one")
         .copy_source("scan/one")
-        .copy_source_sse_customer_algorithm("AES256")
-        .copy_source_sse_customer_key(&keys[0].b64)
-        .copy_source_sse_customer_key_md5(&keys[0].md5)
-        .sse_customer_algorithm("AES256")
-        .sse_customer_key(&keys[2].b64)
-        .sse_customer_key_md5(&keys[2].md5)
+        .source_customer_key(&keys[0])
+        .customer_key(&keys[2])
         .send()
         .await
         .unwrap();
@@ -807,9 +801,7 @@ async fn customer_keys_never_reach_the_disk_or_the_log() {
         .create_multipart_upload()
         .bucket("scan")
         .key("mp")
-        .sse_customer_algorithm("AES256")
-        .sse_customer_key(&keys[3].b64)
-        .sse_customer_key_md5(&keys[3].md5)
+        .customer_key(&keys[3])
         .send()
         .await
         .unwrap();
@@ -819,9 +811,7 @@ async fn customer_keys_never_reach_the_disk_or_the_log() {
         .upload_id(up.upload_id().unwrap())
         .part_number(1)
         .body(ByteStream::from(data.clone()))
-        .sse_customer_algorithm("AES256")
-        .sse_customer_key(&keys[3].b64)
-        .sse_customer_key_md5(&keys[3].md5)
+        .customer_key(&keys[3])
         .send()
         .await
         .unwrap();
@@ -877,9 +867,7 @@ async fn upload_part_copy_moves_parts_between_modes() {
         .create_multipart_upload()
         .bucket("upc")
         .key("into-c")
-        .sse_customer_algorithm("AES256")
-        .sse_customer_key(&a.b64)
-        .sse_customer_key_md5(&a.md5)
+        .customer_key(&a)
         .send()
         .await
         .unwrap();
@@ -897,9 +885,7 @@ async fn upload_part_copy_moves_parts_between_modes() {
         .upload_id(into_c.upload_id().unwrap())
         .part_number(1)
         .copy_source("upc/s3-src")
-        .sse_customer_algorithm("AES256")
-        .sse_customer_key(&a.b64)
-        .sse_customer_key_md5(&a.md5)
+        .customer_key(&a)
         .send()
         .await
         .unwrap();
@@ -911,9 +897,7 @@ async fn upload_part_copy_moves_parts_between_modes() {
         .upload_id(into_s3.upload_id().unwrap())
         .part_number(1)
         .copy_source("upc/c-src")
-        .copy_source_sse_customer_algorithm("AES256")
-        .copy_source_sse_customer_key(&a.b64)
-        .copy_source_sse_customer_key_md5(&a.md5)
+        .source_customer_key(&a)
         .send()
         .await
         .unwrap();
