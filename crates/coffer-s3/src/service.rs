@@ -57,7 +57,7 @@ impl CofferS3 {
 
     /// The same service calling `kms` for SSE-KMS.
     pub fn with_kms(mut self, kms: Arc<dyn coffer_kms::Kms>) -> Self {
-        self.kms = Some(kms);
+        self.kms = Some(Arc::new(crate::sse_kms::OffRuntime(kms)));
         self
     }
 

@@ -47,6 +47,55 @@ pub(crate) fn parse_stored_context(stored: Option<&str>) -> S3Result<EncryptionC
     }
 }
 
+/// The KMS as handlers call it: every call may wait for an audit fsync (or, once, for the
+/// creation of `aws/s3`), so it runs with the async worker handed to other requests
+/// meanwhile, rather than stalling every connection on that worker.
+pub(crate) struct OffRuntime(pub Arc<dyn Kms>);
+
+impl Kms for OffRuntime {
+    fn key_arn_for_s3(&self, key: Option<&str>) -> Result<String, KmsApiError> {
+        tokio::task::block_in_place(|| self.0.key_arn_for_s3(key))
+    }
+
+    fn check_access(
+        &self,
+        caller: &Caller,
+        key: &str,
+        action: &str,
+        context: &EncryptionContext,
+    ) -> Result<(), KmsApiError> {
+        tokio::task::block_in_place(|| self.0.check_access(caller, key, action, context))
+    }
+
+    fn generate_data_key(
+        &self,
+        caller: &Caller,
+        key: &str,
+        context: &EncryptionContext,
+    ) -> Result<coffer_kms::DataKeyOutput, KmsApiError> {
+        tokio::task::block_in_place(|| self.0.generate_data_key(caller, key, context))
+    }
+
+    fn encrypt(
+        &self,
+        caller: &Caller,
+        key: &str,
+        plaintext: &[u8],
+        context: &EncryptionContext,
+    ) -> Result<Vec<u8>, KmsApiError> {
+        tokio::task::block_in_place(|| self.0.encrypt(caller, key, plaintext, context))
+    }
+
+    fn decrypt(
+        &self,
+        caller: &Caller,
+        blob: &[u8],
+        context: &EncryptionContext,
+    ) -> Result<coffer_kms::Decrypted, KmsApiError> {
+        tokio::task::block_in_place(|| self.0.decrypt(caller, blob, context))
+    }
+}
+
 impl CofferS3 {
     pub(crate) fn kms(&self) -> S3Result<&Arc<dyn Kms>> {
         self.kms.as_ref().ok_or_else(|| {
