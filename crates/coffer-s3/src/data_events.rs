@@ -93,6 +93,7 @@ impl CofferS3 {
             service_event_details: None,
             additional_event_data: sse_applied.map(|s| json!({ "SSEApplied": s })),
         };
-        log.record(&event).map_err(crate::error::internal)
+        // The record waits for an fsync: hand the async worker to other requests meanwhile.
+        tokio::task::block_in_place(|| log.record(&event)).map_err(crate::error::internal)
     }
 }
