@@ -402,7 +402,10 @@ impl BuiltinKms {
 
     // ---- keys ----------------------------------------------------------------------------
 
-    pub fn create_key(&self, caller: &Caller, new: NewKey) -> Result<KeyRecord, KmsApiError> {
+    /// Creates a customer-managed key. Any user may (there are no IAM policies here to say
+    /// otherwise); what they may then do with it is up to its policy, which by default
+    /// grants only the account's admins, as AWS's default grants the account.
+    pub fn create_key(&self, _caller: &Caller, new: NewKey) -> Result<KeyRecord, KmsApiError> {
         let policy = match new.policy {
             Some(p) => {
                 Policy::parse(&p).map_err(|e| KmsApiError::malformed_policy(e.to_string()))?;
@@ -410,7 +413,6 @@ impl BuiltinKms {
             }
             None => default_key_policy(&self.identity),
         };
-        let _ = caller;
         let key_id = uuid::Uuid::new_v4().to_string();
         let record = KeyRecord {
             v: 1,
