@@ -533,3 +533,46 @@ async fn condition_operators_over_request_keys() {
         assert_eq!(got.is_ok(), allowed, "{condition}: {got:?}");
     }
 }
+
+#[tokio::test]
+async fn a_key_policy_still_binds_a_user_the_bucket_lets_in() {
+    let server = Server::start();
+    let (alice, bob, kms) = (
+        server.alice(),
+        server.client(BOB),
+        kms_client(&server, ALICE),
+    );
+    alice
+        .create_bucket()
+        .bucket("kms-shared")
+        .send()
+        .await
+        .unwrap();
+    let key = kms.create_key().send().await.unwrap();
+    let arn = key.key_metadata().unwrap().arn().unwrap().to_owned();
+    alice
+        .put_object()
+        .bucket("kms-shared")
+        .key("report")
+        .body(ByteStream::from_static(b"q3"))
+        .server_side_encryption(ServerSideEncryption::AwsKms)
+        .ssekms_key_id(&arn)
+        .send()
+        .await
+        .unwrap();
+    put(&alice, "kms-shared", "plain", None).await.unwrap();
+    // The bucket lets bob read everything...
+    put_policy(
+        &alice,
+        "kms-shared",
+        &format!(
+            r#"{{"Statement":[{{"Effect":"Allow","Principal":{{"AWS":"{BOB_ARN}"}},"Action":"s3:GetObject","Resource":"arn:aws:s3:::kms-shared/*"}}]}}"#
+        ),
+    )
+    .await;
+    assert_eq!(get(&bob, "kms-shared", "plain").await.unwrap(), b"data");
+    // ...but the key's default policy grants only the account's admins: bob gets
+    // AccessDenied on the SSE-KMS object while its owner reads it.
+    denied(get(&bob, "kms-shared", "report").await);
+    assert_eq!(get(&alice, "kms-shared", "report").await.unwrap(), b"q3");
+}
