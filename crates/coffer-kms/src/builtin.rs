@@ -140,6 +140,8 @@ pub struct BuiltinKms {
     writes: Mutex<()>,
     /// Where every operation is recorded; `None` runs without an audit trail.
     audit: Option<Arc<AuditLog>>,
+    /// Key policies parsed once per text: every operation evaluates one.
+    parsed: Mutex<std::collections::HashMap<String, Arc<Policy>>>,
 }
 
 impl BuiltinKms {
@@ -150,6 +152,7 @@ impl BuiltinKms {
             identity,
             writes: Mutex::new(()),
             audit: None,
+            parsed: Mutex::default(),
         }
     }
 
@@ -325,8 +328,7 @@ impl BuiltinKms {
                 );
             }
         }
-        let policy = Policy::parse(&record.policy)
-            .map_err(|e| KmsApiError::internal(format!("stored key policy: {e}")))?;
+        let policy = self.parsed_policy(&record.policy)?;
         let decision = policy.evaluate(&Request {
             principal_arn: &caller.arn,
             account_principal: caller.admin.then_some(self.identity.account_id.as_str()),
@@ -345,6 +347,22 @@ impl BuiltinKms {
                 caller.arn
             ))),
         }
+    }
+
+    fn parsed_policy(&self, text: &str) -> Result<Arc<Policy>, KmsApiError> {
+        let mut parsed = self.parsed.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(p) = parsed.get(text) {
+            return Ok(p.clone());
+        }
+        let policy = Arc::new(
+            Policy::parse(text)
+                .map_err(|e| KmsApiError::internal(format!("stored key policy: {e}")))?,
+        );
+        if parsed.len() > 4096 {
+            parsed.clear();
+        }
+        parsed.insert(text.to_owned(), policy.clone());
+        Ok(policy)
     }
 
     /// Resolves a key the caller may use for `action`.
