@@ -238,10 +238,20 @@ impl Writer {
         for l in lines {
             buf.extend_from_slice(l);
         }
-        self.journal
+        let before = self.journal.metadata().map(|m| m.len()).ok();
+        let result = self
+            .journal
             .write_all(&buf)
-            .and_then(|()| self.journal.sync_data())
-            .map_err(|e| format!("audit journal write failed: {e}"))
+            .and_then(|()| self.journal.sync_data());
+        if let Err(e) = result {
+            // A partial write would glue the next batch's first record to its fragment:
+            // take the fragment back so later acknowledged records stay whole.
+            if let Some(len) = before {
+                let _ = self.journal.set_len(len);
+            }
+            return Err(format!("audit journal write failed: {e}"));
+        }
+        Ok(())
     }
 
     fn state(&self) -> Result<DigestState, String> {
@@ -295,7 +305,12 @@ impl Writer {
             let content =
                 serde_json::to_vec(&json!({ "Records": records })).map_err(|e| e.to_string())?;
             let hash = sha256_hex(&content);
-            let path = self.layout.log_file(OffsetDateTime::now_utc(), &hash[..16]);
+            // Named by its content (newest record's time and hash), so finishing a cut after
+            // a crash names the file it may already have written, not a second copy.
+            let stamp =
+                OffsetDateTime::parse(&newest, &time::format_description::well_known::Rfc3339)
+                    .unwrap_or_else(|_| OffsetDateTime::now_utc());
+            let path = self.layout.log_file(stamp, &hash[..16]);
             let mut state = self.state()?;
             if !state.pending.iter().any(|p| p.hash == hash) {
                 let full = self.layout.root.join(&path);

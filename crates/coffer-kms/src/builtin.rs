@@ -714,6 +714,11 @@ impl BuiltinKms {
     ) -> Result<(), KmsApiError> {
         let _guard = self.lock();
         let mut alias = self.alias_for_change(name)?;
+        // As on AWS, both keys must allow it: otherwise anyone could point another user's
+        // alias (and the buckets that name it) at a key of their own.
+        if let Some(current) = self.load_key(&alias.target_key_id)? {
+            self.authorize(caller, "kms:UpdateAlias", &current, None)?;
+        }
         let record = self.authorized_key(caller, target, "kms:UpdateAlias", None)?;
         self.check_not_pending(&record)?;
         alias.target_key_id = record.key_id;

@@ -141,8 +141,10 @@ impl CofferS3 {
         self.add_kms_key_condition(&mut context, record);
         let decision = policy.evaluate(&Request {
             principal_arn: &self.user_arn(who),
-            // Every user here belongs to the one account.
-            account_principal: Some(self.identity.account_id.as_str()),
+            // The account principal (`arn:aws:iam::ACCT:root`) delegates to the account's
+            // own permissions, which here are its admins' (as in key policies); a policy that
+            // means everyone says `*`.
+            account_principal: who.admin.then_some(self.identity.account_id.as_str()),
             action,
             resource: &resource,
             context: &context,

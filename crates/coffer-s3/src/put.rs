@@ -70,7 +70,14 @@ impl CofferS3 {
         &self,
         req: S3Request<PutObjectInput>,
     ) -> S3Result<S3Response<PutObjectOutput>> {
-        let user = self.requester(&req)?;
+        let user = self.requester(&req)?.with_encryption(
+            req.input
+                .server_side_encryption
+                .as_ref()
+                .map(|s| s.as_str()),
+            req.input.ssekms_key_id.as_deref(),
+            req.input.sse_customer_algorithm.as_deref(),
+        );
         // The bucket policy comes first: a denied request learns nothing about its headers.
         let bucket_record = self
             .bucket_for(

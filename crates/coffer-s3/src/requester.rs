@@ -42,7 +42,13 @@ impl Requester {
             context.insert(k.to_owned(), vec![v]);
         };
         for h in CONDITION_HEADERS {
-            if let Some(v) = req.headers.get(*h).and_then(|v| v.to_str().ok()) {
+            // An empty header is no header, as s3s reads it.
+            if let Some(v) = req
+                .headers
+                .get(*h)
+                .and_then(|v| v.to_str().ok())
+                .filter(|v| !v.is_empty())
+            {
                 set(&format!("s3:{h}"), v.to_owned());
             }
         }
@@ -70,6 +76,22 @@ impl Requester {
             set("aws:accesskey", c.access_key.clone());
         }
         Self { user, context }
+    }
+
+    /// The same requester with the encryption a write asks for as `s3s` parsed it: for a
+    /// browser POST these come from form fields, not headers.
+    pub(crate) fn with_encryption(
+        &self,
+        sse: Option<&str>,
+        kms_key: Option<&str>,
+        customer_algorithm: Option<&str>,
+    ) -> Self {
+        self.with("s3:x-amz-server-side-encryption", sse)
+            .with("s3:x-amz-server-side-encryption-aws-kms-key-id", kms_key)
+            .with(
+                "s3:x-amz-server-side-encryption-customer-algorithm",
+                customer_algorithm,
+            )
     }
 
     /// The same requester with one more condition key (e.g. `s3:prefix` of a listing).

@@ -141,6 +141,16 @@ pub fn verify(
         ));
     }
 
+    // The operation and the endpoint must be under the signature, or a captured request
+    // could be replayed as another operation.
+    for required in ["host", "x-amz-date", "x-amz-target"] {
+        if !auth.signed_headers.contains(&required) {
+            return Err(JsonError::new(
+                "IncompleteSignatureException",
+                format!("The request signature must cover the {required} header."),
+            ));
+        }
+    }
     // Exactly the headers the client signed, nothing added but what SigV4 itself adds.
     let mut signed = Vec::with_capacity(auth.signed_headers.len());
     for name in &auth.signed_headers {
