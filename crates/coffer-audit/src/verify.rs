@@ -36,17 +36,33 @@ fn relative(root: &Path, p: &Path) -> String {
         .into_owned()
 }
 
-/// Verifies the trail. `from`/`to` (RFC 3339) restrict which digests' log files are checked;
-/// the chain is always checked whole, since a gap anywhere breaks it.
-pub fn verify(layout: &Layout, from: Option<&str>, to: Option<&str>) -> Report {
+/// Verifies the trail. `trusted_key` is the signing key's public half as the verifier knows
+/// it independently of the trail (from the sealed private key, or pinned by the operator):
+/// without it the published `signing-key.pub` is used, which someone able to rewrite the
+/// trail could have replaced too. `from`/`to` (RFC 3339) restrict which digests' log files
+/// are checked; the chain is always checked whole, since a gap anywhere breaks it.
+pub fn verify(
+    layout: &Layout,
+    trusted_key: Option<&[u8]>,
+    from: Option<&str>,
+    to: Option<&str>,
+) -> Report {
     let mut report = Report::default();
     let root = &layout.root;
-    let public = match std::fs::read_to_string(root.join(PUBLIC_KEY))
+    let published = std::fs::read_to_string(root.join(PUBLIC_KEY))
         .ok()
-        .and_then(|s| hex::decode(s.trim()).ok())
-    {
-        Some(k) => k,
-        None => {
+        .and_then(|s| hex::decode(s.trim()).ok());
+    let public = match (trusted_key, published) {
+        (Some(trusted), published) => {
+            if published.as_deref() != Some(trusted) {
+                report.problems.push(format!(
+                    "{PUBLIC_KEY}: not the server's signing key (replaced, or missing)"
+                ));
+            }
+            trusted.to_vec()
+        }
+        (None, Some(published)) => published,
+        (None, None) => {
             report.problems.push(format!(
                 "{PUBLIC_KEY}: the published public key is missing or unreadable"
             ));

@@ -81,14 +81,14 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
 }
 
 fn problems(layout: &Layout) -> Vec<String> {
-    coffer_audit::verify(layout, None, None).problems
+    coffer_audit::verify(layout, None, None, None).problems
 }
 
 #[test]
 fn an_untouched_trail_verifies_and_finds_its_records() {
     let dir = tempfile::tempdir().unwrap();
     let (layout, log) = trail(dir.path());
-    let report = coffer_audit::verify(&layout, None, None);
+    let report = coffer_audit::verify(&layout, None, None, None);
     assert!(report.passed(), "{:?}", report.problems);
     assert_eq!(report.digests_checked, 3);
     assert_eq!(report.log_files_checked, 6);
@@ -211,5 +211,32 @@ fn each_kind_of_tampering_is_named() {
     assert!(
         p.iter().any(|l| l.contains("signature does not verify")),
         "{p:?}"
+    );
+
+    // The whole trail re-signed with another key, its public half published in place of
+    // the server's: only a verifier that knows the server's key catches it.
+    let dir = tempfile::tempdir().unwrap();
+    let (layout, log) = trail(dir.path());
+    drop(log);
+    let genuine = hex::decode(
+        std::fs::read_to_string(layout.root.join(coffer_audit::PUBLIC_KEY))
+            .unwrap()
+            .trim(),
+    )
+    .unwrap();
+    let forged = SigningKey::from_pkcs8(&SigningKey::generate().unwrap()).unwrap();
+    std::fs::write(
+        layout.root.join(coffer_audit::PUBLIC_KEY),
+        hex::encode(forged.public_key()),
+    )
+    .unwrap();
+    let report = coffer_audit::verify(&layout, Some(&genuine), None, None);
+    assert!(
+        report
+            .problems
+            .iter()
+            .any(|l| l.contains("not the server's signing key")),
+        "{:?}",
+        report.problems
     );
 }

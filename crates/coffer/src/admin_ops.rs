@@ -14,6 +14,9 @@ pub struct AdminTarget {
     pub kms: Arc<BuiltinKms>,
 }
 
+/// Lets `kms-run-due` run as of a future time (testing only).
+const CLOCK_OVERRIDE: &str = "COFFER_ALLOW_CLOCK_OVERRIDE";
+
 /// Header naming the admin operation on `POST /` (signed like every other request).
 pub const ADMIN_HEADER: &str = "x-coffer-admin";
 
@@ -80,12 +83,20 @@ pub fn run(target: &AdminTarget, op: &str, args: &Value) -> Result<Value, String
                 .map_err(|e| e.to_string())?;
             Ok(json!({ "KeyArn": kms.key_arn(&k), "DeletionDateMs": k.deletion_ms }))
         }
-        // Runs the KMS's due rotations and deletions as of `at_ms` (default: now). Later
-        // times let an operator (or a test) see what a deletion window's end will do.
+        // Runs the KMS's due rotations and deletions now. A later time would end deletion
+        // windows early, so it is only honoured by a server started for testing with
+        // COFFER_ALLOW_CLOCK_OVERRIDE=1 (the end-to-end tests use it to see a window end).
         "kms-run-due" => {
-            let at = args["at_ms"]
-                .as_i64()
-                .unwrap_or_else(|| time::OffsetDateTime::now_utc().unix_timestamp() * 1000);
+            let now = time::OffsetDateTime::now_utc().unix_timestamp() * 1000;
+            let at = match args["at_ms"].as_i64() {
+                Some(t) if t > now && std::env::var_os(CLOCK_OVERRIDE).is_none() => {
+                    return Err(format!(
+                        "a time in the future needs {CLOCK_OVERRIDE}=1 (testing only)"
+                    ));
+                }
+                Some(t) => t,
+                None => now,
+            };
             Ok(json!(kms.run_due(at).map_err(|e| e.to_string())?))
         }
         other => Err(format!("unknown admin operation {other:?}")),

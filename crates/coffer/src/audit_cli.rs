@@ -22,7 +22,19 @@ pub fn run(args: AuditArgs) -> Result<bool, String> {
     match args.command {
         AuditCommand::Verify(a) => {
             let layout = layout(&a.target)?;
-            let report = coffer_audit::verify(&layout, a.from.as_deref(), a.to.as_deref());
+            let data_dir = ServeConfig::for_target(&a.target)?.data_dir;
+            let trusted = crate::datadir::trusted_audit_key(&data_dir);
+            if trusted.is_none() {
+                println!(
+                    "coffer: the root key is not at hand; trusting the published signing-key.pub"
+                );
+            }
+            let report = coffer_audit::verify(
+                &layout,
+                trusted.as_deref(),
+                a.from.as_deref(),
+                a.to.as_deref(),
+            );
             for p in &report.problems {
                 println!("FAIL {p}");
             }

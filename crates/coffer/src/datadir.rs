@@ -60,6 +60,21 @@ pub fn open(data_dir: &Path) -> Result<DataDir, OpenError> {
 const SIGNING_KEY_FILE: &str = "audit/signing-key.sealed";
 const SIGNING_KEY_LABEL: &str = "coffer audit signing key v1";
 
+/// The audit signing key's public half as the root key vouches for it (unsealing the private
+/// key), for `coffer audit verify`; `None` when the root key or the sealed key is not at
+/// hand (nothing is generated here).
+pub fn trusted_audit_key(data_dir: &Path) -> Option<Vec<u8>> {
+    let has_root =
+        std::env::var_os(coffer_kms::ROOT_KEY_ENV).is_some() || data_dir.join("root.key").exists();
+    if !has_root {
+        return None;
+    }
+    let root = RootKey::load(data_dir).ok()?;
+    let sealed = std::fs::read(data_dir.join(SIGNING_KEY_FILE)).ok()?;
+    let pkcs8 = root.open_secret(&sealed, SIGNING_KEY_LABEL).ok()?;
+    Some(SigningKey::from_pkcs8(&pkcs8).ok()?.public_key())
+}
+
 impl DataDir {
     /// Opens the audit trail: its signing key is generated on first start and kept sealed
     /// under the root key; only its public half is stored in the clear.

@@ -99,6 +99,8 @@ secret_key = "{bs}"
             .args(["--http", "127.0.0.1:0", "--https", "127.0.0.1:0"])
             .args(&self.extra)
             .env("COFFER_LOG", self.log_level.as_deref().unwrap_or("warn"))
+            // Lets tests see a KMS key's deletion window end without waiting 7 days.
+            .env("COFFER_ALLOW_CLOCK_OVERRIDE", "1")
             .stdout(Stdio::piped())
             .stderr(match self.log_level {
                 Some(_) => Stdio::from(
