@@ -290,11 +290,26 @@ impl Writer {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
             Err(e) => return Err(e.to_string()),
         };
-        // A torn last line (a crash mid-append, never acknowledged) is dropped.
-        let records: Vec<Value> = bytes
+        // A torn last line (a crash mid-append, never acknowledged) is dropped. Anything
+        // else that does not parse was acknowledged once and is now damaged: kept out of the
+        // log file, but said loudly.
+        let lines: Vec<&[u8]> = bytes
             .split(|b| *b == b'\n')
-            .filter_map(|l| serde_json::from_slice(l).ok())
+            .filter(|l| !l.is_empty())
             .collect();
+        let mut records: Vec<Value> = Vec::with_capacity(lines.len());
+        for (i, line) in lines.iter().enumerate() {
+            match serde_json::from_slice(line) {
+                Ok(r) => records.push(r),
+                Err(_) if i + 1 == lines.len() && !bytes.ends_with(b"\n") => {}
+                Err(e) => tracing::error!(
+                    target: "coffer::integrity",
+                    line = i + 1,
+                    error = %e,
+                    "integrity alert: a damaged record in the audit journal"
+                ),
+            }
+        }
         if !records.is_empty() {
             let times: Vec<&str> = records
                 .iter()
