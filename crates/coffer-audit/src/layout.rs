@@ -18,6 +18,9 @@ pub struct Layout {
 pub(crate) const JOURNAL: &str = "journal.jsonl";
 pub(crate) const ROLLING: &str = "journal.rolling";
 pub(crate) const STATE: &str = "digest-state.json";
+/// The chain's newest digest, signed: without it, removing the newest digest (and its log
+/// files) would leave a shorter chain that still verifies.
+pub(crate) const HEAD: &str = "head.json";
 pub const PUBLIC_KEY: &str = "signing-key.pub";
 
 fn day_dir(t: OffsetDateTime) -> String {

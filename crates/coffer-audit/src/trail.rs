@@ -19,7 +19,7 @@ use time::OffsetDateTime;
 
 use crate::event::AuditEvent;
 use crate::layout::{
-    JOURNAL, Layout, PUBLIC_KEY, ROLLING, STATE, gzip, rfc3339, sha256_hex, write_durably,
+    HEAD, JOURNAL, Layout, PUBLIC_KEY, ROLLING, STATE, gzip, rfc3339, sha256_hex, write_durably,
 };
 use crate::signing::{SIGNATURE_ALGORITHM, SigningKey, fingerprint};
 
@@ -390,6 +390,14 @@ impl Writer {
         write_durably(&full, &gzip(&bytes).map_err(|e| e.to_string())?)
             .map_err(|e| e.to_string())?;
         write_durably(&signature_path(&full), signature.as_bytes()).map_err(|e| e.to_string())?;
+        let head = serde_json::to_vec(&json!({
+            "sequence": sequence,
+            "digest": path,
+            "hash": hash,
+            "signedAt": end,
+        }))
+        .map_err(|e| e.to_string())?;
+        let head_signature = hex::encode(self.key.sign(&head)?);
         state.sequence = sequence;
         state.pending.clear();
         state.last_end = Some(end);
@@ -398,7 +406,13 @@ impl Writer {
             hash,
             signature,
         });
-        self.save_state(&state)
+        self.save_state(&state)?;
+        write_durably(&self.layout.file(HEAD), &head).map_err(|e| e.to_string())?;
+        write_durably(
+            &signature_path(&self.layout.file(HEAD)),
+            head_signature.as_bytes(),
+        )
+        .map_err(|e| e.to_string())
     }
 }
 

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::layout::{Layout, PUBLIC_KEY, files_ending, gunzip, sha256_hex};
+use crate::layout::{HEAD, Layout, PUBLIC_KEY, files_ending, gunzip, sha256_hex};
 use crate::signing::{fingerprint, verify as verify_signature};
 use crate::trail::{DigestState, signature_path, signed_string};
 
@@ -72,6 +72,7 @@ pub fn verify(
     let expected_fingerprint = fingerprint(&public);
     let mut covered: HashSet<String> = HashSet::new();
     let mut previous: Option<(String, String, String)> = None; // path, hash, signature
+    let mut chain: Vec<(String, String)> = Vec::new(); // every digest: path, hash
 
     for digest_path in files_ending(&layout.digests_dir(), ".json.gz") {
         let name = relative(root, &digest_path);
@@ -159,6 +160,7 @@ pub fn verify(
                 "{name}: starts a new chain after {p}: the chain was broken"
             )),
         }
+        chain.push((name.clone(), hash.clone()));
         previous = signature.map(|s| (name.clone(), hash, s));
 
         let in_range = from.is_none_or(|f| end.as_str() >= f)
@@ -173,6 +175,10 @@ pub fn verify(
             check_log_file(root, &path, file, &mut report);
         }
     }
+
+    // The chain must end where the signed head says: a missing newest digest would
+    // otherwise leave a shorter chain that verifies.
+    check_head(root, &public, &chain, &mut report);
 
     // Log files no digest covers: inserted, unless cut since the last digest.
     let pending: HashSet<String> = std::fs::read(root.join("digest-state.json"))
@@ -194,6 +200,41 @@ pub fn verify(
         }
     }
     report
+}
+
+fn check_head(root: &Path, public: &[u8], chain: &[(String, String)], report: &mut Report) {
+    let head = std::fs::read(root.join(HEAD)).ok();
+    let signature = std::fs::read_to_string(signature_path(&root.join(HEAD)))
+        .ok()
+        .and_then(|s| hex::decode(s.trim()).ok());
+    let (head, signature) = match (head, signature) {
+        (Some(h), Some(s)) => (h, s),
+        _ if chain.is_empty() => return, // no digest yet
+        _ => {
+            report.problems.push(format!(
+                "{HEAD}: missing or unsigned, though digests exist: the chain's end cannot be checked"
+            ));
+            return;
+        }
+    };
+    if !verify_signature(public, &head, &signature) {
+        report.problems.push(format!(
+            "{HEAD}: the signature does not verify: changed or re-signed with another key"
+        ));
+        return;
+    }
+    let head: Value = serde_json::from_slice(&head).unwrap_or_default();
+    let named = head["digest"].as_str().unwrap_or_default();
+    let hash = head["hash"].as_str().unwrap_or_default();
+    // The head is written just after its digest, so a digest being written while this runs
+    // may be one newer than the head; anything else means the chain's end was cut off.
+    let recent = chain.iter().rev().take(2);
+    if !recent.clone().any(|(p, h)| p == named && h == hash) {
+        let end = chain.last().map_or("nothing", |(p, _)| p.as_str());
+        report.problems.push(format!(
+            "{named}: the newest digest the signed head names is not the chain's end ({end} is): digests at the end were removed or replaced"
+        ));
+    }
 }
 
 fn check_log_file(root: &Path, path: &str, entry: &Value, report: &mut Report) {

@@ -195,6 +195,32 @@ fn each_kind_of_tampering_is_named() {
     let p = problems(&layout);
     assert!(p.iter().any(|l| l.contains("removed")), "{p:?}");
 
+    // The newest digest removed, with the log files only it listed.
+    let dir = tempfile::tempdir().unwrap();
+    let (layout, _log) = trail(dir.path());
+    let digests: Vec<PathBuf> = files(&layout.root, ".json.gz")
+        .into_iter()
+        .filter(|p| p.to_string_lossy().contains("CloudTrail-Digest"))
+        .collect();
+    let newest = digests.last().unwrap();
+    let listed: serde_json::Value = {
+        use std::io::Read;
+        let mut s = String::new();
+        flate2::read::GzDecoder::new(std::fs::File::open(newest).unwrap())
+            .read_to_string(&mut s)
+            .unwrap();
+        serde_json::from_str(&s).unwrap()
+    };
+    for f in listed["logFiles"].as_array().unwrap() {
+        std::fs::remove_file(layout.root.join(f["s3Object"].as_str().unwrap())).unwrap();
+    }
+    std::fs::remove_file(newest).unwrap();
+    let mut sig = newest.as_os_str().to_owned();
+    sig.push(".sig");
+    std::fs::remove_file(&sig).unwrap();
+    let p = problems(&layout);
+    assert!(p.iter().any(|l| l.contains("not the chain's end")), "{p:?}");
+
     // A digest re-signed with another key.
     let dir = tempfile::tempdir().unwrap();
     let (layout, _log) = trail(dir.path());
