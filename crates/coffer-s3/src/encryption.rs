@@ -1,11 +1,7 @@
-//! The one place that decides how an object is encrypted, and that seals and opens its data
-//! key.
-//!
-//! Every object gets a fresh random data key (DEK). SSE-S3 seals it under the current version
-//! of the server's master key; SSE-C under a key-encryption key derived from the customer's
-//! key and a random salt. Both bind the sealed key to the object's ARN (AAD), so a sealed key
-//! moved to another record does not open. The DEK never reaches the disk unsealed, and is
-//! never logged.
+//! The one place that decides how an object is encrypted: the request's headers (validated
+//! in SPEC.md §2.2's order) or the bucket's default, and what responses report about it.
+//! `data_key.rs` then seals and opens the object's data key accordingly; the SSE-C transport
+//! and blocking rules live here too.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;

@@ -1,12 +1,15 @@
 //! Coffer's S3 API: the [`s3s::S3`] implementation.
 //!
 //! `s3s` parses requests, verifies signatures and serialises responses; this crate owns what
-//! each operation means: buckets and their owners, objects, multipart uploads, copies, ranges,
-//! checksums and conditional requests, on top of `coffer-store`.
+//! each operation means: buckets, their owners and policies, objects, multipart uploads,
+//! copies, ranges, checksums and conditional requests, on top of `coffer-store`; and how each
+//! object is encrypted (SSE-S3, SSE-C, SSE-KMS through the `coffer-kms` `Kms` trait, with
+//! S3 Bucket Keys).
 //!
-//! Invariants: a response is sent only after the state it reports is durable; an error that
-//! reaches the client carries Amazon's status and code (mapped in `error.rs`, nowhere else);
-//! no request input can make a handler panic.
+//! Invariants: a response is sent only after the state it reports is durable (audit records
+//! included); no object byte or unsealed data key reaches the disk; every request passes the
+//! bucket's policy before anything else about it is examined; an error that reaches the
+//! client carries Amazon's status and code; no request input can make a handler panic.
 #![forbid(unsafe_code)]
 
 mod auth;
