@@ -1,0 +1,165 @@
+//! Rotation and scheduled work: rotation settings, on-demand and operator actions, and `run_due`.
+
+use super::{BuiltinKms, Caller, DAY_MS, MAX_ON_DEMAND_ROTATIONS, now_ms};
+use crate::api_error::KmsApiError;
+use crate::records::{KeyRecord, KeyState};
+
+impl BuiltinKms {
+    pub fn enable_key_rotation(
+        &self,
+        caller: &Caller,
+        given: &str,
+        period_days: Option<u32>,
+    ) -> Result<(), KmsApiError> {
+        let period = period_days.unwrap_or(365);
+        if !(90..=2560).contains(&period) {
+            return Err(KmsApiError::validation(format!(
+                "1 validation error detected: Value '{period}' at 'rotationPeriodInDays' failed to satisfy constraint: Member must have value between 90 and 2560"
+            )));
+        }
+        self.modify(caller, given, "kms:EnableKeyRotation", |r| {
+            self.check_customer_managed(r, "EnableKeyRotation")?;
+            self.check_usable(r)?;
+            r.rotation_period_days = Some(period);
+            r.next_rotation_ms = Some(now_ms() + i64::from(period) * DAY_MS);
+            Ok(())
+        })
+        .map(|_| ())
+    }
+
+    pub fn disable_key_rotation(&self, caller: &Caller, given: &str) -> Result<(), KmsApiError> {
+        self.modify(caller, given, "kms:DisableKeyRotation", |r| {
+            self.check_customer_managed(r, "DisableKeyRotation")?;
+            self.check_usable(r)?;
+            r.rotation_period_days = None;
+            r.next_rotation_ms = None;
+            Ok(())
+        })
+        .map(|_| ())
+    }
+
+    pub fn get_key_rotation_status(
+        &self,
+        caller: &Caller,
+        given: &str,
+    ) -> Result<KeyRecord, KmsApiError> {
+        self.authorized_key(caller, given, "kms:GetKeyRotationStatus", None)
+    }
+
+    fn rotate(&self, record: &mut KeyRecord, rotation_type: &str) -> Result<(), KmsApiError> {
+        let next = record.current_version() + 1;
+        let version = self.new_material(&record.key_id, next, Some(rotation_type))?;
+        record.versions.push(version);
+        Ok(())
+    }
+
+    pub fn rotate_key_on_demand(
+        &self,
+        caller: &Caller,
+        given: &str,
+    ) -> Result<KeyRecord, KmsApiError> {
+        self.modify(caller, given, "kms:RotateKeyOnDemand", |r| {
+            self.check_customer_managed(r, "RotateKeyOnDemand")?;
+            self.check_usable(r)?;
+            if r.on_demand_rotations() >= MAX_ON_DEMAND_ROTATIONS {
+                return Err(KmsApiError::limit_exceeded(format!(
+                    "The on-demand rotations limit has been reached for the given keyId. No more on-demand rotations can be performed for this key: {}",
+                    self.key_arn(r)
+                )));
+            }
+            self.rotate(r, "ON_DEMAND")
+        })
+    }
+
+    pub fn list_key_rotations(
+        &self,
+        caller: &Caller,
+        given: &str,
+    ) -> Result<KeyRecord, KmsApiError> {
+        self.authorized_key(caller, given, "kms:ListKeyRotations", None)
+    }
+
+    /// Operator rotation (`coffer kms rotate`), outside any key policy.
+    pub fn rotate_as_operator(&self, given: &str) -> Result<KeyRecord, KmsApiError> {
+        let _guard = self.lock();
+        let mut record = self.resolve(given)?;
+        self.check_usable(&record)?;
+        self.rotate(&mut record, "ON_DEMAND")?;
+        self.save_key(&record)?;
+        self.record(&crate::audit_events::service_event(
+            "RotateKeyOnDemand",
+            &self.key_arn(&record),
+            &record.key_id,
+        ))?;
+        Ok(record)
+    }
+
+    /// Operator deletion scheduling (`coffer kms schedule-deletion`), outside any key policy.
+    pub fn schedule_deletion_as_operator(
+        &self,
+        given: &str,
+        window_days: u32,
+    ) -> Result<KeyRecord, KmsApiError> {
+        let _guard = self.lock();
+        let mut record = self.resolve(given)?;
+        self.check_not_pending(&record)?;
+        self.check_customer_managed(&record, "ScheduleKeyDeletion")?;
+        record.state = KeyState::PendingDeletion;
+        record.pending_window_days = Some(window_days);
+        record.deletion_ms = Some(now_ms() + i64::from(window_days) * DAY_MS);
+        self.save_key(&record)?;
+        self.record(&crate::audit_events::service_event(
+            "ScheduleKeyDeletion",
+            &self.key_arn(&record),
+            &record.key_id,
+        ))?;
+        Ok(record)
+    }
+
+    /// Runs what is due at `now_ms`: automatic rotations, and the destruction of keys whose
+    /// deletion window has ended (their material and aliases go; everything sealed under
+    /// them becomes unreadable). Returns what it did, for the log.
+    pub fn run_due(&self, now: i64) -> Result<Vec<String>, KmsApiError> {
+        let _guard = self.lock();
+        let mut done = Vec::new();
+        for mut record in self.all_keys()? {
+            let arn = self.key_arn(&record);
+            if record.state == KeyState::PendingDeletion
+                && record.deletion_ms.is_some_and(|t| t <= now)
+            {
+                for alias in self.all_aliases()? {
+                    if alias.target_key_id == record.key_id {
+                        self.meta.delete_kms_key(&alias.name)?;
+                    }
+                }
+                self.meta
+                    .delete_kms_key(&KeyRecord::store_id(&record.key_id))?;
+                self.record(&crate::audit_events::service_event(
+                    "DeleteKey",
+                    &arn,
+                    &record.key_id,
+                ))?;
+                tracing::warn!(key = %arn, "deleted a KMS key and its material: what it sealed is unreadable");
+                done.push(format!("deleted {arn}"));
+                continue;
+            }
+            if record.state == KeyState::Enabled
+                && let (Some(period), Some(due)) =
+                    (record.rotation_period_days, record.next_rotation_ms)
+                && due <= now
+            {
+                self.rotate(&mut record, "AUTOMATIC")?;
+                record.next_rotation_ms = Some(now + i64::from(period) * DAY_MS);
+                self.save_key(&record)?;
+                self.record(&crate::audit_events::service_event(
+                    "RotateKey",
+                    &arn,
+                    &record.key_id,
+                ))?;
+                tracing::info!(key = %arn, version = record.current_version(), "rotated a KMS key");
+                done.push(format!("rotated {arn}"));
+            }
+        }
+        Ok(done)
+    }
+}

@@ -1,0 +1,126 @@
+//! Storage and resolution: key and alias records in the metadata store, and key material sealed under the root key.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use coffer_crypto::{KeyEncryptionKey, SealedKey, open_key, seal_key};
+
+use super::{BuiltinKms, now_ms};
+use crate::api_error::KmsApiError;
+use crate::key_ref::KeyRef;
+use crate::records::{ALIAS_PREFIX, AliasRecord, KEY_PREFIX, KeyRecord, MaterialVersion};
+
+impl BuiltinKms {
+    pub(super) fn lock(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.writes.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(super) fn load_key(&self, key_id: &str) -> Result<Option<KeyRecord>, KmsApiError> {
+        self.meta
+            .get_kms_key(&KeyRecord::store_id(key_id))?
+            .map(|b| serde_json::from_slice(&b).map_err(KmsApiError::internal))
+            .transpose()
+    }
+
+    pub(super) fn save_key(&self, record: &KeyRecord) -> Result<(), KmsApiError> {
+        let bytes = serde_json::to_vec(record).map_err(KmsApiError::internal)?;
+        Ok(self
+            .meta
+            .put_kms_key(&KeyRecord::store_id(&record.key_id), &bytes)?)
+    }
+
+    pub(super) fn load_alias(&self, name: &str) -> Result<Option<AliasRecord>, KmsApiError> {
+        self.meta
+            .get_kms_key(name)?
+            .map(|b| serde_json::from_slice(&b).map_err(KmsApiError::internal))
+            .transpose()
+    }
+
+    pub(super) fn save_alias(&self, alias: &AliasRecord) -> Result<(), KmsApiError> {
+        let bytes = serde_json::to_vec(alias).map_err(KmsApiError::internal)?;
+        Ok(self.meta.put_kms_key(&alias.name, &bytes)?)
+    }
+
+    /// Every key record, in key-id order.
+    pub fn all_keys(&self) -> Result<Vec<KeyRecord>, KmsApiError> {
+        self.meta
+            .list_kms_keys(KEY_PREFIX)?
+            .into_iter()
+            .map(|(_, b)| serde_json::from_slice(&b).map_err(KmsApiError::internal))
+            .collect()
+    }
+
+    /// Every alias record, in name order.
+    pub fn all_aliases(&self) -> Result<Vec<AliasRecord>, KmsApiError> {
+        self.meta
+            .list_kms_keys(ALIAS_PREFIX)?
+            .into_iter()
+            .map(|(_, b)| serde_json::from_slice(&b).map_err(KmsApiError::internal))
+            .collect()
+    }
+
+    /// The key a reference names. An alias that does not exist, or a key that does not, is
+    /// `NotFoundException` with AWS's wording.
+    pub fn resolve(&self, given: &str) -> Result<KeyRecord, KmsApiError> {
+        let key_id = match KeyRef::parse(given, &self.identity)? {
+            KeyRef::Id(id) => id,
+            KeyRef::Alias(name) => match self.load_alias(&name)? {
+                Some(a) => a.target_key_id,
+                None => {
+                    return Err(KmsApiError::not_found(format!(
+                        "Alias {} is not found.",
+                        self.identity.alias_arn(&name)
+                    )));
+                }
+            },
+        };
+        self.load_key(&key_id)?
+            .ok_or_else(|| KmsApiError::key_does_not_exist(&self.identity.key_arn(&key_id)))
+    }
+
+    fn material_aad(&self, key_id: &str, version: u32) -> Vec<u8> {
+        format!("{}#{version}", self.identity.key_arn(key_id)).into_bytes()
+    }
+
+    pub(super) fn new_material(
+        &self,
+        key_id: &str,
+        version: u32,
+        rotation_type: Option<&str>,
+    ) -> Result<MaterialVersion, KmsApiError> {
+        let material = KeyEncryptionKey::generate()?;
+        let sealed = seal_key(
+            self.root.kek(),
+            &material,
+            &self.material_aad(key_id, version),
+        )?;
+        Ok(MaterialVersion {
+            version,
+            created_ms: now_ms(),
+            rotation_type: rotation_type.map(str::to_owned),
+            sealed: B64.encode(sealed.as_bytes()),
+        })
+    }
+
+    pub(super) fn material(
+        &self,
+        record: &KeyRecord,
+        version: u32,
+    ) -> Result<KeyEncryptionKey, KmsApiError> {
+        let v = record
+            .versions
+            .iter()
+            .find(|v| v.version == version)
+            .ok_or_else(KmsApiError::invalid_ciphertext)?;
+        let sealed = B64
+            .decode(&v.sealed)
+            .ok()
+            .and_then(|b| SealedKey::from_bytes(&b).ok())
+            .ok_or_else(|| KmsApiError::internal("sealed key material is malformed"))?;
+        open_key(
+            self.root.kek(),
+            &sealed,
+            &self.material_aad(&record.key_id, version),
+        )
+        .map_err(|_| KmsApiError::internal("key material does not open under the root key"))
+    }
+}
