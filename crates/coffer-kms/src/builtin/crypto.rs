@@ -70,12 +70,13 @@ impl BuiltinKms {
         let record = self.load_key(&header.key_id)?.ok_or_else(|| {
             KmsApiError::key_does_not_exist(&self.identity.key_arn(&header.key_id))
         })?;
+        // Authorised first: a caller the key refuses learns nothing about the key it named.
+        self.authorize(caller, "kms:Decrypt", &record, Some(context))?;
         if let Some(expected) = expected_key
             && self.resolve(expected)?.key_id != record.key_id
         {
             return Err(KmsApiError::incorrect_key());
         }
-        self.authorize(caller, "kms:Decrypt", &record, Some(context))?;
         self.check_usable(&record)?;
         let material = self.material(&record, header.version)?;
         let plaintext = ciphertext::open(blob, &material, context)?;
@@ -101,12 +102,12 @@ impl BuiltinKms {
         let source = self.load_key(&header.key_id)?.ok_or_else(|| {
             KmsApiError::key_does_not_exist(&self.identity.key_arn(&header.key_id))
         })?;
+        self.authorize(caller, "kms:ReEncryptFrom", &source, Some(source_context))?;
         if let Some(expected) = source_key
             && self.resolve(expected)?.key_id != source.key_id
         {
             return Err(KmsApiError::incorrect_key());
         }
-        self.authorize(caller, "kms:ReEncryptFrom", &source, Some(source_context))?;
         self.check_usable(&source)?;
         let plaintext = ciphertext::open(
             blob,
