@@ -6,6 +6,7 @@ use zeroize::Zeroizing;
 use super::{BuiltinKms, Caller, DataKeyOutput, Decrypted, MAX_PLAINTEXT};
 use crate::api_error::KmsApiError;
 use crate::ciphertext::{self, EncryptionContext};
+use crate::records::KeyRecord;
 
 impl BuiltinKms {
     pub fn encrypt(
@@ -66,12 +67,31 @@ impl BuiltinKms {
         context: &EncryptionContext,
         expected_key: Option<&str>,
     ) -> Result<Decrypted, KmsApiError> {
+        let (record, version, plaintext) =
+            self.open_blob(caller, "kms:Decrypt", blob, context, expected_key)?;
+        Ok(Decrypted {
+            plaintext,
+            key_arn: self.key_arn(&record),
+            material_id: self.material_id(&record, version),
+        })
+    }
+
+    /// Opens a blob under the key it names, for `action`: the key must exist, allow the
+    /// caller, be the key the caller named (if any) and be usable. Authorised before the
+    /// named key is looked at, so a refused caller learns nothing about it.
+    fn open_blob(
+        &self,
+        caller: &Caller,
+        action: &str,
+        blob: &[u8],
+        context: &EncryptionContext,
+        expected_key: Option<&str>,
+    ) -> Result<(KeyRecord, u32, Zeroizing<Vec<u8>>), KmsApiError> {
         let header = ciphertext::header(blob)?;
         let record = self.load_key(&header.key_id)?.ok_or_else(|| {
             KmsApiError::key_does_not_exist(&self.identity.key_arn(&header.key_id))
         })?;
-        // Authorised first: a caller the key refuses learns nothing about the key it named.
-        self.authorize(caller, "kms:Decrypt", &record, Some(context))?;
+        self.authorize(caller, action, &record, Some(context))?;
         if let Some(expected) = expected_key
             && self.resolve(expected)?.key_id != record.key_id
         {
@@ -80,11 +100,7 @@ impl BuiltinKms {
         self.check_usable(&record)?;
         let material = self.material(&record, header.version)?;
         let plaintext = ciphertext::open(blob, &material, context)?;
-        Ok(Decrypted {
-            plaintext,
-            key_arn: self.key_arn(&record),
-            material_id: self.material_id(&record, header.version),
-        })
+        Ok((record, header.version, plaintext))
     }
 
     /// Decrypts under the source key and encrypts under the destination, never returning the
@@ -98,21 +114,12 @@ impl BuiltinKms {
         destination_key: &str,
         destination_context: &EncryptionContext,
     ) -> Result<(Vec<u8>, String, String), KmsApiError> {
-        let header = ciphertext::header(blob)?;
-        let source = self.load_key(&header.key_id)?.ok_or_else(|| {
-            KmsApiError::key_does_not_exist(&self.identity.key_arn(&header.key_id))
-        })?;
-        self.authorize(caller, "kms:ReEncryptFrom", &source, Some(source_context))?;
-        if let Some(expected) = source_key
-            && self.resolve(expected)?.key_id != source.key_id
-        {
-            return Err(KmsApiError::incorrect_key());
-        }
-        self.check_usable(&source)?;
-        let plaintext = ciphertext::open(
+        let (source, _, plaintext) = self.open_blob(
+            caller,
+            "kms:ReEncryptFrom",
             blob,
-            &self.material(&source, header.version)?,
             source_context,
+            source_key,
         )?;
         let destination = self.authorized_key(
             caller,
