@@ -6,14 +6,14 @@
 //! it as malformed, while clients copying AWS's current output send it.
 
 use coffer_store::BucketEncryption;
-use http_body_util::BodyExt;
 use s3s::dto::*;
 use s3s::{Body, S3Request, S3Response, S3Result, s3_error};
 use serde::Deserialize;
 
 use crate::encryption::SSE_S3;
-use crate::error::OrS3;
+use crate::error::{OrS3, malformed_xml};
 use crate::service::CofferS3;
+use crate::xml_body::xml_body;
 
 /// Largest configuration accepted (a real one is a few hundred bytes).
 const MAX_BODY: usize = 64 * 1024;
@@ -50,19 +50,10 @@ struct BlockedXml {
     types: Vec<String>,
 }
 
-fn malformed() -> s3s::S3Error {
-    s3_error!(
-        MalformedXML,
-        "The XML you provided was not well-formed or did not validate against our published schema"
-    )
-}
-
 /// Validates the one rule a configuration must hold. `previous` supplies the blocked types
 /// when the rule does not name them (a PUT without them does not clear an existing block).
-fn parse(body: &[u8], previous: Option<&BucketEncryption>) -> S3Result<BucketEncryption> {
-    let text = std::str::from_utf8(body).map_err(|_| malformed())?;
-    let config: ConfigXml = quick_xml::de::from_str(text).map_err(|_| malformed())?;
-    let [rule]: [RuleXml; 1] = config.rules.try_into().map_err(|_| malformed())?;
+fn validate(config: ConfigXml, previous: Option<&BucketEncryption>) -> S3Result<BucketEncryption> {
+    let [rule]: [RuleXml; 1] = config.rules.try_into().map_err(|_| malformed_xml())?;
     let (algorithm, kms_key_id) = match rule.default {
         Some(d) => (d.algorithm, d.kms_key_id),
         None => (SSE_S3.to_owned(), None),
@@ -70,7 +61,7 @@ fn parse(body: &[u8], previous: Option<&BucketEncryption>) -> S3Result<BucketEnc
     let blocked_types = match rule.blocked {
         Some(b) => {
             if b.types.iter().any(|t| t != "SSE-C" && t != "NONE") {
-                return Err(malformed());
+                return Err(malformed_xml());
             }
             b.types
         }
@@ -100,7 +91,7 @@ fn parse(body: &[u8], previous: Option<&BucketEncryption>) -> S3Result<BucketEnc
             NotImplemented,
             "DSSE-KMS is not supported by this server."
         )),
-        _ => Err(malformed()),
+        _ => Err(malformed_xml()),
     }
 }
 
@@ -153,12 +144,10 @@ impl CofferS3 {
         let record = self
             .bucket_for(&user, bucket, "s3:PutEncryptionConfiguration", None)
             .await?;
-        let body = http_body_util::Limited::new(req.input, MAX_BODY)
-            .collect()
-            .await
-            .map_err(|_| malformed())?
-            .to_bytes();
-        let config = parse(&body, record.encryption.as_ref())?;
+        let config = validate(
+            xml_body(req.input, MAX_BODY).await?,
+            record.encryption.as_ref(),
+        )?;
         let name = bucket.to_owned();
         self.blocking(move |meta, _| {
             meta.set_bucket_encryption(&name, Some(config.clone()))
@@ -218,6 +207,14 @@ impl CofferS3 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn parse(body: &[u8], previous: Option<&BucketEncryption>) -> S3Result<BucketEncryption> {
+        let text = std::str::from_utf8(body).map_err(|_| malformed_xml())?;
+        validate(
+            quick_xml::de::from_str(text).map_err(|_| malformed_xml())?,
+            previous,
+        )
+    }
 
     #[test]
     fn blocked_types_parse_round_trip_and_survive_an_omitting_put() {

@@ -1,7 +1,7 @@
 //! DeleteObject and DeleteObjects.
 
 use s3s::dto::*;
-use s3s::{S3Request, S3Response, S3Result, s3_error};
+use s3s::{S3Request, S3Response, S3Result};
 
 use crate::error::OrS3;
 use crate::service::CofferS3;
@@ -39,10 +39,7 @@ impl CofferS3 {
         let record = self.bucket_for_any_key(&user, &input.bucket).await?;
         let objects = input.delete.objects;
         if objects.is_empty() || objects.len() > MAX_DELETE_KEYS {
-            return Err(s3_error!(
-                MalformedXML,
-                "The XML you provided was not well-formed or did not validate against our published schema"
-            ));
+            return Err(crate::error::malformed_xml());
         }
         let quiet = input.delete.quiet.unwrap_or(false);
         let bucket = input.bucket;

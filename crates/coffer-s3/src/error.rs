@@ -53,6 +53,13 @@ impl<T> OrS3<T> for Result<T, StoreError> {
     }
 }
 
+pub(crate) fn malformed_xml() -> S3Error {
+    s3_error!(
+        MalformedXML,
+        "The XML you provided was not well-formed or did not validate against our published schema"
+    )
+}
+
 pub(crate) fn access_denied() -> S3Error {
     s3_error!(AccessDenied, "Access Denied")
 }

@@ -39,6 +39,7 @@ mod rekey;
 mod requester;
 mod service;
 mod sse_kms;
+mod xml_body;
 
 pub use auth::{RequireSigV4, User, UserDirectory};
 pub use multipart::MIN_PART_SIZE;

@@ -532,10 +532,7 @@ impl CofferS3 {
             .and_then(|m| m.parts)
             .unwrap_or_default();
         if requested.is_empty() {
-            return Err(s3_error!(
-                MalformedXML,
-                "The XML you provided was not well-formed or did not validate against our published schema"
-            ));
+            return Err(crate::error::malformed_xml());
         }
         let id = input.upload_id.clone();
         let stored = self

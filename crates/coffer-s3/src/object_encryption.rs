@@ -3,13 +3,13 @@
 //! ETag, checksums, dates and storage class stay. Served through a route of its own: s3s
 //! 0.14's model predates the operation.
 
-use http_body_util::BodyExt;
 use s3s::{Body, S3Request, S3Response, S3Result, s3_error};
 use serde::Deserialize;
 
 use crate::encryption::{KmsRequest, SSE_C, SSE_KMS, SSE_S3, WriteMode};
-use crate::error::{OrS3, no_such_key};
+use crate::error::{OrS3, malformed_xml, no_such_key};
 use crate::service::CofferS3;
+use crate::xml_body::xml_body;
 
 const MAX_BODY: usize = 16 * 1024;
 
@@ -26,13 +26,6 @@ struct SseKmsXml {
     key_arn: Option<String>,
     #[serde(rename = "BucketKeyEnabled")]
     bucket_key_enabled: Option<String>,
-}
-
-fn malformed() -> s3s::S3Error {
-    s3_error!(
-        MalformedXML,
-        "The XML you provided was not well-formed or did not validate against our published schema"
-    )
 }
 
 /// `arn:aws[-a-z0-9]*:kms:[-a-z0-9]*:[0-9]{12}:key/.+`, the form the operation requires.
@@ -70,14 +63,8 @@ impl CofferS3 {
         {
             return Err(s3_error!(InvalidArgument, "Invalid version id specified"));
         }
-        let body = http_body_util::Limited::new(req.input, MAX_BODY)
-            .collect()
-            .await
-            .map_err(|_| malformed())?
-            .to_bytes();
-        let text = std::str::from_utf8(&body).map_err(|_| malformed())?;
-        let parsed: ObjectEncryptionXml = quick_xml::de::from_str(text).map_err(|_| malformed())?;
-        let sse_kms = parsed.sse_kms.ok_or_else(malformed)?;
+        let parsed: ObjectEncryptionXml = xml_body(req.input, MAX_BODY).await?;
+        let sse_kms = parsed.sse_kms.ok_or_else(malformed_xml)?;
         let key_arn = sse_kms
             .key_arn
             .filter(|a| is_key_arn(a))
