@@ -41,6 +41,31 @@ fn malformed(message: impl std::fmt::Display) -> s3s::S3Error {
     s3_error!(MalformedPolicy, "{}", message)
 }
 
+/// A policy's statements: `Statement` is one object or a list.
+fn statements(doc: &serde_json::Value) -> Vec<serde_json::Value> {
+    match &doc["Statement"] {
+        serde_json::Value::Array(a) => a.clone(),
+        other => vec![other.clone()],
+    }
+}
+
+fn no_such_policy() -> s3s::S3Error {
+    crate::error::custom(
+        "NoSuchBucketPolicy",
+        http::StatusCode::NOT_FOUND,
+        "The bucket policy does not exist",
+    )
+}
+
+/// Only the owner manages the policy (others could lock the owner out).
+fn owner_only(record: &BucketRecord, who: &Requester) -> S3Result<()> {
+    if record.owner == who.name {
+        Ok(())
+    } else {
+        Err(access_denied())
+    }
+}
+
 /// A policy must parse, and every resource it names must be this bucket or its objects.
 fn validate(text: &str, bucket: &str) -> S3Result<()> {
     if text.len() > MAX_POLICY {
@@ -48,10 +73,7 @@ fn validate(text: &str, bucket: &str) -> S3Result<()> {
     }
     Policy::parse(text).map_err(malformed)?;
     let doc: serde_json::Value = serde_json::from_str(text).map_err(malformed)?;
-    let statements = match &doc["Statement"] {
-        serde_json::Value::Array(a) => a.clone(),
-        other => vec![other.clone()],
-    };
+    let statements = statements(&doc);
     let bucket_arn = format!("arn:aws:s3:::{bucket}");
     for s in &statements {
         for member in ["Resource", "NotResource"] {
@@ -198,10 +220,7 @@ impl CofferS3 {
         let record = self
             .bucket_for(&who, &input.bucket, "s3:PutBucketPolicy", None)
             .await?;
-        // Only the owner manages the policy (others would lock the owner out).
-        if record.owner != who.name {
-            return Err(access_denied());
-        }
+        owner_only(&record, &who)?;
         validate(&input.policy, &input.bucket)?;
         let (name, policy) = (input.bucket, input.policy);
         self.blocking(move |meta, _| meta.set_bucket_policy(&name, Some(policy)).or_s3())
@@ -220,13 +239,7 @@ impl CofferS3 {
         let record = self
             .bucket_for(&who, &req.input.bucket, "s3:GetBucketPolicy", None)
             .await?;
-        let policy = record.policy.ok_or_else(|| {
-            crate::error::custom(
-                "NoSuchBucketPolicy",
-                http::StatusCode::NOT_FOUND,
-                "The bucket policy does not exist",
-            )
-        })?;
+        let policy = record.policy.ok_or_else(no_such_policy)?;
         Ok(S3Response::new(GetBucketPolicyOutput {
             policy: Some(policy),
         }))
@@ -240,9 +253,7 @@ impl CofferS3 {
         let record = self
             .bucket_for(&who, &req.input.bucket, "s3:DeleteBucketPolicy", None)
             .await?;
-        if record.owner != who.name {
-            return Err(access_denied());
-        }
+        owner_only(&record, &who)?;
         let name = req.input.bucket;
         self.blocking(move |meta, _| meta.set_bucket_policy(&name, None).or_s3())
             .await?;
@@ -261,18 +272,9 @@ impl CofferS3 {
         let record = self
             .bucket_for(&who, &req.input.bucket, "s3:GetBucketPolicyStatus", None)
             .await?;
-        let text = record.policy.ok_or_else(|| {
-            crate::error::custom(
-                "NoSuchBucketPolicy",
-                http::StatusCode::NOT_FOUND,
-                "The bucket policy does not exist",
-            )
-        })?;
+        let text = record.policy.ok_or_else(no_such_policy)?;
         let doc: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
-        let statements = match &doc["Statement"] {
-            serde_json::Value::Array(a) => a.clone(),
-            other => vec![other.clone()],
-        };
+        let statements = statements(&doc);
         let everyone = |p: &serde_json::Value| {
             p == "*"
                 || p["AWS"] == "*"

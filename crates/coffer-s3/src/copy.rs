@@ -182,6 +182,7 @@ impl CofferS3 {
         self.release_blobs(freed);
         let sums = checksum::to_dto(record.checksum.as_ref());
         let echo = encryption::customer_echo(mode.customer());
+        let kms_echo = encryption::kms_echo(&record);
         Ok(S3Response::new(CopyObjectOutput {
             copy_object_result: Some(CopyObjectResult {
                 e_tag: Some(ETag::Strong(record.etag.clone())),
@@ -194,8 +195,8 @@ impl CofferS3 {
                 checksum_type: sums.checksum_type,
             }),
             server_side_encryption: encryption::reported(&record),
-            ssekms_key_id: encryption::kms_echo(&record).0,
-            bucket_key_enabled: encryption::kms_echo(&record).1,
+            ssekms_key_id: kms_echo.0,
+            bucket_key_enabled: kms_echo.1,
             sse_customer_algorithm: echo.0,
             sse_customer_key_md5: echo.1,
             ..Default::default()

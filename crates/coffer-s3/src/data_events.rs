@@ -39,17 +39,10 @@ impl CofferS3 {
 
     pub(crate) fn request_origin<T>(&self, req: &s3s::S3Request<T>) -> Option<RequestOrigin> {
         self.data_events.as_ref()?;
+        let (source_ip, user_agent) = crate::Transport::client_of(&req.extensions, &req.headers);
         Some(RequestOrigin {
-            source_ip: req
-                .extensions
-                .get::<crate::Transport>()
-                .map_or_else(|| "unknown".to_owned(), |t| t.peer.ip().to_string()),
-            user_agent: req
-                .headers
-                .get(http::header::USER_AGENT)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or_default()
-                .to_owned(),
+            source_ip,
+            user_agent,
             access_key: req.credentials.as_ref().map(|c| c.access_key.clone()),
         })
     }

@@ -10,7 +10,7 @@ use s3s::{S3Request, S3Response, S3Result, s3_error};
 use crate::body;
 use crate::checksum;
 use crate::conditions::{Context, Preconditions};
-use crate::customer_key::{CustomerHeaders, CustomerKey, Purpose};
+use crate::customer_key::{CustomerHeaders, CustomerKey, Purpose, take_customer_headers};
 use crate::encryption;
 use crate::error::no_such_key;
 use crate::object::{etag, metadata_of, timestamp};
@@ -168,11 +168,7 @@ impl CofferS3 {
     ) -> S3Result<S3Response<GetObjectOutput>> {
         let user = self.requester(&req)?;
         let origin = self.request_origin(&req);
-        let sse_c = CustomerHeaders::new(
-            req.input.sse_customer_algorithm.clone(),
-            req.input.sse_customer_key.take(),
-            req.input.sse_customer_key_md5.clone(),
-        );
+        let sse_c = take_customer_headers!(req.input);
         let customer = self.read_customer_key(&req, sse_c)?;
         let input = req.input;
         let conditions = Preconditions {
@@ -216,6 +212,7 @@ impl CofferS3 {
         };
         let partial = selection.content_range.is_some();
         let echo = encryption::customer_echo(customer.as_ref());
+        let kms_echo = encryption::kms_echo(&record);
         let output = GetObjectOutput {
             body: Some(body),
             accept_ranges: Some("bytes".to_owned()),
@@ -243,8 +240,8 @@ impl CofferS3 {
             website_redirect_location: record.website_redirect_location.clone(),
             storage_class: record.storage_class.clone().map(StorageClass::from),
             server_side_encryption: encryption::reported(&record),
-            ssekms_key_id: encryption::kms_echo(&record).0,
-            bucket_key_enabled: encryption::kms_echo(&record).1,
+            ssekms_key_id: kms_echo.0,
+            bucket_key_enabled: kms_echo.1,
             sse_customer_algorithm: echo.0,
             sse_customer_key_md5: echo.1,
             checksum_crc32: sums
@@ -279,11 +276,7 @@ impl CofferS3 {
         mut req: S3Request<HeadObjectInput>,
     ) -> S3Result<S3Response<HeadObjectOutput>> {
         let user = self.requester(&req)?;
-        let sse_c = CustomerHeaders::new(
-            req.input.sse_customer_algorithm.clone(),
-            req.input.sse_customer_key.take(),
-            req.input.sse_customer_key_md5.clone(),
-        );
+        let sse_c = take_customer_headers!(req.input);
         let customer = self.read_customer_key(&req, sse_c)?;
         let input = req.input;
         let record = self
@@ -312,6 +305,7 @@ impl CofferS3 {
         };
         let partial = selection.content_range.is_some();
         let echo = encryption::customer_echo(customer.as_ref());
+        let kms_echo = encryption::kms_echo(&record);
         let output = HeadObjectOutput {
             accept_ranges: Some("bytes".to_owned()),
             content_length: Some((selection.span.end - selection.span.start) as i64),
@@ -338,8 +332,8 @@ impl CofferS3 {
             website_redirect_location: record.website_redirect_location.clone(),
             storage_class: record.storage_class.clone().map(StorageClass::from),
             server_side_encryption: encryption::reported(&record),
-            ssekms_key_id: encryption::kms_echo(&record).0,
-            bucket_key_enabled: encryption::kms_echo(&record).1,
+            ssekms_key_id: kms_echo.0,
+            bucket_key_enabled: kms_echo.1,
             sse_customer_algorithm: echo.0,
             sse_customer_key_md5: echo.1,
             checksum_crc32: sums.checksum_crc32,
@@ -362,11 +356,7 @@ impl CofferS3 {
         mut req: S3Request<GetObjectAttributesInput>,
     ) -> S3Result<S3Response<GetObjectAttributesOutput>> {
         let user = self.requester(&req)?;
-        let sse_c = CustomerHeaders::new(
-            req.input.sse_customer_algorithm.clone(),
-            req.input.sse_customer_key.take(),
-            req.input.sse_customer_key_md5.clone(),
-        );
+        let sse_c = take_customer_headers!(req.input);
         let customer = self.read_customer_key(&req, sse_c)?;
         let input = req.input;
         let record = self

@@ -383,10 +383,11 @@ impl CofferS3 {
         .await?;
         let sums = checksum::to_dto(sum.as_ref());
         let echo = encryption::customer_echo(mode.customer());
+        let kms_echo = encryption::kms_echo(&upload.template);
         Ok(S3Response::new(UploadPartOutput {
             server_side_encryption: encryption::reported(&upload.template),
-            ssekms_key_id: encryption::kms_echo(&upload.template).0,
-            bucket_key_enabled: encryption::kms_echo(&upload.template).1,
+            ssekms_key_id: kms_echo.0,
+            bucket_key_enabled: kms_echo.1,
             sse_customer_algorithm: echo.0,
             sse_customer_key_md5: echo.1,
             e_tag: Some(ETag::Strong(etag)),

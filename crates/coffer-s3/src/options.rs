@@ -30,3 +30,19 @@ pub struct Transport {
     /// The peer's address, as audit records name it.
     pub peer: std::net::SocketAddr,
 }
+
+impl Transport {
+    /// The client's address and user agent as audit records name them (`unknown` for a
+    /// request that came in without a transport).
+    pub fn client_of(extensions: &http::Extensions, headers: &http::HeaderMap) -> (String, String) {
+        let source_ip = extensions
+            .get::<Transport>()
+            .map_or_else(|| "unknown".to_owned(), |t| t.peer.ip().to_string());
+        let user_agent = headers
+            .get(http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        (source_ip, user_agent)
+    }
+}

@@ -164,22 +164,16 @@ impl JsonApis {
             Ok(v) => v,
             Err(e) => return error(&e, request_id),
         };
+        let (source_ip, user_agent) =
+            coffer_s3::Transport::client_of(&parts.extensions, &parts.headers);
         let caller = Caller {
             arn: format!("arn:aws:iam::{}:user/{}", self.account_id, user.name),
             user_name: user.name.clone(),
             admin: user.admin,
             via_service: None,
             client: Some(ClientInfo {
-                source_ip: parts
-                    .extensions
-                    .get::<coffer_s3::Transport>()
-                    .map_or_else(|| "unknown".to_owned(), |t| t.peer.ip().to_string()),
-                user_agent: parts
-                    .headers
-                    .get(http::header::USER_AGENT)
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or_default()
-                    .to_owned(),
+                source_ip,
+                user_agent,
                 access_key_id: user.access_key.clone(),
             }),
         };
