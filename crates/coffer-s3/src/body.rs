@@ -210,7 +210,11 @@ pub(crate) async fn ingest(
                 }
                 Err(e) => {
                     tracing::debug!(error = %e, "request body failed");
-                    failure = Some(body_error(&e.to_string()));
+                    // A browser POST's file stream reports its size limits as S3 errors.
+                    failure = Some(match e.downcast::<s3s::S3Error>() {
+                        Ok(s3) => *s3,
+                        Err(e) => body_error(&e.to_string()),
+                    });
                     break;
                 }
             }

@@ -76,6 +76,20 @@ fn v4_fields(expires_in: i64, secret: &str) -> Vec<(String, String)> {
 
 /// A signed SigV4 form, with `extra` fields that its policy also names.
 fn v4_fields_with(expires_in: i64, secret: &str, extra: &[(&str, &str)]) -> Vec<(String, String)> {
+    signed_form(expires_in, secret, extra, (0, 1048576))
+}
+
+/// A signed SigV4 form whose policy allows files of `min..=max` bytes.
+fn v4_fields_sized(expires_in: i64, secret: &str, min: u64, max: u64) -> Vec<(String, String)> {
+    signed_form(expires_in, secret, &[], (min, max))
+}
+
+fn signed_form(
+    expires_in: i64,
+    secret: &str,
+    extra: &[(&str, &str)],
+    (min, max): (u64, u64),
+) -> Vec<(String, String)> {
     let (date, stamp) = amz_now();
     let credential = format!("{}/{date}/us-east-1/s3/aws4_request", ALICE.1);
     let extra_conditions: String = extra
@@ -83,7 +97,7 @@ fn v4_fields_with(expires_in: i64, secret: &str, extra: &[(&str, &str)]) -> Vec<
         .map(|(k, v)| format!(r#",{{"{k}":"{v}"}}"#))
         .collect();
     let policy = format!(
-        r#"{{"expiration":"{}","conditions":[{{"bucket":"forms"}},["starts-with","$key","uploads/"],{{"x-amz-algorithm":"AWS4-HMAC-SHA256"}},{{"x-amz-credential":"{credential}"}},{{"x-amz-date":"{stamp}"}},["content-length-range",0,1048576]{extra_conditions}]}}"#,
+        r#"{{"expiration":"{}","conditions":[{{"bucket":"forms"}},["starts-with","$key","uploads/"],{{"x-amz-algorithm":"AWS4-HMAC-SHA256"}},{{"x-amz-credential":"{credential}"}},{{"x-amz-date":"{stamp}"}},["content-length-range",{min},{max}]{extra_conditions}]}}"#,
         expiration(expires_in)
     );
     let policy_b64 = B64.encode(policy);
@@ -269,4 +283,167 @@ async fn post_upload_with_sse_c_fields() {
         Some(format!("\"{}\"", md5_hex(&data)).as_str())
     );
     assert_eq!(body_bytes(got).await, data);
+}
+
+/// Sends a form whose file part is `file_len` bytes of zeros, streamed in 1 MiB writes, and
+/// reads the answer while still sending. Returns the status (0 if the connection was reset
+/// before an answer could be read), the answer, and how many file bytes were sent.
+fn post_streamed(
+    server: &Server,
+    bucket: &str,
+    fields: &[(&str, &str)],
+    file_len: usize,
+) -> (u16, String, usize) {
+    let boundary = "StreamedBoundary";
+    let head = form(boundary, fields, "big.bin", b"");
+    // `form` ends the file part and the form; keep only what comes before the file's bytes.
+    let tail = format!("\r\n--{boundary}--\r\n");
+    let head = &head[..head.len() - tail.len()];
+    let total = head.len() + file_len + tail.len();
+    let mut stream = std::net::TcpStream::connect(server.http).unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(60)))
+        .unwrap();
+    let mut reader = stream.try_clone().unwrap();
+    let answer = std::thread::spawn(move || {
+        let mut out = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut reader, &mut out);
+        String::from_utf8_lossy(&out).into_owned()
+    });
+    let mut request = format!(
+        "POST /{bucket} HTTP/1.1\r\nhost: {}\r\ncontent-type: multipart/form-data; boundary={boundary}\r\ncontent-length: {total}\r\nconnection: close\r\n\r\n",
+        server.http
+    )
+    .into_bytes();
+    request.extend_from_slice(head);
+    use std::io::Write as _;
+    let mut sent = 0;
+    if stream.write_all(&request).is_ok() {
+        let chunk = vec![0u8; 1 << 20];
+        while sent < file_len {
+            let n = chunk.len().min(file_len - sent);
+            if stream.write_all(&chunk[..n]).is_err() {
+                break;
+            }
+            sent += n;
+        }
+        if sent == file_len {
+            let _ = stream.write_all(tail.as_bytes());
+        }
+    }
+    let text = answer.join().unwrap();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, text, sent)
+}
+
+/// The review's finding: an unsigned form was read whole into memory before any check, so
+/// one 500 MiB form took the server from 12 to 513 MiB. Now it is refused before its file is
+/// read: the server stops reading, and its peak memory does not grow with the file.
+#[tokio::test]
+async fn unsigned_post_is_refused_before_its_file_is_read() {
+    let server = Server::start();
+    let c = server.alice();
+    c.create_bucket().bucket("forms").send().await.unwrap();
+    let before = server.proc_status_kib("VmHWM");
+
+    let file_len = 512 << 20;
+    let (status, text, sent) =
+        post_streamed(&server, "forms", &[("key", "unsigned.bin")], file_len);
+    // The answer may be lost to the reset that ends the connection; when it arrives it is
+    // S3's refusal of an anonymous request.
+    assert!(status == 403 || status == 0, "{text}");
+    if status == 403 {
+        assert!(text.contains("<Code>AccessDenied</Code>"), "{text}");
+    }
+    assert!(sent < file_len, "the server read the whole unsigned file");
+    let grown = server.proc_status_kib("VmHWM").saturating_sub(before);
+    assert!(grown < 64 * 1024, "peak memory grew by {grown} KiB");
+    let e = c
+        .head_object()
+        .bucket("forms")
+        .key("unsigned.bin")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err_code(&e).1, 404);
+}
+
+/// A signed form's file goes through the sealing path as a stream: a 96 MiB upload costs
+/// the server far less than its size, and the policy's size range is enforced as the bytes
+/// arrive (too large: EntityTooLarge, nothing stored).
+#[tokio::test]
+async fn signed_post_streams_its_file_in_constant_memory() {
+    let server = Server::start();
+    let c = server.alice();
+    c.create_bucket().bucket("forms").send().await.unwrap();
+    let before = server.proc_status_kib("VmHWM");
+
+    let file_len = 96 << 20;
+    let fields = v4_fields_sized(600, ALICE.2, 0, 128 << 20);
+    let refs: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let (status, text, sent) = post_streamed(&server, "forms", &refs, file_len);
+    assert_eq!((status, sent), (204, file_len), "{text}");
+    let grown = server.proc_status_kib("VmHWM").saturating_sub(before);
+    assert!(
+        grown < 48 * 1024,
+        "peak memory grew by {grown} KiB for a 96 MiB form"
+    );
+    let head = c
+        .head_object()
+        .bucket("forms")
+        .key("uploads/photo.jpg")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.content_length(), Some(file_len as i64));
+    let zeros_md5 = md5_hex(&vec![0u8; file_len]);
+    assert_eq!(head.e_tag(), Some(format!("\"{zeros_md5}\"").as_str()));
+
+    // Past the policy's maximum: refused mid-stream, nothing stored.
+    let small = v4_fields_sized(600, ALICE.2, 0, 1 << 20);
+    let refs: Vec<(&str, &str)> = small
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    c.delete_object()
+        .bucket("forms")
+        .key("uploads/photo.jpg")
+        .send()
+        .await
+        .unwrap();
+    let (status, text, sent) = post_streamed(&server, "forms", &refs, 64 << 20);
+    assert!(status == 400 || status == 0, "{text}");
+    if status == 400 {
+        assert!(text.contains("<Code>EntityTooLarge</Code>"), "{text}");
+    }
+    assert!(sent < 64 << 20, "the server read past the policy's limit");
+    // Under the policy's minimum: EntityTooSmall once the file has ended.
+    let at_least = v4_fields_sized(600, ALICE.2, 1000, 2000);
+    let refs: Vec<(&str, &str)> = at_least
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let (status, text) = post(
+        &server,
+        "forms",
+        "tiny",
+        &form("tiny", &refs, "f", b"short"),
+    );
+    assert_eq!(status, 400, "{text}");
+    assert!(text.contains("<Code>EntityTooSmall</Code>"), "{text}");
+    let e = c
+        .head_object()
+        .bucket("forms")
+        .key("uploads/photo.jpg")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err_code(&e).1, 404);
 }
