@@ -97,6 +97,7 @@ impl S3Access for RequireSigV4 {
         if cx.credentials().is_none() {
             return Err(s3_error!(AccessDenied, "Access Denied"));
         }
+        check_presigned_lifetime(cx.uri())?;
         let header_v2 = cx
             .headers()
             .get(http::header::AUTHORIZATION)
@@ -114,4 +115,34 @@ impl S3Access for RequireSigV4 {
         }
         Ok(())
     }
+}
+
+/// The longest a presigned URL may live, as on S3: seven days.
+pub const MAX_PRESIGNED_EXPIRES_SECS: u64 = 604_800;
+
+/// Refuses a presigned URL that asks to live longer than S3 allows. `s3s` accepts any
+/// `X-Amz-Expires` that fits a u32, so a ten-year URL would otherwise work for ten years.
+/// Called for every signed request, typed operations and custom routes alike.
+pub fn check_presigned_lifetime(uri: &http::Uri) -> S3Result<()> {
+    let Some(query) = uri.query() else {
+        return Ok(());
+    };
+    for pair in query.split('&') {
+        let Some(value) = pair.strip_prefix("X-Amz-Expires=") else {
+            continue;
+        };
+        let Ok(secs) = value.parse::<u64>() else {
+            return Err(s3_error!(
+                AuthorizationQueryParametersError,
+                "X-Amz-Expires should be a number"
+            ));
+        };
+        if secs > MAX_PRESIGNED_EXPIRES_SECS {
+            return Err(s3_error!(
+                AuthorizationQueryParametersError,
+                "X-Amz-Expires must be less than a week (in seconds) that is 604800"
+            ));
+        }
+    }
+    Ok(())
 }

@@ -41,7 +41,7 @@ mod service;
 mod sse_kms;
 mod xml_body;
 
-pub use auth::{RequireSigV4, User, UserDirectory};
+pub use auth::{RequireSigV4, User, UserDirectory, check_presigned_lifetime};
 pub use multipart::MIN_PART_SIZE;
 pub use options::{ServerOptions, Transport};
 pub use rekey::{KeyStatus, RekeyStep};

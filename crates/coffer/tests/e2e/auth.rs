@@ -99,6 +99,23 @@ async fn presigned_urls_carry_the_signers_rights_and_expire() {
     let (status, _) = http_get(bobs.uri());
     assert_eq!(status, 403);
 
+    // S3 refuses a presigned URL that asks to live longer than seven days, however well
+    // signed; the SDK will not make one, so it is signed here directly.
+    for (secs, ok) in [(604_800u64, true), (604_801, false), (315_360_000, false)] {
+        let url = presign_get(&format!("{}/pre/doc.txt", server.endpoint()), secs);
+        let (status, body) = http_get(&url);
+        if ok {
+            assert_eq!(status, 200, "{secs}: {body}");
+        } else {
+            assert_eq!(status, 400, "{secs}: {body}");
+            assert!(
+                body.contains("<Code>AuthorizationQueryParametersError</Code>"),
+                "{body}"
+            );
+            assert!(body.contains("604800"), "{body}");
+        }
+    }
+
     // A tampered URL fails its signature.
     let tampered = ok.uri().replace("doc.txt", "doc.txu");
     let (status, body) = http_get(&tampered);
@@ -222,4 +239,46 @@ async fn stale_signatures_wrong_regions_and_payload_hashes_are_refused() {
         .await
         .unwrap_err();
     assert_eq!(err_code(&e).1, 404);
+}
+
+/// A presigned GET for `url` (alice's keys) that says it lives `expires_secs` seconds.
+fn presign_get(url: &str, expires_secs: u64) -> String {
+    use aws_sigv4::http_request::{
+        SignableBody, SignableRequest, SignatureLocation, SigningSettings, sign,
+    };
+    use aws_sigv4::sign::v4;
+    let identity =
+        aws_credential_types::Credentials::new(ALICE.1, ALICE.2, None, None, "test").into();
+    let mut settings = SigningSettings::default();
+    settings.signature_location = SignatureLocation::QueryParams;
+    settings.expires_in = Some(Duration::from_secs(expires_secs));
+    let params = v4::SigningParams::builder()
+        .identity(&identity)
+        .region("us-east-1")
+        .name("s3")
+        .time(SystemTime::now())
+        .settings(settings)
+        .build()
+        .unwrap()
+        .into();
+    let host = url.split('/').nth(2).unwrap().to_owned();
+    let signable = SignableRequest::new(
+        "GET",
+        url,
+        [("host", host.as_str())].into_iter(),
+        SignableBody::UnsignedPayload,
+    )
+    .unwrap();
+    let (instructions, _) = sign(signable, &params).unwrap().into_parts();
+    let query: Vec<String> = instructions
+        .params()
+        .iter()
+        .map(|(k, v)| {
+            format!(
+                "{k}={}",
+                percent_encoding::utf8_percent_encode(v, percent_encoding::NON_ALPHANUMERIC)
+            )
+        })
+        .collect();
+    format!("{url}?{}", query.join("&"))
 }
