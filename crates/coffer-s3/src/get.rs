@@ -191,6 +191,9 @@ impl CofferS3 {
                     input.version_id.as_deref(),
                 )
                 .await?;
+            // The SSE-C key before the conditions: a 304 or 412 would tell a caller without
+            // the key that the object exists and what its ETag is.
+            self.check_metadata_read(&input.bucket, &input.key, &record, customer.as_ref())?;
             conditions.check(&record, Context::Read)?;
             let selection = select(&record, input.range.as_ref(), input.part_number)?;
             let len = selection.span.end - selection.span.start;
