@@ -352,7 +352,11 @@ fn dispatch(
             Ok(json!({ "KeyMetadata": key_metadata(kms, &r) }))
         }
         "ListKeys" => {
-            let keys = kms.all_keys()?;
+            let keys: Vec<_> = kms
+                .all_keys()?
+                .into_iter()
+                .filter(|k| kms.may_list(caller, k))
+                .collect();
             let (page, next) = page(keys, |k| k.key_id.clone(), &m)?;
             let keys: Vec<Value> = page
                 .iter()
@@ -406,10 +410,17 @@ fn dispatch(
                 Some(k) => Some(kms.describe_key(caller, k)?.key_id),
                 None => None,
             };
+            let listable: std::collections::HashSet<String> = kms
+                .all_keys()?
+                .into_iter()
+                .filter(|k| kms.may_list(caller, k))
+                .map(|k| k.key_id)
+                .collect();
             let aliases: Vec<_> = kms
                 .all_aliases()?
                 .into_iter()
                 .filter(|a| filter.as_ref().is_none_or(|k| *k == a.target_key_id))
+                .filter(|a| listable.contains(&a.target_key_id))
                 .collect();
             let (page, next) = page(aliases, |a| a.name.clone(), &m)?;
             let aliases: Vec<Value> = page

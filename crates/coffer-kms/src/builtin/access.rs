@@ -90,6 +90,17 @@ impl BuiltinKms {
         Ok(record)
     }
 
+    /// Whether a listing (ListKeys, ListAliases) may show `record` to `caller`: only what
+    /// DescribeKey would describe to them, everything for the account's admins. AWS decides
+    /// listings by IAM identity policies, which Coffer does not have; without this filter any
+    /// user could read every key id and alias name (which often name customers).
+    pub fn may_list(&self, caller: &Caller, record: &KeyRecord) -> bool {
+        caller.admin
+            || self
+                .authorize(caller, "kms:DescribeKey", record, None)
+                .is_ok()
+    }
+
     /// The policy and state checks of a cryptographic operation, without the operation.
     pub fn check_access(
         &self,

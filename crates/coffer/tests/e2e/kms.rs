@@ -619,3 +619,71 @@ fn http_post_json(server: &Server, target: &str, body: &str) -> (u16, String) {
     );
     raw_exchange(server.http, req.as_bytes())
 }
+
+/// A user lists only the keys (and their aliases) they may describe; admins list every key.
+/// Listing used to reveal every key id and alias name of the account to any user.
+#[tokio::test]
+async fn listings_show_only_what_the_caller_may_describe() {
+    let server = Server::start();
+    let admin = kms_client(&server, ALICE);
+    let bob = kms_client(&server, BOB);
+    let hidden = admin.create_key().send().await.unwrap();
+    let hidden = hidden.key_metadata().unwrap().key_id().to_owned();
+    let shared = admin.create_key().send().await.unwrap();
+    let shared_arn = shared.key_metadata().unwrap().arn().unwrap().to_owned();
+    let shared = shared.key_metadata().unwrap().key_id().to_owned();
+    for (alias, key) in [("alias/customer-acme", &hidden), ("alias/shared", &shared)] {
+        admin
+            .create_alias()
+            .alias_name(alias)
+            .target_key_id(key)
+            .send()
+            .await
+            .unwrap();
+    }
+    let policy = format!(
+        r#"{{"Version":"2012-10-17","Statement":[
+            {{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::000000000000:root"}},"Action":"kms:*","Resource":"*"}},
+            {{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::000000000000:user/bob"}},"Action":"kms:DescribeKey","Resource":"{shared_arn}"}}
+        ]}}"#
+    );
+    admin
+        .put_key_policy()
+        .key_id(&shared)
+        .policy(&policy)
+        .send()
+        .await
+        .unwrap();
+
+    let ids = |out: aws_sdk_kms::operation::list_keys::ListKeysOutput| -> Vec<String> {
+        out.keys()
+            .iter()
+            .filter_map(|k| k.key_id().map(str::to_owned))
+            .collect()
+    };
+    let bobs = ids(bob.list_keys().send().await.unwrap());
+    assert_eq!(bobs, vec![shared.clone()]);
+    let all = ids(admin.list_keys().send().await.unwrap());
+    assert!(all.contains(&hidden) && all.contains(&shared), "{all:?}");
+
+    let aliases: Vec<String> = bob
+        .list_aliases()
+        .send()
+        .await
+        .unwrap()
+        .aliases()
+        .iter()
+        .filter_map(|a| a.alias_name().map(str::to_owned))
+        .collect();
+    assert_eq!(aliases, vec!["alias/shared".to_owned()]);
+    let aliases = admin.list_aliases().send().await.unwrap();
+    assert!(
+        aliases
+            .aliases()
+            .iter()
+            .any(|a| a.alias_name() == Some("alias/customer-acme"))
+    );
+    // Naming a key bob may not describe is the same denial as DescribeKey's.
+    let e = bob.list_aliases().key_id(&hidden).send().await.unwrap_err();
+    assert_eq!(code(e), "AccessDeniedException");
+}
