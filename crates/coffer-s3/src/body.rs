@@ -380,7 +380,19 @@ pub(crate) async fn open_range(
     offset: u64,
     len: u64,
 ) -> Result<OpenedRange, OpenError> {
-    tokio::task::spawn_blocking(move || {
+    tokio::task::spawn_blocking(move || open_range_blocking(blobs.as_ref(), source, offset, len))
+        .await
+        .map_err(|e| OpenError::Damaged(e.to_string()))?
+}
+
+/// [`open_range`], on the calling thread (which may block).
+pub(crate) fn open_range_blocking(
+    blobs: &dyn BlobStore,
+    source: SourceData,
+    offset: u64,
+    len: u64,
+) -> Result<OpenedRange, OpenError> {
+    {
         let end = offset + len;
         let mut slices = Vec::new();
         let mut part_start = 0u64;
@@ -437,9 +449,7 @@ pub(crate) async fn open_range(
             slices,
             name: source.name,
         })
-    })
-    .await
-    .map_err(|e| OpenError::Damaged(e.to_string()))?
+    }
 }
 
 impl Slice {
@@ -525,7 +535,10 @@ impl Slice {
 
 impl OpenedRange {
     /// Calls `each` with the range's plaintext, in order, in chunks.
-    fn read(self, mut each: impl FnMut(Bytes) -> Result<(), String>) -> Result<(), String> {
+    pub(crate) fn read(
+        self,
+        mut each: impl FnMut(Bytes) -> Result<(), String>,
+    ) -> Result<(), String> {
         let name = self.name;
         for mut slice in self.slices {
             match slice.opener.take() {

@@ -13,7 +13,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{Value, json};
 
 use crate::admin_ops::{self, ADMIN_HEADER, AdminTarget};
-use crate::cli::{AdminArgs, AdminCommand, RekeyArgs, Target};
+use crate::cli::{AdminArgs, AdminCommand, RekeyArgs, ScrubArgs, Target};
 use crate::config::{ServeConfig, users_or_generated};
 use crate::datadir::{self, OpenError};
 
@@ -45,6 +45,7 @@ pub async fn run(args: AdminArgs) -> Result<(), String> {
             Ok(())
         }
         AdminCommand::Rekey(args) => rekey(args).await,
+        AdminCommand::Scrub(args) => scrub(args).await,
     }
 }
 
@@ -225,4 +226,70 @@ async fn rekey(args: RekeyArgs) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+async fn scrub(args: ScrubArgs) -> Result<(), String> {
+    let ops = connect(&args.target).await?;
+    let status = ops.call("key-status", Value::Null).await?;
+    let total = status["objects"].as_u64().unwrap_or(0);
+    let bar = ProgressBar::new(total);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{bar:40} {pos}/{len} objects scrubbed, {msg} [{elapsed_precise}, eta {eta}]",
+        )
+        .map_err(|e| e.to_string())?,
+    );
+    let started = Instant::now();
+    let (mut scanned, mut bytes, mut structure_only) = (0u64, 0u64, 0u64);
+    let mut damaged: Vec<Value> = Vec::new();
+    let mut after = Value::Null;
+    loop {
+        let step = ops
+            .call("scrub-step", json!({ "after": after, "limit": args.batch }))
+            .await?;
+        let n = step["scanned"].as_u64().unwrap_or(0);
+        scanned += n;
+        bytes += step["bytes"].as_u64().unwrap_or(0);
+        structure_only += step["structure_only"].as_u64().unwrap_or(0);
+        for d in step["damaged"].as_array().into_iter().flatten() {
+            // Printed whether or not the bar is drawn (it is hidden off a terminal).
+            bar.suspend(|| {
+                println!(
+                    "DAMAGED {}/{}: {}",
+                    d["bucket"].as_str().unwrap_or_default(),
+                    d["key"].as_str().unwrap_or_default(),
+                    d["what"].as_str().unwrap_or_default()
+                )
+            });
+            damaged.push(d.clone());
+        }
+        bar.inc(n);
+        bar.set_message(format!(
+            "{} MiB authenticated, {} damaged",
+            bytes >> 20,
+            damaged.len()
+        ));
+        if step["next"].is_null() {
+            break;
+        }
+        after = step["next"].clone();
+        if let Some(rate) = args.rate.filter(|r| *r > 0.0) {
+            let due = Duration::from_secs_f64(bytes as f64 / (rate * 1024.0 * 1024.0));
+            if let Some(wait) = due.checked_sub(started.elapsed()) {
+                tokio::time::sleep(wait).await;
+            }
+        }
+    }
+    bar.finish();
+    println!(
+        "coffer: scrub complete: {scanned} objects, {bytes} bytes authenticated, \
+         {structure_only} SSE-C objects checked for structure only (their key is the \
+         customer's), {} damaged",
+        damaged.len()
+    );
+    if damaged.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("{} damaged objects", damaged.len()))
+    }
 }

@@ -17,6 +17,9 @@ pub struct AdminTarget {
 /// Lets `kms-run-due` run as of a future time (testing only).
 const CLOCK_OVERRIDE: &str = "COFFER_ALLOW_CLOCK_OVERRIDE";
 
+/// Who a scrub's KMS calls are made as (an admin; no keys, so no one can sign as it).
+pub const SCRUB_USER: &str = "coffer-scrub";
+
 /// Header naming the admin operation on `POST /` (signed like every other request).
 pub const ADMIN_HEADER: &str = "x-coffer-admin";
 
@@ -36,6 +39,18 @@ pub fn run(target: &AdminTarget, op: &str, args: &Value) -> Result<Value, String
             };
             let limit = args["limit"].as_u64().unwrap_or(500).clamp(1, 100_000);
             serde_json::to_value(s3.rekey_step(after, limit)?).map_err(|e| e.to_string())
+        }
+        "scrub-step" => {
+            let after = match (args["after"][0].as_str(), args["after"][1].as_str()) {
+                (Some(b), Some(k)) => Some((b.to_owned(), k.to_owned())),
+                _ => None,
+            };
+            let limit = args["limit"].as_u64().unwrap_or(100).clamp(1, 100_000);
+            // SSE-KMS objects open through the KMS as any read does: as an admin, recorded
+            // in the audit trail under this name.
+            let scrubber =
+                coffer_s3::User::new(SCRUB_USER.to_owned(), String::new(), String::new(), true);
+            serde_json::to_value(s3.scrub_step(after, limit, &scrubber)?).map_err(|e| e.to_string())
         }
         "kms-list-keys" => {
             let aliases = kms.all_aliases().map_err(|e| e.to_string())?;

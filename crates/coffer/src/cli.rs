@@ -166,6 +166,9 @@ pub enum AdminCommand {
     RotateMasterKey(Target),
     /// Re-seal every object key still under an older master-key version. Online, resumable.
     Rekey(RekeyArgs),
+    /// Read back and authenticate every stored segment; report damaged objects by name
+    /// (exit status 1 if any). Online and rate-limited.
+    Scrub(ScrubArgs),
 }
 
 /// Which data directory (through its server when one is running).
@@ -226,4 +229,16 @@ pub fn listen_addr(s: &str) -> Result<Option<SocketAddr>, String> {
     s.parse()
         .map(Some)
         .map_err(|e| format!("invalid listen address {s:?}: {e}"))
+}
+
+#[derive(Debug, Args)]
+pub struct ScrubArgs {
+    #[command(flatten)]
+    pub target: Target,
+    /// At most this many MiB of object data per second (default: as fast as it goes).
+    #[arg(long, value_name = "MIB_PER_SEC")]
+    pub rate: Option<f64>,
+    /// Objects per step.
+    #[arg(long, default_value_t = 100)]
+    pub batch: u64,
 }

@@ -19,6 +19,7 @@ mod observability;
 mod post_upload;
 mod races;
 mod rekey;
+mod scrub;
 mod sse_c;
 mod sse_kms;
 mod sse_s3;
