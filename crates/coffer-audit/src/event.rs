@@ -137,3 +137,79 @@ impl AuditEvent {
         record
     }
 }
+
+/// The largest record kept whole. A caller controls much of what a record holds (contexts,
+/// descriptions, tags, junk members of a failed call), so without a bound any user could grow
+/// the trail by megabytes a request.
+pub const MAX_RECORD_BYTES: usize = 16 * 1024;
+
+/// A member value longer than this (serialised) is dropped from an oversized record.
+const MAX_KEPT_MEMBER_BYTES: usize = 512;
+
+/// Brings `record` within [`MAX_RECORD_BYTES`]: if it is larger, the caller-supplied parts
+/// (`requestParameters`, `responseElements`, `additionalEventData`) keep only their small
+/// members and say so under `cofferTruncated`; if that is not enough, they are emptied.
+pub fn bound_record(record: &mut Value) {
+    let size = |r: &Value| serde_json::to_vec(r).map_or(usize::MAX, |b| b.len());
+    if size(record) <= MAX_RECORD_BYTES {
+        return;
+    }
+    const PARTS: [&str; 3] = [
+        "requestParameters",
+        "responseElements",
+        "additionalEventData",
+    ];
+    for part in PARTS {
+        if let Some(Value::Object(m)) = record.get_mut(part) {
+            let before = m.len();
+            m.retain(|_, v| size(v) <= MAX_KEPT_MEMBER_BYTES);
+            if m.len() != before {
+                m.insert("cofferTruncated".into(), Value::Bool(true));
+            }
+        }
+    }
+    if size(record) <= MAX_RECORD_BYTES {
+        return;
+    }
+    for part in PARTS {
+        if let Some(v) = record.get_mut(part).filter(|v| !v.is_null()) {
+            *v = json!({ "cofferTruncated": true });
+        }
+    }
+    if let Some(Value::String(m)) = record.get_mut("errorMessage") {
+        *m = m.chars().take(1024).collect();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn oversized_records_keep_only_small_members() {
+        let mut r = json!({
+            "eventName": "Encrypt",
+            "requestParameters": { "keyId": "k", "encryptionContext": { "junk": "x".repeat(100_000) } },
+            "responseElements": null,
+        });
+        bound_record(&mut r);
+        assert!(serde_json::to_vec(&r).unwrap().len() <= MAX_RECORD_BYTES);
+        assert_eq!(r["requestParameters"]["keyId"], "k");
+        assert_eq!(r["requestParameters"]["cofferTruncated"], true);
+        assert!(r["requestParameters"].get("encryptionContext").is_none());
+
+        let many: serde_json::Map<String, Value> = (0..200)
+            .map(|i| (format!("m{i}"), json!("y".repeat(400))))
+            .collect();
+        let mut r = json!({ "requestParameters": many, "responseElements": null });
+        bound_record(&mut r);
+        assert!(serde_json::to_vec(&r).unwrap().len() <= MAX_RECORD_BYTES);
+        assert_eq!(r["requestParameters"], json!({ "cofferTruncated": true }));
+        assert!(r["responseElements"].is_null());
+
+        let mut small = json!({ "requestParameters": { "keyId": "k" } });
+        let before = small.clone();
+        bound_record(&mut small);
+        assert_eq!(small, before);
+    }
+}

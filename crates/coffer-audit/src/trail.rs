@@ -123,7 +123,9 @@ impl AuditLog {
     /// recorded must fail its request: an unrecorded key use has not happened.
     pub fn record(&self, event: &AuditEvent) -> Result<(), String> {
         let now = OffsetDateTime::now_utc();
-        let record = event.to_record(&self.layout.account_id, &self.layout.region, &rfc3339(now));
+        let mut record =
+            event.to_record(&self.layout.account_id, &self.layout.region, &rfc3339(now));
+        crate::event::bound_record(&mut record);
         let mut line = serde_json::to_vec(&record).map_err(|e| e.to_string())?;
         line.push(b'\n');
         self.call(|reply| Job::Append(line, reply))

@@ -8,7 +8,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use serde_json::{Map, Value, json};
 
 use crate::api_error::KmsApiError;
-use crate::audit_events::{call_event, loggable};
+use crate::audit_events::{call_event, loggable, loggable_request};
 use crate::builtin::{BuiltinKms, Caller, NewKey};
 use crate::ciphertext::EncryptionContext;
 use crate::records::{KeyRecord, KeyState};
@@ -282,7 +282,7 @@ pub fn handle(
     let result = dispatch(kms, caller, op, body);
     let request: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
     let response = result.as_ref().cloned().unwrap_or(Value::Null);
-    let mut parameters = loggable(&request);
+    let mut parameters = loggable_request(op, &request);
     if matches!(op, "Decrypt" | "ReEncrypt") && parameters.is_object() {
         // AWS logs the algorithm even when the caller left it out.
         parameters.as_object_mut().map(|p| {

@@ -9,8 +9,115 @@ use crate::api_error::KmsApiError;
 use crate::builtin::{BuiltinKms, Caller};
 use crate::ciphertext::EncryptionContext;
 
-/// Request and response members that must never reach the trail.
+/// Response members that must never reach the trail.
 const SECRET_MEMBERS: &[&str] = &["Plaintext", "CiphertextBlob", "Policy"];
+
+/// The request members each operation defines (AWS KMS's model) that may be logged: never
+/// `Plaintext`, `CiphertextBlob`, `Policy` or `Recipient` (an attestation document). A
+/// member not listed, whatever its spelling (`PlainText`), is named in the record, never
+/// copied.
+fn loggable_request_members(op: &str) -> &'static [&'static str] {
+    const PAGE: &[&str] = &["Limit", "Marker"];
+    match op {
+        "CreateKey" => &[
+            "Description",
+            "KeyUsage",
+            "CustomerMasterKeySpec",
+            "KeySpec",
+            "Origin",
+            "CustomKeyStoreId",
+            "BypassPolicyLockoutSafetyCheck",
+            "Tags",
+            "MultiRegion",
+            "XksKeyId",
+        ],
+        "DescribeKey" => &["KeyId", "GrantTokens"],
+        "ListKeys" => PAGE,
+        "UpdateKeyDescription" => &["KeyId", "Description"],
+        "TagResource" => &["KeyId", "Tags"],
+        "UntagResource" => &["KeyId", "TagKeys"],
+        "ListResourceTags" | "ListKeyRotations" | "ListKeyPolicies" => {
+            &["KeyId", "Limit", "Marker"]
+        }
+        "CreateAlias" | "UpdateAlias" => &["AliasName", "TargetKeyId"],
+        "DeleteAlias" => &["AliasName"],
+        "ListAliases" => &["KeyId", "Limit", "Marker"],
+        "EnableKey"
+        | "DisableKey"
+        | "CancelKeyDeletion"
+        | "DisableKeyRotation"
+        | "GetKeyRotationStatus"
+        | "RotateKeyOnDemand" => &["KeyId"],
+        "ScheduleKeyDeletion" => &["KeyId", "PendingWindowInDays"],
+        "EnableKeyRotation" => &["KeyId", "RotationPeriodInDays"],
+        "Encrypt" => &[
+            "KeyId",
+            "EncryptionContext",
+            "GrantTokens",
+            "EncryptionAlgorithm",
+            "DryRun",
+        ],
+        "Decrypt" => &[
+            "KeyId",
+            "EncryptionContext",
+            "GrantTokens",
+            "EncryptionAlgorithm",
+            "DryRun",
+        ],
+        "ReEncrypt" => &[
+            "SourceEncryptionContext",
+            "SourceKeyId",
+            "DestinationKeyId",
+            "DestinationEncryptionContext",
+            "SourceEncryptionAlgorithm",
+            "DestinationEncryptionAlgorithm",
+            "GrantTokens",
+            "DryRun",
+        ],
+        "GenerateDataKey" | "GenerateDataKeyWithoutPlaintext" => &[
+            "KeyId",
+            "EncryptionContext",
+            "NumberOfBytes",
+            "KeySpec",
+            "GrantTokens",
+            "DryRun",
+        ],
+        "GenerateRandom" => &["NumberOfBytes", "CustomKeyStoreId"],
+        "GetKeyPolicy" => &["KeyId", "PolicyName"],
+        "PutKeyPolicy" => &["KeyId", "PolicyName", "BypassPolicyLockoutSafetyCheck"],
+        _ => &[],
+    }
+}
+
+/// At most this many unknown member names are listed, each cut to this many characters.
+const MAX_UNKNOWN_NAMES: usize = 16;
+const MAX_UNKNOWN_NAME_CHARS: usize = 64;
+
+/// A request's members as CloudTrail writes them (`KeyId` → `keyId`): only those `op`
+/// defines and that may be logged, matched case-sensitively as AWS does. Any other member
+/// is named under `unrecognizedParameters` and its value dropped, so a secret sent under
+/// another spelling, or junk, never reaches the trail.
+pub(crate) fn loggable_request(op: &str, request: &Value) -> Value {
+    let Value::Object(m) = request else {
+        return Value::Null;
+    };
+    let allowed = loggable_request_members(op);
+    let mut out = Map::new();
+    let mut unknown: Vec<Value> = Vec::new();
+    for (k, v) in m {
+        if allowed.contains(&k.as_str()) {
+            out.insert(lower_first(k), v.clone());
+        } else if unknown.len() < MAX_UNKNOWN_NAMES {
+            unknown.push(Value::String(
+                k.chars().take(MAX_UNKNOWN_NAME_CHARS).collect(),
+            ));
+        }
+    }
+    if !unknown.is_empty() {
+        out.insert("unrecognizedParameters".into(), Value::Array(unknown));
+    }
+    Value::Object(out)
+}
 
 /// Operations that change nothing (CloudTrail's `readOnly`).
 pub(crate) fn is_read_only(op: &str) -> bool {
@@ -35,7 +142,8 @@ fn lower_first(s: &str) -> String {
         .unwrap_or_default()
 }
 
-/// A JSON object's members as CloudTrail writes them (`KeyId` → `keyId`), secrets removed.
+/// A response's members as CloudTrail writes them (`KeyId` → `keyId`), secrets removed.
+/// Responses are built by this server, so their members are known.
 pub(crate) fn loggable(members: &Value) -> Value {
     match members {
         Value::Object(m) => Value::Object(

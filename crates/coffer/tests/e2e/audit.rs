@@ -437,15 +437,29 @@ async fn every_acknowledged_read_is_on_record_after_a_crash() {
 
 /// A request signed for CloudTrail (`aws-sigv4`, scope `cloudtrail`).
 fn lookup_events(server: &Server, user: (&str, &str, &str), body: &str) -> (u16, String) {
+    signed_json(
+        server,
+        user,
+        "cloudtrail",
+        "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.LookupEvents",
+        body,
+    )
+}
+
+/// A JSON 1.1 request for `target`, signed for `service` as `user`, with `body` as given.
+fn signed_json(
+    server: &Server,
+    user: (&str, &str, &str),
+    service: &str,
+    target: &str,
+    body: &str,
+) -> (u16, String) {
     use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
     use aws_sigv4::sign::v4;
     let url = format!("http://{}/", server.http);
     let headers = [
         ("host".to_owned(), server.http.to_string()),
-        (
-            "x-amz-target".to_owned(),
-            "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.LookupEvents".to_owned(),
-        ),
+        ("x-amz-target".to_owned(), target.to_owned()),
         (
             "content-type".to_owned(),
             "application/x-amz-json-1.1".to_owned(),
@@ -455,7 +469,7 @@ fn lookup_events(server: &Server, user: (&str, &str, &str), body: &str) -> (u16,
     let params = v4::SigningParams::builder()
         .identity(&identity)
         .region("us-east-1")
-        .name("cloudtrail")
+        .name(service)
         .time(SystemTime::now())
         .settings(SigningSettings::default())
         .build()
@@ -606,4 +620,69 @@ async fn s3_data_events_are_recorded_when_enabled() {
     );
     let page: Value = serde_json::from_str(&body[body.find('{').unwrap()..]).unwrap();
     assert_eq!(page["Events"].as_array().unwrap().len(), 0);
+}
+
+/// Records keep only the request members each operation defines, by their exact names:
+/// a plaintext sent as `PlainText`, or junk, is named but never copied, and no record
+/// outgrows its cap whatever a caller sends.
+#[tokio::test]
+async fn records_hold_only_the_members_an_operation_defines() {
+    let server = audit_server();
+    let kms = kms_client(&server, ALICE);
+    let key = kms.create_key().send().await.unwrap();
+    let arn = key.key_metadata().unwrap().arn().unwrap().to_owned();
+    let junk = "J".repeat(300_000);
+    let body = format!(
+        r#"{{"KeyId":"{arn}","PlainText":"c2VjcmV0LXBsYWludGV4dC12YWx1ZQ==","Plaintext":"c2VjcmV0LXBsYWludGV4dC12YWx1ZQ==","Junk":"{junk}","EncryptionContext":{{"app":"{junk}"}}}}"#
+    );
+    for user in [BOB, ALICE] {
+        let (status, text) = signed_json(&server, user, "kms", "TrentService.Encrypt", &body);
+        assert!(status == 400 || status == 200, "{status} {text}");
+    }
+    // A cut moves the journal into a log file: both are checked below.
+    let journal = std::fs::read(server.data_dir().join("audit/journal.jsonl")).unwrap_or_default();
+    let records = records(&server);
+    let encrypts: Vec<&Value> = records
+        .iter()
+        .filter(|r| r["eventName"] == "Encrypt")
+        .collect();
+    assert_eq!(encrypts.len(), 2, "{encrypts:?}");
+    for r in &encrypts {
+        let text = serde_json::to_string(r).unwrap();
+        assert!(text.len() <= 16 * 1024, "a record of {} bytes", text.len());
+        assert!(!text.contains("c2VjcmV0LXBsYWludGV4dC12YWx1ZQ"), "{text}");
+        assert!(!text.contains("JJJJJJJJ"), "junk was copied");
+        let p = &r["requestParameters"];
+        assert_eq!(p["keyId"], arn.as_str());
+        let unknown: Vec<&str> = p["unrecognizedParameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        assert!(
+            unknown.contains(&"PlainText") && unknown.contains(&"Junk"),
+            "{p}"
+        );
+        assert!(p.get("plaintext").is_none() && p.get("plainText").is_none());
+    }
+    for needle in ["c2VjcmV0LXBsYWludGV4dC12YWx1ZQ", "JJJJJJJJJJJJJJJJ"] {
+        assert!(!String::from_utf8_lossy(&journal).contains(needle));
+        for f in files_under(&server.data_dir().join("audit")) {
+            let bytes = std::fs::read(&f).unwrap();
+            let text = match f.extension().and_then(|e| e.to_str()) {
+                Some("gz") => {
+                    let mut out = String::new();
+                    std::io::Read::read_to_string(
+                        &mut flate2::read::GzDecoder::new(bytes.as_slice()),
+                        &mut out,
+                    )
+                    .unwrap();
+                    out
+                }
+                _ => String::from_utf8_lossy(&bytes).into_owned(),
+            };
+            assert!(!text.contains(needle), "{needle} in {}", f.display());
+        }
+    }
 }
