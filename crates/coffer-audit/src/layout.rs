@@ -22,6 +22,8 @@ pub(crate) const STATE: &str = "digest-state.json";
 /// files) would leave a shorter chain that still verifies.
 pub(crate) const HEAD: &str = "head.json";
 pub const PUBLIC_KEY: &str = "signing-key.pub";
+/// The chain's newest link, authenticated (also kept in the metadata store).
+pub(crate) const ANCHOR: &str = "chain-anchor.json";
 
 fn day_dir(t: OffsetDateTime) -> String {
     format!("{:04}/{:02}/{:02}", t.year(), u8::from(t.month()), t.day())

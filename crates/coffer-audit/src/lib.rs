@@ -6,11 +6,17 @@
 //! in CloudTrail's folder layout, and are covered by signed digests chained to each other, so
 //! [`verify`] can prove that nothing was changed, removed, reordered or cut short.
 //!
+//! Every record is chained from the moment it is written: it carries its position and a MAC
+//! (keyed from the root key) over the record before and itself, and the newest link is
+//! anchored in the metadata store, so the journal's newest records are as tamper-evident as
+//! the digested ones.
+//!
 //! Invariants: a record never holds plaintext, ciphertext, key material or key policies (the
 //! callers build events from what may be logged); nothing in a log file or digest changes
 //! after it is written.
 #![forbid(unsafe_code)]
 
+mod chain;
 mod event;
 mod layout;
 mod lookup;
@@ -19,10 +25,11 @@ mod signing;
 mod trail;
 mod verify;
 
-pub use event::{AuditEvent, Identity, KMS_SOURCE, Origin, S3_SOURCE};
+pub use chain::{ChainKey, Link};
+pub use event::{AuditEvent, Identity, KMS_SOURCE, MAX_RECORD_BYTES, Origin, S3_SOURCE};
 pub use layout::{Layout, PUBLIC_KEY, rfc3339};
 pub use lookup::{Filter, lookup};
 pub use lookup_events::{LookupError, lookup_events};
 pub use signing::{SIGNATURE_ALGORITHM, SigningKey};
-pub use trail::{AuditLog, Cadence};
-pub use verify::{Report, verify};
+pub use trail::{AnchorStore, AuditLog, Cadence};
+pub use verify::{Report, Trust, verify};

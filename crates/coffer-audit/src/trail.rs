@@ -10,16 +10,18 @@
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::PathBuf;
-use std::sync::mpsc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
+use crate::chain::{CHAIN_MEMBER, ChainKey, Link};
 use crate::event::AuditEvent;
 use crate::layout::{
-    HEAD, JOURNAL, Layout, PUBLIC_KEY, ROLLING, STATE, gzip, rfc3339, sha256_hex, write_durably,
+    ANCHOR, HEAD, JOURNAL, Layout, PUBLIC_KEY, ROLLING, STATE, gzip, rfc3339, sha256_hex,
+    write_durably,
 };
 use crate::signing::{SIGNATURE_ALGORITHM, SigningKey, fingerprint};
 
@@ -58,6 +60,74 @@ pub(crate) struct DigestState {
     pub pending: Vec<LogFileEntry>,
     pub last_end: Option<String>,
     pub previous: Option<PreviousDigest>,
+    /// The newest record's link in a log file (`None` before the first chained cut).
+    #[serde(default)]
+    pub chain_head: Option<Value>,
+}
+
+/// Label of the MAC that authenticates `digest-state.json` (its `mac` member).
+pub(crate) const STATE_TAG: &str = "digest-state";
+/// Label of the MAC that authenticates the chain's anchor.
+pub(crate) const ANCHOR_TAG: &str = "chain-anchor";
+
+/// Where the newest link is kept besides the trail's own files, so that removing records at
+/// the end (with the anchor file) is still caught: the metadata store, in the server.
+pub trait AnchorStore: Send + Sync {
+    fn save(&self, anchor: &[u8]) -> Result<(), String>;
+    fn load(&self) -> Result<Option<Vec<u8>>, String>;
+}
+
+/// Least time between two anchor writes under load: the window in which the newest records
+/// could be removed unnoticed while the server is down. A live server also checks against
+/// its in-memory head.
+const ANCHOR_EVERY: Duration = Duration::from_secs(1);
+
+/// Reads a state file, checking its MAC. A state without one is accepted only from before the
+/// chain existed (no anchor anywhere): anything else was edited.
+pub(crate) fn read_state(
+    layout: &Layout,
+    chain: &ChainKey,
+    anchored: bool,
+) -> Result<DigestState, String> {
+    let bytes = match std::fs::read(layout.file(STATE)) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(DigestState::default()),
+        Err(e) => return Err(format!("{STATE}: {e}")),
+    };
+    let mut value: Value =
+        serde_json::from_slice(&bytes).map_err(|e| format!("{STATE}: not JSON: {e}"))?;
+    let mac = value
+        .as_object_mut()
+        .and_then(|m| m.remove("mac"))
+        .and_then(|m| m.as_str().map(str::to_owned));
+    match mac {
+        Some(mac) if chain.check_tag(STATE_TAG, &value, &mac) => {}
+        Some(_) => return Err(format!("{STATE}: its MAC does not verify: edited")),
+        None if anchored => {
+            return Err(format!(
+                "{STATE}: not authenticated, though the trail is chained: edited"
+            ));
+        }
+        None => {}
+    }
+    serde_json::from_value(value).map_err(|e| format!("{STATE}: {e}"))
+}
+
+/// The anchor as written: the newest link, authenticated.
+pub(crate) fn anchor_bytes(chain: &ChainKey, head: Link) -> Vec<u8> {
+    let link = head.to_json();
+    let tag = chain.tag(ANCHOR_TAG, &link);
+    serde_json::to_vec(&json!({ "link": link, "tag": tag })).unwrap_or_default()
+}
+
+/// An anchor's link, if its MAC verifies.
+pub(crate) fn parse_anchor(chain: &ChainKey, bytes: &[u8]) -> Result<Link, String> {
+    let v: Value = serde_json::from_slice(bytes).map_err(|_| "not JSON".to_owned())?;
+    let tag = v["tag"].as_str().unwrap_or_default();
+    if !chain.check_tag(ANCHOR_TAG, &v["link"], tag) {
+        return Err("its MAC does not verify: edited or forged".into());
+    }
+    Link::from_json(&v["link"]).ok_or_else(|| "malformed".into())
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -68,40 +138,84 @@ pub(crate) struct PreviousDigest {
 }
 
 enum Job {
-    Append(Vec<u8>, mpsc::SyncSender<Result<(), String>>),
+    Append(Value, mpsc::SyncSender<Result<(), String>>),
     Cut(mpsc::SyncSender<Result<(), String>>),
     Digest(mpsc::SyncSender<Result<(), String>>),
+    /// Anchors the head if it moved since it was last anchored.
+    Anchor,
 }
 
 /// The audit trail of one server.
 pub struct AuditLog {
     layout: Layout,
     jobs: mpsc::Sender<Job>,
+    chain: Arc<ChainKey>,
+    anchors: Arc<dyn AnchorStore>,
+    /// The newest record's link, as the writer last acknowledged it.
+    head: Arc<Mutex<Link>>,
+    public_key: Vec<u8>,
 }
 
 struct Writer {
     layout: Layout,
     journal: File,
     key: SigningKey,
+    chain: Arc<ChainKey>,
+    anchors: Arc<dyn AnchorStore>,
+    head: Arc<Mutex<Link>>,
+    /// The last link anchored, and when.
+    anchored: (Link, Instant),
 }
 
 impl AuditLog {
     /// Opens (or starts) the trail under `layout`, finishing a cut a crash interrupted, and
     /// starts the thread that owns it and the timer that cuts and signs on `cadence`.
-    pub fn open(layout: Layout, key: SigningKey, cadence: Cadence) -> Result<Self, String> {
+    pub fn open(
+        layout: Layout,
+        key: SigningKey,
+        chain: ChainKey,
+        anchors: Arc<dyn AnchorStore>,
+        cadence: Cadence,
+    ) -> Result<Self, String> {
         std::fs::create_dir_all(&layout.root).map_err(|e| e.to_string())?;
+        let public_key = key.public_key();
         write_durably(
             &layout.file(PUBLIC_KEY),
-            hex::encode(key.public_key()).as_bytes(),
+            hex::encode(&public_key).as_bytes(),
         )
         .map_err(|e| format!("cannot publish the audit public key: {e}"))?;
+        drop_torn_tail(&layout.file(JOURNAL))?;
         let journal = open_journal(&layout)?;
+        let chain = Arc::new(chain);
         let mut writer = Writer {
             layout: layout.clone(),
             journal,
             key,
+            chain: chain.clone(),
+            anchors: anchors.clone(),
+            head: Arc::new(Mutex::new(Link::GENESIS)),
+            anchored: (Link::GENESIS, Instant::now()),
         };
         writer.finish_cut()?;
+        let mut head = writer.recover_head()?;
+        // An anchor newer than the records on disk means records at the end were removed
+        // while no server ran. Going on from the anchor keeps that evident (verify names the
+        // gap) instead of writing new records over the removed positions.
+        for anchor in writer.anchors_on_record() {
+            if anchor.seq > head.seq {
+                metrics::counter!("coffer_audit_integrity_failures_total").increment(1);
+                tracing::error!(
+                    target: "coffer::integrity",
+                    anchored = anchor.seq,
+                    on_disk = head.seq,
+                    "integrity alert: the audit trail ends before its anchor: records were removed"
+                );
+                head = anchor;
+            }
+        }
+        *writer.head.lock().unwrap_or_else(|p| p.into_inner()) = head;
+        writer.write_anchor(head)?;
+        let head_cell = writer.head.clone();
         let (tx, rx) = mpsc::channel::<Job>();
         std::thread::Builder::new()
             .name("coffer-audit".into())
@@ -112,11 +226,38 @@ impl AuditLog {
             .name("coffer-audit-timer".into())
             .spawn(move || tick(timer, cadence))
             .map_err(|e| e.to_string())?;
-        Ok(Self { layout, jobs: tx })
+        Ok(Self {
+            layout,
+            jobs: tx,
+            chain,
+            anchors,
+            head: head_cell,
+            public_key,
+        })
     }
 
     pub fn layout(&self) -> &Layout {
         &self.layout
+    }
+
+    /// The newest acknowledged record's link.
+    pub fn head(&self) -> Link {
+        *self.head.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Verifies the whole trail against this server's keys, its anchor and its live head.
+    pub fn verify(&self, from: Option<&str>, to: Option<&str>) -> crate::Report {
+        crate::verify::verify(
+            &self.layout,
+            &crate::verify::Trust {
+                signing_key: Some(&self.public_key),
+                chain: Some(&self.chain),
+                stored_anchor: self.anchors.load(),
+                live_head: Some(self.head()),
+            },
+            from,
+            to,
+        )
     }
 
     /// Records `event`; returns once it is on disk. A caller whose event could not be
@@ -126,9 +267,8 @@ impl AuditLog {
         let mut record =
             event.to_record(&self.layout.account_id, &self.layout.region, &rfc3339(now));
         crate::event::bound_record(&mut record);
-        let mut line = serde_json::to_vec(&record).map_err(|e| e.to_string())?;
-        line.push(b'\n');
-        self.call(|reply| Job::Append(line, reply))
+        // The writer links it: only it knows the record before.
+        self.call(|reply| Job::Append(record, reply))
     }
 
     /// Cuts the journal into a log file now (if it holds anything).
@@ -156,6 +296,42 @@ impl AuditLog {
     }
 }
 
+/// Cuts a journal back to its last complete line. A torn line is a crash mid-append, never
+/// acknowledged; left in place, the next record would be glued to it and lost.
+fn drop_torn_tail(path: &std::path::Path) -> Result<(), String> {
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(format!("audit journal: {e}")),
+    };
+    if bytes.is_empty() || bytes.ends_with(b"\n") {
+        return Ok(());
+    }
+    let keep = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+    let f = OpenOptions::new()
+        .write(true)
+        .open(path)
+        .map_err(|e| format!("audit journal: {e}"))?;
+    f.set_len(keep as u64)
+        .and_then(|()| f.sync_all())
+        .map_err(|e| format!("audit journal: {e}"))?;
+    tracing::warn!(
+        dropped = bytes.len() - keep,
+        "dropped a torn, unacknowledged record at the end of the audit journal"
+    );
+    Ok(())
+}
+
+/// The last link among a journal's lines.
+fn last_link_in_lines(bytes: &[u8]) -> Option<Link> {
+    bytes
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .filter_map(|l| serde_json::from_slice::<Value>(l).ok())
+        .filter_map(|r| Link::from_json(&r[CHAIN_MEMBER]))
+        .next_back()
+}
+
 fn open_journal(layout: &Layout) -> Result<File, String> {
     OpenOptions::new()
         .create(true)
@@ -165,13 +341,21 @@ fn open_journal(layout: &Layout) -> Result<File, String> {
 }
 
 fn tick(jobs: mpsc::Sender<Job>, cadence: Cadence) {
-    let step = cadence.log_file_every.min(cadence.digest_every);
+    // The anchor catches up with the head at least every ANCHOR_EVERY, even when no more
+    // records come to trigger it.
+    let step = cadence
+        .log_file_every
+        .min(cadence.digest_every)
+        .min(ANCHOR_EVERY);
     let mut since_cut = Duration::ZERO;
     let mut since_digest = Duration::ZERO;
     loop {
         std::thread::sleep(step);
         since_cut += step;
         since_digest += step;
+        if jobs.send(Job::Anchor).is_err() {
+            return;
+        }
         let (reply, answer) = mpsc::sync_channel(1);
         let job = if since_digest >= cadence.digest_every {
             since_digest = Duration::ZERO;
@@ -216,9 +400,18 @@ impl Writer {
                 }
             }
             if !appended.is_empty() {
-                let result = self.append(appended.iter().map(|(l, _)| l.as_slice()));
-                for (_, reply) in appended {
+                let (records, replies): (Vec<Value>, Vec<_>) = appended.into_iter().unzip();
+                let result = self.append(records);
+                for reply in replies {
                     let _ = reply.send(result.clone());
+                }
+                // After the answers: the anchor never delays an acknowledgement. The first
+                // records are anchored at once, later ones at most a second behind.
+                if result.is_ok()
+                    && (self.anchored.0 == Link::GENESIS
+                        || self.anchored.1.elapsed() >= ANCHOR_EVERY)
+                {
+                    self.anchor_if_moved();
                 }
             }
             for job in others {
@@ -229,16 +422,24 @@ impl Writer {
                     Job::Digest(reply) => {
                         let _ = reply.send(self.digest());
                     }
+                    Job::Anchor => self.anchor_if_moved(),
                     Job::Append(..) => {}
                 }
             }
         }
     }
 
-    fn append<'a>(&mut self, lines: impl Iterator<Item = &'a [u8]>) -> Result<(), String> {
+    /// Links each record to the one before and appends them with one fsync. The head moves
+    /// only when they are on disk.
+    fn append(&mut self, records: Vec<Value>) -> Result<(), String> {
+        let mut head = *self.head.lock().unwrap_or_else(|p| p.into_inner());
         let mut buf = Vec::new();
-        for l in lines {
-            buf.extend_from_slice(l);
+        for mut record in records {
+            let link = self.chain.link(&head, head.seq + 1, &record);
+            record[CHAIN_MEMBER] = link.to_json();
+            serde_json::to_writer(&mut buf, &record).map_err(|e| e.to_string())?;
+            buf.push(b'\n');
+            head = link;
         }
         let before = self.journal.metadata().map(|m| m.len()).ok();
         let result = self
@@ -253,19 +454,75 @@ impl Writer {
             }
             return Err(format!("audit journal write failed: {e}"));
         }
+        *self.head.lock().unwrap_or_else(|p| p.into_inner()) = head;
         Ok(())
     }
 
-    fn state(&self) -> Result<DigestState, String> {
-        match std::fs::read(self.layout.file(STATE)) {
-            Ok(b) => serde_json::from_slice(&b).map_err(|e| format!("digest state: {e}")),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(DigestState::default()),
-            Err(e) => Err(format!("digest state: {e}")),
+    /// The newest link on disk: the journal's last record, else the last cut's.
+    fn recover_head(&self) -> Result<Link, String> {
+        let journal = std::fs::read(self.layout.file(JOURNAL)).unwrap_or_default();
+        if let Some(link) = last_link_in_lines(&journal) {
+            return Ok(link);
+        }
+        let state = self.state()?;
+        Ok(state
+            .chain_head
+            .as_ref()
+            .and_then(Link::from_json)
+            .unwrap_or(Link::GENESIS))
+    }
+
+    fn anchor_if_moved(&mut self) {
+        let head = *self.head.lock().unwrap_or_else(|p| p.into_inner());
+        if head != self.anchored.0
+            && let Err(e) = self.write_anchor(head)
+        {
+            tracing::error!(error = %e, "cannot anchor the audit chain");
         }
     }
 
+    /// Records `head` in the anchor file and the anchor store (both authenticated).
+    fn write_anchor(&mut self, head: Link) -> Result<(), String> {
+        if head == Link::GENESIS {
+            return Ok(());
+        }
+        let bytes = anchor_bytes(&self.chain, head);
+        write_durably(&self.layout.file(ANCHOR), &bytes).map_err(|e| e.to_string())?;
+        self.anchors.save(&bytes)?;
+        self.anchored = (head, Instant::now());
+        Ok(())
+    }
+
+    /// The links the anchor file and the anchor store hold, where their MACs verify.
+    fn anchors_on_record(&self) -> Vec<Link> {
+        let file = std::fs::read(self.layout.file(ANCHOR)).ok();
+        let stored = self.anchors.load().ok().flatten();
+        [file, stored]
+            .into_iter()
+            .flatten()
+            .filter_map(|b| parse_anchor(&self.chain, &b).ok())
+            .collect()
+    }
+
+    fn anchored_ever(&self) -> bool {
+        self.layout.file(ANCHOR).exists() || matches!(self.anchors.load(), Ok(Some(_)))
+    }
+
+    fn state(&self) -> Result<DigestState, String> {
+        read_state(&self.layout, &self.chain, self.anchored_ever()).inspect_err(|e| {
+            tracing::error!(
+                target: "coffer::integrity",
+                error = %e,
+                "integrity alert: the audit trail's state was changed"
+            )
+        })
+    }
+
     fn save_state(&self, state: &DigestState) -> Result<(), String> {
-        let bytes = serde_json::to_vec_pretty(state).map_err(|e| e.to_string())?;
+        let mut value = serde_json::to_value(state).map_err(|e| e.to_string())?;
+        let mac = self.chain.tag(STATE_TAG, &value);
+        value["mac"] = json!(mac);
+        let bytes = serde_json::to_vec_pretty(&value).map_err(|e| e.to_string())?;
         write_durably(&self.layout.file(STATE), &bytes).map_err(|e| format!("digest state: {e}"))
     }
 
@@ -329,6 +586,13 @@ impl Writer {
                     .unwrap_or_else(|_| OffsetDateTime::now_utc());
             let path = self.layout.log_file(stamp, &hash[..16]);
             let mut state = self.state()?;
+            if let Some(link) = records
+                .iter()
+                .filter_map(|r| Link::from_json(&r[CHAIN_MEMBER]))
+                .next_back()
+            {
+                state.chain_head = Some(link.to_json());
+            }
             if !state.pending.iter().any(|p| p.hash == hash) {
                 let full = self.layout.root.join(&path);
                 if !full.exists() {
@@ -341,8 +605,8 @@ impl Writer {
                     oldest,
                     newest,
                 });
-                self.save_state(&state)?;
             }
+            self.save_state(&state)?;
         }
         std::fs::remove_file(&rolling).map_err(|e| e.to_string())
     }

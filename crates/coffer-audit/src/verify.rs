@@ -1,24 +1,62 @@
 //! `coffer audit verify`: checks every digest's signature and its link to the one before,
-//! and every log file against the hash its digest recorded, and names exactly what was
-//! changed, removed, inserted or cut short. Needs only the files and the published public
-//! key, so it runs beside a live server.
+//! every log file against the hash its digest recorded, and the chain over every record:
+//! digested log files, log files not yet digested, and the live journal, in order, up to the
+//! anchored newest link. It names exactly what was changed, removed, inserted, reordered or
+//! cut short, by file and position.
 
 use std::collections::HashSet;
 use std::path::Path;
 
 use serde_json::Value;
 
-use crate::layout::{HEAD, Layout, PUBLIC_KEY, files_ending, gunzip, sha256_hex};
+use crate::chain::{CHAIN_MEMBER, ChainKey, Link};
+use crate::layout::{
+    ANCHOR, HEAD, JOURNAL, Layout, PUBLIC_KEY, ROLLING, STATE, files_ending, gunzip, sha256_hex,
+};
 use crate::signing::{fingerprint, verify as verify_signature};
-use crate::trail::{DigestState, signature_path, signed_string};
+use crate::trail::{DigestState, parse_anchor, read_state, signature_path, signed_string};
+
+/// What a verification trusts besides the trail's own files.
+pub struct Trust<'a> {
+    /// The signing key's public half as known independently of the trail (from the sealed
+    /// private key): without it the published `signing-key.pub` is used, which someone able
+    /// to rewrite the trail could have replaced too.
+    pub signing_key: Option<&'a [u8]>,
+    /// The chain's MAC key (derived from the root key): without it records cannot be checked,
+    /// and the verification fails.
+    pub chain: Option<&'a ChainKey>,
+    /// The anchor the metadata store keeps (`Ok(None)`: none was ever written).
+    pub stored_anchor: Result<Option<Vec<u8>>, String>,
+    /// A running server's newest acknowledged link.
+    pub live_head: Option<Link>,
+}
+
+impl Trust<'_> {
+    /// Only the files: no key, no anchor (checks digests and log files, not records).
+    pub fn files_only() -> Self {
+        Self {
+            signing_key: None,
+            chain: None,
+            stored_anchor: Ok(None),
+            live_head: None,
+        }
+    }
+}
 
 /// The outcome of a verification.
 #[derive(Debug, Default)]
 pub struct Report {
     pub digests_checked: usize,
     pub log_files_checked: usize,
-    /// Log files cut since the last digest: present, not yet covered by a signature.
+    /// Log files cut since the last digest: present, not yet covered by a signature, their
+    /// records checked by the chain.
     pub not_yet_digested: usize,
+    /// Records whose link was checked, wherever they are.
+    pub records_checked: usize,
+    /// Of those, records in the live journal (not yet cut).
+    pub journal_records: usize,
+    /// Records from before the chain existed (an older version's), only in digested files.
+    pub unchained_records: usize,
     /// Everything wrong, one line each, naming the file.
     pub problems: Vec<String>,
 }
@@ -26,6 +64,123 @@ pub struct Report {
 impl Report {
     pub fn passed(&self) -> bool {
         self.problems.is_empty()
+    }
+
+    /// Whether there was anything to check at all (an empty trail is not "intact").
+    pub fn checked_anything(&self) -> bool {
+        self.records_checked + self.unchained_records + self.digests_checked > 0
+    }
+}
+
+/// The walk along the chain: every record in trail order.
+struct Walk<'a> {
+    chain: Option<&'a ChainKey>,
+    prev: Option<Link>,
+    /// Links that must be met (anchors, the live head), with where they came from.
+    targets: Vec<(Link, String, bool)>,
+}
+
+impl Walk<'_> {
+    fn record(&mut self, place: &str, record: &Value, report: &mut Report) {
+        let (link, bare) = Link::split(record);
+        let Some(link) = link else {
+            if record.get(CHAIN_MEMBER).is_some() {
+                report
+                    .problems
+                    .push(format!("{place}: its chain link is malformed"));
+            } else if self.prev.is_some() {
+                report.problems.push(format!(
+                    "{place}: not chained where every record is: inserted, or its link removed"
+                ));
+            } else {
+                report.unchained_records += 1;
+            }
+            return;
+        };
+        report.records_checked += 1;
+        let expected = self.prev.map_or(1, |p| p.seq + 1);
+        let before = self.prev.unwrap_or(Link::GENESIS);
+        if link.seq > expected {
+            report.problems.push(format!(
+                "{place}: record {} follows record {}: records {expected}..{} were removed",
+                link.seq,
+                expected - 1,
+                link.seq - 1
+            ));
+        } else if link.seq < expected {
+            report.problems.push(format!(
+                "{place}: record {} comes after record {}: reordered or repeated",
+                link.seq,
+                expected - 1
+            ));
+        } else if let Some(key) = self.chain
+            && !key.link(&before, link.seq, &bare).same_mac(&link.mac)
+        {
+            report.problems.push(format!(
+                "{place}: record {} was changed, or forged (its MAC does not verify)",
+                link.seq
+            ));
+        }
+        for (target, from, met) in &mut self.targets {
+            if target.seq == link.seq {
+                *met = true;
+                if !target.same_mac(&link.mac) {
+                    report.problems.push(format!(
+                        "{place}: record {} is not the one {from} names: replaced",
+                        link.seq
+                    ));
+                }
+            }
+        }
+        self.prev = Some(link);
+    }
+
+    fn file_records(&mut self, root: &Path, path: &str, report: &mut Report) {
+        let Ok(raw) = std::fs::read(root.join(path)) else {
+            return; // reported as removed by the hash check
+        };
+        let Some(records) = gunzip(&raw)
+            .ok()
+            .and_then(|c| serde_json::from_slice::<Value>(&c).ok())
+        else {
+            return; // reported as corrupt by the hash check
+        };
+        for (i, r) in records["Records"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
+            self.record(&format!("{path} record #{}", i + 1), r, report);
+        }
+    }
+
+    /// A journal's lines; a torn last line was never acknowledged and is skipped.
+    fn lines(&mut self, root: &Path, name: &str, report: &mut Report) -> usize {
+        let Ok(bytes) = std::fs::read(root.join(name)) else {
+            return 0;
+        };
+        let complete = bytes.ends_with(b"\n");
+        let lines: Vec<&[u8]> = bytes.split(|b| *b == b'\n').collect();
+        let mut n = 0;
+        for (i, line) in lines.iter().enumerate() {
+            if line.is_empty() {
+                continue;
+            }
+            let last = i + 1 == lines.len();
+            match serde_json::from_slice::<Value>(line) {
+                Ok(r) => {
+                    n += 1;
+                    self.record(&format!("audit/{name} line {}", i + 1), &r, report);
+                }
+                Err(_) if last && !complete => {}
+                Err(_) => report.problems.push(format!(
+                    "audit/{name} line {}: damaged (not a JSON record)",
+                    i + 1
+                )),
+            }
+        }
+        n
     }
 }
 
@@ -36,19 +191,55 @@ fn relative(root: &Path, p: &Path) -> String {
         .into_owned()
 }
 
-/// Verifies the trail. `trusted_key` is the signing key's public half as the verifier knows
-/// it independently of the trail (from the sealed private key, or pinned by the operator):
-/// without it the published `signing-key.pub` is used, which someone able to rewrite the
-/// trail could have replaced too. `from`/`to` (RFC 3339) restrict which digests' log files
-/// are checked; the chain is always checked whole, since a gap anywhere breaks it.
-pub fn verify(
-    layout: &Layout,
-    trusted_key: Option<&[u8]>,
-    from: Option<&str>,
-    to: Option<&str>,
-) -> Report {
+/// Verifies the trail. `from`/`to` (RFC 3339) restrict which digests' log files have their
+/// hashes checked; both chains (digests, records) are always checked whole, since a gap
+/// anywhere breaks them.
+pub fn verify(layout: &Layout, trust: &Trust<'_>, from: Option<&str>, to: Option<&str>) -> Report {
     let mut report = Report::default();
     let root = &layout.root;
+    let trusted_key = trust.signing_key;
+    let mut walk = Walk {
+        chain: trust.chain,
+        prev: None,
+        targets: Vec::new(),
+    };
+    match trust.chain {
+        None => report.problems.push(
+            "the records' chain cannot be checked without the root key (its MAC key derives from it)"
+                .into(),
+        ),
+        Some(key) => {
+            let file = std::fs::read(root.join(ANCHOR)).ok();
+            let stored = match &trust.stored_anchor {
+                Ok(a) => a.clone(),
+                Err(e) => {
+                    report
+                        .problems
+                        .push(format!("the metadata store's anchor cannot be read: {e}"));
+                    None
+                }
+            };
+            if file.is_none() && stored.is_some() {
+                report.problems.push(format!(
+                    "audit/{ANCHOR}: missing, though the metadata store holds an anchor: removed"
+                ));
+            }
+            for (bytes, from) in [
+                (file, format!("audit/{ANCHOR}")),
+                (stored, "the metadata store's anchor".to_owned()),
+            ] {
+                let Some(bytes) = bytes else { continue };
+                match parse_anchor(key, &bytes) {
+                    Ok(link) => walk.targets.push((link, from, false)),
+                    Err(e) => report.problems.push(format!("{from}: {e}")),
+                }
+            }
+            if let Some(head) = trust.live_head.filter(|h| h.seq > 0) {
+                walk.targets
+                    .push((head, "the running server's head".to_owned(), false));
+            }
+        }
+    }
     let published = std::fs::read_to_string(root.join(PUBLIC_KEY))
         .ok()
         .and_then(|s| hex::decode(s.trim()).ok());
@@ -168,6 +359,7 @@ pub fn verify(
         for file in digest["logFiles"].as_array().into_iter().flatten() {
             let path = file["s3Object"].as_str().unwrap_or_default().to_owned();
             covered.insert(path.clone());
+            walk.file_records(root, &path, &mut report);
             if !in_range {
                 continue;
             }
@@ -180,12 +372,76 @@ pub fn verify(
     // otherwise leave a shorter chain that verifies.
     check_head(root, &public, &chain, &mut report);
 
+    // Log files cut since the last digest, in the order the (authenticated) state lists them:
+    // their records continue the chain.
+    let anchored = !walk.targets.is_empty();
+    let state = match trust.chain {
+        Some(key) => match read_state(layout, key, anchored) {
+            Ok(s) => s,
+            Err(e) => {
+                report.problems.push(format!("audit/{e}"));
+                DigestState::default()
+            }
+        },
+        None => DigestState::default(),
+    };
+    if anchored && !root.join(STATE).exists() && !report_has_no_files(layout) {
+        report.problems.push(format!(
+            "audit/{STATE}: missing, though the trail is chained: removed"
+        ));
+    }
+    for entry in &state.pending {
+        if covered.contains(&entry.path) {
+            continue;
+        }
+        match std::fs::read(root.join(&entry.path)) {
+            Ok(raw) => {
+                let intact = gunzip(&raw)
+                    .ok()
+                    .is_some_and(|c| sha256_hex(&c) == entry.hash);
+                if !intact {
+                    report.problems.push(format!(
+                        "{}: changed since it was cut (its hash is not the one recorded)",
+                        entry.path
+                    ));
+                }
+                walk.file_records(root, &entry.path, &mut report);
+            }
+            Err(_) => report.problems.push(format!(
+                "{}: removed (cut from the journal, not yet digested)",
+                entry.path
+            )),
+        }
+    }
+    walk.lines(root, ROLLING, &mut report);
+    report.journal_records = walk.lines(root, JOURNAL, &mut report);
+
+    // The end of the chain: every anchor and the live head must have been met.
+    let end = walk.prev.map_or(0, |p| p.seq);
+    for (target, from, met) in &walk.targets {
+        if !met {
+            report.problems.push(if target.seq > end {
+                format!(
+                    "{from} names record {}, but the trail ends at record {end}: the newest records were removed",
+                    target.seq
+                )
+            } else {
+                format!(
+                    "{from} names record {}, which is not in the trail: removed",
+                    target.seq
+                )
+            });
+        }
+    }
+    if anchored && report.records_checked == 0 {
+        report.problems.push(
+            "no record could be checked, though the trail was anchored: its files were removed"
+                .into(),
+        );
+    }
+
     // Log files no digest covers: inserted, unless cut since the last digest.
-    let pending: HashSet<String> = std::fs::read(root.join("digest-state.json"))
-        .ok()
-        .and_then(|b| serde_json::from_slice::<DigestState>(&b).ok())
-        .map(|s| s.pending.into_iter().map(|p| p.path).collect())
-        .unwrap_or_default();
+    let pending: HashSet<String> = state.pending.into_iter().map(|p| p.path).collect();
     for log in files_ending(&layout.logs_dir(), ".json.gz") {
         let name = relative(root, &log);
         if covered.contains(&name) {
@@ -261,4 +517,10 @@ fn check_log_file(root: &Path, path: &str, entry: &Value, report: &mut Report) {
             format!("{path}: changed: no longer the JSON the digest signed")
         });
     }
+}
+
+/// Whether the trail holds no digest and no log file.
+fn report_has_no_files(layout: &Layout) -> bool {
+    files_ending(&layout.digests_dir(), ".json.gz").is_empty()
+        && files_ending(&layout.logs_dir(), ".json.gz").is_empty()
 }

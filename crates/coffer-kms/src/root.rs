@@ -110,6 +110,20 @@ impl RootKey {
         &self.0
     }
 
+    /// A 256-bit key for one purpose, derived from the root key: HMAC-SHA256(root key,
+    /// "coffer derived key v1\n" ‖ `label`), HMAC as a PRF (HKDF-Expand's single block). Someone
+    /// with the data directory but not the root key cannot compute it.
+    pub fn derive_key(&self, label: &str) -> Zeroizing<[u8; 32]> {
+        let key = hmac::Key::new(hmac::HMAC_SHA256, self.0.expose_secret());
+        let mut ctx = hmac::Context::with_key(&key);
+        ctx.update(b"coffer derived key v1\n");
+        ctx.update(label.as_bytes());
+        let tag = ctx.sign();
+        let mut out = Zeroizing::new([0u8; 32]);
+        out.copy_from_slice(tag.as_ref());
+        out
+    }
+
     /// Seals a secret of any length (the audit signing key) under the root key, bound to
     /// `label`: nonce ‖ ciphertext ‖ tag.
     pub fn seal_secret(&self, secret: &[u8], label: &str) -> Result<Vec<u8>, KmsError> {

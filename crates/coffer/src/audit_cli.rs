@@ -2,6 +2,7 @@
 //! written, so this is safe beside a running server).
 
 use coffer_audit::{Filter, Layout};
+use serde_json::json;
 
 use crate::cli::{AuditArgs, AuditCommand, Target};
 use crate::config::ServeConfig;
@@ -18,38 +19,42 @@ pub fn layout(target: &Target) -> Result<Layout, String> {
 }
 
 /// Runs the command; `Ok(false)` means verification failed (the caller exits non-zero).
-pub fn run(args: AuditArgs) -> Result<bool, String> {
+pub async fn run(args: AuditArgs) -> Result<bool, String> {
     match args.command {
         AuditCommand::Verify(a) => {
-            let layout = layout(&a.target)?;
-            let data_dir = ServeConfig::for_target(&a.target)?.data_dir;
-            let trusted = crate::datadir::trusted_audit_key(&data_dir);
-            if trusted.is_none() {
-                println!(
-                    "coffer: the root key is not at hand; trusting the published signing-key.pub"
-                );
-            }
-            let report = coffer_audit::verify(
-                &layout,
-                trusted.as_deref(),
-                a.from.as_deref(),
-                a.to.as_deref(),
-            );
-            for p in &report.problems {
+            // Through the running server when there is one (it knows the newest record),
+            // else on the idle data directory: either way with the root key's chain key and
+            // the anchor in the metadata store.
+            let ops = crate::admin::connect(&a.target).await?;
+            let report = ops
+                .call("audit-verify", json!({ "from": a.from, "to": a.to }))
+                .await?;
+            let n = |k: &str| report[k].as_u64().unwrap_or(0);
+            let problems: Vec<&str> = report["problems"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|p| p.as_str())
+                .collect();
+            for p in &problems {
                 println!("FAIL {p}");
             }
+            let verdict = if !problems.is_empty() {
+                format!("{} problems", problems.len())
+            } else if report["checked_anything"].as_bool() == Some(true) {
+                "the trail is intact".to_owned()
+            } else {
+                "the trail is empty: nothing to check".to_owned()
+            };
             println!(
-                "coffer: {} digests and {} log files checked, {} log files not yet digested: {}",
-                report.digests_checked,
-                report.log_files_checked,
-                report.not_yet_digested,
-                if report.passed() {
-                    "the trail is intact".to_owned()
-                } else {
-                    format!("{} problems", report.problems.len())
-                }
+                "coffer: {} records checked ({} in the journal), {} digests and {} log files checked, {} log files not yet digested: {verdict}",
+                n("records_checked"),
+                n("journal_records"),
+                n("digests_checked"),
+                n("log_files_checked"),
+                n("not_yet_digested"),
             );
-            Ok(report.passed())
+            Ok(problems.is_empty())
         }
         AuditCommand::Lookup(a) => {
             let layout = layout(&a.target)?;

@@ -32,6 +32,9 @@ pub struct FileConfig {
     pub audit_digest_seconds: Option<u64>,
     /// Also record S3 data events (PutObject/GetObject with SSEApplied); default false.
     pub audit_s3_data_events: Option<bool>,
+    /// Seconds between the server's own verifications of the whole trail (default 3600;
+    /// 0 disables them).
+    pub audit_self_check_seconds: Option<u64>,
     #[serde(default)]
     pub users: Vec<UserConfig>,
 }
@@ -78,6 +81,7 @@ pub struct ServeConfig {
     pub audit_enabled: bool,
     pub audit_cadence: coffer_audit::Cadence,
     pub audit_s3_data_events: bool,
+    pub audit_self_check_seconds: u64,
     pub users: Vec<UserConfig>,
 }
 
@@ -117,6 +121,7 @@ impl ServeConfig {
                 audit_log_file_seconds: None,
                 audit_digest_seconds: None,
                 audit_s3_data_events: None,
+                audit_self_check_seconds: None,
                 users: Vec::new(),
             },
         };
@@ -166,6 +171,7 @@ impl ServeConfig {
                 ),
             },
             audit_s3_data_events: file.audit_s3_data_events.unwrap_or(false),
+            audit_self_check_seconds: file.audit_self_check_seconds.unwrap_or(3600),
             users: file.users.clone(),
         })
     }

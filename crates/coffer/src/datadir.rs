@@ -5,9 +5,10 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use coffer_audit::{AuditLog, Cadence, Layout, SigningKey};
+use coffer_audit::{AnchorStore, AuditLog, Cadence, ChainKey, Layout, SigningKey};
 use coffer_kms::{BuiltinKms, KmsIdentity, MasterKeyring, RootKey};
 use coffer_s3::{CofferS3, ServerIdentity, UserDirectory};
+use coffer_store::MetaStore;
 use coffer_store::{FsBlobStore, RedbMetaStore};
 
 pub struct DataDir {
@@ -56,24 +57,32 @@ pub fn open(data_dir: &Path) -> Result<DataDir, OpenError> {
     })
 }
 
+/// What the audit chain's MAC key is derived from the root key for.
+const CHAIN_KEY_LABEL: &str = "coffer audit chain";
+/// The settings entry that keeps the audit chain's anchor.
+const ANCHOR_SETTING: &str = "audit_chain_anchor";
+
+/// The audit chain's anchor in the metadata store, beside the trail's own copy: removing
+/// the newest records and the anchor file is still caught.
+struct MetaAnchor(Arc<RedbMetaStore>);
+
+impl AnchorStore for MetaAnchor {
+    fn save(&self, anchor: &[u8]) -> Result<(), String> {
+        self.0
+            .put_setting(ANCHOR_SETTING, anchor)
+            .map_err(|e| e.to_string())
+    }
+
+    fn load(&self) -> Result<Option<Vec<u8>>, String> {
+        self.0
+            .get_setting(ANCHOR_SETTING)
+            .map_err(|e| e.to_string())
+    }
+}
+
 /// Where the audit signing key is kept, sealed under the root key.
 const SIGNING_KEY_FILE: &str = "audit/signing-key.sealed";
 const SIGNING_KEY_LABEL: &str = "coffer audit signing key v1";
-
-/// The audit signing key's public half as the root key vouches for it (unsealing the private
-/// key), for `coffer audit verify`; `None` when the root key or the sealed key is not at
-/// hand (nothing is generated here).
-pub fn trusted_audit_key(data_dir: &Path) -> Option<Vec<u8>> {
-    let has_root =
-        std::env::var_os(coffer_kms::ROOT_KEY_ENV).is_some() || data_dir.join("root.key").exists();
-    if !has_root {
-        return None;
-    }
-    let root = RootKey::load(data_dir).ok()?;
-    let sealed = std::fs::read(data_dir.join(SIGNING_KEY_FILE)).ok()?;
-    let pkcs8 = root.open_secret(&sealed, SIGNING_KEY_LABEL).ok()?;
-    Some(SigningKey::from_pkcs8(&pkcs8).ok()?.public_key())
-}
 
 impl DataDir {
     /// Opens the audit trail: its signing key is generated on first start and kept sealed
@@ -103,8 +112,12 @@ impl DataDir {
             Err(e) => return Err(format!("audit signing key: {e}")),
         };
         let key = SigningKey::from_pkcs8(&pkcs8)?;
+        let chain = ChainKey::new(&self.root.derive_key(CHAIN_KEY_LABEL));
         let layout = Layout::new(data_dir, &identity.account_id, &identity.region);
-        Ok(Arc::new(AuditLog::open(layout, key, cadence)?))
+        let anchors = Arc::new(MetaAnchor(self.meta.clone()));
+        Ok(Arc::new(AuditLog::open(
+            layout, key, chain, anchors, cadence,
+        )?))
     }
 
     /// The S3 service and the KMS it calls, over this directory.

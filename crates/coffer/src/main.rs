@@ -64,7 +64,7 @@ fn main() -> std::process::ExitCode {
             Command::Serve(args) => server::serve(args).await,
             Command::Admin(args) => admin::run(args).await,
             Command::Kms(args) => kms_cli::run(args).await,
-            Command::Audit(args) => match audit_cli::run(args) {
+            Command::Audit(args) => match audit_cli::run(args).await {
                 Ok(true) => Ok(()),
                 Ok(false) => Err("the audit trail failed verification".into()),
                 Err(e) => Err(e),

@@ -94,6 +94,15 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
         );
         None
     };
+    if let Some(a) = audit
+        .clone()
+        .filter(|_| config.audit_self_check_seconds > 0)
+    {
+        tokio::spawn(check_trail(
+            a,
+            Duration::from_secs(config.audit_self_check_seconds),
+        ));
+    }
     let (mut s3, kms) = dir.into_services(directory.clone(), identity, audit.clone());
     if let Some(a) = audit.filter(|_| config.audit_s3_data_events) {
         s3 = s3.with_data_events(a);
@@ -259,6 +268,36 @@ async fn kms_maintenance(kms: Arc<coffer_kms::BuiltinKms>) {
             Err(_) => tracing::error!("scheduled KMS work panicked"),
         }
         tokio::time::sleep(Duration::from_secs(3600)).await;
+    }
+}
+
+/// Verifies the whole trail every `period` (the first time one period after start): a
+/// failure raises `coffer_audit_integrity_failures_total` and logs a `coffer::integrity`
+/// line with what was found, so tampering is seen without anyone running `verify`.
+async fn check_trail(audit: Arc<coffer_audit::AuditLog>, period: Duration) {
+    loop {
+        tokio::time::sleep(period).await;
+        let a = audit.clone();
+        let Ok(report) = tokio::task::spawn_blocking(move || a.verify(None, None)).await else {
+            tracing::error!("the audit trail self-check panicked");
+            continue;
+        };
+        metrics::counter!("coffer_audit_self_checks_total").increment(1);
+        if report.passed() {
+            tracing::debug!(
+                records = report.records_checked,
+                digests = report.digests_checked,
+                "audit trail self-check passed"
+            );
+        } else {
+            metrics::counter!("coffer_audit_integrity_failures_total").increment(1);
+            tracing::error!(
+                target: "coffer::integrity",
+                problems = report.problems.len(),
+                first = %report.problems.first().map(String::as_str).unwrap_or_default(),
+                "integrity alert: the audit trail failed its self-check"
+            );
+        }
     }
 }
 

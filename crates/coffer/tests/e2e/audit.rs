@@ -686,3 +686,55 @@ async fn records_hold_only_the_members_an_operation_defines() {
         }
     }
 }
+
+/// The review's case, as an operator tries it: a dozen KMS calls, one digit of one record
+/// edited in the live journal. Verify fails at once, naming the record; the server's own
+/// self-check counts the failure.
+#[tokio::test]
+async fn an_edited_journal_record_fails_verification_at_once() {
+    let server = Server::start_configured("audit_self_check_seconds = 1", &[], None);
+    let kms = kms_client(&server, ALICE);
+    let key = kms.create_key().send().await.unwrap();
+    let arn = key.key_metadata().unwrap().arn().unwrap().to_owned();
+    for i in 0..12 {
+        kms.encrypt()
+            .key_id(&arn)
+            .plaintext(Blob::new(b"x".to_vec()))
+            .encryption_context("order", format!("{}", 1000 + i))
+            .send()
+            .await
+            .unwrap();
+    }
+    let config = admin_config(&server);
+    let (ok, out) = coffer_command(&config, "audit", &["verify"]);
+    assert!(ok, "{out}");
+    assert!(out.contains("the trail is intact"), "{out}");
+    let checked: usize = out
+        .split(" records checked")
+        .next()
+        .and_then(|s| s.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(checked >= 13, "{out}");
+
+    let path = server.data_dir().join("audit/journal.jsonl");
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains("\"1005\""));
+    std::fs::write(&path, text.replacen("\"1005\"", "\"1006\"", 1)).unwrap();
+    let (ok, out) = coffer_command(&config, "audit", &["verify"]);
+    assert!(!ok, "{out}");
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("FAIL audit/journal.jsonl line") && l.contains("was changed")),
+        "{out}"
+    );
+
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let (_, metrics) = http_get(&format!("{}/metrics", server.endpoint()));
+    let failures: f64 = metrics
+        .lines()
+        .find(|l| l.starts_with("coffer_audit_integrity_failures_total"))
+        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+        .unwrap_or(0.0);
+    assert!(failures >= 1.0, "{metrics}");
+}
