@@ -127,11 +127,8 @@ pub fn canonical(v: &Value, out: &mut Vec<u8>) {
                 if i > 0 {
                     out.push(b',');
                 }
-                out.extend_from_slice(
-                    serde_json::to_string(k)
-                        .unwrap_or_else(|_| "\"\"".into())
-                        .as_bytes(),
-                );
+                // Writing into a Vec cannot fail.
+                let _ = serde_json::to_writer(&mut *out, k);
                 out.push(b':');
                 canonical(v, out);
             }
@@ -147,7 +144,9 @@ pub fn canonical(v: &Value, out: &mut Vec<u8>) {
             }
             out.push(b']');
         }
-        other => out.extend_from_slice(other.to_string().as_bytes()),
+        other => {
+            let _ = serde_json::to_writer(&mut *out, other);
+        }
     }
 }
 

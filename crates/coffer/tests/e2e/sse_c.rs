@@ -882,6 +882,8 @@ async fn customer_keys_never_reach_the_disk_or_the_log() {
         log.contains("TRACE") || log.contains("DEBUG"),
         "the log was verbose"
     );
+    // A log written to a file carries no terminal colour codes.
+    assert!(!log.contains('\u{1b}'), "colour codes in a log file");
     for f in &files {
         let bytes = std::fs::read(f).unwrap();
         for (what, needle) in &needles {
