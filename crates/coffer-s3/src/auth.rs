@@ -98,6 +98,7 @@ impl S3Access for RequireSigV4 {
             return Err(s3_error!(AccessDenied, "Access Denied"));
         }
         check_presigned_lifetime(cx.uri())?;
+        refuse_empty_content_md5(cx.headers())?;
         let header_v2 = cx
             .headers()
             .get(http::header::AUTHORIZATION)
@@ -145,4 +146,16 @@ pub fn check_presigned_lifetime(uri: &http::Uri) -> S3Result<()> {
         }
     }
     Ok(())
+}
+
+/// An empty `Content-MD5` is a bad digest, as on S3 (`s3s` reads it as absent, so the body
+/// would go unchecked).
+pub fn refuse_empty_content_md5(headers: &http::HeaderMap) -> S3Result<()> {
+    match headers.get("content-md5") {
+        Some(v) if v.as_bytes().iter().all(u8::is_ascii_whitespace) => Err(s3_error!(
+            InvalidDigest,
+            "The Content-MD5 you specified was invalid."
+        )),
+        _ => Ok(()),
+    }
 }

@@ -51,6 +51,14 @@ fn select(
             })
         }
         (None, Some(n)) => {
+            // Outside S3's range of part numbers is a bad request; within it but past the
+            // object's last part, an unsatisfiable one.
+            if !(1..=10_000).contains(&n) {
+                return Err(s3_error!(
+                    InvalidArgument,
+                    "Part number must be an integer between 1 and 10000, inclusive"
+                ));
+            }
             let count = record.parts.len() as i32;
             if n < 1 || n > count.max(1) {
                 return Err(crate::error::custom(
@@ -86,6 +94,29 @@ fn select(
             content_range: None,
             whole: true,
         }),
+    }
+}
+
+/// The encryption headers of a write. Amazon S3 refuses them on a read, whatever the
+/// object's mode: `400 InvalidArgument`, "x-amz-server-side-encryption header is not supported
+/// for this operation." (a real response, quoted in ClickHouse/ClickHouse#64570).
+const WRITE_ENCRYPTION_HEADERS: [&str; 4] = [
+    "x-amz-server-side-encryption",
+    "x-amz-server-side-encryption-aws-kms-key-id",
+    "x-amz-server-side-encryption-context",
+    "x-amz-server-side-encryption-bucket-key-enabled",
+];
+
+fn refuse_write_encryption_headers(headers: &http::HeaderMap) -> S3Result<()> {
+    match WRITE_ENCRYPTION_HEADERS
+        .iter()
+        .find(|h| headers.contains_key(**h))
+    {
+        Some(h) => Err(s3_error!(
+            InvalidArgument,
+            "{h} header is not supported for this operation."
+        )),
+        None => Ok(()),
     }
 }
 
@@ -167,6 +198,7 @@ impl CofferS3 {
         mut req: S3Request<GetObjectInput>,
     ) -> S3Result<S3Response<GetObjectOutput>> {
         let user = self.requester(&req)?;
+        refuse_write_encryption_headers(&req.headers)?;
         let origin = self.request_origin(&req);
         let sse_c = take_customer_headers!(req.input);
         let customer = self.read_customer_key(&req, sse_c)?;
@@ -279,6 +311,7 @@ impl CofferS3 {
         mut req: S3Request<HeadObjectInput>,
     ) -> S3Result<S3Response<HeadObjectOutput>> {
         let user = self.requester(&req)?;
+        refuse_write_encryption_headers(&req.headers)?;
         let sse_c = take_customer_headers!(req.input);
         let customer = self.read_customer_key(&req, sse_c)?;
         let input = req.input;
@@ -372,11 +405,12 @@ impl CofferS3 {
             )
             .await?;
         self.check_metadata_read(&input.bucket, &input.key, &record, customer.as_ref())?;
+        // SDKs join the header's list with ", ": each name may carry a leading space.
         let wants = |name: &str| {
             input
                 .object_attributes
                 .iter()
-                .any(|a| a.as_str().eq_ignore_ascii_case(name))
+                .any(|a| a.as_str().trim().eq_ignore_ascii_case(name))
         };
         if input.object_attributes.is_empty() {
             return Err(s3_error!(

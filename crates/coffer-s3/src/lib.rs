@@ -42,7 +42,9 @@ mod service;
 mod sse_kms;
 mod xml_body;
 
-pub use auth::{RequireSigV4, User, UserDirectory, check_presigned_lifetime};
+pub use auth::{
+    RequireSigV4, User, UserDirectory, check_presigned_lifetime, refuse_empty_content_md5,
+};
 pub use multipart::MIN_PART_SIZE;
 pub use options::{ServerOptions, Transport};
 pub use rekey::{KeyStatus, RekeyStep};

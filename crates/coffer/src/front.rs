@@ -74,7 +74,18 @@ impl hyper::service::Service<Request<Incoming>> for Front {
                 Some(JsonTarget::CloudTrail(op)) => {
                     Ok(apis.serve_cloudtrail(op, req, &request_id).await)
                 }
-                None => hyper::service::Service::call(&s3, req).await,
+                None => {
+                    // HTTP/1.1 only: an HTTP/2 stream is reset on its own, cleanly.
+                    let http1 = req.version() < http::Version::HTTP_2;
+                    let (parts, body) = req.into_parts();
+                    let (tracked, unread) = crate::request_body::track(body);
+                    let req = http::Request::from_parts(parts, Body::http_body(tracked));
+                    let result = s3.call(req).await;
+                    if http1 {
+                        unread.drain();
+                    }
+                    result
+                }
             };
             let status = match &result {
                 Ok(r) => r.status(),
@@ -91,6 +102,11 @@ impl hyper::service::Service<Request<Incoming>> for Front {
             result.map(|mut resp| {
                 if let Ok(v) = HeaderValue::from_str(&request_id) {
                     resp.headers_mut().insert("x-amz-request-id", v);
+                }
+                // A HEAD answer never has a body, errors included: over HTTP/2 one would be
+                // a protocol error ("received DATA on a HEAD request").
+                if method == Method::HEAD {
+                    *resp.body_mut() = Body::empty();
                 }
                 resp
             })

@@ -13,6 +13,7 @@ mod front;
 mod host;
 mod json_api;
 mod kms_cli;
+mod request_body;
 mod routes;
 mod server;
 mod sigv4;

@@ -111,6 +111,7 @@ impl S3Route for Routes {
 
     async fn check_access(&self, req: &mut S3Request<Body>) -> S3Result<()> {
         coffer_s3::check_presigned_lifetime(&req.uri)?;
+        coffer_s3::refuse_empty_content_md5(&req.headers)?;
         match req.extensions.get::<Matched>() {
             Some(Matched::Admin) => self.admin.check_access(req).await,
             _ => match req.credentials {

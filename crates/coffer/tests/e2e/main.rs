@@ -11,6 +11,7 @@ mod buckets;
 mod copy;
 mod crash;
 mod disk;
+mod fidelity;
 mod kms;
 mod listing;
 mod multipart;

@@ -4259,7 +4259,8 @@ impl SerializeContent for GetObjectAttributesOutput {
             s.content("Checksum", val)?;
         }
         if let Some(ref val) = self.e_tag {
-            s.content("ETag", val)?;
+            // Coffer: GetObjectAttributes sends the ETag unquoted, as S3 does.
+            s.content("ETag", val.value())?;
         }
         if let Some(ref val) = self.object_parts {
             s.content("ObjectParts", val)?;
