@@ -22,6 +22,17 @@ fn is_metrics_scrape(req: &Request<Incoming>) -> bool {
             .is_some_and(|q| q.contains("X-Amz-Signature"))
 }
 
+/// This process's `x-amz-id-2` (S3's "host id"): random per process, so support can tell
+/// which gateway answered.
+fn host_id() -> &'static str {
+    static HOST_ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HOST_ID.get_or_init(|| {
+        let a = uuid::Uuid::new_v4();
+        let b = uuid::Uuid::new_v4();
+        format!("{}{}", a.simple(), b.simple())
+    })
+}
+
 #[derive(Clone)]
 pub struct Front {
     pub s3: S3Service,
@@ -66,6 +77,10 @@ impl hyper::service::Service<Request<Incoming>> for Front {
         let apis = self.apis.clone();
         let method = req.method().clone();
         let request_id = uuid::Uuid::new_v4().simple().to_string().to_uppercase();
+        req.extensions_mut().insert(s3s::ErrorIds {
+            request_id: request_id.clone(),
+            host_id: host_id().to_owned(),
+        });
         Box::pin(async move {
             let started = Instant::now();
             use crate::json_api::JsonTarget;
@@ -102,6 +117,9 @@ impl hyper::service::Service<Request<Incoming>> for Front {
             result.map(|mut resp| {
                 if let Ok(v) = HeaderValue::from_str(&request_id) {
                     resp.headers_mut().insert("x-amz-request-id", v);
+                }
+                if let Ok(v) = HeaderValue::from_str(host_id()) {
+                    resp.headers_mut().insert("x-amz-id-2", v);
                 }
                 // A HEAD answer never has a body, errors included: over HTTP/2 one would be
                 // a protocol error ("received DATA on a HEAD request").

@@ -230,3 +230,43 @@ async fn head_errors_have_no_body_over_http2() {
         assert!(body.is_empty(), "{path}: {body:?}");
     }
 }
+
+/// Every S3 error body names the request (`<RequestId>`, the `x-amz-request-id` header) and
+/// the host (`<HostId>`, the `x-amz-id-2` header), as Amazon S3's do.
+#[tokio::test]
+async fn error_bodies_carry_the_request_and_host_ids() {
+    let server = Server::start();
+    for (method, path, signed) in [
+        ("GET", "/no-such-bucket/key", true),
+        ("GET", "/no-such-bucket/key", false),
+        ("PUT", "/BAD_NAME", true),
+    ] {
+        let (status, text) = if signed {
+            signed_raw(&server, method, path, &[], b"")
+        } else {
+            raw_exchange(
+                server.http,
+                format!(
+                    "{method} {path} HTTP/1.1\r\nhost: {}\r\nconnection: close\r\n\r\n",
+                    server.http
+                )
+                .as_bytes(),
+            )
+        };
+        assert!(status >= 400, "{text}");
+        let header = |name: &str| {
+            text.lines()
+                .find_map(|l| {
+                    let (k, v) = l.split_once(':')?;
+                    k.eq_ignore_ascii_case(name).then(|| v.trim().to_owned())
+                })
+                .unwrap_or_else(|| panic!("no {name} in {text}"))
+        };
+        let (id, host) = (header("x-amz-request-id"), header("x-amz-id-2"));
+        assert!(
+            text.contains(&format!("<RequestId>{id}</RequestId>")),
+            "{text}"
+        );
+        assert!(text.contains(&format!("<HostId>{host}</HostId>")), "{text}");
+    }
+}

@@ -41,6 +41,8 @@ struct Inner {
     message: Option<Cow<'static, str>>,
     // resource: Option<String>,
     request_id: Option<String>,
+    // Coffer: S3's error bodies also name the host that answered.
+    host_id: Option<String>,
     status_code: Option<StatusCode>,
     source: Option<StdError>,
     headers: Option<HeaderMap>,
@@ -54,6 +56,7 @@ impl S3Error {
             message: None,
             // resource: None,
             request_id: None,
+            host_id: None,
             status_code: None,
             source: None,
             headers: None,
@@ -95,6 +98,11 @@ impl S3Error {
 
     pub fn set_request_id(&mut self, val: impl Into<String>) {
         self.0.request_id = Some(val.into());
+    }
+
+    /// Coffer: the `<HostId>` of the error body (S3 sends the `x-amz-id-2` header's value).
+    pub fn set_host_id(&mut self, val: impl Into<String>) {
+        self.0.host_id = Some(val.into());
     }
 
     pub fn set_source(&mut self, val: StdError) {
@@ -181,6 +189,9 @@ impl xml::SerializeContent for S3Error {
         // }
         if let Some(val) = self.0.request_id.as_deref() {
             s.content("RequestId", val)?;
+        }
+        if let Some(val) = self.0.host_id.as_deref() {
+            s.content("HostId", val)?;
         }
         Ok(())
     }
@@ -270,4 +281,13 @@ mod tests {
 
         assert_eq!(e.message(), Some("access denied for bucket my_bucket"));
     }
+}
+
+/// Coffer: the ids a front end gave a request (and sends as `x-amz-request-id` and
+/// `x-amz-id-2`), placed in the request's extensions so every S3 error body carries them as
+/// `<RequestId>` and `<HostId>`, as Amazon S3's do.
+#[derive(Debug, Clone)]
+pub struct ErrorIds {
+    pub request_id: String,
+    pub host_id: String,
 }

@@ -95,6 +95,15 @@ fn build_s3_request<T>(input: T, req: &mut Request) -> S3Request<T> {
 }
 
 pub(crate) fn serialize_error(mut e: S3Error, no_decl: bool) -> S3Result<Response> {
+    // Coffer: name the request and host (see `call`).
+    let _ = ERROR_IDS.try_with(|ids| {
+        if let Some(ids) = ids {
+            if e.request_id().is_none() {
+                e.set_request_id(ids.request_id.clone());
+            }
+            e.set_host_id(ids.host_id.clone());
+        }
+    });
     let status = e.status_code().unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut res = Response::with_status(status);
     if no_decl {
@@ -258,6 +267,18 @@ fn fmt_content_length(len: usize) -> http::HeaderValue {
 }
 
 pub async fn call(req: &mut Request, ccx: &CallContext<'_>) -> S3Result<Response> {
+    // Coffer: every error body names the request and host, as S3's do; operations serialise
+    // their errors deep inside, after the request's extensions were moved, so the ids travel
+    // as a task-local for the call.
+    let ids = req.extensions.get::<crate::ErrorIds>().cloned();
+    ERROR_IDS.scope(ids, call_inner(req, ccx)).await
+}
+
+tokio::task_local! {
+    static ERROR_IDS: Option<crate::ErrorIds>;
+}
+
+async fn call_inner(req: &mut Request, ccx: &CallContext<'_>) -> S3Result<Response> {
     let prep = match prepare(req, ccx).await {
         Ok(op) => op,
         Err(err) => {
