@@ -13,7 +13,7 @@ use serde::Deserialize;
 use crate::encryption::SSE_S3;
 use crate::error::{OrS3, malformed_xml};
 use crate::service::CofferS3;
-use crate::xml_body::xml_body;
+use crate::xml_body::{from_xml, xml_body};
 
 /// Largest configuration accepted (a real one is a few hundred bytes).
 const MAX_BODY: usize = 64 * 1024;
@@ -95,8 +95,17 @@ fn validate(config: ConfigXml, previous: Option<&BucketEncryption>) -> S3Result<
     }
 }
 
+/// Parses and validates a PutBucketEncryption body ; public for the fuzz targets, which
+/// check that what it accepts survives [`render_bucket_encryption`] and a second parse.
+pub fn parse_bucket_encryption(
+    body: &[u8],
+    previous: Option<&BucketEncryption>,
+) -> S3Result<BucketEncryption> {
+    validate(from_xml(body)?, previous)
+}
+
 /// The configuration GET answers; a bucket always has one (never configured = SSE-S3).
-fn render(e: Option<BucketEncryption>) -> String {
+pub fn render_bucket_encryption(e: Option<BucketEncryption>) -> String {
     let e = e.unwrap_or(BucketEncryption {
         algorithm: SSE_S3.to_owned(),
         kms_key_id: None,
@@ -167,7 +176,7 @@ impl CofferS3 {
         let record = self
             .bucket_for(&user, bucket, "s3:GetEncryptionConfiguration", None)
             .await?;
-        let mut resp = S3Response::new(Body::from(render(record.encryption)));
+        let mut resp = S3Response::new(Body::from(render_bucket_encryption(record.encryption)));
         resp.headers.insert(
             http::header::CONTENT_TYPE,
             http::HeaderValue::from_static("application/xml"),
@@ -206,15 +215,8 @@ impl CofferS3 {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
-    fn parse(body: &[u8], previous: Option<&BucketEncryption>) -> S3Result<BucketEncryption> {
-        let text = std::str::from_utf8(body).map_err(|_| malformed_xml())?;
-        validate(
-            quick_xml::de::from_str(text).map_err(|_| malformed_xml())?,
-            previous,
-        )
-    }
+    use super::parse_bucket_encryption as parse;
+    use super::render_bucket_encryption as render;
 
     #[test]
     fn blocked_types_parse_round_trip_and_survive_an_omitting_put() {

@@ -42,7 +42,9 @@ mod sse_kms;
 mod xml_body;
 
 pub use auth::{RequireSigV4, User, UserDirectory};
+pub use bucket_encryption::{parse_bucket_encryption, render_bucket_encryption};
 pub use multipart::MIN_PART_SIZE;
+pub use object_encryption::{ObjectEncryptionRequest, parse_object_encryption};
 pub use options::{ServerOptions, Transport};
 pub use rekey::{KeyStatus, RekeyStep};
 pub use service::{CofferS3, ServerIdentity};
