@@ -80,7 +80,14 @@ fn validate(config: ConfigXml, previous: Option<&BucketEncryption>) -> S3Result<
             bucket_key_enabled: rule.bucket_key_enabled.unwrap_or(false),
             blocked_types,
         }),
-        // The key is not checked here: as on S3, a bad key fails the writes that use it.
+        // The key's existence is not checked here: as on S3, a missing key fails the writes
+        // that use it. Its form is: a key id, key ARN, alias name or alias ARN is made of
+        // `[A-Za-z0-9:/_-]`, and anything else (control characters, which GET could not
+        // render back as the same XML) can name no key.
+        "aws:kms" if kms_key_id.as_deref().is_some_and(|k| !is_key_reference(k)) => Err(s3_error!(
+            InvalidArgument,
+            "KMSMasterKeyID must be a KMS key id, key ARN, alias name or alias ARN"
+        )),
         "aws:kms" => Ok(BucketEncryption {
             algorithm,
             kms_key_id,
@@ -93,6 +100,12 @@ fn validate(config: ConfigXml, previous: Option<&BucketEncryption>) -> S3Result<
         )),
         _ => Err(malformed_xml()),
     }
+}
+
+fn is_key_reference(k: &str) -> bool {
+    (1..=2048).contains(&k.len())
+        && k.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b':' | b'/' | b'_' | b'-'))
 }
 
 /// Parses and validates a PutBucketEncryption body ; public for the fuzz targets, which
@@ -227,6 +240,27 @@ mod tests {
         assert!(render(Some(e.clone())).contains("<BlockedEncryptionTypes><EncryptionType>SSE-C</EncryptionType></BlockedEncryptionTypes>"));
         let omitting = br#"<ServerSideEncryptionConfiguration><Rule><ApplyServerSideEncryptionByDefault><SSEAlgorithm>AES256</SSEAlgorithm></ApplyServerSideEncryptionByDefault></Rule></ServerSideEncryptionConfiguration>"#;
         assert_eq!(parse(omitting, Some(&e)).unwrap().blocked_types, ["SSE-C"]);
+    }
+
+    #[test]
+    fn a_kms_key_id_that_names_no_key_is_refused() {
+        // Found by the s3_xml fuzz target: an escaped carriage return (or a NUL) was stored,
+        // and GET rendered a configuration that no longer said the same thing.
+        for bad in ["alias/a&#13;b", "alias/a&#0;", "alias/a b", ""] {
+            let xml = format!(
+                "<ServerSideEncryptionConfiguration><Rule><ApplyServerSideEncryptionByDefault><SSEAlgorithm>aws:kms</SSEAlgorithm><KMSMasterKeyID>{bad}</KMSMasterKeyID></ApplyServerSideEncryptionByDefault></Rule></ServerSideEncryptionConfiguration>"
+            );
+            let refused = parse(xml.as_bytes(), None).map(|e| e.kms_key_id);
+            assert!(refused.is_err(), "{bad:?} accepted as {refused:?}");
+        }
+        let good = "arn:aws:kms:us-east-1:000000000000:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+        let xml = format!(
+            "<ServerSideEncryptionConfiguration><Rule><ApplyServerSideEncryptionByDefault><SSEAlgorithm>aws:kms</SSEAlgorithm><KMSMasterKeyID>{good}</KMSMasterKeyID></ApplyServerSideEncryptionByDefault></Rule></ServerSideEncryptionConfiguration>"
+        );
+        assert_eq!(
+            parse(xml.as_bytes(), None).unwrap().kms_key_id.as_deref(),
+            Some(good)
+        );
     }
 
     #[test]
