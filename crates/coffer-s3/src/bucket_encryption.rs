@@ -13,7 +13,7 @@ use serde::Deserialize;
 use crate::encryption::SSE_S3;
 use crate::error::{OrS3, malformed_xml};
 use crate::service::CofferS3;
-use crate::xml_body::xml_body;
+use crate::xml_body::{from_xml, xml_body};
 
 /// Largest configuration accepted (a real one is a few hundred bytes).
 const MAX_BODY: usize = 64 * 1024;
@@ -80,7 +80,14 @@ fn validate(config: ConfigXml, previous: Option<&BucketEncryption>) -> S3Result<
             bucket_key_enabled: rule.bucket_key_enabled.unwrap_or(false),
             blocked_types,
         }),
-        // The key is not checked here: as on S3, a bad key fails the writes that use it.
+        // The key's existence is not checked here: as on S3, a missing key fails the writes
+        // that use it. Its form is: a key id, key ARN, alias name or alias ARN is made of
+        // `[A-Za-z0-9:/_-]`, and anything else (control characters, which GET could not
+        // render back as the same XML) can name no key.
+        "aws:kms" if kms_key_id.as_deref().is_some_and(|k| !is_key_reference(k)) => Err(s3_error!(
+            InvalidArgument,
+            "KMSMasterKeyID must be a KMS key id, key ARN, alias name or alias ARN"
+        )),
         "aws:kms" => Ok(BucketEncryption {
             algorithm,
             kms_key_id,
@@ -95,8 +102,23 @@ fn validate(config: ConfigXml, previous: Option<&BucketEncryption>) -> S3Result<
     }
 }
 
+fn is_key_reference(k: &str) -> bool {
+    (1..=2048).contains(&k.len())
+        && k.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b':' | b'/' | b'_' | b'-'))
+}
+
+/// Parses and validates a PutBucketEncryption body ; public for the fuzz targets, which
+/// check that what it accepts survives [`render_bucket_encryption`] and a second parse.
+pub fn parse_bucket_encryption(
+    body: &[u8],
+    previous: Option<&BucketEncryption>,
+) -> S3Result<BucketEncryption> {
+    validate(from_xml(body)?, previous)
+}
+
 /// The configuration GET answers; a bucket always has one (never configured = SSE-S3).
-fn render(e: Option<BucketEncryption>) -> String {
+pub fn render_bucket_encryption(e: Option<BucketEncryption>) -> String {
     let e = e.unwrap_or(BucketEncryption {
         algorithm: SSE_S3.to_owned(),
         kms_key_id: None,
@@ -167,7 +189,7 @@ impl CofferS3 {
         let record = self
             .bucket_for(&user, bucket, "s3:GetEncryptionConfiguration", None)
             .await?;
-        let mut resp = S3Response::new(Body::from(render(record.encryption)));
+        let mut resp = S3Response::new(Body::from(render_bucket_encryption(record.encryption)));
         resp.headers.insert(
             http::header::CONTENT_TYPE,
             http::HeaderValue::from_static("application/xml"),
@@ -206,15 +228,8 @@ impl CofferS3 {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
-    fn parse(body: &[u8], previous: Option<&BucketEncryption>) -> S3Result<BucketEncryption> {
-        let text = std::str::from_utf8(body).map_err(|_| malformed_xml())?;
-        validate(
-            quick_xml::de::from_str(text).map_err(|_| malformed_xml())?,
-            previous,
-        )
-    }
+    use super::parse_bucket_encryption as parse;
+    use super::render_bucket_encryption as render;
 
     #[test]
     fn blocked_types_parse_round_trip_and_survive_an_omitting_put() {
@@ -225,6 +240,27 @@ mod tests {
         assert!(render(Some(e.clone())).contains("<BlockedEncryptionTypes><EncryptionType>SSE-C</EncryptionType></BlockedEncryptionTypes>"));
         let omitting = br#"<ServerSideEncryptionConfiguration><Rule><ApplyServerSideEncryptionByDefault><SSEAlgorithm>AES256</SSEAlgorithm></ApplyServerSideEncryptionByDefault></Rule></ServerSideEncryptionConfiguration>"#;
         assert_eq!(parse(omitting, Some(&e)).unwrap().blocked_types, ["SSE-C"]);
+    }
+
+    #[test]
+    fn a_kms_key_id_that_names_no_key_is_refused() {
+        // Found by the s3_xml fuzz target: an escaped carriage return (or a NUL) was stored,
+        // and GET rendered a configuration that no longer said the same thing.
+        for bad in ["alias/a&#13;b", "alias/a&#0;", "alias/a b", ""] {
+            let xml = format!(
+                "<ServerSideEncryptionConfiguration><Rule><ApplyServerSideEncryptionByDefault><SSEAlgorithm>aws:kms</SSEAlgorithm><KMSMasterKeyID>{bad}</KMSMasterKeyID></ApplyServerSideEncryptionByDefault></Rule></ServerSideEncryptionConfiguration>"
+            );
+            let refused = parse(xml.as_bytes(), None).map(|e| e.kms_key_id);
+            assert!(refused.is_err(), "{bad:?} accepted as {refused:?}");
+        }
+        let good = "arn:aws:kms:us-east-1:000000000000:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+        let xml = format!(
+            "<ServerSideEncryptionConfiguration><Rule><ApplyServerSideEncryptionByDefault><SSEAlgorithm>aws:kms</SSEAlgorithm><KMSMasterKeyID>{good}</KMSMasterKeyID></ApplyServerSideEncryptionByDefault></Rule></ServerSideEncryptionConfiguration>"
+        );
+        assert_eq!(
+            parse(xml.as_bytes(), None).unwrap().kms_key_id.as_deref(),
+            Some(good)
+        );
     }
 
     #[test]

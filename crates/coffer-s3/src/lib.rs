@@ -45,7 +45,9 @@ mod xml_body;
 pub use auth::{
     RequireSigV4, User, UserDirectory, check_presigned_lifetime, refuse_empty_content_md5,
 };
+pub use bucket_encryption::{parse_bucket_encryption, render_bucket_encryption};
 pub use multipart::MIN_PART_SIZE;
+pub use object_encryption::{ObjectEncryptionRequest, parse_object_encryption};
 pub use options::{ServerOptions, Transport};
 pub use rekey::{KeyStatus, RekeyStep};
 pub use scrub::{Damage, ScrubStep};

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use crate::encryption::{KmsRequest, SSE_C, SSE_KMS, SSE_S3, WriteMode};
 use crate::error::{OrS3, malformed_xml, no_such_key};
 use crate::service::CofferS3;
-use crate::xml_body::xml_body;
+use crate::xml_body::{from_xml, xml_body};
 
 const MAX_BODY: usize = 16 * 1024;
 
@@ -26,6 +26,46 @@ struct SseKmsXml {
     key_arn: Option<String>,
     #[serde(rename = "BucketKeyEnabled")]
     bucket_key_enabled: Option<String>,
+}
+
+/// What an UpdateObjectEncryption body asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectEncryptionRequest {
+    /// A full KMS key ARN (the operation accepts no key id or alias).
+    pub key_arn: String,
+    pub bucket_key: bool,
+}
+
+/// Parses and validates an UpdateObjectEncryption body; public for the fuzz targets.
+pub fn parse_object_encryption(body: &[u8]) -> S3Result<ObjectEncryptionRequest> {
+    validate(from_xml(body)?)
+}
+
+fn validate(parsed: ObjectEncryptionXml) -> S3Result<ObjectEncryptionRequest> {
+    let sse_kms = parsed.sse_kms.ok_or_else(malformed_xml)?;
+    let key_arn = sse_kms
+        .key_arn
+        .filter(|a| is_key_arn(a))
+        .ok_or_else(|| {
+            s3_error!(
+                InvalidRequest,
+                "Requests that modify an object's encryption type to SSE-KMS require an Amazon Web Services KMS key Amazon Resource Name (ARN). Specify a KMS key ARN and try again."
+            )
+        })?;
+    let bucket_key = match sse_kms.bucket_key_enabled.as_deref() {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(_) => {
+            return Err(s3_error!(
+                InvalidRequest,
+                "The BucketKeyEnabled value isn't valid. Valid values are true or false. Specify a valid value and try again."
+            ));
+        }
+    };
+    Ok(ObjectEncryptionRequest {
+        key_arn,
+        bucket_key,
+    })
 }
 
 /// `arn:aws[-a-z0-9]*:kms:[-a-z0-9]*:[0-9]{12}:key/.+`, the form the operation requires.
@@ -63,27 +103,10 @@ impl CofferS3 {
         {
             return Err(s3_error!(InvalidArgument, "Invalid version id specified"));
         }
-        let parsed: ObjectEncryptionXml = xml_body(req.input, MAX_BODY).await?;
-        let sse_kms = parsed.sse_kms.ok_or_else(malformed_xml)?;
-        let key_arn = sse_kms
-            .key_arn
-            .filter(|a| is_key_arn(a))
-            .ok_or_else(|| {
-                s3_error!(
-                    InvalidRequest,
-                    "Requests that modify an object's encryption type to SSE-KMS require an Amazon Web Services KMS key Amazon Resource Name (ARN). Specify a KMS key ARN and try again."
-                )
-            })?;
-        let bucket_key = match sse_kms.bucket_key_enabled.as_deref() {
-            None | Some("false") => false,
-            Some("true") => true,
-            Some(_) => {
-                return Err(s3_error!(
-                    InvalidRequest,
-                    "The BucketKeyEnabled value isn't valid. Valid values are true or false. Specify a valid value and try again."
-                ));
-            }
-        };
+        let ObjectEncryptionRequest {
+            key_arn,
+            bucket_key,
+        } = validate(xml_body(req.input, MAX_BODY).await?)?;
 
         let record = self
             .load_object(bucket, key)

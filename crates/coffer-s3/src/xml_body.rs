@@ -14,6 +14,12 @@ pub(crate) async fn xml_body<T: DeserializeOwned>(body: Body, max: usize) -> S3R
         .await
         .map_err(|_| malformed_xml())?
         .to_bytes();
-    let text = std::str::from_utf8(&bytes).map_err(|_| malformed_xml())?;
+    from_xml(&bytes)
+}
+
+/// Deserialises a body already read; anything that is not UTF-8 XML of `T`'s shape is
+/// `MalformedXML`.
+pub(crate) fn from_xml<T: DeserializeOwned>(bytes: &[u8]) -> S3Result<T> {
+    let text = std::str::from_utf8(bytes).map_err(|_| malformed_xml())?;
     quick_xml::de::from_str(text).map_err(|_| malformed_xml())
 }

@@ -158,7 +158,9 @@ pub fn verify(
             .headers
             .get_all(*name)
             .iter()
-            .filter_map(|v| v.to_str().ok())
+            // UTF-8, not just visible ASCII (`to_str`): the SDKs sign such values as they are,
+            // and refusing them would refuse correctly signed requests.
+            .filter_map(|v| std::str::from_utf8(v.as_bytes()).ok())
             .collect();
         if values.is_empty() {
             return Err(mismatch());
@@ -215,4 +217,73 @@ fn mismatch() -> JsonError {
         "InvalidSignatureException",
         "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.",
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ACCESS_KEY: &str = "AKIATEST000000000001";
+    const SECRET: &str = "test-secret-0000000000000000000000000001";
+
+    /// A request signed by `aws-sigv4`, as an SDK would send it.
+    fn signed_request(headers: &[(&str, &str)], body: &[u8]) -> http::request::Parts {
+        let mut headers: Vec<(String, String)> = headers
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let identity =
+            aws_credential_types::Credentials::new(ACCESS_KEY, SECRET, None, None, "test").into();
+        let params = v4::SigningParams::builder()
+            .identity(&identity)
+            .region("us-east-1")
+            .name("kms")
+            .time(SystemTime::now())
+            .settings(SigningSettings::default())
+            .build()
+            .unwrap()
+            .into();
+        let signable = SignableRequest::new(
+            "POST",
+            "http://127.0.0.1:9000/",
+            headers.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+            SignableBody::Bytes(body),
+        )
+        .unwrap();
+        let (instructions, _) = sign(signable, &params).unwrap().into_parts();
+        for (k, v) in instructions.headers() {
+            headers.push((k.to_owned(), v.to_owned()));
+        }
+        let mut request = http::Request::builder().method("POST").uri("/");
+        for (k, v) in &headers {
+            request = request.header(k.as_str(), v.as_str());
+        }
+        request.body(()).unwrap().into_parts().0
+    }
+
+    fn users() -> UserDirectory {
+        UserDirectory::new([User::new(
+            "test".into(),
+            ACCESS_KEY.into(),
+            SECRET.into(),
+            false,
+        )])
+    }
+
+    #[test]
+    fn a_signed_header_with_a_utf8_value_verifies() {
+        // Found by the sigv4 fuzz target: a non-ASCII value was dropped before recomputing
+        // the signature, so a correctly signed request was refused as a mismatch.
+        let parts = signed_request(
+            &[
+                ("host", "127.0.0.1:9000"),
+                ("x-amz-target", "TrentService.ListKeys"),
+                ("x-note", "caf\u{e9}"),
+            ],
+            b"{}",
+        );
+        let user = verify(&parts, b"{}", &users(), "us-east-1", "kms").unwrap();
+        assert_eq!(user.access_key, ACCESS_KEY);
+        assert!(verify(&parts, b"{ }", &users(), "us-east-1", "kms").is_err());
+    }
 }
