@@ -278,6 +278,21 @@ impl RedbMetaStore {
         Ok(Self { db, jobs })
     }
 
+    /// How many records name each blob, as the store counts them: what a consistency check
+    /// compares with the records themselves.
+    pub fn blob_reference_counts(&self) -> StoreResult<std::collections::HashMap<BlobId, u64>> {
+        let txn = self.db.begin_read()?;
+        let t = txn.open_table(BLOB_REFS)?;
+        let mut out = std::collections::HashMap::new();
+        for entry in t.iter()? {
+            let (k, n) = entry?;
+            let id = BlobId::parse(k.value())
+                .ok_or_else(|| StoreError::Corrupt(format!("blob reference {:?}", k.value())))?;
+            out.insert(id, n.value());
+        }
+        Ok(out)
+    }
+
     /// Runs `f` in a write transaction (possibly shared with other writers) and returns once
     /// it is durable. `f` must check before it writes: an error it returns after writing
     /// is treated as fatal for the batch, which is then replayed job by job.
@@ -434,7 +449,8 @@ impl MetaStore for RedbMetaStore {
     ) -> StoreResult<Vec<BlobId>> {
         let (bucket, k) = (bucket.to_owned(), object_key(bucket, key));
         let (object, condition) = (object.clone(), condition.clone());
-        self.write(move |txn| {
+        coffer_faults::io_step("put.meta.commit")?;
+        let freed = self.write(move |txn| {
             if txn.open_table(BUCKETS)?.get(bucket.as_str())?.is_none() {
                 return Err(StoreError::NoSuchBucket);
             }
@@ -444,7 +460,9 @@ impl MetaStore for RedbMetaStore {
             let mut refs = txn.open_table(BLOB_REFS)?;
             add_refs(&mut refs, object.blobs())?;
             replace_object(&mut objects, &mut refs, &k, &object)
-        })
+        })?;
+        coffer_faults::crash_step("put.meta.committed");
+        Ok(freed)
     }
 
     fn copy_object(
@@ -649,7 +667,8 @@ impl MetaStore for RedbMetaStore {
     ) -> StoreResult<Vec<BlobId>> {
         let (upload_id, object) = (upload_id.to_owned(), object.clone());
         let condition = condition.clone();
-        self.write(move |txn| {
+        coffer_faults::io_step("mpu.complete.commit")?;
+        let freed = self.write(move |txn| {
             let (upload_id, object) = (upload_id.as_str(), &object);
             let upload: UploadRecord = {
                 let uploads = txn.open_table(UPLOADS)?;
@@ -692,7 +711,9 @@ impl MetaStore for RedbMetaStore {
             drop(objects);
             freed.extend(Self::remove_upload_in(txn, upload_id)?);
             Ok(freed)
-        })
+        })?;
+        coffer_faults::crash_step("mpu.complete.committed");
+        Ok(freed)
     }
 
     fn reseal_object(
