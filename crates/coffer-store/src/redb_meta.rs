@@ -11,6 +11,7 @@ use crate::blob::BlobId;
 use crate::error::{StoreError, StoreResult};
 use crate::meta::{ListControl, MetaStore, WriteCondition};
 use crate::records::{BucketRecord, ObjectRecord, PartRecord, RECORD_VERSION, UploadRecord};
+use crate::redb_handle::ReopeningDatabase;
 
 const BUCKETS: TableDefinition<&str, &[u8]> = TableDefinition::new("buckets");
 /// Key: `<bucket>/<object key>`. Bucket names cannot contain `/`, so a bucket's objects are
@@ -33,7 +34,7 @@ const SETTINGS: TableDefinition<&str, &[u8]> = TableDefinition::new("settings");
 /// single transaction and fsync (group commit): under concurrent load, N writers pay for one
 /// commit instead of N, and each caller still returns only once its change is durable.
 pub struct RedbMetaStore {
-    db: Arc<Database>,
+    db: Arc<ReopeningDatabase>,
     jobs: mpsc::Sender<WriteRequest>,
 }
 
@@ -72,7 +73,9 @@ fn run_alone(db: &Database, job: &WriteJob) -> AnyResult {
     Ok(out)
 }
 
-fn run_batch(db: &Database, batch: Vec<WriteRequest>) {
+/// Runs a batch and answers each of its writers; returns false if a write failed for a
+/// reason other than a refusal (the database may need a reopen).
+fn run_batch(db: &Database, batch: Vec<WriteRequest>) -> bool {
     let txn = match db.begin_write() {
         Ok(t) => t,
         Err(e) => {
@@ -80,7 +83,7 @@ fn run_batch(db: &Database, batch: Vec<WriteRequest>) {
             for r in batch {
                 let _ = r.reply.send(Err(StoreError::Database(msg.clone())));
             }
-            return;
+            return false;
         }
     };
     let mut results = Vec::with_capacity(batch.len());
@@ -92,10 +95,13 @@ fn run_batch(db: &Database, batch: Vec<WriteRequest>) {
             // One job failed midway: its partial writes must not be committed. Drop the
             // transaction and give every job a transaction of its own.
             drop(txn);
+            let mut all_ok = true;
             for r in batch {
-                let _ = r.reply.send(run_alone(db, &r.job));
+                let out = run_alone(db, &r.job);
+                all_ok &= out.as_ref().err().is_none_or(is_refusal);
+                let _ = r.reply.send(out);
             }
-            return;
+            return all_ok;
         }
         results.push(out);
     }
@@ -104,17 +110,19 @@ fn run_batch(db: &Database, batch: Vec<WriteRequest>) {
             for (r, out) in batch.into_iter().zip(results) {
                 let _ = r.reply.send(out);
             }
+            true
         }
         Err(e) => {
             let msg = e.to_string();
             for r in batch {
                 let _ = r.reply.send(Err(StoreError::Database(msg.clone())));
             }
+            false
         }
     }
 }
 
-fn committer(db: Arc<Database>, jobs: mpsc::Receiver<WriteRequest>) {
+fn committer(db: Arc<ReopeningDatabase>, jobs: mpsc::Receiver<WriteRequest>) {
     while let Ok(first) = jobs.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -123,7 +131,20 @@ fn committer(db: Arc<Database>, jobs: mpsc::Receiver<WriteRequest>) {
                 Err(_) => break,
             }
         }
-        run_batch(&db, batch);
+        let ok = match db.current() {
+            Ok(current) => run_batch(&current, batch),
+            Err(e) => {
+                let msg = e.to_string();
+                for r in batch {
+                    let _ = r.reply.send(Err(StoreError::Database(msg.clone())));
+                }
+                false
+            }
+        };
+        // A failed write may have left redb refusing all others until it is reopened.
+        if !ok && let Err(e) = db.recover_if_poisoned() {
+            tracing::error!(error = %e, "metadata database unusable");
+        }
     }
 }
 
@@ -269,7 +290,7 @@ impl RedbMetaStore {
             txn.open_table(SETTINGS)?;
         }
         txn.commit()?;
-        let db = Arc::new(db);
+        let db = Arc::new(ReopeningDatabase::new(path, db));
         let (jobs, rx) = mpsc::channel();
         let for_thread = db.clone();
         std::thread::Builder::new()
@@ -281,7 +302,7 @@ impl RedbMetaStore {
     /// How many records name each blob, as the store counts them: what a consistency check
     /// compares with the records themselves.
     pub fn blob_reference_counts(&self) -> StoreResult<std::collections::HashMap<BlobId, u64>> {
-        let txn = self.db.begin_read()?;
+        let txn = self.db.current()?.begin_read()?;
         let t = txn.open_table(BLOB_REFS)?;
         let mut out = std::collections::HashMap::new();
         for entry in t.iter()? {
@@ -318,7 +339,7 @@ impl RedbMetaStore {
         table: TableDefinition<&str, &[u8]>,
         key: &str,
     ) -> StoreResult<Option<T>> {
-        let txn = self.db.begin_read()?;
+        let txn = self.db.current()?.begin_read()?;
         let t = txn.open_table(table)?;
         match t.get(key)? {
             Some(v) => Ok(Some(decode(v.value())?)),
@@ -384,7 +405,7 @@ impl MetaStore for RedbMetaStore {
     }
 
     fn list_buckets(&self) -> StoreResult<Vec<BucketRecord>> {
-        let txn = self.db.begin_read()?;
+        let txn = self.db.current()?.begin_read()?;
         let t = txn.open_table(BUCKETS)?;
         let mut out = Vec::new();
         for entry in t.iter()? {
@@ -558,7 +579,7 @@ impl MetaStore for RedbMetaStore {
         start_after: &str,
         visit: &mut dyn FnMut(&str, &ObjectRecord) -> ListControl,
     ) -> StoreResult<()> {
-        let txn = self.db.begin_read()?;
+        let txn = self.db.current()?.begin_read()?;
         let t = txn.open_table(OBJECTS)?;
         let (_, hi) = bucket_range(bucket);
         let from = object_key(bucket, prefix.max(start_after));
@@ -604,7 +625,7 @@ impl MetaStore for RedbMetaStore {
     }
 
     fn list_uploads(&self, bucket: &str) -> StoreResult<Vec<UploadRecord>> {
-        let txn = self.db.begin_read()?;
+        let txn = self.db.current()?.begin_read()?;
         let t = txn.open_table(UPLOADS)?;
         let mut out: Vec<UploadRecord> = Vec::new();
         for entry in t.iter()? {
@@ -643,7 +664,7 @@ impl MetaStore for RedbMetaStore {
     }
 
     fn list_parts(&self, upload_id: &str) -> StoreResult<Vec<PartRecord>> {
-        let txn = self.db.begin_read()?;
+        let txn = self.db.current()?.begin_read()?;
         let t = txn.open_table(PARTS)?;
         let (lo, hi) = (format!("{upload_id}/"), format!("{upload_id}0"));
         let mut out = Vec::new();
@@ -802,7 +823,7 @@ impl MetaStore for RedbMetaStore {
     }
 
     fn get_kms_key(&self, id: &str) -> StoreResult<Option<Vec<u8>>> {
-        let txn = self.db.begin_read()?;
+        let txn = self.db.current()?.begin_read()?;
         let t = txn.open_table(KMS_KEYS)?;
         Ok(t.get(id)?.map(|v| v.value().to_vec()))
     }
@@ -825,7 +846,7 @@ impl MetaStore for RedbMetaStore {
     }
 
     fn list_kms_keys(&self, prefix: &str) -> StoreResult<Vec<(String, Vec<u8>)>> {
-        let txn = self.db.begin_read()?;
+        let txn = self.db.current()?.begin_read()?;
         let t = txn.open_table(KMS_KEYS)?;
         let mut out = Vec::new();
         for entry in t.range(prefix..)? {
@@ -839,7 +860,7 @@ impl MetaStore for RedbMetaStore {
     }
 
     fn get_setting(&self, name: &str) -> StoreResult<Option<Vec<u8>>> {
-        let txn = self.db.begin_read()?;
+        let txn = self.db.current()?.begin_read()?;
         let t = txn.open_table(SETTINGS)?;
         Ok(t.get(name)?.map(|v| v.value().to_vec()))
     }
@@ -854,7 +875,7 @@ impl MetaStore for RedbMetaStore {
     }
 
     fn referenced_blobs(&self) -> StoreResult<HashSet<BlobId>> {
-        let txn = self.db.begin_read()?;
+        let txn = self.db.current()?.begin_read()?;
         let t = txn.open_table(BLOB_REFS)?;
         let mut out = HashSet::new();
         for entry in t.iter()? {

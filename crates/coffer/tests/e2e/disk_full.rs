@@ -66,6 +66,12 @@ async fn a_full_disk_refuses_writes_with_503_and_recovers_when_space_returns() {
             "{size} bytes"
         );
     }
+    // A metadata-only write (no blob) on the full disk: refused or done, never a crash.
+    let meta_write = strict.create_bucket().bucket("disk-full-2").send().await;
+    if let Err(e) = &meta_write {
+        let (_, status) = err_code(e);
+        assert!(status == 500 || status == 503, "{e:?}");
+    }
     // Reads go on; the failed writes left nothing, not even temporary files.
     check_objects(&server, &ledger).await;
     assert!(files_under(&server.data_dir().join("objects/tmp")).is_empty());
@@ -81,6 +87,17 @@ async fn a_full_disk_refuses_writes_with_503_and_recovers_when_space_returns() {
         .await
         .unwrap();
     ledger.acknowledged("disk-full", "after", &new);
+    // The metadata store recovered with the disk, without a restart.
+    c.create_bucket()
+        .bucket("disk-full-3")
+        .send()
+        .await
+        .unwrap();
+    c.delete_bucket()
+        .bucket("disk-full-3")
+        .send()
+        .await
+        .unwrap();
     server.restart();
     check_objects(&server, &ledger).await;
     stop_and_check_disk(&mut server);
