@@ -79,9 +79,9 @@ fn run_batch(db: &Database, batch: Vec<WriteRequest>) -> bool {
     let txn = match db.begin_write() {
         Ok(t) => t,
         Err(e) => {
-            let msg = e.to_string();
+            let e = StoreError::from(e);
             for r in batch {
-                let _ = r.reply.send(Err(StoreError::Database(msg.clone())));
+                let _ = r.reply.send(Err(e.duplicate()));
             }
             return false;
         }
@@ -113,9 +113,9 @@ fn run_batch(db: &Database, batch: Vec<WriteRequest>) -> bool {
             true
         }
         Err(e) => {
-            let msg = e.to_string();
+            let e = StoreError::from(e);
             for r in batch {
-                let _ = r.reply.send(Err(StoreError::Database(msg.clone())));
+                let _ = r.reply.send(Err(e.duplicate()));
             }
             false
         }
@@ -134,9 +134,8 @@ fn committer(db: Arc<ReopeningDatabase>, jobs: mpsc::Receiver<WriteRequest>) {
         let ok = match db.current() {
             Ok(current) => run_batch(&current, batch),
             Err(e) => {
-                let msg = e.to_string();
                 for r in batch {
-                    let _ = r.reply.send(Err(StoreError::Database(msg.clone())));
+                    let _ = r.reply.send(Err(e.duplicate()));
                 }
                 false
             }
