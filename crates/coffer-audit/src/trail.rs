@@ -442,9 +442,9 @@ impl Writer {
             head = link;
         }
         let before = self.journal.metadata().map(|m| m.len()).ok();
-        let result = self
-            .journal
-            .write_all(&buf)
+        let result = coffer_faults::io_step("audit.append.write")
+            .and_then(|()| self.journal.write_all(&buf))
+            .and_then(|()| coffer_faults::io_step("audit.append.fsync"))
             .and_then(|()| self.journal.sync_data());
         if let Err(e) = result {
             // A partial write would glue the next batch's first record to its fragment:

@@ -187,6 +187,10 @@ pub(crate) async fn ingest(
 
     let mut received: u64 = 0;
     let mut failure = None;
+    // A worker that stopped early (a disk fault) has its error waiting; the rest of the body
+    // is still read, and dropped, so the client gets that error as an answer instead of a
+    // connection closed under its upload.
+    let mut worker_stopped = false;
     if let Some(mut body) = body {
         while let Some(next) = body.next().await {
             match next {
@@ -199,14 +203,15 @@ pub(crate) async fn ingest(
                         ));
                         break;
                     }
+                    if worker_stopped {
+                        continue;
+                    }
                     let (a, b) = (
                         hash_tx.send(Chunk::Data(bytes.clone())),
                         seal_tx.send(Chunk::Data(bytes)),
                     );
                     let (a, b) = futures::join!(a, b);
-                    if a.is_err() || b.is_err() {
-                        break;
-                    }
+                    worker_stopped = a.is_err() || b.is_err();
                 }
                 Err(e) => {
                     tracing::debug!(error = %e, "request body failed");
@@ -244,7 +249,7 @@ pub(crate) async fn ingest(
             metrics::counter!("coffer_s3_bytes_received_total").increment(ingested.size);
             Ok(ingested)
         }
-        (_, Err(e)) | (Err(e), _) => Err(internal(e)),
+        (_, Err(e)) | (Err(e), _) => Err(crate::error::io_failure(&e)),
         _ => Err(internal("a body worker stopped before the body ended")),
     }
 }
@@ -287,14 +292,15 @@ pub(crate) async fn copy_range(
     let opened = open_range(blobs.clone(), source, offset, len).await?;
     tokio::task::spawn_blocking(move || -> S3Result<Ingested> {
         let mut digests = Digests::new(md5, algorithm);
-        let mut sealed = SealedBlob::new(blobs.as_ref(), &key).map_err(internal)?;
+        let mut sealed =
+            SealedBlob::new(blobs.as_ref(), &key).map_err(|e| crate::error::io_failure(&e))?;
         opened
             .read(|chunk| {
                 digests.update(&chunk);
                 sealed.write(&chunk).map_err(|e| e.to_string())
             })
             .map_err(internal)?;
-        Ok(digests.finish(sealed.commit().map_err(internal)?))
+        Ok(digests.finish(sealed.commit().map_err(|e| crate::error::io_failure(&e))?))
     })
     .await
     .map_err(internal)?

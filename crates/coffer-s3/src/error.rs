@@ -29,7 +29,24 @@ pub(crate) fn store_error(e: StoreError) -> S3Error {
             http::StatusCode::CONFLICT,
             "A conflicting conditional operation is currently in progress against this resource. Please try again.",
         ),
+        StoreError::Io(e) => io_failure(&e),
         other => internal(other),
+    }
+}
+
+/// A failed disk operation. A full disk (or quota) is 503 `ServiceUnavailable`: the request
+/// was fine and may succeed once space is freed, so SDKs retry it with backoff. Any other
+/// I/O failure (EIO and the like) is 500 `InternalError`. Either way nothing was committed.
+pub(crate) fn io_failure(e: &std::io::Error) -> S3Error {
+    match e.kind() {
+        std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded => {
+            tracing::error!(error = %e, "out of disk space");
+            S3Error::with_message(
+                S3ErrorCode::ServiceUnavailable,
+                "Please reduce your request rate.",
+            )
+        }
+        _ => internal(e),
     }
 }
 

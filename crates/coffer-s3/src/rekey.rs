@@ -170,9 +170,13 @@ impl CofferS3 {
 
     fn reseal(&self, bucket: &str, key: &str, old: &EncryptionRecord) -> Result<bool, String> {
         let fresh = self.resealed(bucket, key, old)?;
-        self.meta
+        coffer_faults::io_step("rekey.commit").map_err(|e| format!("{bucket}/{key}: {e}"))?;
+        let resealed = self
+            .meta
             .reseal_object(bucket, key, &old.sealed_key, &fresh)
-            .map_err(|e| e.to_string())
+            .map_err(|e| e.to_string())?;
+        coffer_faults::crash_step("rekey.committed");
+        Ok(resealed)
     }
 
     fn rekey_uploads(&self, current: u32) -> Result<(), String> {

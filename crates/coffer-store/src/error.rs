@@ -33,27 +33,53 @@ pub enum StoreError {
     Database(String),
     #[error("stored record is unreadable: {0}")]
     Corrupt(String),
-    #[error("blob I/O: {0}")]
+    #[error("disk I/O: {0}")]
     Io(#[from] std::io::Error),
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
-macro_rules! db_error_from {
-    ($($t:ty),*) => {$(
-        impl From<$t> for StoreError {
-            fn from(e: $t) -> Self {
-                StoreError::Database(e.to_string())
+impl StoreError {
+    /// The same error again, for each writer of a batch that failed as a whole.
+    pub(crate) fn duplicate(&self) -> StoreError {
+        match self {
+            StoreError::Io(e) => StoreError::Io(std::io::Error::new(e.kind(), e.to_string())),
+            other => StoreError::Database(other.to_string()),
+        }
+    }
+}
+
+/// A disk error inside the database stays an I/O error, so a full disk is told apart from
+/// a damaged database (503 rather than 500 at the S3 layer).
+impl From<redb::StorageError> for StoreError {
+    fn from(e: redb::StorageError) -> Self {
+        match e {
+            redb::StorageError::Io(io) => StoreError::Io(io),
+            other => StoreError::Database(other.to_string()),
+        }
+    }
+}
+
+impl From<redb::Error> for StoreError {
+    fn from(e: redb::Error) -> Self {
+        match e {
+            redb::Error::Io(io) => StoreError::Io(io),
+            other => StoreError::Database(other.to_string()),
+        }
+    }
+}
+
+macro_rules! storage_error_from {
+    ($($t:ident),*) => {$(
+        impl From<redb::$t> for StoreError {
+            fn from(e: redb::$t) -> Self {
+                match e {
+                    redb::$t::Storage(s) => s.into(),
+                    other => StoreError::Database(other.to_string()),
+                }
             }
         }
     )*};
 }
 
-db_error_from!(
-    redb::Error,
-    redb::DatabaseError,
-    redb::TransactionError,
-    redb::TableError,
-    redb::StorageError,
-    redb::CommitError
-);
+storage_error_from!(DatabaseError, TransactionError, TableError, CommitError);

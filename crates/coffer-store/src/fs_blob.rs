@@ -105,6 +105,7 @@ struct FsBlobWriter {
 
 impl BlobWriter for FsBlobWriter {
     fn write_all(&mut self, data: &[u8]) -> io::Result<()> {
+        coffer_faults::io_step("blob.write")?;
         match self.file.as_mut() {
             Some(f) => f.write_all(data),
             None => Err(io::Error::other("blob writer already finished")),
@@ -116,13 +117,30 @@ impl BlobWriter for FsBlobWriter {
             .file
             .take()
             .ok_or_else(|| io::Error::other("blob writer already finished"))?;
+        let final_path = self
+            .final_dir
+            .join(&self.id.as_str()[..2])
+            .join(self.id.as_str());
+        let result = self.make_durable(file, &final_path);
+        if result.is_err() {
+            // A failed flush, fsync or rename (a full or failing disk) must not leave the
+            // file behind, under either name: no record will ever name it.
+            let _ = fs::remove_file(&self.tmp_path);
+            let _ = fs::remove_file(&final_path);
+        }
+        result.map(|()| self.id.clone())
+    }
+}
+
+impl FsBlobWriter {
+    fn make_durable(&self, file: BufWriter<File>, final_path: &Path) -> io::Result<()> {
         let file = file.into_inner().map_err(|e| e.into_error())?;
+        coffer_faults::io_step("blob.fsync")?;
         file.sync_all()?;
         drop(file);
-        let shard = self.final_dir.join(&self.id.as_str()[..2]);
-        fs::rename(&self.tmp_path, shard.join(self.id.as_str()))?;
-        sync_dir(&shard)?;
-        Ok(self.id.clone())
+        coffer_faults::io_step("blob.rename")?;
+        fs::rename(&self.tmp_path, final_path)?;
+        sync_dir(final_path.parent().unwrap_or(&self.final_dir))
     }
 }
 

@@ -20,6 +20,7 @@ mod fs_blob;
 mod gc;
 mod meta;
 mod records;
+mod redb_handle;
 mod redb_meta;
 
 pub use blob::{BlobId, BlobReader, BlobStore, BlobWriter};

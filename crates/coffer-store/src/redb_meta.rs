@@ -11,6 +11,7 @@ use crate::blob::BlobId;
 use crate::error::{StoreError, StoreResult};
 use crate::meta::{ListControl, MetaStore, WriteCondition};
 use crate::records::{BucketRecord, ObjectRecord, PartRecord, RECORD_VERSION, UploadRecord};
+use crate::redb_handle::ReopeningDatabase;
 
 const BUCKETS: TableDefinition<&str, &[u8]> = TableDefinition::new("buckets");
 /// Key: `<bucket>/<object key>`. Bucket names cannot contain `/`, so a bucket's objects are
@@ -33,7 +34,7 @@ const SETTINGS: TableDefinition<&str, &[u8]> = TableDefinition::new("settings");
 /// single transaction and fsync (group commit): under concurrent load, N writers pay for one
 /// commit instead of N, and each caller still returns only once its change is durable.
 pub struct RedbMetaStore {
-    db: Arc<Database>,
+    db: Arc<ReopeningDatabase>,
     jobs: mpsc::Sender<WriteRequest>,
 }
 
@@ -72,15 +73,17 @@ fn run_alone(db: &Database, job: &WriteJob) -> AnyResult {
     Ok(out)
 }
 
-fn run_batch(db: &Database, batch: Vec<WriteRequest>) {
+/// Runs a batch and answers each of its writers; returns false if a write failed for a
+/// reason other than a refusal (the database may need a reopen).
+fn run_batch(db: &Database, batch: Vec<WriteRequest>) -> bool {
     let txn = match db.begin_write() {
         Ok(t) => t,
         Err(e) => {
-            let msg = e.to_string();
+            let e = StoreError::from(e);
             for r in batch {
-                let _ = r.reply.send(Err(StoreError::Database(msg.clone())));
+                let _ = r.reply.send(Err(e.duplicate()));
             }
-            return;
+            return false;
         }
     };
     let mut results = Vec::with_capacity(batch.len());
@@ -92,10 +95,13 @@ fn run_batch(db: &Database, batch: Vec<WriteRequest>) {
             // One job failed midway: its partial writes must not be committed. Drop the
             // transaction and give every job a transaction of its own.
             drop(txn);
+            let mut all_ok = true;
             for r in batch {
-                let _ = r.reply.send(run_alone(db, &r.job));
+                let out = run_alone(db, &r.job);
+                all_ok &= out.as_ref().err().is_none_or(is_refusal);
+                let _ = r.reply.send(out);
             }
-            return;
+            return all_ok;
         }
         results.push(out);
     }
@@ -104,17 +110,19 @@ fn run_batch(db: &Database, batch: Vec<WriteRequest>) {
             for (r, out) in batch.into_iter().zip(results) {
                 let _ = r.reply.send(out);
             }
+            true
         }
         Err(e) => {
-            let msg = e.to_string();
+            let e = StoreError::from(e);
             for r in batch {
-                let _ = r.reply.send(Err(StoreError::Database(msg.clone())));
+                let _ = r.reply.send(Err(e.duplicate()));
             }
+            false
         }
     }
 }
 
-fn committer(db: Arc<Database>, jobs: mpsc::Receiver<WriteRequest>) {
+fn committer(db: Arc<ReopeningDatabase>, jobs: mpsc::Receiver<WriteRequest>) {
     while let Ok(first) = jobs.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -123,7 +131,19 @@ fn committer(db: Arc<Database>, jobs: mpsc::Receiver<WriteRequest>) {
                 Err(_) => break,
             }
         }
-        run_batch(&db, batch);
+        let ok = match db.current() {
+            Ok(current) => run_batch(&current, batch),
+            Err(e) => {
+                for r in batch {
+                    let _ = r.reply.send(Err(e.duplicate()));
+                }
+                false
+            }
+        };
+        // A failed write may have left redb refusing all others until it is reopened.
+        if !ok && let Err(e) = db.recover_if_poisoned() {
+            tracing::error!(error = %e, "metadata database unusable");
+        }
     }
 }
 
@@ -269,13 +289,28 @@ impl RedbMetaStore {
             txn.open_table(SETTINGS)?;
         }
         txn.commit()?;
-        let db = Arc::new(db);
+        let db = Arc::new(ReopeningDatabase::new(path, db));
         let (jobs, rx) = mpsc::channel();
         let for_thread = db.clone();
         std::thread::Builder::new()
             .name("coffer-meta-commit".into())
             .spawn(move || committer(for_thread, rx))?;
         Ok(Self { db, jobs })
+    }
+
+    /// How many records name each blob, as the store counts them: what a consistency check
+    /// compares with the records themselves.
+    pub fn blob_reference_counts(&self) -> StoreResult<std::collections::HashMap<BlobId, u64>> {
+        let txn = self.db.current()?.begin_read()?;
+        let t = txn.open_table(BLOB_REFS)?;
+        let mut out = std::collections::HashMap::new();
+        for entry in t.iter()? {
+            let (k, n) = entry?;
+            let id = BlobId::parse(k.value())
+                .ok_or_else(|| StoreError::Corrupt(format!("blob reference {:?}", k.value())))?;
+            out.insert(id, n.value());
+        }
+        Ok(out)
     }
 
     /// Runs `f` in a write transaction (possibly shared with other writers) and returns once
@@ -303,7 +338,7 @@ impl RedbMetaStore {
         table: TableDefinition<&str, &[u8]>,
         key: &str,
     ) -> StoreResult<Option<T>> {
-        let txn = self.db.begin_read()?;
+        let txn = self.db.current()?.begin_read()?;
         let t = txn.open_table(table)?;
         match t.get(key)? {
             Some(v) => Ok(Some(decode(v.value())?)),
@@ -369,7 +404,7 @@ impl MetaStore for RedbMetaStore {
     }
 
     fn list_buckets(&self) -> StoreResult<Vec<BucketRecord>> {
-        let txn = self.db.begin_read()?;
+        let txn = self.db.current()?.begin_read()?;
         let t = txn.open_table(BUCKETS)?;
         let mut out = Vec::new();
         for entry in t.iter()? {
@@ -434,7 +469,8 @@ impl MetaStore for RedbMetaStore {
     ) -> StoreResult<Vec<BlobId>> {
         let (bucket, k) = (bucket.to_owned(), object_key(bucket, key));
         let (object, condition) = (object.clone(), condition.clone());
-        self.write(move |txn| {
+        coffer_faults::io_step("put.meta.commit")?;
+        let freed = self.write(move |txn| {
             if txn.open_table(BUCKETS)?.get(bucket.as_str())?.is_none() {
                 return Err(StoreError::NoSuchBucket);
             }
@@ -444,7 +480,9 @@ impl MetaStore for RedbMetaStore {
             let mut refs = txn.open_table(BLOB_REFS)?;
             add_refs(&mut refs, object.blobs())?;
             replace_object(&mut objects, &mut refs, &k, &object)
-        })
+        })?;
+        coffer_faults::crash_step("put.meta.committed");
+        Ok(freed)
     }
 
     fn copy_object(
@@ -540,7 +578,7 @@ impl MetaStore for RedbMetaStore {
         start_after: &str,
         visit: &mut dyn FnMut(&str, &ObjectRecord) -> ListControl,
     ) -> StoreResult<()> {
-        let txn = self.db.begin_read()?;
+        let txn = self.db.current()?.begin_read()?;
         let t = txn.open_table(OBJECTS)?;
         let (_, hi) = bucket_range(bucket);
         let from = object_key(bucket, prefix.max(start_after));
@@ -586,7 +624,7 @@ impl MetaStore for RedbMetaStore {
     }
 
     fn list_uploads(&self, bucket: &str) -> StoreResult<Vec<UploadRecord>> {
-        let txn = self.db.begin_read()?;
+        let txn = self.db.current()?.begin_read()?;
         let t = txn.open_table(UPLOADS)?;
         let mut out: Vec<UploadRecord> = Vec::new();
         for entry in t.iter()? {
@@ -625,7 +663,7 @@ impl MetaStore for RedbMetaStore {
     }
 
     fn list_parts(&self, upload_id: &str) -> StoreResult<Vec<PartRecord>> {
-        let txn = self.db.begin_read()?;
+        let txn = self.db.current()?.begin_read()?;
         let t = txn.open_table(PARTS)?;
         let (lo, hi) = (format!("{upload_id}/"), format!("{upload_id}0"));
         let mut out = Vec::new();
@@ -649,7 +687,8 @@ impl MetaStore for RedbMetaStore {
     ) -> StoreResult<Vec<BlobId>> {
         let (upload_id, object) = (upload_id.to_owned(), object.clone());
         let condition = condition.clone();
-        self.write(move |txn| {
+        coffer_faults::io_step("mpu.complete.commit")?;
+        let freed = self.write(move |txn| {
             let (upload_id, object) = (upload_id.as_str(), &object);
             let upload: UploadRecord = {
                 let uploads = txn.open_table(UPLOADS)?;
@@ -692,7 +731,9 @@ impl MetaStore for RedbMetaStore {
             drop(objects);
             freed.extend(Self::remove_upload_in(txn, upload_id)?);
             Ok(freed)
-        })
+        })?;
+        coffer_faults::crash_step("mpu.complete.committed");
+        Ok(freed)
     }
 
     fn reseal_object(
@@ -781,7 +822,7 @@ impl MetaStore for RedbMetaStore {
     }
 
     fn get_kms_key(&self, id: &str) -> StoreResult<Option<Vec<u8>>> {
-        let txn = self.db.begin_read()?;
+        let txn = self.db.current()?.begin_read()?;
         let t = txn.open_table(KMS_KEYS)?;
         Ok(t.get(id)?.map(|v| v.value().to_vec()))
     }
@@ -804,7 +845,7 @@ impl MetaStore for RedbMetaStore {
     }
 
     fn list_kms_keys(&self, prefix: &str) -> StoreResult<Vec<(String, Vec<u8>)>> {
-        let txn = self.db.begin_read()?;
+        let txn = self.db.current()?.begin_read()?;
         let t = txn.open_table(KMS_KEYS)?;
         let mut out = Vec::new();
         for entry in t.range(prefix..)? {
@@ -818,7 +859,7 @@ impl MetaStore for RedbMetaStore {
     }
 
     fn get_setting(&self, name: &str) -> StoreResult<Option<Vec<u8>>> {
-        let txn = self.db.begin_read()?;
+        let txn = self.db.current()?.begin_read()?;
         let t = txn.open_table(SETTINGS)?;
         Ok(t.get(name)?.map(|v| v.value().to_vec()))
     }
@@ -833,7 +874,7 @@ impl MetaStore for RedbMetaStore {
     }
 
     fn referenced_blobs(&self) -> StoreResult<HashSet<BlobId>> {
-        let txn = self.db.begin_read()?;
+        let txn = self.db.current()?.begin_read()?;
         let t = txn.open_table(BLOB_REFS)?;
         let mut out = HashSet::new();
         for entry in t.iter()? {

@@ -74,6 +74,8 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
         )
     }));
 
+    // Test builds only (feature `failpoints`); a no-op otherwise.
+    coffer_faults::configure_from_env()?;
     let dir = datadir::open(&config.data_dir)?;
     let report = collect_orphans(dir.meta.as_ref(), &dir.blobs)
         .map_err(|e| format!("start-up collection failed: {e}"))?;

@@ -30,6 +30,8 @@ pub struct Server {
     extra: Vec<String>,
     /// `COFFER_LOG` for the server; with `Some`, its log goes to [`Server::log_path`].
     log_level: Option<String>,
+    /// A tmpfs mounted on the data directory, unmounted when the server is dropped.
+    tmpfs: Option<PathBuf>,
 }
 
 impl Server {
@@ -45,6 +47,33 @@ impl Server {
     /// Starts a server with extra top-level configuration lines, extra `serve` flags, and,
     /// when `log_level` is given, its log written to [`Server::log_path`] at that level.
     pub fn start_configured(config_lines: &str, extra: &[&str], log_level: Option<&str>) -> Self {
+        let mut s = Self::prepare(config_lines, extra, log_level);
+        s.launch();
+        s
+    }
+
+    /// Starts a server whose data directory is a fresh tmpfs of `size` (e.g. `"64m"`), so a
+    /// test can fill the disk for real. `None` where mounting is not permitted (not root).
+    pub fn start_on_tmpfs(size: &str) -> Option<Self> {
+        let mut s = Self::prepare("", &[], None);
+        let data = s.data_dir();
+        std::fs::create_dir_all(&data).unwrap();
+        let mounted = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(&data)
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|st| st.success());
+        if !mounted {
+            return None;
+        }
+        s.tmpfs = Some(data);
+        s.launch();
+        Some(s)
+    }
+
+    /// A server's directory and configuration, not started yet.
+    fn prepare(config_lines: &str, extra: &[&str], log_level: Option<&str>) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let config = format!(
             r#"
@@ -69,7 +98,7 @@ secret_key = "{bs}"
             bs = BOB.2,
         );
         std::fs::write(dir.path().join("coffer.toml"), config).unwrap();
-        let mut s = Server {
+        Server {
             child: None,
             dir,
             http: "127.0.0.1:0".parse().unwrap(),
@@ -77,9 +106,8 @@ secret_key = "{bs}"
             stdout_lines: Vec::new(),
             extra: extra.iter().map(|s| s.to_string()).collect(),
             log_level: log_level.map(str::to_owned),
-        };
-        s.launch();
-        s
+            tmpfs: None,
+        }
     }
 
     pub fn data_dir(&self) -> PathBuf {
@@ -88,6 +116,11 @@ secret_key = "{bs}"
 
     pub fn log_path(&self) -> PathBuf {
         self.dir.path().join("server.log")
+    }
+
+    /// The failpoint control file the server follows (test builds with `failpoints`).
+    pub fn failpoints_file(&self) -> PathBuf {
+        self.dir.path().join("failpoints")
     }
 
     /// Starts the binary and waits for its ready line.
@@ -101,6 +134,8 @@ secret_key = "{bs}"
             .env("COFFER_LOG", self.log_level.as_deref().unwrap_or("warn"))
             // Lets tests see a KMS key's deletion window end without waiting 7 days.
             .env("COFFER_ALLOW_CLOCK_OVERRIDE", "1")
+            // Read only by builds with the `failpoints` feature (see `faults.rs`).
+            .env("COFFER_FAILPOINTS_FILE", self.failpoints_file())
             .stdout(Stdio::piped())
             .stderr(match self.log_level {
                 Some(_) => Stdio::from(
@@ -211,6 +246,9 @@ secret_key = "{bs}"
 impl Drop for Server {
     fn drop(&mut self) {
         self.kill9();
+        if let Some(mount) = self.tmpfs.take() {
+            let _ = Command::new("umount").arg(&mount).status();
+        }
     }
 }
 

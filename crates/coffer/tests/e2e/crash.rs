@@ -148,6 +148,8 @@ async fn kill_during_puts_and_completes_loses_nothing_acknowledged() {
             assert_eq!(etag, format!("\"{}\"", md5_hex(&bytes)), "{key}");
         }
     }
-    // The start-up collection left no unfinished writes and no unnamed blobs.
+    // The start-up collection left no unfinished writes and no unnamed blobs, and the
+    // reference counts match the records.
     assert!(files_under(&server.data_dir().join("objects/tmp")).is_empty());
+    crate::invariants::stop_and_check_disk(&mut server);
 }
