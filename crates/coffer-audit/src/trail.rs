@@ -10,7 +10,7 @@
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::{Arc, Mutex, RwLock, mpsc};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
@@ -154,6 +154,8 @@ pub struct AuditLog {
     /// The newest record's link, as the writer last acknowledged it.
     head: Arc<Mutex<Link>>,
     public_key: Vec<u8>,
+    /// Held for writing by cuts and digests, for reading by a verification.
+    maintenance: Arc<RwLock<()>>,
 }
 
 struct Writer {
@@ -165,6 +167,7 @@ struct Writer {
     head: Arc<Mutex<Link>>,
     /// The last link anchored, and when.
     anchored: (Link, Instant),
+    maintenance: Arc<RwLock<()>>,
 }
 
 impl AuditLog {
@@ -195,6 +198,7 @@ impl AuditLog {
             anchors: anchors.clone(),
             head: Arc::new(Mutex::new(Link::GENESIS)),
             anchored: (Link::GENESIS, Instant::now()),
+            maintenance: Arc::new(RwLock::new(())),
         };
         writer.finish_cut()?;
         let mut head = writer.recover_head()?;
@@ -216,6 +220,7 @@ impl AuditLog {
         *writer.head.lock().unwrap_or_else(|p| p.into_inner()) = head;
         writer.write_anchor(head)?;
         let head_cell = writer.head.clone();
+        let maintenance = writer.maintenance.clone();
         let (tx, rx) = mpsc::channel::<Job>();
         std::thread::Builder::new()
             .name("coffer-audit".into())
@@ -233,6 +238,7 @@ impl AuditLog {
             anchors,
             head: head_cell,
             public_key,
+            maintenance,
         })
     }
 
@@ -247,6 +253,7 @@ impl AuditLog {
 
     /// Verifies the whole trail against this server's keys, its anchor and its live head.
     pub fn verify(&self, from: Option<&str>, to: Option<&str>) -> crate::Report {
+        let _quiet = self.maintenance.read().unwrap_or_else(|p| p.into_inner());
         crate::verify::verify(
             &self.layout,
             &crate::verify::Trust {
@@ -416,10 +423,16 @@ impl Writer {
             }
             for job in others {
                 match job {
+                    // A verification sees the trail before or after a cut or a digest,
+                    // never halfway (a log file written but not yet listed, say).
                     Job::Cut(reply) => {
+                        let _quiet = self.maintenance.clone();
+                        let _guard = _quiet.write().unwrap_or_else(|p| p.into_inner());
                         let _ = reply.send(self.cut());
                     }
                     Job::Digest(reply) => {
+                        let _quiet = self.maintenance.clone();
+                        let _guard = _quiet.write().unwrap_or_else(|p| p.into_inner());
                         let _ = reply.send(self.digest());
                     }
                     Job::Anchor => self.anchor_if_moved(),
@@ -653,9 +666,10 @@ impl Writer {
         let signed = signed_string(&end, &path, &hash, prev.map(|p| p.signature.as_str()));
         let signature = hex::encode(self.key.sign(signed.as_bytes())?);
         let full = self.layout.root.join(&path);
+        // The signature first: a digest is never on disk without it.
+        write_durably(&signature_path(&full), signature.as_bytes()).map_err(|e| e.to_string())?;
         write_durably(&full, &gzip(&bytes).map_err(|e| e.to_string())?)
             .map_err(|e| e.to_string())?;
-        write_durably(&signature_path(&full), signature.as_bytes()).map_err(|e| e.to_string())?;
         let head = serde_json::to_vec(&json!({
             "sequence": sequence,
             "digest": path,
