@@ -8,8 +8,10 @@
 #   DURATION defaults to 600. Without a directory it builds both binaries in release mode.
 #   SOAK_CONCURRENCY (64), SOAK_SAMPLE_EVERY (seconds, 5); SOAK_KEEP=1 keeps the work
 #   directory (server logs, samples.tsv); SOAK_HTTP=1 uses plain HTTP/1.1 (SSE-C allowed
-#   over loopback) instead of HTTPS, where the SDK speaks HTTP/2; SOAK_CONFIG adds lines to
-#   the server's configuration (e.g. "audit_log_file_seconds = 60").
+#   over loopback) instead of HTTPS, where the SDK speaks HTTP/2; SOAK_CONFIG replaces the
+#   extra configuration lines (default: audit log files every 30 s and digests every 120 s
+#   instead of 300 s and 3600 s, so that even a one-minute soak cuts and signs the trail
+#   under load).
 #
 # It fails if any request failed or returned wrong data, if anything is left in the bucket,
 # if the server died or panicked, or if the server's footprint grew under steady load:
@@ -48,8 +50,10 @@ trap cleanup EXIT
 
 access=AKIASOAKTEST00000001
 secret=soak-secret-00000000000000000000000000001
+extra_config=${SOAK_CONFIG-"audit_log_file_seconds = 30
+audit_digest_seconds = 120"}
 cat >"$work/coffer.toml" <<TOML
-${SOAK_CONFIG:-}
+$extra_config
 data_dir = "$work/data"
 [[users]]
 name = "soak"
