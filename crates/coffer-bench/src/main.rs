@@ -12,6 +12,9 @@
 //! (SSE-C uses a random key generated for the run). `--ca-bundle` trusts a private CA,
 //! e.g. a development server's self-signed certificate, for https endpoints.
 //!
+//! `--workload soak --duration 10m` instead runs a timed mix of every request in every
+//! mode against keys each worker owns, checking every answer (see `soak`).
+//!
 //! One summary line per phase goes to stdout; progress bars and error details go to
 //! stderr. The exit status is non-zero if any request failed or any object came back
 //! with the wrong content. Requests are not retried, so every failure is counted.
@@ -24,6 +27,7 @@ mod errors;
 mod ops;
 mod phase;
 mod s3;
+mod soak;
 mod sse;
 mod stats;
 mod tls;
@@ -31,9 +35,7 @@ mod tls;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use clap::Parser;
-
-use crate::args::Args;
+use crate::args::{Args, Workload};
 use crate::data::Payload;
 use crate::ops::Bench;
 use crate::phase::Phase;
@@ -41,12 +43,22 @@ use crate::sse::Sse;
 use crate::stats::human_size;
 
 fn main() -> ExitCode {
-    let args = Args::parse();
+    let args = Args::parse_checked();
     let result = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the async runtime: {e}"))
-        .and_then(|runtime| runtime.block_on(run(args)));
+        .and_then(|runtime| {
+            runtime.block_on(async {
+                match args.workload {
+                    Workload::Bench => run(args).await,
+                    Workload::Soak => {
+                        let duration = args.duration;
+                        soak::run(args, duration).await
+                    }
+                }
+            })
+        });
     match result {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => {
@@ -62,15 +74,19 @@ fn main() -> ExitCode {
 
 /// Runs the benchmark; `Ok(false)` when it completed but saw failures.
 async fn run(args: Args) -> Result<bool, String> {
-    let size = usize::try_from(args.size).map_err(|_| "--size is too large".to_string())?;
+    // `Args::parse_checked` requires both for the bench workload.
+    let (Some(size_bytes), Some(count)) = (args.size, args.count) else {
+        return Err("--size and --count are required".into());
+    };
+    let size = usize::try_from(size_bytes).map_err(|_| "--size is too large".to_string())?;
     println!(
         "coffer-bench endpoint={} bucket={} sse={} size={} ({} bytes) count={} concurrency={}",
         args.endpoint,
         args.bucket,
         args.sse,
-        human_size(args.size),
-        args.size,
-        args.count,
+        human_size(size_bytes),
+        size_bytes,
+        count,
         args.concurrency,
     );
 
@@ -93,9 +109,9 @@ async fn run(args: Args) -> Result<bool, String> {
     });
     let phase = |name, transfers_data| Phase {
         name,
-        count: args.count,
+        count,
         concurrency: args.concurrency,
-        size: args.size,
+        size: size_bytes,
         transfers_data,
     };
 

@@ -57,9 +57,29 @@ impl fmt::Display for SseMode {
 
 /// An SSE-C key in the form the headers carry it.
 #[derive(Clone)]
-struct CustomerKey {
-    key_b64: String,
-    md5_b64: String,
+pub struct CustomerKey {
+    /// The key, base64: `x-amz-server-side-encryption-customer-key`.
+    pub key_b64: String,
+    /// Its MD5, base64: `x-amz-server-side-encryption-customer-key-MD5`.
+    pub md5_b64: String,
+}
+
+impl CustomerKey {
+    /// The 256-bit key that follows from `seed`. (A benchmark key, not a secret.)
+    pub fn from_seed(seed: u64) -> Result<Self, String> {
+        let digest = ring::digest::digest(
+            &ring::digest::SHA256,
+            format!("coffer-bench SSE-C key {seed}").as_bytes(),
+        );
+        let key: [u8; 32] = digest
+            .as_ref()
+            .try_into()
+            .map_err(|_| "SHA-256 is 32 bytes".to_string())?;
+        Ok(Self {
+            key_b64: STANDARD.encode(key),
+            md5_b64: STANDARD.encode(Md5::digest(key)),
+        })
+    }
 }
 
 /// Ready-to-apply SSE parameters (for SSE-C, including the generated key).
@@ -75,18 +95,7 @@ impl Sse {
     /// secret.)
     pub fn new(mode: SseMode, seed: u64) -> Result<Self, String> {
         let customer = if mode == SseMode::Customer {
-            let digest = ring::digest::digest(
-                &ring::digest::SHA256,
-                format!("coffer-bench SSE-C key {seed}").as_bytes(),
-            );
-            let key: [u8; 32] = digest
-                .as_ref()
-                .try_into()
-                .map_err(|_| "SHA-256 is 32 bytes".to_string())?;
-            Some(CustomerKey {
-                key_b64: STANDARD.encode(key),
-                md5_b64: STANDARD.encode(Md5::digest(key)),
-            })
+            Some(CustomerKey::from_seed(seed)?)
         } else {
             None
         };

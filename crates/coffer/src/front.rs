@@ -121,8 +121,10 @@ impl hyper::service::Service<Request<Incoming>> for Front {
                 if let Ok(v) = HeaderValue::from_str(host_id()) {
                     resp.headers_mut().insert("x-amz-id-2", v);
                 }
-                // A HEAD answer never has a body, errors included: over HTTP/2 one would be
-                // a protocol error ("received DATA on a HEAD request").
+                // An error answer to a HEAD comes with an XML body. HTTP/1.1 drops it on
+                // the wire, but over HTTP/2 its DATA frames break the stream
+                // (PROTOCOL_ERROR), so clients saw a transport failure instead of the 404
+                // or 403. The headers, Content-Length included, stay as they are.
                 if method == Method::HEAD {
                     *resp.body_mut() = Body::empty();
                 }

@@ -1,10 +1,12 @@
 //! The `coffer` binary: command line, configuration, TLS, listeners and wiring. Thin by
 //! design: what a request means lives in `coffer-s3`, how state persists in `coffer-store`.
-#![forbid(unsafe_code)]
+// Denied, not forbidden: `allocator` needs one `mallopt` call, allowed at that spot.
+#![deny(unsafe_code)]
 
 mod admin;
 mod admin_ops;
 mod admin_route;
+mod allocator;
 mod audit_cli;
 mod cli;
 mod config;
@@ -27,6 +29,7 @@ use tracing_subscriber::prelude::*;
 use cli::{Cli, Command};
 
 fn main() -> std::process::ExitCode {
+    allocator::pin_mmap_threshold();
     let cli = Cli::parse();
     let chosen =
         EnvFilter::try_from_env("COFFER_LOG").unwrap_or_else(|_| EnvFilter::new("info,s3s=off"));
