@@ -77,6 +77,22 @@ pub trait AnchorStore: Send + Sync {
     fn load(&self) -> Result<Option<Vec<u8>>, String>;
 }
 
+/// An anchor store in memory, for tools and tests that run a trail without a metadata store.
+/// A server keeps its anchor in the metadata store instead, so it outlives the process.
+#[derive(Default)]
+pub struct MemoryAnchorStore(Mutex<Option<Vec<u8>>>);
+
+impl AnchorStore for MemoryAnchorStore {
+    fn save(&self, anchor: &[u8]) -> Result<(), String> {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(anchor.to_vec());
+        Ok(())
+    }
+
+    fn load(&self) -> Result<Option<Vec<u8>>, String> {
+        Ok(self.0.lock().unwrap_or_else(|p| p.into_inner()).clone())
+    }
+}
+
 /// Least time between two anchor writes under load: the window in which the newest records
 /// could be removed unnoticed while the server is down. A live server also checks against
 /// its in-memory head.

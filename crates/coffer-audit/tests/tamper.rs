@@ -3,10 +3,10 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use coffer_audit::{
-    AnchorStore, AuditEvent, AuditLog, Cadence, ChainKey, Filter, Identity, Layout, Origin,
+    AuditEvent, AuditLog, Cadence, ChainKey, Filter, Identity, Layout, MemoryAnchorStore, Origin,
     SigningKey,
 };
 use serde_json::json;
@@ -40,20 +40,6 @@ fn event(i: usize) -> AuditEvent {
     }
 }
 
-/// The metadata store's copy of the anchor, in memory.
-#[derive(Default)]
-struct MemAnchor(Mutex<Option<Vec<u8>>>);
-
-impl AnchorStore for MemAnchor {
-    fn save(&self, anchor: &[u8]) -> Result<(), String> {
-        *self.0.lock().unwrap() = Some(anchor.to_vec());
-        Ok(())
-    }
-    fn load(&self) -> Result<Option<Vec<u8>>, String> {
-        Ok(self.0.lock().unwrap().clone())
-    }
-}
-
 fn chain_key() -> ChainKey {
     ChainKey::new(&zeroize::Zeroizing::new([42u8; 32]))
 }
@@ -70,7 +56,7 @@ fn empty_trail(dir: &Path) -> (Layout, AuditLog) {
         layout.clone(),
         key,
         chain_key(),
-        Arc::new(MemAnchor::default()),
+        Arc::new(MemoryAnchorStore::default()),
         cadence,
     )
     .unwrap();
@@ -473,8 +459,8 @@ fn the_newest_records_are_as_tamper_evident_as_digested_ones() {
 fn records_removed_while_no_server_ran_stay_evident_after_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let layout = Layout::new(dir.path(), "000000000000", "us-east-1");
-    let anchors = Arc::new(MemAnchor::default());
-    let open = |anchors: Arc<MemAnchor>| {
+    let anchors = Arc::new(MemoryAnchorStore::default());
+    let open = |anchors: Arc<MemoryAnchorStore>| {
         let key = SigningKey::from_pkcs8(&SigningKey::generate().unwrap()).unwrap();
         let cadence = Cadence {
             log_file_every: Duration::from_secs(3600),
