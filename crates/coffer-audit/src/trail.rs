@@ -9,6 +9,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 use std::sync::mpsc;
 use std::time::Duration;
@@ -89,7 +90,7 @@ impl AuditLog {
     /// Opens (or starts) the trail under `layout`, finishing a cut a crash interrupted, and
     /// starts the thread that owns it and the timer that cuts and signs on `cadence`.
     pub fn open(layout: Layout, key: SigningKey, cadence: Cadence) -> Result<Self, String> {
-        std::fs::create_dir_all(&layout.root).map_err(|e| e.to_string())?;
+        crate::layout::private_dir(&layout.root).map_err(|e| e.to_string())?;
         write_durably(
             &layout.file(PUBLIC_KEY),
             hex::encode(key.public_key()).as_bytes(),
@@ -158,6 +159,7 @@ fn open_journal(layout: &Layout) -> Result<File, String> {
     OpenOptions::new()
         .create(true)
         .append(true)
+        .mode(0o600)
         .open(layout.file(JOURNAL))
         .map_err(|e| format!("cannot open the audit journal: {e}"))
 }

@@ -32,6 +32,16 @@ pub struct FileConfig {
     pub audit_digest_seconds: Option<u64>,
     /// Also record S3 data events (PutObject/GetObject with SSEApplied); default false.
     pub audit_s3_data_events: Option<bool>,
+    /// Connections served at once, both listeners together (default 4096, lowered to fit
+    /// the process's open-file limit); further clients wait in the kernel's accept queue.
+    pub max_connections: Option<usize>,
+    /// Seconds a client has to finish sending a request's headers (default 30).
+    pub header_read_timeout_seconds: Option<u64>,
+    /// Seconds a connection may wait on its client with no byte moving either way before it
+    /// is closed: idle keep-alive, a stalled body, a client that stops reading (default 60).
+    pub idle_timeout_seconds: Option<u64>,
+    /// Seconds a client has to complete the TLS handshake (default 10).
+    pub tls_handshake_timeout_seconds: Option<u64>,
     #[serde(default)]
     pub users: Vec<UserConfig>,
 }
@@ -78,6 +88,7 @@ pub struct ServeConfig {
     pub audit_enabled: bool,
     pub audit_cadence: coffer_audit::Cadence,
     pub audit_s3_data_events: bool,
+    pub connections: crate::listener::ConnectionLimits,
     pub users: Vec<UserConfig>,
 }
 
@@ -117,6 +128,10 @@ impl ServeConfig {
                 audit_log_file_seconds: None,
                 audit_digest_seconds: None,
                 audit_s3_data_events: None,
+                max_connections: None,
+                header_read_timeout_seconds: None,
+                idle_timeout_seconds: None,
+                tls_handshake_timeout_seconds: None,
                 users: Vec::new(),
             },
         };
@@ -166,6 +181,7 @@ impl ServeConfig {
                 ),
             },
             audit_s3_data_events: file.audit_s3_data_events.unwrap_or(false),
+            connections: crate::listener::ConnectionLimits::from_config(&file)?,
             users: file.users.clone(),
         })
     }
