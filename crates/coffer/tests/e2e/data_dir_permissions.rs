@@ -96,8 +96,16 @@ async fn a_data_directory_left_readable_by_an_earlier_version_is_tightened_at_st
         .lines()
         .find(|l| l.contains("took group and other permissions away"))
         .unwrap_or_else(|| panic!("no line says the directory was tightened: {log}"));
+    // The log is coloured: drop the escape sequences before matching a field.
+    let plain: String = line
+        .split('\x1b')
+        .map(|part| match part.find('m') {
+            Some(i) if part.starts_with('[') => &part[i + 1..],
+            _ => part,
+        })
+        .collect();
     assert!(
-        line.contains(&format!("entries={}", entries.len())),
+        plain.contains(&format!("entries={}", entries.len())),
         "{line} (expected {} entries)",
         entries.len()
     );
