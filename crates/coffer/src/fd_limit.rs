@@ -11,7 +11,7 @@ pub fn raise_open_file_limit() -> Option<u64> {
     if limit.current != limit.maximum {
         let before = limit.current;
         limit.current = limit.maximum;
-        match setrlimit(Resource::Nofile, limit.clone()) {
+        match setrlimit(Resource::Nofile, limit) {
             Ok(()) => tracing::info!(
                 from = before.map(|n| n.to_string()).unwrap_or("unlimited".into()),
                 to = limit
