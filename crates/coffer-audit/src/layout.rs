@@ -3,6 +3,7 @@
 //! and `AWSLogs/<account>/CloudTrail-Digest/<region>/YYYY/MM/DD/..._CloudTrail-Digest_...json.gz`.
 
 use std::io::{Read, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use time::OffsetDateTime;
@@ -131,18 +132,32 @@ pub(crate) fn files_ending(dir: &Path, suffix: &str) -> Vec<PathBuf> {
     out
 }
 
+/// Creates `dir` (and missing parents) readable by the owner only: the trail names users,
+/// keys and objects.
+pub(crate) fn private_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+}
+
 /// Writes `bytes` to `path` durably: a temporary file, fsync, rename, fsync of the directory.
 pub(crate) fn write_durably(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = path
         .parent()
         .ok_or_else(|| std::io::Error::other("a file needs a directory"))?;
-    std::fs::create_dir_all(dir)?;
+    private_dir(dir)?;
     let tmp = dir.join(format!(
         ".{}.tmp",
         path.file_name().unwrap_or_default().to_string_lossy()
     ));
     {
-        let mut f = std::fs::File::create(&tmp)?;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)?;
         f.write_all(bytes)?;
         f.sync_all()?;
     }

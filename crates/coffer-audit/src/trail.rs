@@ -9,6 +9,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock, mpsc};
 use std::time::{Duration, Instant};
@@ -196,7 +197,7 @@ impl AuditLog {
         anchors: Arc<dyn AnchorStore>,
         cadence: Cadence,
     ) -> Result<Self, String> {
-        std::fs::create_dir_all(&layout.root).map_err(|e| e.to_string())?;
+        crate::layout::private_dir(&layout.root).map_err(|e| e.to_string())?;
         let public_key = key.public_key();
         write_durably(
             &layout.file(PUBLIC_KEY),
@@ -359,6 +360,7 @@ fn open_journal(layout: &Layout) -> Result<File, String> {
     OpenOptions::new()
         .create(true)
         .append(true)
+        .mode(0o600)
         .open(layout.file(JOURNAL))
         .map_err(|e| format!("cannot open the audit journal: {e}"))
 }

@@ -1,6 +1,6 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Write};
-use std::os::unix::fs::FileExt;
+use std::os::unix::fs::{DirBuilderExt, FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use crate::blob::{BlobId, BlobReader, BlobStore, BlobWriter};
@@ -18,11 +18,11 @@ impl FsBlobStore {
     pub fn open(root: &Path) -> io::Result<Self> {
         let blobs = root.join("blobs");
         let tmp = root.join("tmp");
-        fs::create_dir_all(&tmp)?;
+        private_dir(&tmp)?;
         // Every shard exists, durably, before the first write: a writer never creates a
         // directory whose entry another writer's committed blob would depend on.
         for shard in 0..=255u8 {
-            fs::create_dir_all(blobs.join(format!("{shard:02x}")))?;
+            private_dir(&blobs.join(format!("{shard:02x}")))?;
         }
         sync_dir(&blobs)?;
         sync_dir(root)?;
@@ -37,6 +37,14 @@ impl FsBlobStore {
     }
 }
 
+/// Blobs are ciphertext, but their sizes and count are the owner's business alone.
+fn private_dir(dir: &Path) -> io::Result<()> {
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+}
+
 fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
@@ -48,6 +56,7 @@ impl BlobStore for FsBlobStore {
         let file = OpenOptions::new()
             .write(true)
             .create_new(true)
+            .mode(0o600)
             .open(&tmp_path)?;
         Ok(Box::new(FsBlobWriter {
             id,

@@ -1,5 +1,6 @@
 use std::any::Any;
 use std::collections::HashSet;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::sync::{Arc, mpsc};
 
@@ -277,6 +278,15 @@ fn replace_object(
 
 impl RedbMetaStore {
     pub fn open(path: &Path) -> StoreResult<Self> {
+        // Created here owner-only (redb would use 0666 less the umask); an existing file
+        // is opened as it is.
+        std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(path)?;
         let db = Database::create(path)?;
         let txn = db.begin_write()?;
         {

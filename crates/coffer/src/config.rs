@@ -35,6 +35,16 @@ pub struct FileConfig {
     /// Seconds between the server's own verifications of the whole trail (default 3600;
     /// 0 disables them).
     pub audit_self_check_seconds: Option<u64>,
+    /// Connections served at once, both listeners together (default 4096, lowered to fit
+    /// the process's open-file limit); further clients wait in the kernel's accept queue.
+    pub max_connections: Option<usize>,
+    /// Seconds a client has to finish sending a request's headers (default 30).
+    pub header_read_timeout_seconds: Option<u64>,
+    /// Seconds a connection may wait on its client with no byte moving either way before it
+    /// is closed: idle keep-alive, a stalled body, a client that stops reading (default 60).
+    pub idle_timeout_seconds: Option<u64>,
+    /// Seconds a client has to complete the TLS handshake (default 10).
+    pub tls_handshake_timeout_seconds: Option<u64>,
     #[serde(default)]
     pub users: Vec<UserConfig>,
 }
@@ -82,6 +92,7 @@ pub struct ServeConfig {
     pub audit_cadence: coffer_audit::Cadence,
     pub audit_s3_data_events: bool,
     pub audit_self_check_seconds: u64,
+    pub connections: crate::listener::ConnectionLimits,
     pub users: Vec<UserConfig>,
 }
 
@@ -122,6 +133,10 @@ impl ServeConfig {
                 audit_digest_seconds: None,
                 audit_s3_data_events: None,
                 audit_self_check_seconds: None,
+                max_connections: None,
+                header_read_timeout_seconds: None,
+                idle_timeout_seconds: None,
+                tls_handshake_timeout_seconds: None,
                 users: Vec::new(),
             },
         };
@@ -172,6 +187,7 @@ impl ServeConfig {
             },
             audit_s3_data_events: file.audit_s3_data_events.unwrap_or(false),
             audit_self_check_seconds: file.audit_self_check_seconds.unwrap_or(3600),
+            connections: crate::listener::ConnectionLimits::from_config(&file)?,
             users: file.users.clone(),
         })
     }

@@ -105,7 +105,7 @@ impl DataDir {
                     .root
                     .seal_secret(&pkcs8, SIGNING_KEY_LABEL)
                     .map_err(|e| e.to_string())?;
-                std::fs::create_dir_all(data_dir.join("audit")).map_err(|e| e.to_string())?;
+                crate::private_files::create_private_dir(&data_dir.join("audit"))?;
                 crate::config::write_private(&path, &sealed)?;
                 pkcs8
             }

@@ -1,6 +1,7 @@
 //! The front door every connection goes through: assigns a request id, records metrics,
 //! serves the Prometheus endpoint, and hands everything else to the S3 service.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use futures::future::BoxFuture;
@@ -9,6 +10,8 @@ use hyper::body::Incoming;
 use metrics_exporter_prometheus::PrometheusHandle;
 use s3s::service::S3Service;
 use s3s::{Body, HttpError};
+
+use crate::idle_io::ConnectionActivity;
 
 /// Prometheus scrapes `GET /metrics` unsigned; a signed request to the same path is S3's
 /// (a bucket may be called `metrics`).
@@ -41,13 +44,20 @@ pub struct Front {
     pub apis: crate::json_api::JsonApis,
     /// The connection this copy serves (set per accepted connection).
     pub transport: Option<coffer_s3::Transport>,
+    /// Tells the connection's idle timeout when requests are in flight.
+    pub activity: Option<Arc<ConnectionActivity>>,
 }
 
 impl Front {
     /// This service for one accepted connection.
-    pub fn for_connection(&self, transport: coffer_s3::Transport) -> Self {
+    pub fn for_connection(
+        &self,
+        transport: coffer_s3::Transport,
+        activity: Arc<ConnectionActivity>,
+    ) -> Self {
         Self {
             transport: Some(transport),
+            activity: Some(activity),
             ..self.clone()
         }
     }
@@ -81,7 +91,9 @@ impl hyper::service::Service<Request<Incoming>> for Front {
             request_id: request_id.clone(),
             host_id: host_id().to_owned(),
         });
+        let in_flight = self.activity.as_ref().map(|a| a.begin());
         Box::pin(async move {
+            let _in_flight = in_flight;
             let started = Instant::now();
             use crate::json_api::JsonTarget;
             let result = match crate::json_api::json_target(&req) {

@@ -6,8 +6,6 @@ use std::time::Duration;
 
 use coffer_s3::{CofferS3, RequireSigV4, ServerIdentity, ServerOptions, User, UserDirectory};
 use coffer_store::collect_orphans;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto::Builder as ConnBuilder;
 use s3s::service::S3ServiceBuilder;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
@@ -20,6 +18,8 @@ use crate::datadir;
 use crate::front::Front;
 use crate::host::LocalVirtualHosts;
 use crate::json_api::JsonApis;
+use crate::listener::Connections;
+use crate::private_files;
 use crate::routes::Routes;
 use crate::tls;
 
@@ -30,12 +30,17 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
     if http_addr.is_none() && https_addr.is_none() {
         return Err("both listeners are disabled; set http_listen or https_listen".into());
     }
-    std::fs::create_dir_all(&config.data_dir).map_err(|e| {
-        format!(
-            "cannot create data directory {}: {e}",
-            config.data_dir.display()
-        )
-    })?;
+    private_files::restrict_new_files();
+    private_files::create_private_dir(&config.data_dir)?;
+    let tightened = private_files::tighten(&config.data_dir)?;
+    if tightened > 0 {
+        tracing::warn!(
+            data_dir = %config.data_dir.display(),
+            entries = tightened,
+            "took group and other permissions away from entries in the data directory (left \
+             by an earlier version); it is now 0700 and its files 0600"
+        );
+    }
 
     tracing::info!(
         data_dir = %config.data_dir.display(),
@@ -149,6 +154,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
                 account_id: config.account_id.clone(),
             },
             transport: None,
+            activity: None,
         }
     };
 
@@ -170,6 +176,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
         }
     };
 
+    let connections = Connections::new(config.connections.clone());
     let http = match http_addr {
         Some(a) => Some(bind(a).await?),
         None => None,
@@ -188,10 +195,14 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
 
     let mut tasks = Vec::new();
     if let Some(l) = http {
-        tasks.push(tokio::spawn(accept_loop(l, service.clone(), None)));
+        tasks.push(tokio::spawn(connections.clone().accept_loop(
+            l,
+            service.clone(),
+            None,
+        )));
     }
     if let (Some(l), Some(cfg)) = (https, tls_config) {
-        tasks.push(tokio::spawn(accept_loop(
+        tasks.push(tokio::spawn(connections.clone().accept_loop(
             l,
             service.clone(),
             Some(TlsAcceptor::from(cfg)),
@@ -207,46 +218,6 @@ async fn bind(addr: SocketAddr) -> Result<TcpListener, String> {
     TcpListener::bind(addr)
         .await
         .map_err(|e| format!("cannot listen on {addr}: {e}"))
-}
-
-async fn accept_loop(listener: TcpListener, service: Front, tls: Option<TlsAcceptor>) {
-    loop {
-        let (stream, peer) = match listener.accept().await {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::warn!(error = %e, "accept failed");
-                continue;
-            }
-        };
-        // Without it, small responses wait out the client's delayed ACK (~40 ms).
-        let _ = stream.set_nodelay(true);
-        let service = service.for_connection(coffer_s3::Transport {
-            secure: tls.is_some(),
-            loopback: peer.ip().is_loopback(),
-            peer,
-        });
-        let tls = tls.clone();
-        tokio::spawn(async move {
-            let builder = ConnBuilder::new(TokioExecutor::new());
-            let result = match tls {
-                None => {
-                    builder
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await
-                }
-                Some(acceptor) => match acceptor.accept(stream).await {
-                    Ok(s) => builder.serve_connection(TokioIo::new(s), service).await,
-                    Err(e) => {
-                        tracing::debug!(%peer, error = %e, "TLS handshake failed");
-                        return;
-                    }
-                },
-            };
-            if let Err(e) = result {
-                tracing::debug!(%peer, error = %e, "connection ended with an error");
-            }
-        });
-    }
 }
 
 /// Rotates the SSE-S3 master key when its newest version is older than `period`. Checks

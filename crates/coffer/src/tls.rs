@@ -21,8 +21,7 @@ pub fn ensure_dev_cert(data_dir: &Path) -> Result<PathBuf, String> {
     if cert_path.exists() && key_path.exists() {
         return Ok(cert_path);
     }
-    std::fs::create_dir_all(cert_path.parent().unwrap_or(data_dir))
-        .map_err(|e| format!("cannot create TLS directory: {e}"))?;
+    crate::private_files::create_private_dir(cert_path.parent().unwrap_or(data_dir))?;
     let names = vec![
         "localhost".to_string(),
         "*.localhost".to_string(),
@@ -33,8 +32,9 @@ pub fn ensure_dev_cert(data_dir: &Path) -> Result<PathBuf, String> {
         .map_err(|e| format!("cannot generate TLS certificate: {e}"))?;
     let _ = std::fs::remove_file(&key_path);
     write_private(&key_path, generated.signing_key.serialize_pem().as_bytes())?;
-    std::fs::write(&cert_path, generated.cert.pem())
-        .map_err(|e| format!("cannot write {}: {e}", cert_path.display()))?;
+    // Inside the data directory, so owner-only like the rest; clients are given its path.
+    let _ = std::fs::remove_file(&cert_path);
+    write_private(&cert_path, generated.cert.pem().as_bytes())?;
     Ok(cert_path)
 }
 

@@ -32,6 +32,8 @@ pub struct Server {
     log_level: Option<String>,
     /// A tmpfs mounted on the data directory, unmounted when the server is dropped.
     tmpfs: Option<PathBuf>,
+    /// Shell commands run before the server is started in their place (`umask`, `ulimit`).
+    shell_prelude: Option<String>,
 }
 
 impl Server {
@@ -47,7 +49,19 @@ impl Server {
     /// Starts a server with extra top-level configuration lines, extra `serve` flags, and,
     /// when `log_level` is given, its log written to [`Server::log_path`] at that level.
     pub fn start_configured(config_lines: &str, extra: &[&str], log_level: Option<&str>) -> Self {
+        Self::start_after_shell(None, config_lines, extra, log_level)
+    }
+
+    /// [`Server::start_configured`], with the server started by `/bin/sh` after
+    /// `shell_prelude` (e.g. `umask 000` or `ulimit -n 128`), which it inherits.
+    pub fn start_after_shell(
+        shell_prelude: Option<&str>,
+        config_lines: &str,
+        extra: &[&str],
+        log_level: Option<&str>,
+    ) -> Self {
         let mut s = Self::prepare(config_lines, extra, log_level);
+        s.shell_prelude = shell_prelude.map(str::to_owned);
         s.launch();
         s
     }
@@ -107,6 +121,7 @@ secret_key = "{bs}"
             extra: extra.iter().map(|s| s.to_string()).collect(),
             log_level: log_level.map(str::to_owned),
             tmpfs: None,
+            shell_prelude: None,
         }
     }
 
@@ -125,7 +140,17 @@ secret_key = "{bs}"
 
     /// Starts the binary and waits for its ready line.
     fn launch(&mut self) {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_coffer"))
+        let mut command = match &self.shell_prelude {
+            None => Command::new(env!("CARGO_BIN_EXE_coffer")),
+            Some(prelude) => {
+                let mut c = Command::new("/bin/sh");
+                c.arg("-c")
+                    .arg(format!("{prelude}; exec \"$0\" \"$@\""))
+                    .arg(env!("CARGO_BIN_EXE_coffer"));
+                c
+            }
+        };
+        let mut child = command
             .arg("serve")
             .arg("--config")
             .arg(self.dir.path().join("coffer.toml"))
@@ -179,7 +204,7 @@ secret_key = "{bs}"
         self.child = Some(child);
     }
 
-    /// The server's process id.
+    /// The server's process id (the shell's, which `exec` made the server).
     pub fn pid(&self) -> u32 {
         self.child.as_ref().expect("server running").id()
     }

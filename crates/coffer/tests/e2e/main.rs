@@ -15,13 +15,15 @@ mod crash;
 // (`--features coffer/failpoints`); a plain `cargo test` skips these, and says so.
 #[cfg(feature = "failpoints")]
 mod crash_matrix;
+mod data_dir_permissions;
 mod disk;
 mod disk_full;
-mod fidelity;
 #[cfg(feature = "failpoints")]
 mod failpoints;
 #[cfg(feature = "failpoints")]
 mod faults;
+mod fidelity;
+mod hostile;
 mod kms;
 mod listing;
 mod multipart;
