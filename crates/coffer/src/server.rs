@@ -132,6 +132,9 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
         .map_err(|e| format!("cannot install the metrics recorder: {e}"))?;
     let service = {
         let mut b = S3ServiceBuilder::new(s3.clone());
+        b.set_config(Arc::new(s3s::config::StaticConfigProvider::new(Arc::new(
+            post_form_limits(),
+        ))));
         b.set_route(Routes {
             admin: AdminRoute {
                 target: AdminTarget {
@@ -300,6 +303,21 @@ async fn rotate_on_schedule(s3: CofferS3, period: Duration) {
         tokio::time::sleep(Duration::from_secs(3600)).await;
     }
 }
+
+/// Browser POST forms: the fields before the file are read (and held) before the signature
+/// is checked, so they are bounded as S3 bounds them, 20 KiB in all
+/// (`MaxPostPreDataLengthExceededError`); s3s's default, 20 MB, would let unsigned forms
+/// hold 20 MB of memory per connection.
+fn post_form_limits() -> s3s::config::S3Config {
+    let mut config = s3s::config::S3Config::default();
+    config.form_max_field_size = POST_FIELDS_LIMIT;
+    config.form_max_fields_size = POST_FIELDS_LIMIT;
+    config.form_max_parts = 100;
+    config
+}
+
+/// S3's limit on a POST form's fields before the file.
+pub const POST_FIELDS_LIMIT: usize = 20 * 1024;
 
 fn rotation_due(newest_version_ms: i64, now_ms: i64, period: Duration) -> bool {
     now_ms.saturating_sub(newest_version_ms) >= period.as_millis() as i64

@@ -446,3 +446,29 @@ async fn signed_post_streams_its_file_in_constant_memory() {
         .unwrap_err();
     assert_eq!(err_code(&e).1, 404);
 }
+
+/// The fields before the file are read before the signature can be checked, so they are
+/// bounded as S3 bounds them: 20 KiB, `MaxPostPreDataLengthExceededError`.
+#[tokio::test]
+async fn form_fields_before_the_file_are_bounded() {
+    let server = Server::start();
+    let c = server.alice();
+    c.create_bucket().bucket("forms").send().await.unwrap();
+    let junk = "j".repeat(30 * 1024);
+    let (status, body) = post(
+        &server,
+        "forms",
+        "big",
+        &form(
+            "big",
+            &[("key", "x"), ("x-ignore-junk", &junk)],
+            "f",
+            b"data",
+        ),
+    );
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body.contains("<Code>MaxPostPreDataLengthExceededError</Code>"),
+        "{body}"
+    );
+}

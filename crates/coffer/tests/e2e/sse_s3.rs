@@ -396,9 +396,14 @@ async fn the_server_refuses_another_root_key_or_an_exposed_key_file() {
         std::fs::Permissions::from_mode(0o644),
     )
     .unwrap();
-    let (ok, err) = run(None);
-    assert!(!ok);
-    assert!(err.contains("readable by others"), "{err}");
+    // A key file others could read is tightened at start, as every file of an older data
+    // directory is (issue 11: refuse only where tightening fails), and the server starts.
+    server.restart();
+    let mode = std::fs::metadata(data.join("root.key"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
 }
 
 #[tokio::test]

@@ -206,7 +206,15 @@ impl SignatureContext<'_> {
             };
             http::transform_multipart(body, boundary.as_str().as_bytes(), limits)
                 .await
-                .map_err(|e| s3_error!(e, MalformedPOSTRequest))?
+                .map_err(|e| match e {
+                    // Coffer: S3's answer when the fields before the file pass its limit.
+                    http::MultipartError::FieldTooLarge(..) | http::MultipartError::TotalSizeTooLarge(..) => s3_error!(
+                        e,
+                        MaxPostPreDataLengthExceededError,
+                        "Your POST request fields preceding the upload file were too large."
+                    ),
+                    e => s3_error!(e, MalformedPOSTRequest),
+                })?
         };
 
         debug!(?multipart);
