@@ -47,14 +47,7 @@ impl ChainKey {
     /// A MAC over anything else the trail must authenticate (its state, its anchor),
     /// separated from record links by `label`.
     pub fn tag(&self, label: &str, value: &Value) -> String {
-        let mut ctx = hmac::Context::with_key(&self.0);
-        ctx.update(b"coffer audit tag v1\n");
-        ctx.update(label.as_bytes());
-        ctx.update(b"\n");
-        let mut bytes = Vec::new();
-        canonical(value, &mut bytes);
-        ctx.update(&bytes);
-        hex::encode(ctx.sign().as_ref())
+        hex::encode(self.tag_bytes(label, value).as_ref())
     }
 
     /// Whether `tag` is [`ChainKey::tag`] of `value`, compared in constant time.
@@ -62,6 +55,14 @@ impl ChainKey {
         let Ok(given) = hex::decode(tag) else {
             return false;
         };
+        bool::from(
+            self.tag_bytes(label, value)
+                .as_ref()
+                .ct_eq(given.as_slice()),
+        )
+    }
+
+    fn tag_bytes(&self, label: &str, value: &Value) -> hmac::Tag {
         let mut ctx = hmac::Context::with_key(&self.0);
         ctx.update(b"coffer audit tag v1\n");
         ctx.update(label.as_bytes());
@@ -69,8 +70,7 @@ impl ChainKey {
         let mut bytes = Vec::new();
         canonical(value, &mut bytes);
         ctx.update(&bytes);
-        let expected = ctx.sign();
-        bool::from(expected.as_ref().ct_eq(given.as_slice()))
+        ctx.sign()
     }
 }
 

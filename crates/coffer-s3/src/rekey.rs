@@ -63,6 +63,20 @@ impl CofferS3 {
         Ok(retired)
     }
 
+    /// Every bucket's name in byte order: the order of a resumable pass over all objects
+    /// (rekey, scrub), which resumes after a (bucket, key).
+    pub(crate) fn bucket_names_in_order(&self) -> Result<Vec<String>, String> {
+        let mut names: Vec<String> = self
+            .meta
+            .list_buckets()
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .map(|b| b.name)
+            .collect();
+        names.sort();
+        Ok(names)
+    }
+
     /// Every master-key version with its creation time (Unix ms), oldest first.
     pub fn master_key_versions(&self) -> Vec<(u32, i64)> {
         self.keyring.versions()
@@ -103,14 +117,7 @@ impl CofferS3 {
     ) -> Result<RekeyStep, String> {
         let current = self.keyring.current().0;
         let mut step = RekeyStep::default();
-        let mut buckets: Vec<String> = self
-            .meta
-            .list_buckets()
-            .map_err(|e| e.to_string())?
-            .into_iter()
-            .map(|b| b.name)
-            .collect();
-        buckets.sort();
+        let buckets = self.bucket_names_in_order()?;
         let (start_bucket, start_key) = after.clone().unwrap_or_default();
         for bucket in buckets.into_iter().filter(|b| *b >= start_bucket) {
             let from = if bucket == start_bucket {

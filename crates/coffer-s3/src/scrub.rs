@@ -50,14 +50,7 @@ impl CofferS3 {
         scrubber: &User,
     ) -> Result<ScrubStep, String> {
         let mut step = ScrubStep::default();
-        let mut buckets: Vec<String> = self
-            .meta
-            .list_buckets()
-            .map_err(|e| e.to_string())?
-            .into_iter()
-            .map(|b| b.name)
-            .collect();
-        buckets.sort();
+        let buckets = self.bucket_names_in_order()?;
         let (start_bucket, start_key) = after.unwrap_or_default();
         for bucket in buckets.into_iter().filter(|b| *b >= start_bucket) {
             let from = if bucket == start_bucket {
