@@ -218,6 +218,12 @@ impl AuditLog {
             maintenance: Arc::new(RwLock::new(())),
         };
         writer.finish_cut()?;
+        // A state written before the chain existed carries no MAC: authenticate it now, while
+        // nothing is anchored yet, or the first cut after an upgrade would refuse it.
+        if layout.file(STATE).exists() {
+            let state = writer.state()?;
+            writer.save_state(&state)?;
+        }
         let mut head = writer.recover_head()?;
         // An anchor newer than the records on disk means records at the end were removed
         // while no server ran. Going on from the anchor keeps that evident (verify names the

@@ -489,3 +489,32 @@ fn records_removed_while_no_server_ran_stay_evident_after_a_restart() {
         "{p:?}"
     );
 }
+
+#[test]
+fn a_trail_from_before_the_chain_upgrades_and_verifies() {
+    let dir = tempfile::tempdir().unwrap();
+    let layout = Layout::new(dir.path(), "000000000000", "us-east-1");
+    std::fs::create_dir_all(&layout.root).unwrap();
+    // What an older version left: a state without a MAC, and an unchained journal record.
+    std::fs::write(
+        layout.root.join("digest-state.json"),
+        r#"{"sequence":0,"pending":[],"last_end":null,"previous":null}"#,
+    )
+    .unwrap();
+    let legacy = event(0).to_record("000000000000", "us-east-1", "2026-01-01T00:00:00Z");
+    std::fs::write(
+        layout.root.join("journal.jsonl"),
+        format!("{}\n", serde_json::to_string(&legacy).unwrap()),
+    )
+    .unwrap();
+    let (_, log) = empty_trail(dir.path());
+    for i in 1..4 {
+        log.record(&event(i)).unwrap();
+    }
+    log.cut().unwrap();
+    log.record(&event(9)).unwrap();
+    log.digest().unwrap();
+    let r = log.verify(None, None);
+    assert!(r.passed(), "{:?}", r.problems);
+    assert_eq!((r.records_checked, r.unchained_records), (4, 1));
+}
