@@ -488,3 +488,23 @@ pub async fn blob_files_settled(server: &Server, expected: usize) -> Vec<PathBuf
     }
     files_under(&dir)
 }
+
+/// A customer (SSE-C) key as a client holds it: raw, and the base64 key and MD5 it sends.
+pub struct Ck {
+    pub raw: [u8; 32],
+    pub b64: String,
+    pub md5: String,
+}
+
+/// The customer key numbered `seed`.
+pub fn ck(seed: u8) -> Ck {
+    use base64::Engine as _;
+    use md5::Digest as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let raw: [u8; 32] = pattern(32, 1000 + u64::from(seed)).try_into().unwrap();
+    Ck {
+        raw,
+        b64: b64.encode(raw),
+        md5: b64.encode(md5::Md5::digest(raw)),
+    }
+}

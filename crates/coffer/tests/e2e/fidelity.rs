@@ -3,7 +3,6 @@
 
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::ObjectAttributes;
-use base64::Engine as _;
 
 use crate::common::*;
 
@@ -115,13 +114,7 @@ async fn object_attributes_of_an_sse_c_object() {
     );
     let c = server.alice();
     c.create_bucket().bucket("fid").send().await.unwrap();
-    let raw = [3u8; 32];
-    let b64 = base64::engine::general_purpose::STANDARD;
-    let key = b64.encode(raw);
-    let md5 = {
-        use md5::Digest as _;
-        b64.encode(md5::Md5::digest(raw))
-    };
+    let Ck { b64: key, md5, .. } = ck(3);
     c.put_object()
         .bucket("fid")
         .key("c")

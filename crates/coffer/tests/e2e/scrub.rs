@@ -51,16 +51,11 @@ async fn scrub_authenticates_every_segment_and_names_damaged_objects() {
         .send()
         .await
         .unwrap();
-    let key = [7u8; 32];
-    let key_b64 = {
-        use base64::Engine as _;
-        base64::engine::general_purpose::STANDARD.encode(key)
-    };
-    let key_md5 = {
-        use base64::Engine as _;
-        use md5::Digest as _;
-        base64::engine::general_purpose::STANDARD.encode(md5::Md5::digest(key))
-    };
+    let Ck {
+        b64: key_b64,
+        md5: key_md5,
+        ..
+    } = ck(7);
     c.put_object()
         .bucket("scrub")
         .key("customer")

@@ -13,22 +13,6 @@ use crate::common::*;
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
-/// A customer key as a client holds it.
-struct Ck {
-    raw: [u8; 32],
-    b64: String,
-    md5: String,
-}
-
-fn ck(seed: u8) -> Ck {
-    let raw: [u8; 32] = pattern(32, 1000 + u64::from(seed)).try_into().unwrap();
-    Ck {
-        raw,
-        b64: B64.encode(raw),
-        md5: B64.encode(md5::Md5::digest(raw)),
-    }
-}
-
 /// The SSE-C headers of a key, on every request builder that takes them.
 trait CustomerKeyed: Sized {
     fn customer_key(self, k: &Ck) -> Self;
