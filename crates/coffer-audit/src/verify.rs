@@ -135,15 +135,13 @@ impl Walk<'_> {
         self.prev = Some(link);
     }
 
-    fn file_records(&mut self, root: &Path, path: &str, report: &mut Report) {
-        let Ok(raw) = std::fs::read(root.join(path)) else {
-            return; // reported as removed by the hash check
+    /// A log file's records; a missing or corrupt file is reported by its hash check.
+    fn file_records(&mut self, path: &str, log: &LogFile, report: &mut Report) {
+        let LogFile::Content(content) = log else {
+            return;
         };
-        let Some(records) = gunzip(&raw)
-            .ok()
-            .and_then(|c| serde_json::from_slice::<Value>(&c).ok())
-        else {
-            return; // reported as corrupt by the hash check
+        let Ok(records) = serde_json::from_slice::<Value>(content) else {
+            return;
         };
         for (i, r) in records["Records"]
             .as_array()
@@ -359,12 +357,13 @@ pub fn verify(layout: &Layout, trust: &Trust<'_>, from: Option<&str>, to: Option
         for file in digest["logFiles"].as_array().into_iter().flatten() {
             let path = file["s3Object"].as_str().unwrap_or_default().to_owned();
             covered.insert(path.clone());
-            walk.file_records(root, &path, &mut report);
+            let log = read_log(root, &path);
+            walk.file_records(&path, &log, &mut report);
             if !in_range {
                 continue;
             }
             report.log_files_checked += 1;
-            check_log_file(root, &path, file, &mut report);
+            check_log_file(&path, &log, file, &mut report);
         }
     }
 
@@ -394,24 +393,25 @@ pub fn verify(layout: &Layout, trust: &Trust<'_>, from: Option<&str>, to: Option
         if covered.contains(&entry.path) {
             continue;
         }
-        match std::fs::read(root.join(&entry.path)) {
-            Ok(raw) => {
-                let intact = gunzip(&raw)
-                    .ok()
-                    .is_some_and(|c| sha256_hex(&c) == entry.hash);
-                if !intact {
-                    report.problems.push(format!(
-                        "{}: changed since it was cut (its hash is not the one recorded)",
-                        entry.path
-                    ));
-                }
-                walk.file_records(root, &entry.path, &mut report);
+        let log = read_log(root, &entry.path);
+        let intact = match &log {
+            LogFile::Missing => {
+                report.problems.push(format!(
+                    "{}: removed (cut from the journal, not yet digested)",
+                    entry.path
+                ));
+                continue;
             }
-            Err(_) => report.problems.push(format!(
-                "{}: removed (cut from the journal, not yet digested)",
+            LogFile::Corrupt => false,
+            LogFile::Content(c) => sha256_hex(c) == entry.hash,
+        };
+        if !intact {
+            report.problems.push(format!(
+                "{}: changed since it was cut (its hash is not the one recorded)",
                 entry.path
-            )),
+            ));
         }
+        walk.file_records(&entry.path, &log, &mut report);
     }
     walk.lines(root, ROLLING, &mut report);
     report.journal_records = walk.lines(root, JOURNAL, &mut report);
@@ -493,24 +493,40 @@ fn check_head(root: &Path, public: &[u8], chain: &[(String, String)], report: &m
     }
 }
 
-fn check_log_file(root: &Path, path: &str, entry: &Value, report: &mut Report) {
-    let raw = match std::fs::read(root.join(path)) {
-        Ok(b) => b,
-        Err(_) => {
+/// A log file as read from disk, once: its hash and its records are both checked from it.
+enum LogFile {
+    Missing,
+    /// Not a complete gzip file.
+    Corrupt,
+    /// The decompressed content.
+    Content(Vec<u8>),
+}
+
+fn read_log(root: &Path, path: &str) -> LogFile {
+    match std::fs::read(root.join(path)) {
+        Err(_) => LogFile::Missing,
+        Ok(raw) => gunzip(&raw).map_or(LogFile::Corrupt, LogFile::Content),
+    }
+}
+
+fn check_log_file(path: &str, log: &LogFile, entry: &Value, report: &mut Report) {
+    let content = match log {
+        LogFile::Missing => {
             report
                 .problems
                 .push(format!("{path}: removed (its digest lists it)"));
             return;
         }
+        LogFile::Corrupt => {
+            report.problems.push(format!(
+                "{path}: truncated or corrupt (not a complete gzip file)"
+            ));
+            return;
+        }
+        LogFile::Content(c) => c,
     };
-    let Ok(content) = gunzip(&raw) else {
-        report.problems.push(format!(
-            "{path}: truncated or corrupt (not a complete gzip file)"
-        ));
-        return;
-    };
-    if Some(sha256_hex(&content).as_str()) != entry["hashValue"].as_str() {
-        let swapped = serde_json::from_slice::<Value>(&content).is_ok();
+    if Some(sha256_hex(content).as_str()) != entry["hashValue"].as_str() {
+        let swapped = serde_json::from_slice::<Value>(content).is_ok();
         report.problems.push(if swapped {
             format!("{path}: changed: its records differ from what the digest signed (edited, or swapped with another file)")
         } else {
