@@ -18,6 +18,7 @@
 
 mod chain;
 mod event;
+mod index;
 mod layout;
 mod lookup;
 mod lookup_events;
@@ -27,6 +28,7 @@ mod verify;
 
 pub use chain::{ChainKey, Link};
 pub use event::{AuditEvent, Identity, KMS_SOURCE, MAX_RECORD_BYTES, Origin, S3_SOURCE};
+pub use index::Cursor;
 pub use layout::{Layout, PUBLIC_KEY, rfc3339};
 pub use lookup::{Filter, lookup};
 pub use lookup_events::{LookupError, lookup_events};

@@ -4,6 +4,8 @@
 
 use serde_json::Value;
 
+use crate::chain::{CHAIN_MEMBER, Link};
+use crate::index::Cursor;
 use crate::layout::{JOURNAL, Layout, ROLLING, files_ending, gunzip};
 
 /// What to look for; every field given must match.
@@ -20,6 +22,10 @@ pub struct Filter {
     pub read_only: Option<bool>,
     pub event_id: Option<String>,
     pub access_key_id: Option<String>,
+    /// Management events only (CloudTrail's event history), or data events only.
+    pub management: Option<bool>,
+    /// A resource of this type (`AWS::KMS::Key`, …).
+    pub resource_type: Option<String>,
     /// RFC 3339 bounds, inclusive.
     pub from: Option<String>,
     pub to: Option<String>,
@@ -77,6 +83,16 @@ impl Filter {
             && self
                 .read_only
                 .is_none_or(|ro| r["readOnly"].as_bool() == Some(ro))
+            && self
+                .management
+                .is_none_or(|m| r["managementEvent"].as_bool() == Some(m))
+            && self.resource_type.as_deref().is_none_or(|t| {
+                r["resources"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|res| res["type"] == t)
+            })
     }
 }
 
@@ -86,26 +102,75 @@ fn journal_records(bytes: &[u8]) -> impl Iterator<Item = Value> + '_ {
         .filter_map(|l| serde_json::from_slice(l).ok())
 }
 
+pub(crate) fn log_file_records(file: &std::path::Path) -> Vec<Value> {
+    std::fs::read(file)
+        .ok()
+        .and_then(|b| gunzip(&b).ok())
+        .and_then(|c| serde_json::from_slice::<Value>(&c).ok())
+        .and_then(|mut d| d["Records"].as_array_mut().map(std::mem::take))
+        .unwrap_or_default()
+}
+
+/// A record's place in lookups: its time, then its position in the chain (0 before it).
+fn place(r: &Value) -> Cursor {
+    (
+        r["eventTime"].as_str().unwrap_or_default().to_owned(),
+        Link::from_json(&r[CHAIN_MEMBER]).map_or(0, |l| l.seq),
+    )
+}
+
 /// Every record of the trail that `filter` matches, newest first. Unreadable files are
 /// skipped here (`verify` is what reports them).
 pub fn lookup(layout: &Layout, filter: &Filter) -> Vec<Value> {
     let mut out: Vec<Value> = Vec::new();
     for file in files_ending(&layout.logs_dir(), ".json.gz") {
-        let Some(content) = std::fs::read(&file).ok().and_then(|b| gunzip(&b).ok()) else {
-            continue;
-        };
-        let Ok(doc) = serde_json::from_slice::<Value>(&content) else {
-            continue;
-        };
-        if let Some(records) = doc["Records"].as_array() {
-            out.extend(records.iter().filter(|r| filter.matches(r)).cloned());
-        }
+        out.extend(
+            log_file_records(&file)
+                .into_iter()
+                .filter(|r| filter.matches(r)),
+        );
     }
     for name in [ROLLING, JOURNAL] {
         if let Ok(bytes) = std::fs::read(layout.file(name)) {
             out.extend(journal_records(&bytes).filter(|r| filter.matches(r)));
         }
     }
-    out.sort_by(|a, b| b["eventTime"].as_str().cmp(&a["eventTime"].as_str()));
+    out.sort_by_cached_key(|r| std::cmp::Reverse(place(r)));
+    out
+}
+
+/// The page of `records` (newest first) after `before`, and where the next page starts.
+pub(crate) fn page(
+    records: Vec<Value>,
+    before: Option<&Cursor>,
+    limit: usize,
+) -> crate::index::Page {
+    let mut rest = records
+        .into_iter()
+        .filter(|r| before.is_none_or(|b| place(r) < *b));
+    let page: Vec<Value> = rest.by_ref().take(limit).collect();
+    let next = if rest.next().is_some() {
+        page.last().map(place)
+    } else {
+        None
+    };
+    (page, next)
+}
+
+/// The records of the live journal, a journal moved aside, and the `files` newest log files.
+pub(crate) fn recent_records(layout: &Layout, files: usize) -> Vec<Value> {
+    let mut out = Vec::new();
+    for name in [JOURNAL, ROLLING] {
+        if let Ok(bytes) = std::fs::read(layout.file(name)) {
+            out.extend(journal_records(&bytes));
+        }
+    }
+    for file in files_ending(&layout.logs_dir(), ".json.gz")
+        .iter()
+        .rev()
+        .take(files)
+    {
+        out.extend(log_file_records(file));
+    }
     out
 }

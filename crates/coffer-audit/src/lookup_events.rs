@@ -4,8 +4,8 @@
 
 use serde_json::{Value, json};
 
-use crate::layout::Layout;
-use crate::lookup::{Filter, lookup};
+use crate::lookup::Filter;
+use crate::trail::AuditLog;
 
 /// A LookupEvents error: exception name and message (all 400).
 pub type LookupError = (&'static str, String);
@@ -34,8 +34,18 @@ fn time_bound(v: &Value, member: &str) -> Result<Option<String>, LookupError> {
     }
 }
 
+/// NextToken: the place of the previous page's last event (opaque to clients).
+fn token(place: &(String, u64)) -> String {
+    format!("{}.{}", place.1, place.0)
+}
+
+fn parse_token(t: &str) -> Option<(String, u64)> {
+    let (seq, time) = t.split_once('.')?;
+    Some((time.to_owned(), seq.parse().ok()?))
+}
+
 /// Answers one LookupEvents request body.
-pub fn lookup_events(layout: &Layout, body: &[u8]) -> Result<Value, LookupError> {
+pub fn lookup_events(trail: &AuditLog, body: &[u8]) -> Result<Value, LookupError> {
     let request: Value = if body.iter().all(u8::is_ascii_whitespace) {
         json!({})
     } else {
@@ -49,6 +59,8 @@ pub fn lookup_events(layout: &Layout, body: &[u8]) -> Result<Value, LookupError>
     let mut filter = Filter {
         from: time_bound(&request["StartTime"], "StartTime")?,
         to: time_bound(&request["EndTime"], "EndTime")?,
+        // Event history holds management events only.
+        management: Some(true),
         ..Default::default()
     };
     if let (Some(f), Some(t)) = (&filter.from, &filter.to)
@@ -85,7 +97,7 @@ pub fn lookup_events(layout: &Layout, body: &[u8]) -> Result<Value, LookupError>
             Some("AccessKeyId") => filter.access_key_id = Some(value),
             Some("ResourceName") => filter.key = Some(value),
             Some("ReadOnly") => filter.read_only = Some(value == "true"),
-            Some("ResourceType") => {}
+            Some("ResourceType") => filter.resource_type = Some(value),
             _ => {
                 return Err((
                     "InvalidLookupAttributesException",
@@ -104,37 +116,18 @@ pub fn lookup_events(layout: &Layout, body: &[u8]) -> Result<Value, LookupError>
             ));
         }
     };
-    let start = match request["NextToken"].as_str() {
-        None => 0,
-        Some(t) => t.parse::<usize>().map_err(|_| {
-            (
-                "InvalidNextTokenException",
-                "The NextToken is not valid.".to_owned(),
-            )
-        })?,
+    let before = match request["NextToken"].as_str() {
+        None => None,
+        Some(t) => Some(parse_token(t).ok_or((
+            "InvalidNextTokenException",
+            "The NextToken is not valid.".to_owned(),
+        ))?),
     };
-    // Event history holds management events only.
-    let resource_type = attributes
-        .first()
-        .filter(|a| a["AttributeKey"] == "ResourceType")
-        .and_then(|a| a["AttributeValue"].as_str().map(str::to_owned));
-    let records: Vec<Value> = lookup(layout, &filter)
-        .into_iter()
-        .filter(|r| r["managementEvent"].as_bool() == Some(true))
-        .filter(|r| {
-            resource_type.as_deref().is_none_or(|t| {
-                r["resources"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .any(|res| res["type"] == t)
-            })
-        })
-        .collect();
+    let (records, next) = trail
+        .find(&filter, before.as_ref(), max)
+        .map_err(|e| ("CloudTrailException", format!("the audit index: {e}")))?;
     let page: Vec<Value> = records
         .iter()
-        .skip(start)
-        .take(max)
         .map(|r| {
             json!({
                 "EventId": r["eventID"],
@@ -153,8 +146,8 @@ pub fn lookup_events(layout: &Layout, body: &[u8]) -> Result<Value, LookupError>
         })
         .collect();
     let mut out = json!({ "Events": page });
-    if start + max < records.len() {
-        out["NextToken"] = json!((start + max).to_string());
+    if let Some(place) = next {
+        out["NextToken"] = json!(token(&place));
     }
     Ok(out)
 }

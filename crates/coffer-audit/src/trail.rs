@@ -20,10 +20,12 @@ use time::OffsetDateTime;
 
 use crate::chain::{CHAIN_MEMBER, ChainKey, Link};
 use crate::event::AuditEvent;
+use crate::index::{Cursor, IndexFeed, IndexReader, Indexer, Page};
 use crate::layout::{
     ANCHOR, HEAD, JOURNAL, Layout, PUBLIC_KEY, ROLLING, STATE, gzip, rfc3339, sha256_hex,
     write_durably,
 };
+use crate::lookup::Filter;
 use crate::signing::{SIGNATURE_ALGORITHM, SigningKey, fingerprint};
 
 /// Most records folded into one write and fsync.
@@ -173,6 +175,8 @@ pub struct AuditLog {
     public_key: Vec<u8>,
     /// Held for writing by cuts and digests, for reading by a verification.
     maintenance: Arc<RwLock<()>>,
+    /// The lookup index, when the trail has one.
+    index: Option<IndexReader>,
 }
 
 struct Writer {
@@ -185,16 +189,20 @@ struct Writer {
     /// The last link anchored, and when.
     anchored: (Link, Instant),
     maintenance: Arc<RwLock<()>>,
+    /// Where appended records go once they are on disk, to be indexed.
+    index_feed: Option<IndexFeed>,
 }
 
 impl AuditLog {
     /// Opens (or starts) the trail under `layout`, finishing a cut a crash interrupted, and
-    /// starts the thread that owns it and the timer that cuts and signs on `cadence`.
+    /// starts the thread that owns it and the timer that cuts and signs on `cadence`. With
+    /// an `index`, lookups read it instead of every file.
     pub fn open(
         layout: Layout,
         key: SigningKey,
         chain: ChainKey,
         anchors: Arc<dyn AnchorStore>,
+        index: Option<Arc<dyn coffer_store::AuditStore>>,
         cadence: Cadence,
     ) -> Result<Self, String> {
         crate::layout::private_dir(&layout.root).map_err(|e| e.to_string())?;
@@ -216,6 +224,7 @@ impl AuditLog {
             head: Arc::new(Mutex::new(Link::GENESIS)),
             anchored: (Link::GENESIS, Instant::now()),
             maintenance: Arc::new(RwLock::new(())),
+            index_feed: None,
         };
         writer.finish_cut()?;
         // A state written before the chain existed carries no MAC: authenticate it now, while
@@ -242,6 +251,14 @@ impl AuditLog {
         }
         *writer.head.lock().unwrap_or_else(|p| p.into_inner()) = head;
         writer.write_anchor(head)?;
+        let index = match index {
+            Some(index) => {
+                let (feed, reader) = Indexer::start(index, &layout)?;
+                writer.index_feed = Some(feed);
+                Some(reader)
+            }
+            None => None,
+        };
         let head_cell = writer.head.clone();
         let maintenance = writer.maintenance.clone();
         let (tx, rx) = mpsc::channel::<Job>();
@@ -262,6 +279,7 @@ impl AuditLog {
             head: head_cell,
             public_key,
             maintenance,
+            index,
         })
     }
 
@@ -293,12 +311,60 @@ impl AuditLog {
     /// Records `event`; returns once it is on disk. A caller whose event could not be
     /// recorded must fail its request: an unrecorded key use has not happened.
     pub fn record(&self, event: &AuditEvent) -> Result<(), String> {
+        self.append(self.render(event))
+    }
+
+    /// The CloudTrail record of `event`, stamped now and with its own event id, before it
+    /// is chained: what a caller keeps when the record must be committed elsewhere first.
+    pub fn render(&self, event: &AuditEvent) -> Value {
         let now = OffsetDateTime::now_utc();
         let mut record =
             event.to_record(&self.layout.account_id, &self.layout.region, &rfc3339(now));
         crate::event::bound_record(&mut record);
+        record
+    }
+
+    /// Appends a rendered record; returns once it is on disk.
+    pub fn append(&self, record: Value) -> Result<(), String> {
         // The writer links it: only it knows the record before.
         self.call(|reply| Job::Append(record, reply))
+    }
+
+    /// Whether the newest part of the trail (the journal and the two newest log files)
+    /// holds the record with this event id: what replaying a record that may have been
+    /// appended just before a crash checks.
+    pub fn holds_recent(&self, event_id: &str) -> bool {
+        let _quiet = self.maintenance.read().unwrap_or_else(|p| p.into_inner());
+        let filter = Filter {
+            event_id: Some(event_id.to_owned()),
+            ..Default::default()
+        };
+        crate::lookup::recent_records(&self.layout, 2)
+            .iter()
+            .any(|r| filter.matches(r))
+    }
+
+    /// Up to `limit` records matching `filter`, newest first, strictly older than `before`,
+    /// and where the next page starts when there may be more. Served by the index when the
+    /// trail has one that is caught up, else by reading every file.
+    pub fn find(
+        &self,
+        filter: &Filter,
+        before: Option<&Cursor>,
+        limit: usize,
+    ) -> Result<Page, String> {
+        if let Some(index) = &self.index
+            && let Some(found) = index.find(filter, self.head().seq, before, limit)
+        {
+            metrics::counter!("coffer_audit_lookups_total", "via" => "index").increment(1);
+            return found;
+        }
+        metrics::counter!("coffer_audit_lookups_total", "via" => "files").increment(1);
+        Ok(crate::lookup::page(
+            crate::lookup::lookup(&self.layout, filter),
+            before,
+            limit,
+        ))
     }
 
     /// Cuts the journal into a log file now (if it holds anything).
@@ -471,12 +537,14 @@ impl Writer {
     fn append(&mut self, records: Vec<Value>) -> Result<(), String> {
         let mut head = *self.head.lock().unwrap_or_else(|p| p.into_inner());
         let mut buf = Vec::new();
+        let mut linked = Vec::with_capacity(records.len());
         for mut record in records {
             let link = self.chain.link(&head, head.seq + 1, &record);
             record[CHAIN_MEMBER] = link.to_json();
             serde_json::to_writer(&mut buf, &record).map_err(|e| e.to_string())?;
             buf.push(b'\n');
             head = link;
+            linked.push((link.seq, record));
         }
         let before = self.journal.metadata().map(|m| m.len()).ok();
         let result = coffer_faults::io_step("audit.append.write")
@@ -492,6 +560,10 @@ impl Writer {
             return Err(format!("audit journal write failed: {e}"));
         }
         *self.head.lock().unwrap_or_else(|p| p.into_inner()) = head;
+        if let Some(feed) = &self.index_feed {
+            // A stopped indexer is caught up from the files at the next start.
+            let _ = feed.send(linked);
+        }
         Ok(())
     }
 

@@ -57,6 +57,7 @@ fn empty_trail(dir: &Path) -> (Layout, AuditLog) {
         key,
         chain_key(),
         Arc::new(MemoryAnchorStore::default()),
+        None,
         cadence,
     )
     .unwrap();
@@ -466,7 +467,7 @@ fn records_removed_while_no_server_ran_stay_evident_after_a_restart() {
             log_file_every: Duration::from_secs(3600),
             digest_every: Duration::from_secs(3600),
         };
-        AuditLog::open(layout.clone(), key, chain_key(), anchors, cadence).unwrap()
+        AuditLog::open(layout.clone(), key, chain_key(), anchors, None, cadence).unwrap()
     };
     let log = open(anchors.clone());
     for i in 0..6 {

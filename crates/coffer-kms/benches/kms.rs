@@ -43,6 +43,7 @@ fn bench(c: &mut Criterion) {
             .unwrap(),
         coffer_audit::ChainKey::new(&root.derive_key("coffer audit chain")),
         Arc::new(SettingAnchor(meta.clone())),
+        None,
         coffer_audit::Cadence::default(),
     )
     .expect("audit trail");

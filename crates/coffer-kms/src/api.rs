@@ -265,6 +265,25 @@ const OPERATIONS: &[&str] = &[
     "ListKeyPolicies",
 ];
 
+/// The operations that change keys or aliases: each commits with its audit record.
+const CHANGES: &[&str] = &[
+    "CreateKey",
+    "UpdateKeyDescription",
+    "TagResource",
+    "UntagResource",
+    "CreateAlias",
+    "UpdateAlias",
+    "DeleteAlias",
+    "EnableKey",
+    "DisableKey",
+    "ScheduleKeyDeletion",
+    "CancelKeyDeletion",
+    "EnableKeyRotation",
+    "DisableKeyRotation",
+    "RotateKeyOnDemand",
+    "PutKeyPolicy",
+];
+
 /// Runs one KMS operation for `caller` (`op` is the part after `TrentService.`) and records
 /// it in the audit trail, success or failure. A call whose record cannot be written fails:
 /// nothing it produced is returned.
@@ -279,26 +298,32 @@ pub fn handle(
     };
     metrics::counter!("coffer_kms_requests_total", "operation" => *known, "via" => "api")
         .increment(1);
-    let result = dispatch(kms, caller, op, body);
-    let request: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
-    let response = result.as_ref().cloned().unwrap_or(Value::Null);
-    let mut parameters = loggable_request(op, &request);
-    if matches!(op, "Decrypt" | "ReEncrypt") && parameters.is_object() {
-        // AWS logs the algorithm even when the caller left it out.
-        parameters.as_object_mut().map(|p| {
-            p.entry("encryptionAlgorithm")
-                .or_insert(json!("SYMMETRIC_DEFAULT"))
-        });
+    let event_of = |result: &Result<Value, KmsApiError>| {
+        let request: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+        let response = result.as_ref().cloned().unwrap_or(Value::Null);
+        let mut parameters = loggable_request(op, &request);
+        if matches!(op, "Decrypt" | "ReEncrypt") && parameters.is_object() {
+            // AWS logs the algorithm even when the caller left it out.
+            parameters.as_object_mut().map(|p| {
+                p.entry("encryptionAlgorithm")
+                    .or_insert(json!("SYMMETRIC_DEFAULT"))
+            });
+        }
+        call_event(
+            caller,
+            op,
+            parameters,
+            loggable(&response),
+            kms.resources_of(op, &request, &response),
+            result.as_ref().err(),
+        )
+    };
+    if CHANGES.contains(known) {
+        // The change and its record commit together.
+        return kms.change_with_record(|| dispatch(kms, caller, op, body), |r| Some(event_of(r)));
     }
-    let event = call_event(
-        caller,
-        op,
-        parameters,
-        loggable(&response),
-        kms.resources_of(op, &request, &response),
-        result.as_ref().err(),
-    );
-    kms.record(&event)?;
+    let result = dispatch(kms, caller, op, body);
+    kms.record(&event_of(&result))?;
     result
 }
 

@@ -14,15 +14,18 @@
 //! HTTP or S3 semantics beyond the shape of the records.
 #![forbid(unsafe_code)]
 
+mod audit_store;
 mod blob;
 mod error;
 mod fs_blob;
 mod gc;
 mod meta;
 mod records;
+mod redb_audit;
 mod redb_handle;
 mod redb_meta;
 
+pub use audit_store::{AuditStore, IndexCursor, IndexScan, IndexedRecord, KmsWrite};
 pub use blob::{BlobId, BlobReader, BlobStore, BlobWriter};
 pub use error::{StoreError, StoreResult};
 pub use fs_blob::FsBlobStore;

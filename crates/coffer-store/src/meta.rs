@@ -25,7 +25,7 @@ pub enum ListControl {
 /// Mutations that drop references to blobs return the blobs no record names any more: the
 /// caller deletes them from the [`crate::BlobStore`] after the call returns (a crash before
 /// that leaves orphans for [`crate::collect_orphans`], never a record without its blob).
-pub trait MetaStore: Send + Sync + 'static {
+pub trait MetaStore: crate::AuditStore + Send + Sync + 'static {
     fn create_bucket(&self, bucket: &BucketRecord) -> StoreResult<()>;
     fn get_bucket(&self, name: &str) -> StoreResult<Option<BucketRecord>>;
     fn list_buckets(&self) -> StoreResult<Vec<BucketRecord>>;

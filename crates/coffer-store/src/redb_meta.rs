@@ -25,9 +25,9 @@ const PARTS: TableDefinition<&str, &[u8]> = TableDefinition::new("parts");
 const BLOB_REFS: TableDefinition<&str, u64> = TableDefinition::new("blob_refs");
 
 /// Key records of the built-in KMS (already sealed by the KMS layer), by key id.
-const KMS_KEYS: TableDefinition<&str, &[u8]> = TableDefinition::new("kms_keys");
+pub(crate) const KMS_KEYS: TableDefinition<&str, &[u8]> = TableDefinition::new("kms_keys");
 /// Small server-wide values (e.g. the root key's check value).
-const SETTINGS: TableDefinition<&str, &[u8]> = TableDefinition::new("settings");
+pub(crate) const SETTINGS: TableDefinition<&str, &[u8]> = TableDefinition::new("settings");
 
 /// The embedded metadata store: one `redb` file.
 ///
@@ -35,7 +35,7 @@ const SETTINGS: TableDefinition<&str, &[u8]> = TableDefinition::new("settings");
 /// single transaction and fsync (group commit): under concurrent load, N writers pay for one
 /// commit instead of N, and each caller still returns only once its change is durable.
 pub struct RedbMetaStore {
-    db: Arc<ReopeningDatabase>,
+    pub(crate) db: Arc<ReopeningDatabase>,
     jobs: mpsc::Sender<WriteRequest>,
 }
 
@@ -297,6 +297,9 @@ impl RedbMetaStore {
             txn.open_table(BLOB_REFS)?;
             txn.open_table(KMS_KEYS)?;
             txn.open_table(SETTINGS)?;
+            txn.open_table(crate::redb_audit::AUDIT_OUTBOX)?;
+            txn.open_table(crate::redb_audit::AUDIT_RECORDS)?;
+            txn.open_table(crate::redb_audit::AUDIT_TERMS)?;
         }
         txn.commit()?;
         let db = Arc::new(ReopeningDatabase::new(path, db));
@@ -326,7 +329,7 @@ impl RedbMetaStore {
     /// Runs `f` in a write transaction (possibly shared with other writers) and returns once
     /// it is durable. `f` must check before it writes: an error it returns after writing
     /// is treated as fatal for the batch, which is then replayed job by job.
-    fn write<T: Send + 'static>(
+    pub(crate) fn write<T: Send + 'static>(
         &self,
         f: impl Fn(&WriteTransaction) -> StoreResult<T> + Send + 'static,
     ) -> StoreResult<T> {

@@ -62,7 +62,7 @@ pub(crate) async fn connect(target: &Target) -> Result<Ops, String> {
             } else {
                 None
             };
-            let (s3, kms) = dir.into_services(UserDirectory::default(), identity, audit);
+            let (s3, kms) = dir.into_services(UserDirectory::default(), identity, audit)?;
             Ok(Ops::Local(AdminTarget { s3, kms }))
         }
         Err(OpenError::InUse) => Remote::new(&config).map(Ops::Remote),

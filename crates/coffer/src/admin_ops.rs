@@ -56,6 +56,24 @@ pub fn run(target: &AdminTarget, op: &str, args: &Value) -> Result<Value, String
                 "problems": report.problems,
             }))
         }
+        "audit-lookup" => {
+            let audit = kms
+                .audit()
+                .ok_or("the audit trail is disabled (audit_enabled = false)")?;
+            let text = |k: &str| args[k].as_str().map(str::to_owned);
+            let filter = coffer_audit::Filter {
+                user: text("user"),
+                key: text("key"),
+                event_name: text("event_name"),
+                object: text("object"),
+                from: text("from"),
+                to: text("to"),
+                ..Default::default()
+            };
+            let limit = args["limit"].as_u64().unwrap_or(50).clamp(1, 100_000) as usize;
+            let (records, _) = audit.find(&filter, None, limit)?;
+            Ok(json!(records))
+        }
         "scrub-step" => {
             let after = match (args["after"][0].as_str(), args["after"][1].as_str()) {
                 (Some(b), Some(k)) => Some((b.to_owned(), k.to_owned())),

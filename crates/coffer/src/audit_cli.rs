@@ -1,7 +1,8 @@
-//! `coffer audit verify | lookup`: read the trail's files directly (they never change once
-//! written, so this is safe beside a running server).
+//! `coffer audit verify | lookup`: through the running server when there is one, else on
+//! the idle data directory, so that both use the metadata store (the chain's anchor, the
+//! lookup index).
 
-use coffer_audit::{Filter, Layout};
+use coffer_audit::Layout;
 use serde_json::json;
 
 use crate::cli::{AuditArgs, AuditCommand, Target};
@@ -57,20 +58,24 @@ pub async fn run(args: AuditArgs) -> Result<bool, String> {
             Ok(problems.is_empty())
         }
         AuditCommand::Lookup(a) => {
-            let layout = layout(&a.target)?;
-            let filter = Filter {
-                user: a.user,
-                key: a.key,
-                event_name: a.event_name,
-                object: a.object,
-                from: a.from,
-                to: a.to,
-                ..Default::default()
-            };
-            let records: Vec<_> = coffer_audit::lookup(&layout, &filter)
-                .into_iter()
-                .take(a.limit)
-                .collect();
+            // Through the index in the metadata store: the running server's, or the idle
+            // data directory's.
+            let ops = crate::admin::connect(&a.target).await?;
+            let found = ops
+                .call(
+                    "audit-lookup",
+                    json!({
+                        "user": a.user,
+                        "key": a.key,
+                        "event_name": a.event_name,
+                        "object": a.object,
+                        "from": a.from,
+                        "to": a.to,
+                        "limit": a.limit,
+                    }),
+                )
+                .await?;
+            let records = found.as_array().cloned().unwrap_or_default();
             if a.json {
                 println!(
                     "{}",

@@ -115,8 +115,15 @@ impl DataDir {
         let chain = ChainKey::new(&self.root.derive_key(CHAIN_KEY_LABEL));
         let layout = Layout::new(data_dir, &identity.account_id, &identity.region);
         let anchors = Arc::new(MetaAnchor(self.meta.clone()));
+        // The lookup index lives in the metadata store.
+        let index: Arc<dyn coffer_store::AuditStore> = self.meta.clone();
         Ok(Arc::new(AuditLog::open(
-            layout, key, chain, anchors, cadence,
+            layout,
+            key,
+            chain,
+            anchors,
+            Some(index),
+            cadence,
         )?))
     }
 
@@ -126,7 +133,7 @@ impl DataDir {
         users: UserDirectory,
         identity: ServerIdentity,
         audit: Option<Arc<AuditLog>>,
-    ) -> (CofferS3, Arc<BuiltinKms>) {
+    ) -> Result<(CofferS3, Arc<BuiltinKms>), String> {
         let mut kms = BuiltinKms::new(
             self.meta.clone(),
             self.root,
@@ -138,6 +145,9 @@ impl DataDir {
         if let Some(a) = audit {
             kms = kms.with_audit(a);
         }
+        // KMS changes committed just before a crash get their records before anything else.
+        kms.replay_audit_outbox()
+            .map_err(|e| format!("cannot replay the audit outbox: {e}"))?;
         let kms = Arc::new(kms);
         let s3 = CofferS3::new(
             self.meta,
@@ -147,6 +157,6 @@ impl DataDir {
             Arc::new(self.keyring),
         )
         .with_kms(kms.clone());
-        (s3, kms)
+        Ok((s3, kms))
     }
 }

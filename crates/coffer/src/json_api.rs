@@ -132,13 +132,13 @@ impl JsonApis {
                 ),
             );
         }
-        let Some(layout) = self.kms.audit().map(|a| a.layout().clone()) else {
+        let Some(trail) = self.kms.audit().cloned() else {
             return deny(
                 "TrailNotFoundException",
                 "The audit trail is disabled on this server".into(),
             );
         };
-        match tokio::task::spawn_blocking(move || coffer_audit::lookup_events(&layout, &body)).await
+        match tokio::task::spawn_blocking(move || coffer_audit::lookup_events(&trail, &body)).await
         {
             Ok(Ok(v)) => respond(200, v, request_id),
             Ok(Err((code, message))) => deny(code, message),

@@ -110,7 +110,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
             Duration::from_secs(config.audit_self_check_seconds),
         ));
     }
-    let (mut s3, kms) = dir.into_services(directory.clone(), identity, audit.clone());
+    let (mut s3, kms) = dir.into_services(directory.clone(), identity, audit.clone())?;
     if let Some(a) = audit.filter(|_| config.audit_s3_data_events) {
         s3 = s3.with_data_events(a);
     }

@@ -73,6 +73,8 @@ impl BuiltinKms {
         if let Some(record) = self.load_key(&alias.target_key_id)? {
             self.authorize(caller, "kms:DeleteAlias", &record, None)?;
         }
-        Ok(self.meta.delete_kms_key(name)?)
+        self.apply(coffer_store::KmsWrite::Delete {
+            id: name.to_owned(),
+        })
     }
 }

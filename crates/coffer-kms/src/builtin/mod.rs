@@ -4,6 +4,7 @@
 
 mod access;
 mod aliases;
+mod change;
 mod crypto;
 mod keys;
 mod rotation;

@@ -1,7 +1,10 @@
 //! Rotation and scheduled work: rotation settings, on-demand and operator actions, and `run_due`.
 
+use coffer_store::KmsWrite;
+
 use super::{BuiltinKms, Caller, DAY_MS, MAX_ON_DEMAND_ROTATIONS, now_ms};
 use crate::api_error::KmsApiError;
+use crate::audit_events::service_event;
 use crate::records::{KeyRecord, KeyState};
 
 impl BuiltinKms {
@@ -81,17 +84,23 @@ impl BuiltinKms {
 
     /// Operator rotation (`coffer kms rotate`), outside any key policy.
     pub fn rotate_as_operator(&self, given: &str) -> Result<KeyRecord, KmsApiError> {
-        let _guard = self.lock();
-        let mut record = self.resolve(given)?;
-        self.check_usable(&record)?;
-        self.rotate(&mut record, "ON_DEMAND")?;
-        self.save_key(&record)?;
-        self.record(&crate::audit_events::service_event(
-            "RotateKeyOnDemand",
-            &self.key_arn(&record),
-            &record.key_id,
-        ))?;
-        Ok(record)
+        let record = self.resolve(given)?;
+        self.change_with_record(
+            || {
+                let mut record = self.resolve(given)?;
+                self.check_usable(&record)?;
+                self.rotate(&mut record, "ON_DEMAND")?;
+                self.save_key(&record)?;
+                Ok(record)
+            },
+            |_| {
+                Some(service_event(
+                    "RotateKeyOnDemand",
+                    &self.key_arn(&record),
+                    &record.key_id,
+                ))
+            },
+        )
     }
 
     /// Operator deletion scheduling (`coffer kms schedule-deletion`), outside any key policy.
@@ -100,64 +109,92 @@ impl BuiltinKms {
         given: &str,
         window_days: u32,
     ) -> Result<KeyRecord, KmsApiError> {
-        let _guard = self.lock();
-        let mut record = self.resolve(given)?;
-        self.check_not_pending(&record)?;
-        self.check_customer_managed(&record, "ScheduleKeyDeletion")?;
-        record.state = KeyState::PendingDeletion;
-        record.pending_window_days = Some(window_days);
-        record.deletion_ms = Some(now_ms() + i64::from(window_days) * DAY_MS);
-        self.save_key(&record)?;
-        self.record(&crate::audit_events::service_event(
-            "ScheduleKeyDeletion",
-            &self.key_arn(&record),
-            &record.key_id,
-        ))?;
-        Ok(record)
+        let record = self.resolve(given)?;
+        self.change_with_record(
+            || {
+                let mut record = self.resolve(given)?;
+                self.check_not_pending(&record)?;
+                self.check_customer_managed(&record, "ScheduleKeyDeletion")?;
+                record.state = KeyState::PendingDeletion;
+                record.pending_window_days = Some(window_days);
+                record.deletion_ms = Some(now_ms() + i64::from(window_days) * DAY_MS);
+                self.save_key(&record)?;
+                Ok(record)
+            },
+            |_| {
+                Some(service_event(
+                    "ScheduleKeyDeletion",
+                    &self.key_arn(&record),
+                    &record.key_id,
+                ))
+            },
+        )
     }
 
     /// Runs what is due at `now_ms`: automatic rotations, and the destruction of keys whose
     /// deletion window has ended (their material and aliases go; everything sealed under
-    /// them becomes unreadable). Returns what it did, for the log.
+    /// them becomes unreadable). Each is one change committed with its record. Returns what
+    /// it did, for the log.
     pub fn run_due(&self, now: i64) -> Result<Vec<String>, KmsApiError> {
-        let _guard = self.lock();
         let mut done = Vec::new();
-        for mut record in self.all_keys()? {
-            let arn = self.key_arn(&record);
-            if record.state == KeyState::PendingDeletion
-                && record.deletion_ms.is_some_and(|t| t <= now)
-            {
-                for alias in self.all_aliases()? {
-                    if alias.target_key_id == record.key_id {
-                        self.meta.delete_kms_key(&alias.name)?;
-                    }
+        for candidate in self.all_keys()? {
+            let arn = self.key_arn(&candidate);
+            let key_id = candidate.key_id.clone();
+            let deletion_due = |r: &KeyRecord| {
+                r.state == KeyState::PendingDeletion && r.deletion_ms.is_some_and(|t| t <= now)
+            };
+            let rotation_due = |r: &KeyRecord| {
+                r.state == KeyState::Enabled
+                    && r.rotation_period_days.is_some()
+                    && r.next_rotation_ms.is_some_and(|due| due <= now)
+            };
+            if deletion_due(&candidate) {
+                let deleted = self.change_with_record(
+                    || {
+                        // Read again under the lock: the deletion may have been cancelled.
+                        let Some(record) = self.load_key(&key_id)?.filter(deletion_due) else {
+                            return Ok(false);
+                        };
+                        for alias in self.all_aliases()? {
+                            if alias.target_key_id == record.key_id {
+                                self.apply(KmsWrite::Delete { id: alias.name })?;
+                            }
+                        }
+                        self.apply(KmsWrite::Delete {
+                            id: KeyRecord::store_id(&record.key_id),
+                        })?;
+                        Ok(true)
+                    },
+                    |deleted| {
+                        matches!(deleted, Ok(true))
+                            .then(|| service_event("DeleteKey", &arn, &key_id))
+                    },
+                )?;
+                if deleted {
+                    tracing::warn!(key = %arn, "deleted a KMS key and its material: what it sealed is unreadable");
+                    done.push(format!("deleted {arn}"));
                 }
-                self.meta
-                    .delete_kms_key(&KeyRecord::store_id(&record.key_id))?;
-                self.record(&crate::audit_events::service_event(
-                    "DeleteKey",
-                    &arn,
-                    &record.key_id,
-                ))?;
-                tracing::warn!(key = %arn, "deleted a KMS key and its material: what it sealed is unreadable");
-                done.push(format!("deleted {arn}"));
-                continue;
-            }
-            if record.state == KeyState::Enabled
-                && let (Some(period), Some(due)) =
-                    (record.rotation_period_days, record.next_rotation_ms)
-                && due <= now
-            {
-                self.rotate(&mut record, "AUTOMATIC")?;
-                record.next_rotation_ms = Some(now + i64::from(period) * DAY_MS);
-                self.save_key(&record)?;
-                self.record(&crate::audit_events::service_event(
-                    "RotateKey",
-                    &arn,
-                    &record.key_id,
-                ))?;
-                tracing::info!(key = %arn, version = record.current_version(), "rotated a KMS key");
-                done.push(format!("rotated {arn}"));
+            } else if rotation_due(&candidate) {
+                let rotated = self.change_with_record(
+                    || {
+                        let Some(mut record) = self.load_key(&key_id)?.filter(rotation_due) else {
+                            return Ok(None);
+                        };
+                        let period = record.rotation_period_days.unwrap_or(365);
+                        self.rotate(&mut record, "AUTOMATIC")?;
+                        record.next_rotation_ms = Some(now + i64::from(period) * DAY_MS);
+                        self.save_key(&record)?;
+                        Ok(Some(record.current_version()))
+                    },
+                    |rotated| {
+                        matches!(rotated, Ok(Some(_)))
+                            .then(|| service_event("RotateKey", &arn, &key_id))
+                    },
+                )?;
+                if let Some(version) = rotated {
+                    tracing::info!(key = %arn, version, "rotated a KMS key");
+                    done.push(format!("rotated {arn}"));
+                }
             }
         }
         Ok(done)

@@ -3,6 +3,7 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use coffer_crypto::{KeyEncryptionKey, SealedKey, open_key, seal_key};
+use coffer_store::KmsWrite;
 
 use super::{BuiltinKms, now_ms};
 use crate::api_error::KmsApiError;
@@ -10,8 +11,28 @@ use crate::key_ref::KeyRef;
 use crate::records::{ALIAS_PREFIX, AliasRecord, KEY_PREFIX, KeyRecord, MaterialVersion};
 
 impl BuiltinKms {
-    pub(super) fn lock(&self) -> std::sync::MutexGuard<'_, ()> {
-        self.writes.lock().unwrap_or_else(|p| p.into_inner())
+    /// The write lock; `None` inside a change being staged, whose thread holds it already.
+    pub(super) fn lock(&self) -> Option<std::sync::MutexGuard<'_, ()>> {
+        if super::change::staging() {
+            return None;
+        }
+        Some(self.writes.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// Writes a KMS record, or stages it when a change is being staged on this thread.
+    pub(super) fn apply(&self, write: KmsWrite) -> Result<(), KmsApiError> {
+        match super::change::stage(write) {
+            None => Ok(()),
+            Some(w) => self.write_now(w),
+        }
+    }
+
+    pub(super) fn write_now(&self, write: KmsWrite) -> Result<(), KmsApiError> {
+        match write {
+            KmsWrite::Put { id, record } => self.meta.put_kms_key(&id, &record)?,
+            KmsWrite::Delete { id } => self.meta.delete_kms_key(&id)?,
+        }
+        Ok(())
     }
 
     pub(super) fn load_key(&self, key_id: &str) -> Result<Option<KeyRecord>, KmsApiError> {
@@ -23,9 +44,10 @@ impl BuiltinKms {
 
     pub(super) fn save_key(&self, record: &KeyRecord) -> Result<(), KmsApiError> {
         let bytes = serde_json::to_vec(record).map_err(KmsApiError::internal)?;
-        Ok(self
-            .meta
-            .put_kms_key(&KeyRecord::store_id(&record.key_id), &bytes)?)
+        self.apply(KmsWrite::Put {
+            id: KeyRecord::store_id(&record.key_id),
+            record: bytes,
+        })
     }
 
     pub(super) fn load_alias(&self, name: &str) -> Result<Option<AliasRecord>, KmsApiError> {
@@ -37,7 +59,10 @@ impl BuiltinKms {
 
     pub(super) fn save_alias(&self, alias: &AliasRecord) -> Result<(), KmsApiError> {
         let bytes = serde_json::to_vec(alias).map_err(KmsApiError::internal)?;
-        Ok(self.meta.put_kms_key(&alias.name, &bytes)?)
+        self.apply(KmsWrite::Put {
+            id: alias.name.clone(),
+            record: bytes,
+        })
     }
 
     /// Every key record, in key-id order.

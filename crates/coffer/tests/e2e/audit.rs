@@ -542,6 +542,14 @@ async fn lookup_events_answers_who_used_which_key() {
     let (_, body) = lookup_events(&server, ALICE, &next);
     let page: Value = serde_json::from_str(&body[body.find('{').unwrap()..]).unwrap();
     assert_eq!(page["Events"].as_array().unwrap().len(), 1);
+    assert!(page["NextToken"].is_null(), "{page}");
+    // Every lookup was answered from the index in the metadata store, none by reading files.
+    let (_, metrics) = http_get(&format!("{}/metrics", server.endpoint()));
+    assert!(
+        metrics.contains(r#"coffer_audit_lookups_total{via="index"}"#)
+            && !metrics.contains(r#"coffer_audit_lookups_total{via="files"}"#),
+        "{metrics}"
+    );
     // Only admins may read the trail; bad requests get CloudTrail's errors.
     let (status, body) = lookup_events(&server, BOB, "{}");
     assert_eq!(status, 400);

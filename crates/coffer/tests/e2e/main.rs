@@ -25,6 +25,8 @@ mod faults;
 mod fidelity;
 mod hostile;
 mod kms;
+#[cfg(feature = "failpoints")]
+mod kms_changes;
 mod listing;
 mod multipart;
 mod objects;

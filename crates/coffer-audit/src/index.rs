@@ -1,0 +1,382 @@
+//! The lookup index: every chained record under the terms it is found by (user, key, event
+//! name, event source, event id, access key, bucket and object), ordered by time, kept in the
+//! metadata store so that a lookup reads only what it returns.
+//!
+//! The trail's files stay the authority; the index is a copy built beside them. It is fed
+//! by its own thread after each append is on disk, so it never delays an acknowledgement,
+//! and caught up from the files at start (a crash may lose its newest, unsynced entries).
+//! A lookup first waits for the index to hold every record acknowledged before it.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, mpsc};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use coffer_store::{AuditStore, IndexCursor, IndexScan, IndexedRecord};
+
+use crate::chain::{CHAIN_MEMBER, Link};
+use crate::layout::{JOURNAL, Layout, ROLLING, files_ending};
+use crate::lookup::Filter;
+
+/// A place in the index: (event time, chain position). Lookups page by it, newest first.
+pub type Cursor = IndexCursor;
+
+/// A page of records, newest first, and where the next one starts if there may be more.
+pub type Page = (Vec<Value>, Option<Cursor>);
+
+/// Every record, whatever it holds.
+const ALL: &str = "*";
+
+/// The terms a record is found by.
+pub(crate) fn terms(record: &Value) -> Vec<String> {
+    let mut out = vec![ALL.to_owned()];
+    let mut add = |name: &str, v: Option<&str>| {
+        if let Some(v) = v.filter(|v| !v.is_empty()) {
+            out.push(format!("{name}={v}"));
+        }
+    };
+    add("user", record["userIdentity"]["userName"].as_str());
+    add("akid", record["userIdentity"]["accessKeyId"].as_str());
+    add("event", record["eventName"].as_str());
+    add("source", record["eventSource"].as_str());
+    add("id", record["eventID"].as_str());
+    for res in record["resources"].as_array().into_iter().flatten() {
+        if let Some(arn) = res["ARN"].as_str() {
+            add("res", Some(arn));
+            add("res", arn.rsplit_once('/').map(|(_, id)| id));
+        }
+    }
+    if let Some(target) = record["requestParameters"]["encryptionContext"]["aws:s3:arn"]
+        .as_str()
+        .map(|a| a.trim_start_matches("arn:aws:s3:::"))
+    {
+        let bucket = target.split('/').next();
+        add("object", bucket);
+        if Some(target) != bucket {
+            add("object", Some(target));
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// The most selective term a filter names; the filter itself then checks the rest.
+fn term_for(filter: &Filter) -> String {
+    let user = filter
+        .user
+        .as_deref()
+        .map(|u| u.rsplit_once(":user/").map_or(u, |(_, name)| name));
+    let object = filter.object.as_deref().map(|o| match o.split_once('/') {
+        // A key prefix is not a term: its bucket is, and the filter checks the prefix.
+        Some((bucket, rest)) if !rest.is_empty() => bucket,
+        _ => o.trim_end_matches('/'),
+    });
+    [
+        ("id", filter.event_id.as_deref()),
+        ("res", filter.key.as_deref()),
+        ("akid", filter.access_key_id.as_deref()),
+        ("user", user),
+        ("object", object),
+        ("event", filter.event_name.as_deref()),
+        ("source", filter.event_source.as_deref()),
+    ]
+    .into_iter()
+    .find_map(|(name, v)| v.map(|v| format!("{name}={v}")))
+    .unwrap_or_else(|| ALL.to_owned())
+}
+
+fn entry(seq: u64, record: &Value) -> Option<IndexedRecord> {
+    Some(IndexedRecord {
+        seq,
+        time: record["eventTime"].as_str()?.to_owned(),
+        terms: terms(record),
+        record: serde_json::to_vec(record).ok()?,
+    })
+}
+
+/// Feeds the index and says how far it is.
+pub(crate) struct Indexer {
+    index: Arc<dyn AuditStore>,
+    through: Arc<(Mutex<u64>, Condvar)>,
+    /// Set when entries were lost (an index write failed): the next round catches up from
+    /// the files.
+    behind: Arc<AtomicBool>,
+    layout: Layout,
+}
+
+/// The writer's end: appended records go here once they are on disk.
+pub(crate) type IndexFeed = mpsc::Sender<Vec<(u64, Value)>>;
+
+/// A lookup waits at most this long for the index before reading the files instead.
+const CATCH_UP_WAIT: Duration = Duration::from_secs(5);
+
+/// The lookup side of the index.
+#[derive(Clone)]
+pub(crate) struct IndexReader {
+    index: Arc<dyn AuditStore>,
+    through: Arc<(Mutex<u64>, Condvar)>,
+}
+
+impl Indexer {
+    /// Catches the index up with the trail's files and starts the thread that indexes new
+    /// records. `head` is the newest record on disk.
+    pub(crate) fn start(
+        index: Arc<dyn AuditStore>,
+        layout: &Layout,
+    ) -> Result<(IndexFeed, IndexReader), String> {
+        let indexer = Indexer {
+            index: index.clone(),
+            through: Arc::new((Mutex::new(0), Condvar::new())),
+            behind: Arc::new(AtomicBool::new(true)),
+            layout: layout.clone(),
+        };
+        indexer.catch_up();
+        let reader = IndexReader {
+            index,
+            through: indexer.through.clone(),
+        };
+        let (feed, rx) = mpsc::channel::<Vec<(u64, Value)>>();
+        std::thread::Builder::new()
+            .name("coffer-audit-index".into())
+            .spawn(move || indexer.run(rx))
+            .map_err(|e| e.to_string())?;
+        Ok((feed, reader))
+    }
+
+    fn run(self, rx: mpsc::Receiver<Vec<(u64, Value)>>) {
+        while let Ok(mut batch) = rx.recv() {
+            while let Ok(more) = rx.try_recv() {
+                batch.extend(more);
+                if batch.len() >= 4096 {
+                    break;
+                }
+            }
+            if self.behind.load(Ordering::Acquire) {
+                self.catch_up();
+            }
+            let newest = batch.iter().map(|(s, _)| *s).max().unwrap_or(0);
+            if newest <= self.through() {
+                continue;
+            }
+            let entries: Vec<IndexedRecord> = batch
+                .iter()
+                .filter(|(s, _)| *s > self.through())
+                .filter_map(|(s, r)| entry(*s, r))
+                .collect();
+            match self.index.index_audit_records(entries) {
+                Ok(()) => self.advance(newest),
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot index audit records; catching up from the trail's files");
+                    self.behind.store(true, Ordering::Release);
+                }
+            }
+        }
+    }
+
+    fn through(&self) -> u64 {
+        *self.through.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn advance(&self, seq: u64) {
+        let mut t = self.through.0.lock().unwrap_or_else(|p| p.into_inner());
+        *t = (*t).max(seq);
+        self.through.1.notify_all();
+    }
+
+    /// Indexes every chained record on disk past what the index holds: the live journal, a
+    /// journal moved aside, then log files from the newest back to the first one the index
+    /// already covers.
+    fn catch_up(&self) {
+        let through = match self.index.audit_indexed_through() {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read the audit index");
+                return;
+            }
+        };
+        let mut missing: Vec<(u64, Value)> = Vec::new();
+        // Takes the records the index lacks; says whether all of them were already indexed.
+        let mut take = |records: Vec<Value>| -> bool {
+            let mut all_indexed = true;
+            for r in records {
+                match Link::from_json(&r[CHAIN_MEMBER]) {
+                    Some(l) if l.seq > through => {
+                        missing.push((l.seq, r));
+                        all_indexed = false;
+                    }
+                    _ => {}
+                }
+            }
+            all_indexed
+        };
+        for name in [JOURNAL, ROLLING] {
+            if let Ok(bytes) = std::fs::read(self.layout.file(name)) {
+                take(
+                    bytes
+                        .split(|b| *b == b'\n')
+                        .filter_map(|l| serde_json::from_slice(l).ok())
+                        .collect(),
+                );
+            }
+        }
+        // Log files sort by their newest record's time; two cut in the same minute may sort
+        // either way, so the walk stops only after two files the index already covers.
+        let mut covered = 0;
+        for file in files_ending(&self.layout.logs_dir(), ".json.gz")
+            .into_iter()
+            .rev()
+        {
+            if take(crate::lookup::log_file_records(&file)) {
+                covered += 1;
+                if covered >= 2 {
+                    break;
+                }
+            }
+        }
+        missing.sort_by_key(|(s, _)| *s);
+        missing.dedup_by_key(|(s, _)| *s);
+        let newest = missing.last().map_or(through, |(s, _)| *s);
+        let count = missing.len();
+        for chunk in missing.chunks(4096) {
+            let entries = chunk.iter().filter_map(|(s, r)| entry(*s, r)).collect();
+            if let Err(e) = self.index.index_audit_records(entries) {
+                tracing::error!(error = %e, "cannot index audit records");
+                return;
+            }
+        }
+        if count > 0 {
+            tracing::info!(
+                records = count,
+                "indexed audit records from the trail's files"
+            );
+        }
+        self.behind.store(false, Ordering::Release);
+        self.advance(newest);
+    }
+}
+
+impl IndexReader {
+    /// Waits until the index holds every record through `seq`; false if it did not in time.
+    fn wait_for(&self, seq: u64) -> bool {
+        let (lock, ready) = &*self.through;
+        let guard = lock.lock().unwrap_or_else(|p| p.into_inner());
+        let (guard, _) = ready
+            .wait_timeout_while(guard, CATCH_UP_WAIT, |t| *t < seq)
+            .unwrap_or_else(|p| p.into_inner());
+        *guard >= seq
+    }
+
+    /// Up to `limit` records matching `filter`, newest first, older than `before`, and the
+    /// cursor of the last one when more may follow. `None` if the index is not caught up
+    /// with `head`.
+    pub(crate) fn find(
+        &self,
+        filter: &Filter,
+        head: u64,
+        before: Option<&Cursor>,
+        limit: usize,
+    ) -> Option<Result<Page, String>> {
+        if !self.wait_for(head) {
+            return None;
+        }
+        let term = term_for(filter);
+        let mut found = Vec::new();
+        let mut place = before.cloned();
+        // Reads in pages: the filter may reject some of what the term returns.
+        let page = limit.clamp(16, 1024);
+        loop {
+            let scan = IndexScan {
+                term: &term,
+                from: filter.from.as_deref(),
+                to: filter.to.as_deref(),
+                before: place.as_ref(),
+                limit: page,
+            };
+            let batch = match self.index.scan_audit_index(&scan) {
+                Ok(b) => b,
+                Err(e) => return Some(Err(e.to_string())),
+            };
+            let exhausted = batch.len() < page;
+            for (at, bytes) in batch {
+                place = Some(at.clone());
+                let Ok(record) = serde_json::from_slice::<Value>(&bytes) else {
+                    continue;
+                };
+                if filter.matches(&record) {
+                    found.push(record);
+                    if found.len() == limit {
+                        return Some(Ok((found, place)));
+                    }
+                }
+            }
+            if exhausted {
+                return Some(Ok((found, None)));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_record_is_found_by_its_user_key_event_object_and_id() {
+        let r = json!({
+            "eventTime": "2026-01-01T00:00:00Z",
+            "eventName": "Decrypt",
+            "eventSource": "kms.amazonaws.com",
+            "eventID": "e-1",
+            "userIdentity": {"userName": "alice", "accessKeyId": "AK"},
+            "resources": [{"ARN": "arn:aws:kms:us-east-1:1:key/k-1"}],
+            "requestParameters": {"encryptionContext": {"aws:s3:arn": "arn:aws:s3:::b/dir/o"}},
+        });
+        let t = terms(&r);
+        for want in [
+            "*",
+            "user=alice",
+            "akid=AK",
+            "event=Decrypt",
+            "source=kms.amazonaws.com",
+            "id=e-1",
+            "res=arn:aws:kms:us-east-1:1:key/k-1",
+            "res=k-1",
+            "object=b",
+            "object=b/dir/o",
+        ] {
+            assert!(t.contains(&want.to_owned()), "{want} missing from {t:?}");
+        }
+    }
+
+    #[test]
+    fn a_filter_reads_its_most_selective_term() {
+        let f = |filter: Filter| term_for(&filter);
+        assert_eq!(f(Filter::default()), "*");
+        assert_eq!(
+            f(Filter {
+                user: Some("arn:aws:iam::1:user/bob".into()),
+                event_name: Some("Decrypt".into()),
+                ..Default::default()
+            }),
+            "user=bob"
+        );
+        assert_eq!(
+            f(Filter {
+                key: Some("k-1".into()),
+                user: Some("bob".into()),
+                ..Default::default()
+            }),
+            "res=k-1"
+        );
+        assert_eq!(
+            f(Filter {
+                object: Some("b/dir/".into()),
+                ..Default::default()
+            }),
+            "object=b"
+        );
+    }
+}

@@ -1,0 +1,64 @@
+//! What the metadata store keeps for the audit trail: the outbox that commits a KMS change
+//! together with its record, and the index that answers lookups in time proportional to the
+//! result.
+//!
+//! The trail's files stay the authority (chained, anchored, signed); the index holds a copy
+//! of each record for lookups and can be rebuilt from them, so it is written without delaying
+//! any acknowledgement.
+
+use crate::error::StoreResult;
+
+/// One write to the KMS's records (keys, aliases), by record id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KmsWrite {
+    Put { id: String, record: Vec<u8> },
+    Delete { id: String },
+}
+
+/// A record to index: its place in the chain, its time (RFC 3339, seconds, UTC: sorts as
+/// it reads) and the terms it is found by (`user=alice`, `event=Decrypt`, …).
+#[derive(Debug, Clone)]
+pub struct IndexedRecord {
+    pub seq: u64,
+    pub time: String,
+    pub terms: Vec<String>,
+    pub record: Vec<u8>,
+}
+
+/// A place in the index, newest first: (time, seq).
+pub type IndexCursor = (String, u64);
+
+/// A range of the index to read, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct IndexScan<'a> {
+    pub term: &'a str,
+    /// Inclusive RFC 3339 bounds.
+    pub from: Option<&'a str>,
+    pub to: Option<&'a str>,
+    /// Only records strictly older than this place (the previous page's last).
+    pub before: Option<&'a IndexCursor>,
+    pub limit: usize,
+}
+
+pub trait AuditStore: Send + Sync {
+    /// Applies `writes` and keeps `record` in the audit outbox under `record_id`, in one
+    /// commit: a crash leaves both or neither. The record leaves the outbox once the trail
+    /// holds it ([`AuditStore::clear_audit_outbox`]).
+    fn commit_kms_change(
+        &self,
+        writes: Vec<KmsWrite>,
+        record_id: &str,
+        record: &[u8],
+    ) -> StoreResult<()>;
+    /// Records committed with a change that the trail may not hold yet, in commit order.
+    fn audit_outbox(&self) -> StoreResult<Vec<(String, Vec<u8>)>>;
+    fn clear_audit_outbox(&self, record_id: &str) -> StoreResult<()>;
+
+    /// Adds records to the index; the index then holds every record through the highest
+    /// `seq` given.
+    fn index_audit_records(&self, records: Vec<IndexedRecord>) -> StoreResult<()>;
+    /// The highest `seq` indexed (0 when none).
+    fn audit_indexed_through(&self) -> StoreResult<u64>;
+    /// Records carrying `scan.term`, newest first, each with its place.
+    fn scan_audit_index(&self, scan: &IndexScan<'_>) -> StoreResult<Vec<(IndexCursor, Vec<u8>)>>;
+}
