@@ -4,7 +4,8 @@
 //!
 //! The trail's files stay the authority; the index is a copy built beside them. It is fed
 //! by its own thread after each append is on disk, so it never delays an acknowledgement,
-//! and caught up from the files at start (a crash may lose its newest, unsynced entries).
+//! and caught up from the files at start. Each batch it indexes also moves the chain's
+//! anchor in the same commit, so the anchor is at most one batch behind the journal.
 //! A lookup first waits for the index to hold every record acknowledged before it.
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -15,7 +16,7 @@ use serde_json::Value;
 
 use coffer_store::{AuditStore, IndexCursor, IndexScan, IndexedRecord};
 
-use crate::chain::{CHAIN_MEMBER, Link};
+use crate::chain::{CHAIN_MEMBER, ChainKey, Link};
 use crate::layout::{JOURNAL, Layout, ROLLING, files_ending};
 use crate::lookup::Filter;
 
@@ -104,6 +105,8 @@ pub(crate) struct Indexer {
     /// the files.
     behind: Arc<AtomicBool>,
     layout: Layout,
+    /// Authenticates the anchor each indexed batch moves in the metadata store.
+    chain: Arc<ChainKey>,
 }
 
 /// The writer's end: appended records go here once they are on disk.
@@ -125,12 +128,14 @@ impl Indexer {
     pub(crate) fn start(
         index: Arc<dyn AuditStore>,
         layout: &Layout,
+        chain: Arc<ChainKey>,
     ) -> Result<(IndexFeed, IndexReader), String> {
         let indexer = Indexer {
             index: index.clone(),
             through: Arc::new((Mutex::new(0), Condvar::new())),
             behind: Arc::new(AtomicBool::new(true)),
             layout: layout.clone(),
+            chain,
         };
         indexer.catch_up();
         let reader = IndexReader {
@@ -165,7 +170,14 @@ impl Indexer {
                 .filter(|(s, _)| *s > self.through())
                 .filter_map(|(s, r)| entry(*s, r))
                 .collect();
-            match self.index.index_audit_records(entries) {
+            // The newest link indexed is anchored in the same commit: the anchor trails the
+            // journal by one index batch, not by the writer's anchoring period.
+            let anchor = batch
+                .iter()
+                .filter_map(|(_, r)| Link::from_json(&r[CHAIN_MEMBER]))
+                .max_by_key(|l| l.seq)
+                .map(|l| (l.seq, crate::trail::anchor_bytes(&self.chain, l)));
+            match self.index.index_audit_records(entries, anchor) {
                 Ok(()) => self.advance(newest),
                 Err(e) => {
                     tracing::error!(error = %e, "cannot index audit records; catching up from the trail's files");
@@ -241,7 +253,7 @@ impl Indexer {
         let count = missing.len();
         for chunk in missing.chunks(4096) {
             let entries = chunk.iter().filter_map(|(s, r)| entry(*s, r)).collect();
-            if let Err(e) = self.index.index_audit_records(entries) {
+            if let Err(e) = self.index.index_audit_records(entries, None) {
                 tracing::error!(error = %e, "cannot index audit records");
                 return;
             }

@@ -33,5 +33,5 @@ pub use layout::{Layout, PUBLIC_KEY, rfc3339};
 pub use lookup::{Filter, lookup};
 pub use lookup_events::{LookupError, lookup_events};
 pub use signing::{SIGNATURE_ALGORITHM, SigningKey};
-pub use trail::{AnchorStore, AuditLog, Cadence, MemoryAnchorStore};
+pub use trail::{AnchorStore, AuditLog, Cadence, MemoryAnchorStore, StoreAnchors};
 pub use verify::{Report, Trust, verify};

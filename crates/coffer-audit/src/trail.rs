@@ -76,23 +76,44 @@ pub(crate) const ANCHOR_TAG: &str = "chain-anchor";
 /// Where the newest link is kept besides the trail's own files, so that removing records at
 /// the end (with the anchor file) is still caught: the metadata store, in the server.
 pub trait AnchorStore: Send + Sync {
-    fn save(&self, anchor: &[u8]) -> Result<(), String>;
+    /// Keeps `anchor` (for chain position `seq`) unless a newer one is kept.
+    fn save(&self, seq: u64, anchor: &[u8]) -> Result<(), String>;
     fn load(&self) -> Result<Option<Vec<u8>>, String>;
 }
 
 /// An anchor store in memory, for tools and tests that run a trail without a metadata store.
 /// A server keeps its anchor in the metadata store instead, so it outlives the process.
 #[derive(Default)]
-pub struct MemoryAnchorStore(Mutex<Option<Vec<u8>>>);
+pub struct MemoryAnchorStore(Mutex<Option<(u64, Vec<u8>)>>);
 
 impl AnchorStore for MemoryAnchorStore {
-    fn save(&self, anchor: &[u8]) -> Result<(), String> {
-        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(anchor.to_vec());
+    fn save(&self, seq: u64, anchor: &[u8]) -> Result<(), String> {
+        let mut kept = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if kept.as_ref().is_none_or(|(s, _)| seq > *s) {
+            *kept = Some((seq, anchor.to_vec()));
+        }
         Ok(())
     }
 
     fn load(&self) -> Result<Option<Vec<u8>>, String> {
-        Ok(self.0.lock().unwrap_or_else(|p| p.into_inner()).clone())
+        let kept = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        Ok(kept.as_ref().map(|(_, a)| a.clone()))
+    }
+}
+
+/// The anchor in the metadata store, as a server keeps it. The lookup index also moves it
+/// with each batch it indexes, in the same commit.
+pub struct StoreAnchors(pub Arc<dyn coffer_store::AuditStore>);
+
+impl AnchorStore for StoreAnchors {
+    fn save(&self, seq: u64, anchor: &[u8]) -> Result<(), String> {
+        self.0
+            .save_audit_anchor(seq, anchor)
+            .map_err(|e| e.to_string())
+    }
+
+    fn load(&self) -> Result<Option<Vec<u8>>, String> {
+        self.0.audit_anchor().map_err(|e| e.to_string())
     }
 }
 
@@ -253,7 +274,7 @@ impl AuditLog {
         writer.write_anchor(head)?;
         let index = match index {
             Some(index) => {
-                let (feed, reader) = Indexer::start(index, &layout)?;
+                let (feed, reader) = Indexer::start(index, &layout, chain.clone())?;
                 writer.index_feed = Some(feed);
                 Some(reader)
             }
@@ -597,7 +618,7 @@ impl Writer {
         }
         let bytes = anchor_bytes(&self.chain, head);
         write_durably(&self.layout.file(ANCHOR), &bytes).map_err(|e| e.to_string())?;
-        self.anchors.save(&bytes)?;
+        self.anchors.save(head.seq, &bytes)?;
         self.anchored = (head, Instant::now());
         Ok(())
     }

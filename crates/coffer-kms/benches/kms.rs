@@ -14,20 +14,6 @@ use coffer_kms::{BuiltinKms, Caller, EncryptionContext, Kms, KmsIdentity, RootKe
 use coffer_store::RedbMetaStore;
 use criterion::{Criterion, criterion_group, criterion_main};
 
-/// The chain's anchor in the metadata store, as the server keeps it.
-struct SettingAnchor(Arc<RedbMetaStore>);
-
-impl coffer_audit::AnchorStore for SettingAnchor {
-    fn save(&self, anchor: &[u8]) -> Result<(), String> {
-        coffer_store::MetaStore::put_setting(self.0.as_ref(), "audit_chain_anchor", anchor)
-            .map_err(|e| e.to_string())
-    }
-    fn load(&self) -> Result<Option<Vec<u8>>, String> {
-        coffer_store::MetaStore::get_setting(self.0.as_ref(), "audit_chain_anchor")
-            .map_err(|e| e.to_string())
-    }
-}
-
 fn bench(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("temp dir");
     let meta = Arc::new(RedbMetaStore::open(&dir.path().join("meta.redb")).expect("store"));
@@ -42,7 +28,7 @@ fn bench(c: &mut Criterion) {
         coffer_audit::SigningKey::from_pkcs8(&coffer_audit::SigningKey::generate().unwrap())
             .unwrap(),
         coffer_audit::ChainKey::new(&root.derive_key("coffer audit chain")),
-        Arc::new(SettingAnchor(meta.clone())),
+        Arc::new(coffer_audit::StoreAnchors(meta.clone())),
         None,
         coffer_audit::Cadence::default(),
     )

@@ -50,13 +50,22 @@ pub trait AuditStore: Send + Sync {
         record_id: &str,
         record: &[u8],
     ) -> StoreResult<()>;
+    /// Keeps the chain's anchor (the newest link, authenticated by the audit layer) for
+    /// position `seq`, unless a newer one is kept already: the anchor only moves forward.
+    fn save_audit_anchor(&self, seq: u64, anchor: &[u8]) -> StoreResult<()>;
+    fn audit_anchor(&self) -> StoreResult<Option<Vec<u8>>>;
+
     /// Records committed with a change that the trail may not hold yet, in commit order.
     fn audit_outbox(&self) -> StoreResult<Vec<(String, Vec<u8>)>>;
     fn clear_audit_outbox(&self, record_id: &str) -> StoreResult<()>;
 
     /// Adds records to the index; the index then holds every record through the highest
-    /// `seq` given.
-    fn index_audit_records(&self, records: Vec<IndexedRecord>) -> StoreResult<()>;
+    /// `seq` given. With `anchor`, the chain's anchor moves to it in the same commit.
+    fn index_audit_records(
+        &self,
+        records: Vec<IndexedRecord>,
+        anchor: Option<(u64, Vec<u8>)>,
+    ) -> StoreResult<()>;
     /// The highest `seq` indexed (0 when none).
     fn audit_indexed_through(&self) -> StoreResult<u64>;
     /// Records carrying `scan.term`, newest first, each with its place.

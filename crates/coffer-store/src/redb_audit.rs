@@ -16,6 +16,28 @@ pub(crate) const AUDIT_RECORDS: TableDefinition<u64, &[u8]> = TableDefinition::n
 pub(crate) const AUDIT_TERMS: TableDefinition<&[u8], ()> = TableDefinition::new("audit_terms");
 /// The highest chain position indexed (settings entry, 8 bytes big-endian).
 const INDEXED_THROUGH: &str = "audit_indexed_through";
+/// The chain's anchor (settings entry), and the position it names.
+const ANCHOR: &str = "audit_chain_anchor";
+const ANCHOR_SEQ: &str = "audit_chain_anchor_seq";
+
+fn setting_u64(
+    settings: &impl ReadableTable<&'static str, &'static [u8]>,
+    name: &str,
+) -> StoreResult<u64> {
+    Ok(settings
+        .get(name)?
+        .and_then(|v| v.value().try_into().ok().map(u64::from_be_bytes))
+        .unwrap_or(0))
+}
+
+/// Moves the anchor forward to `seq`; an older one than kept is ignored.
+fn put_anchor(settings: &mut redb::Table<&str, &[u8]>, seq: u64, anchor: &[u8]) -> StoreResult<()> {
+    if seq > setting_u64(settings, ANCHOR_SEQ)? {
+        settings.insert(ANCHOR, anchor)?;
+        settings.insert(ANCHOR_SEQ, seq.to_be_bytes().as_slice())?;
+    }
+    Ok(())
+}
 
 fn term_key(term: &str, time: &str, seq: u64) -> Vec<u8> {
     let mut k = Vec::with_capacity(term.len() + time.len() + 10);
@@ -69,6 +91,17 @@ impl AuditStore for RedbMetaStore {
         })
     }
 
+    fn save_audit_anchor(&self, seq: u64, anchor: &[u8]) -> StoreResult<()> {
+        let anchor = anchor.to_vec();
+        self.write(move |txn| put_anchor(&mut txn.open_table(SETTINGS)?, seq, &anchor))
+    }
+
+    fn audit_anchor(&self) -> StoreResult<Option<Vec<u8>>> {
+        let txn = self.db.current()?.begin_read()?;
+        let t = txn.open_table(SETTINGS)?;
+        Ok(t.get(ANCHOR)?.map(|v| v.value().to_vec()))
+    }
+
     fn audit_outbox(&self) -> StoreResult<Vec<(String, Vec<u8>)>> {
         let txn = self.db.current()?.begin_read()?;
         let t = txn.open_table(AUDIT_OUTBOX)?;
@@ -98,7 +131,11 @@ impl AuditStore for RedbMetaStore {
         })
     }
 
-    fn index_audit_records(&self, records: Vec<IndexedRecord>) -> StoreResult<()> {
+    fn index_audit_records(
+        &self,
+        records: Vec<IndexedRecord>,
+        anchor: Option<(u64, Vec<u8>)>,
+    ) -> StoreResult<()> {
         let Some(newest) = records.iter().map(|r| r.seq).max() else {
             return Ok(());
         };
@@ -112,12 +149,11 @@ impl AuditStore for RedbMetaStore {
                 }
             }
             let mut settings = txn.open_table(SETTINGS)?;
-            let through = settings
-                .get(INDEXED_THROUGH)?
-                .and_then(|v| v.value().try_into().ok().map(u64::from_be_bytes))
-                .unwrap_or(0);
-            if newest > through {
+            if newest > setting_u64(&settings, INDEXED_THROUGH)? {
                 settings.insert(INDEXED_THROUGH, newest.to_be_bytes().as_slice())?;
+            }
+            if let Some((seq, bytes)) = &anchor {
+                put_anchor(&mut settings, *seq, bytes)?;
             }
             Ok(())
         })
@@ -125,10 +161,7 @@ impl AuditStore for RedbMetaStore {
 
     fn audit_indexed_through(&self) -> StoreResult<u64> {
         let txn = self.db.current()?.begin_read()?;
-        let t = txn.open_table(SETTINGS)?;
-        Ok(t.get(INDEXED_THROUGH)?
-            .and_then(|v| v.value().try_into().ok().map(u64::from_be_bytes))
-            .unwrap_or(0))
+        setting_u64(&txn.open_table(SETTINGS)?, INDEXED_THROUGH)
     }
 
     fn scan_audit_index(&self, scan: &IndexScan<'_>) -> StoreResult<Vec<(IndexCursor, Vec<u8>)>> {
@@ -198,13 +231,22 @@ mod tests {
     #[test]
     fn a_scan_returns_one_term_newest_first_within_its_bounds_and_pages() {
         let (_d, s) = store();
-        s.index_audit_records(vec![
-            rec(1, "2026-01-01T00:00:00Z", &["*", "user=a"]),
-            rec(2, "2026-01-01T00:00:01Z", &["*", "user=b"]),
-            rec(3, "2026-01-01T00:00:01Z", &["*", "user=a"]),
-            rec(4, "2026-01-02T00:00:00Z", &["*", "user=ab"]),
-        ])
+        s.index_audit_records(
+            vec![
+                rec(1, "2026-01-01T00:00:00Z", &["*", "user=a"]),
+                rec(2, "2026-01-01T00:00:01Z", &["*", "user=b"]),
+                rec(3, "2026-01-01T00:00:01Z", &["*", "user=a"]),
+                rec(4, "2026-01-02T00:00:00Z", &["*", "user=ab"]),
+            ],
+            Some((4, b"anchor-4".to_vec())),
+        )
         .unwrap();
+        // The anchor moves with the index, and only forward.
+        assert_eq!(s.audit_anchor().unwrap().as_deref(), Some(&b"anchor-4"[..]));
+        s.save_audit_anchor(3, b"anchor-3").unwrap();
+        assert_eq!(s.audit_anchor().unwrap().as_deref(), Some(&b"anchor-4"[..]));
+        s.save_audit_anchor(5, b"anchor-5").unwrap();
+        assert_eq!(s.audit_anchor().unwrap().as_deref(), Some(&b"anchor-5"[..]));
         assert_eq!(s.audit_indexed_through().unwrap(), 4);
         let scan = |term, from, to, before, limit| {
             bodies(

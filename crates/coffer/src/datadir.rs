@@ -5,10 +5,9 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use coffer_audit::{AnchorStore, AuditLog, Cadence, ChainKey, Layout, SigningKey};
+use coffer_audit::{AuditLog, Cadence, ChainKey, Layout, SigningKey, StoreAnchors};
 use coffer_kms::{BuiltinKms, KmsIdentity, MasterKeyring, RootKey};
 use coffer_s3::{CofferS3, ServerIdentity, UserDirectory};
-use coffer_store::MetaStore;
 use coffer_store::{FsBlobStore, RedbMetaStore};
 
 pub struct DataDir {
@@ -59,27 +58,6 @@ pub fn open(data_dir: &Path) -> Result<DataDir, OpenError> {
 
 /// What the audit chain's MAC key is derived from the root key for.
 const CHAIN_KEY_LABEL: &str = "coffer audit chain";
-/// The settings entry that keeps the audit chain's anchor.
-const ANCHOR_SETTING: &str = "audit_chain_anchor";
-
-/// The audit chain's anchor in the metadata store, beside the trail's own copy: removing
-/// the newest records and the anchor file is still caught.
-struct MetaAnchor(Arc<RedbMetaStore>);
-
-impl AnchorStore for MetaAnchor {
-    fn save(&self, anchor: &[u8]) -> Result<(), String> {
-        self.0
-            .put_setting(ANCHOR_SETTING, anchor)
-            .map_err(|e| e.to_string())
-    }
-
-    fn load(&self) -> Result<Option<Vec<u8>>, String> {
-        self.0
-            .get_setting(ANCHOR_SETTING)
-            .map_err(|e| e.to_string())
-    }
-}
-
 /// Where the audit signing key is kept, sealed under the root key.
 const SIGNING_KEY_FILE: &str = "audit/signing-key.sealed";
 const SIGNING_KEY_LABEL: &str = "coffer audit signing key v1";
@@ -114,9 +92,9 @@ impl DataDir {
         let key = SigningKey::from_pkcs8(&pkcs8)?;
         let chain = ChainKey::new(&self.root.derive_key(CHAIN_KEY_LABEL));
         let layout = Layout::new(data_dir, &identity.account_id, &identity.region);
-        let anchors = Arc::new(MetaAnchor(self.meta.clone()));
-        // The lookup index lives in the metadata store.
+        // The chain's anchor and the lookup index live in the metadata store.
         let index: Arc<dyn coffer_store::AuditStore> = self.meta.clone();
+        let anchors = Arc::new(StoreAnchors(index.clone()));
         Ok(Arc::new(AuditLog::open(
             layout,
             key,
