@@ -18,6 +18,8 @@ pub struct Layout {
 
 pub(crate) const JOURNAL: &str = "journal.jsonl";
 pub(crate) const ROLLING: &str = "journal.rolling";
+/// Where a cut writes its log file before it knows the file's name.
+pub(crate) const CUT_TMP: &str = ".cut.json.gz.tmp";
 pub(crate) const STATE: &str = "digest-state.json";
 /// The chain's newest digest, signed: without it, removing the newest digest (and its log
 /// files) would leave a shorter chain that still verifies.

@@ -20,6 +20,7 @@ mod chain;
 mod event;
 mod index;
 mod layout;
+mod log_file;
 mod lookup;
 mod lookup_events;
 mod signing;

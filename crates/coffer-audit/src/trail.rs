@@ -11,7 +11,7 @@ use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, RwLock, mpsc};
+use std::sync::{Arc, Mutex, RwLock, TryLockError, mpsc};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
@@ -22,7 +22,7 @@ use crate::chain::{CHAIN_MEMBER, ChainKey, Link};
 use crate::event::AuditEvent;
 use crate::index::{Cursor, IndexFeed, IndexReader, Indexer, Page};
 use crate::layout::{
-    ANCHOR, HEAD, JOURNAL, Layout, PUBLIC_KEY, ROLLING, STATE, gzip, rfc3339, sha256_hex,
+    ANCHOR, CUT_TMP, HEAD, JOURNAL, Layout, PUBLIC_KEY, ROLLING, STATE, gzip, rfc3339, sha256_hex,
     write_durably,
 };
 use crate::lookup::Filter;
@@ -500,6 +500,7 @@ fn tick(jobs: mpsc::Sender<Job>, cadence: Cadence) {
 
 impl Writer {
     fn run(mut self, jobs: mpsc::Receiver<Job>) {
+        let mut deferred: Vec<Job> = Vec::new();
         while let Ok(first) = jobs.recv() {
             let mut batch = vec![first];
             while batch.len() < MAX_BATCH {
@@ -532,19 +533,32 @@ impl Writer {
                     self.anchor_if_moved();
                 }
             }
-            for job in others {
+            // Cuts and digests put off while a verification ran go first, in order.
+            let pending: Vec<Job> = deferred.drain(..).chain(others).collect();
+            for job in pending {
+                let is_cut = matches!(job, Job::Cut(_));
                 match job {
                     // A verification sees the trail before or after a cut or a digest,
-                    // never halfway (a log file written but not yet listed, say).
-                    Job::Cut(reply) => {
-                        let _quiet = self.maintenance.clone();
-                        let _guard = _quiet.write().unwrap_or_else(|p| p.into_inner());
-                        let _ = reply.send(self.cut());
-                    }
-                    Job::Digest(reply) => {
-                        let _quiet = self.maintenance.clone();
-                        let _guard = _quiet.write().unwrap_or_else(|p| p.into_inner());
-                        let _ = reply.send(self.digest());
+                    // never halfway (a log file written but not yet listed, say). While one
+                    // runs, they wait for a later round (the timer sends one at least every
+                    // second) instead of blocking this thread, so appends go on. Once one
+                    // waits, the ones after it wait too, keeping their order.
+                    Job::Cut(reply) | Job::Digest(reply) => {
+                        let lock = self.maintenance.clone();
+                        let quiet = match lock.try_write() {
+                            _ if !deferred.is_empty() => None,
+                            Ok(guard) => Some(guard),
+                            Err(TryLockError::Poisoned(p)) => Some(p.into_inner()),
+                            Err(TryLockError::WouldBlock) => None,
+                        };
+                        match quiet {
+                            Some(_guard) => {
+                                let done = if is_cut { self.cut() } else { self.digest() };
+                                let _ = reply.send(done);
+                            }
+                            None if is_cut => deferred.push(Job::Cut(reply)),
+                            None => deferred.push(Job::Digest(reply)),
+                        }
                     }
                     Job::Anchor => self.anchor_if_moved(),
                     Job::Append(..) => {}
@@ -674,66 +688,38 @@ impl Writer {
     /// Writes the log file of a journal moved aside (also after a crash), then removes it.
     fn finish_cut(&mut self) -> Result<(), String> {
         let rolling = self.layout.file(ROLLING);
-        let bytes = match std::fs::read(&rolling) {
-            Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(e.to_string()),
-        };
-        // A torn last line (a crash mid-append, never acknowledged) is dropped. Anything
-        // else that does not parse was acknowledged once and is now damaged: kept out of the
-        // log file, but said loudly.
-        let lines: Vec<&[u8]> = bytes
-            .split(|b| *b == b'\n')
-            .filter(|l| !l.is_empty())
-            .collect();
-        let mut records: Vec<Value> = Vec::with_capacity(lines.len());
-        for (i, line) in lines.iter().enumerate() {
-            match serde_json::from_slice(line) {
-                Ok(r) => records.push(r),
-                Err(_) if i + 1 == lines.len() && !bytes.ends_with(b"\n") => {}
-                Err(e) => tracing::error!(
-                    target: "coffer::integrity",
-                    line = i + 1,
-                    error = %e,
-                    "integrity alert: a damaged record in the audit journal"
-                ),
-            }
+        if !rolling.exists() {
+            return Ok(());
         }
-        if !records.is_empty() {
-            let times: Vec<&str> = records
-                .iter()
-                .filter_map(|r| r["eventTime"].as_str())
-                .collect();
-            let oldest = times.iter().min().copied().unwrap_or_default().to_owned();
-            let newest = times.iter().max().copied().unwrap_or_default().to_owned();
-            let content =
-                serde_json::to_vec(&json!({ "Records": records })).map_err(|e| e.to_string())?;
-            let hash = sha256_hex(&content);
+        let tmp = self.layout.file(CUT_TMP);
+        if let Some(cut) = crate::log_file::write(&rolling, &tmp)? {
             // Named by its content (newest record's time and hash), so finishing a cut after
             // a crash names the file it may already have written, not a second copy.
             let stamp =
-                OffsetDateTime::parse(&newest, &time::format_description::well_known::Rfc3339)
+                OffsetDateTime::parse(&cut.newest, &time::format_description::well_known::Rfc3339)
                     .unwrap_or_else(|_| OffsetDateTime::now_utc());
-            let path = self.layout.log_file(stamp, &hash[..16]);
+            let path = self.layout.log_file(stamp, &cut.hash[..16]);
             let mut state = self.state()?;
-            if let Some(link) = records
-                .iter()
-                .filter_map(|r| Link::from_json(&r[CHAIN_MEMBER]))
-                .next_back()
-            {
+            if let Some(link) = cut.last_link {
                 state.chain_head = Some(link.to_json());
             }
-            if !state.pending.iter().any(|p| p.hash == hash) {
-                let full = self.layout.root.join(&path);
-                if !full.exists() {
-                    write_durably(&full, &gzip(&content).map_err(|e| e.to_string())?)
-                        .map_err(|e| e.to_string())?;
-                }
+            let full = self.layout.root.join(&path);
+            if state.pending.iter().any(|p| p.hash == cut.hash) || full.exists() {
+                std::fs::remove_file(&cut.tmp).map_err(|e| e.to_string())?;
+            } else {
+                let dir = full.parent().ok_or("a log file needs a directory")?;
+                crate::layout::private_dir(dir).map_err(|e| e.to_string())?;
+                std::fs::rename(&cut.tmp, &full).map_err(|e| e.to_string())?;
+                File::open(dir)
+                    .and_then(|d| d.sync_all())
+                    .map_err(|e| e.to_string())?;
+            }
+            if !state.pending.iter().any(|p| p.hash == cut.hash) {
                 state.pending.push(LogFileEntry {
                     path,
-                    hash,
-                    oldest,
-                    newest,
+                    hash: cut.hash,
+                    oldest: cut.oldest,
+                    newest: cut.newest,
                 });
             }
             self.save_state(&state)?;
@@ -827,4 +813,76 @@ pub(crate) fn signed_string(end: &str, path: &str, hash: &str, previous: Option<
         "{end}\ncoffer-audit/{path}\n{hash}\n{}",
         previous.unwrap_or("null")
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Identity, KMS_SOURCE, Origin};
+
+    fn event() -> AuditEvent {
+        AuditEvent {
+            event_source: KMS_SOURCE,
+            event_name: "Decrypt".into(),
+            identity: Some(Identity {
+                arn: "arn:aws:iam::000000000000:user/u".into(),
+                user_name: "u".into(),
+                access_key_id: None,
+            }),
+            origin: Origin::Service("s3.amazonaws.com".into()),
+            request_parameters: Value::Null,
+            response_elements: Value::Null,
+            error: None,
+            read_only: true,
+            resources: vec![],
+            request_id: "r".into(),
+            data_event: false,
+            service_event_details: None,
+            additional_event_data: None,
+        }
+    }
+
+    /// A cut that falls due while a verification runs waits for it without holding up the
+    /// appends behind it, and happens once the verification is over.
+    #[test]
+    fn appends_go_on_while_a_cut_waits_for_a_verification() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = Arc::new(
+            AuditLog::open(
+                Layout::new(dir.path(), "000000000000", "us-east-1"),
+                SigningKey::from_pkcs8(&SigningKey::generate().unwrap()).unwrap(),
+                ChainKey::new(&zeroize::Zeroizing::new([1u8; 32])),
+                Arc::new(MemoryAnchorStore::default()),
+                None,
+                Cadence::default(),
+            )
+            .unwrap(),
+        );
+        log.record(&event()).unwrap();
+        // As a running verification holds it.
+        let verifying = log.maintenance.clone();
+        let guard = verifying.read().unwrap();
+        let cutter = {
+            let log = log.clone();
+            std::thread::spawn(move || log.cut())
+        };
+        std::thread::sleep(Duration::from_millis(100));
+        let started = Instant::now();
+        for _ in 0..5 {
+            log.record(&event()).unwrap();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "appends waited for the cut: {:?}",
+            started.elapsed()
+        );
+        assert!(!cutter.is_finished(), "the cut ran during the verification");
+        drop(guard);
+        cutter.join().unwrap().unwrap();
+        let journal = std::fs::read(log.layout.file(JOURNAL)).unwrap();
+        assert!(
+            journal.is_empty(),
+            "the cut did not happen after the verification"
+        );
+    }
 }
