@@ -57,6 +57,10 @@ pub struct Args {
     #[arg(long)]
     pub ca_bundle: Option<PathBuf>,
 
+    /// Speak HTTP/2 (ALPN `h2` over TLS, prior knowledge over plain HTTP) instead of HTTP/1.1
+    #[arg(long)]
+    pub http2: bool,
+
     /// Region used for signing
     #[arg(long, default_value = "us-east-1")]
     pub region: String,

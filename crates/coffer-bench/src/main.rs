@@ -10,7 +10,10 @@
 //!
 //! Each server-side encryption mode can be measured with `--sse none|s3|kms[:KEY]|c`
 //! (SSE-C uses a random key generated for the run). `--ca-bundle` trusts a private CA,
-//! e.g. a development server's self-signed certificate, for https endpoints.
+//! e.g. a development server's self-signed certificate, for https endpoints. Requests go
+//! over HTTP/1.1, or HTTP/2 with `--http2`. When the server exports
+//! `process_cpu_seconds_total` on `/metrics` (Coffer does), each phase also reports the
+//! server's CPU time and its CPU seconds per GiB moved.
 //!
 //! `--workload soak --duration 10m` instead runs a timed mix of every request in every
 //! mode against keys each worker owns, checking every answer (see `soak`).
@@ -24,13 +27,13 @@
 mod args;
 mod data;
 mod errors;
+mod http_client;
 mod ops;
 mod phase;
 mod s3;
 mod soak;
 mod sse;
 mod stats;
-mod tls;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -90,7 +93,12 @@ async fn run(args: Args) -> Result<bool, String> {
         args.concurrency,
     );
 
-    let client = s3::client(&args)?;
+    let http = http_client::Hyper::new(args.ca_bundle.as_deref(), args.http2)?;
+    let client = s3::client(&args, &http)?;
+    let server_cpu = ServerCpu {
+        http: http.clone(),
+        url: format!("{}/metrics", args.endpoint.trim_end_matches('/')),
+    };
     let sse = Sse::new(args.sse.clone(), args.seed)?;
     let created = s3::ensure_bucket(&client, &args.bucket, &args.region).await?;
     if created && args.sse == sse::SseMode::Customer {
@@ -118,22 +126,32 @@ async fn run(args: Args) -> Result<bool, String> {
     let mut ok = true;
     if !args.skip_put {
         let b = bench.clone();
+        let cpu = server_cpu.read().await;
         let put = phase::run(phase("PUT", true), move |i| {
             let b = b.clone();
             async move { b.put(i).await }
         })
         .await;
-        println!("{}", put.summary());
+        println!(
+            "{}{}",
+            put.summary(),
+            server_cpu.since(cpu, put.bytes).await
+        );
         ok &= !put.failed();
     }
 
     let b = bench.clone();
+    let cpu = server_cpu.read().await;
     let get = phase::run(phase("GET", true), move |i| {
         let b = b.clone();
         async move { b.get(i).await }
     })
     .await;
-    println!("{}", get.summary());
+    println!(
+        "{}{}",
+        get.summary(),
+        server_cpu.since(cpu, get.bytes).await
+    );
     ok &= !get.failed();
 
     if !args.keep {
@@ -147,4 +165,33 @@ async fn run(args: Args) -> Result<bool, String> {
         ok &= !delete.failed();
     }
     Ok(ok)
+}
+
+/// The server's CPU time, from its `/metrics`.
+struct ServerCpu {
+    http: http_client::Hyper,
+    url: String,
+}
+
+impl ServerCpu {
+    async fn read(&self) -> Option<f64> {
+        let text = self.http.get_text(&self.url).await?;
+        text.lines()
+            .find_map(|l| l.strip_prefix("process_cpu_seconds_total "))
+            .and_then(|v| v.trim().parse().ok())
+    }
+
+    /// `  server_cpu=…s (… s/GiB)` for a phase that began at `before` and moved `bytes`;
+    /// empty when the server does not say.
+    async fn since(&self, before: Option<f64>, bytes: u64) -> String {
+        match (before, self.read().await) {
+            (Some(b), Some(a)) if bytes > 0 => format!(
+                "  server_cpu={:.2}s ({:.2} s/GiB)",
+                a - b,
+                (a - b) / (bytes as f64 / (1u64 << 30) as f64)
+            ),
+            (Some(b), Some(a)) => format!("  server_cpu={:.2}s", a - b),
+            _ => String::new(),
+        }
+    }
 }

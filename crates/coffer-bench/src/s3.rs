@@ -8,13 +8,14 @@ use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
 
 use crate::args::Args;
 use crate::errors::describe;
-use crate::tls;
+use crate::http_client::Hyper;
 
-/// Builds a path-style client for the endpoint with static credentials.
+/// Builds a path-style client for the endpoint with static credentials, sending through
+/// `http` (whose HTTP version `--http2` chose).
 ///
 /// Retries are disabled so every failed request shows up in the error count and the
 /// latency figures are those of single attempts.
-pub fn client(args: &Args) -> Result<Client, String> {
+pub fn client(args: &Args, http: &Hyper) -> Result<Client, String> {
     let credentials = Credentials::new(
         &args.access_key,
         &args.secret_key,
@@ -22,17 +23,14 @@ pub fn client(args: &Args) -> Result<Client, String> {
         None,
         "coffer-bench",
     );
-    let mut config = aws_sdk_s3::Config::builder()
+    let config = aws_sdk_s3::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .endpoint_url(&args.endpoint)
         .region(Region::new(args.region.clone()))
         .credentials_provider(credentials)
         .force_path_style(true)
-        .retry_config(RetryConfig::disabled());
-    config = config.http_client(match &args.ca_bundle {
-        Some(path) => tls::http_client_trusting(path)?,
-        None => tls::http_client_with_system_roots(),
-    });
+        .retry_config(RetryConfig::disabled())
+        .http_client(http.shared());
     Ok(Client::from_conf(config.build()))
 }
 

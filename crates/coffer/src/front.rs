@@ -73,6 +73,7 @@ impl hyper::service::Service<Request<Incoming>> for Front {
             req.extensions_mut().insert(t);
         }
         if is_metrics_scrape(&req) {
+            crate::process_metrics::record();
             let text = self.metrics.render();
             return Box::pin(async move {
                 let mut resp = Response::new(Body::from(text));

@@ -20,6 +20,7 @@ mod kms_cli;
 mod listener;
 mod log_throttle;
 mod private_files;
+mod process_metrics;
 mod request_body;
 mod routes;
 mod server;

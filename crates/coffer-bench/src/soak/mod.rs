@@ -44,7 +44,8 @@ pub async fn run(args: Args, duration: Duration) -> Result<bool, String> {
         duration.as_secs(),
         args.seed,
     );
-    let client = s3::client(&args)?;
+    let http = crate::http_client::Hyper::new(args.ca_bundle.as_deref(), args.http2)?;
+    let client = s3::client(&args, &http)?;
     if s3::ensure_bucket(&client, &args.bucket, &args.region).await? {
         s3::allow_sse_c(&client, &args.bucket).await?;
     }

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# HTTP against HTTPS, in each SSE mode, for large and small objects, over HTTP/1.1 and
+# HTTP/2, in one sitting against one release server: the table of the TLS speed goals.
+#
+#   large: 64 MiB x 8 objects at 4 in flight;  small: 4 KiB x 2000 objects at 16 in flight
+#   h1: HTTP/1.1 over plain HTTP and over TLS;  h2: HTTP/2 prior knowledge (h2c) and over TLS
+#
+# Each cell is coffer-bench's figure (MiB/s for large, ops/s for small); "tls/plain" is the
+# HTTPS figure over the plain one; "cpu s/GiB" is the server's CPU per GiB moved (from its
+# /metrics), plain then TLS. SSE-C runs over plain HTTP too, with --allow-sse-c-over-http
+# (loopback only), so that the two transports are compared in every mode.
+#
+# Usage: scripts/bench-matrix.sh [DIR-WITH-coffer-AND-coffer-bench]   (default target/release)
+set -eu
+bin=${1:-target/release}
+work=$(mktemp -d /var/tmp/coffer-matrix.XXXXXX)
+trap 'kill $pid 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
+cat > "$work/c.toml" <<T
+data_dir = "$work/data"
+block_sse_c_on_new_buckets = false
+[[users]]
+name = "b"
+access_key = "AKIABENCH00000000001"
+secret_key = "bench-secret-000000000000000000000000001"
+admin = true
+T
+"$bin/coffer" serve --config "$work/c.toml" --http 127.0.0.1:19991 --https 127.0.0.1:19992 \
+    --allow-sse-c-over-http >"$work/out" 2>"$work/err" &
+pid=$!
+for _ in $(seq 100); do
+    curl -s -o /dev/null http://127.0.0.1:19991/ && [ -s "$work/data/tls/cert.pem" ] && break
+    sleep 0.1
+done
+
+run=0
+# bench MODE SIZE COUNT CONCURRENCY TRANSPORT -> "PUT-figure PUT-cpu GET-figure GET-cpu"
+bench() {
+    run=$((run + 1))
+    local endpoint=http://127.0.0.1:19991 extra=()
+    case $5 in
+        https-h1) endpoint=https://127.0.0.1:19992 extra=(--ca-bundle "$work/data/tls/cert.pem") ;;
+        https-h2) endpoint=https://127.0.0.1:19992 extra=(--ca-bundle "$work/data/tls/cert.pem" --http2) ;;
+        http-h2) extra=(--http2) ;;
+    esac
+    "$bin/coffer-bench" --endpoint "$endpoint" --access-key AKIABENCH00000000001 \
+        --secret-key bench-secret-000000000000000000000000001 --bucket "matrix-$run" \
+        --sse "$1" --size "$2" --count "$3" --concurrency "$4" "${extra[@]}" 2>/dev/null |
+        awk -v large="$([ "$2" = 64MiB ] && echo 1 || echo 0)" '
+            $1 == "PUT" || $1 == "GET" {
+                fig = "-"; cpu = "-"
+                for (i = 1; i <= NF; i++) {
+                    if (large == 1 && $(i + 1) == "MiB/s") fig = sprintf("%.0f", $i)
+                    if (large == 0 && $(i + 1) == "ops/s") fig = sprintf("%.0f", $i)
+                    if ($i ~ /^\(/ && $(i + 1) == "s/GiB)") cpu = substr($i, 2)
+                }
+                out = out fig " " cpu " "
+            }
+            END { print out }'
+}
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0 && b != "-") printf "%.2f", b / a; else printf "-" }'; }
+
+printf "| mode | size | op | proto | plain | TLS | TLS/plain | cpu s/GiB plain | cpu s/GiB TLS |\n"
+printf "| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: |\n"
+for mode in s3 kms c; do
+    for shape in "64MiB 8 4" "4KiB 2000 16"; do
+        set -- $shape
+        for proto in h1 h2; do
+            read -r pp pc gp gc <<<"$(bench $mode $1 $2 $3 http-$proto)"
+            read -r tp tc tg tgc <<<"$(bench $mode $1 $2 $3 https-$proto)"
+            printf "| %s | %s | PUT | %s | %s | %s | %s | %s | %s |\n" $mode $1 $proto "$pp" "$tp" "$(ratio "$pp" "$tp")" "$pc" "$tc"
+            printf "| %s | %s | GET | %s | %s | %s | %s | %s | %s |\n" $mode $1 $proto "$gp" "$tg" "$(ratio "$gp" "$tg")" "$gc" "$tgc"
+        done
+    done
+done
