@@ -4,6 +4,7 @@
 mod common;
 mod invariants;
 
+mod acl;
 mod audit;
 mod auth;
 mod bad_input;
