@@ -30,6 +30,7 @@ mod listing;
 mod multipart;
 mod objects;
 mod observability;
+mod operator_commands;
 mod post_policy;
 mod post_upload;
 mod races;
