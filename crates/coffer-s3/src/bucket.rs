@@ -21,6 +21,7 @@ impl CofferS3 {
                 "Object Lock is not supported by this server."
             ));
         }
+        self.check_new_bucket_acl(&user.name, &input)?;
         let region = &self.identity.region;
         if let Some(constraint) = input
             .create_bucket_configuration

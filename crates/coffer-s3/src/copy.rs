@@ -61,6 +61,7 @@ impl CofferS3 {
         let bucket_record = self
             .bucket_for(&user, &input.bucket, "s3:PutObject", Some(&input.key))
             .await?;
+        self.check_object_acl(&bucket_record.owner, input.acl.as_ref(), (&input).into())?;
         self.require_secure_transport(&req.extensions, sse_c)?;
         check_key(&input.key)?;
         // The target's encryption comes from the request or the destination bucket's

@@ -12,6 +12,7 @@
 //! client carries Amazon's status and code; no request input can make a handler panic.
 #![forbid(unsafe_code)]
 
+mod acl;
 mod auth;
 mod body;
 mod bucket;

@@ -210,6 +210,7 @@ impl CofferS3 {
         let bucket_record = self
             .bucket_for(&user, &input.bucket, "s3:PutObject", Some(&input.key))
             .await?;
+        self.check_object_acl(&bucket_record.owner, input.acl.as_ref(), (&input).into())?;
         self.require_secure_transport(&req.extensions, sse_c.is_present())?;
         check_key(&input.key)?;
         let mode = encryption::requested_mode(

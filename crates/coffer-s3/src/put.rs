@@ -87,6 +87,11 @@ impl CofferS3 {
                 Some(&req.input.key),
             )
             .await?;
+        self.check_object_acl(
+            &bucket_record.owner,
+            req.input.acl.as_ref(),
+            (&req.input).into(),
+        )?;
         self.require_secure_transport(
             &req.extensions,
             req.input.sse_customer_algorithm.is_some()

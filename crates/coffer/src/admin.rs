@@ -2,13 +2,15 @@
 //! directory itself when it is idle; goes through the running server's admin API (signed as
 //! an admin user of the configuration) when a server holds it.
 
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use coffer_s3::{ServerIdentity, UserDirectory};
 use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
+use hyper_util::rt::TokioIo;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{Value, json};
 
@@ -16,6 +18,7 @@ use crate::admin_ops::{self, ADMIN_HEADER, AdminTarget};
 use crate::cli::{AdminArgs, AdminCommand, RekeyArgs, ScrubArgs, Target};
 use crate::config::{ServeConfig, users_or_generated};
 use crate::datadir::{self, OpenError};
+use crate::listening::{self, Listening};
 
 pub(crate) enum Ops {
     Local(AdminTarget),
@@ -25,6 +28,8 @@ pub(crate) enum Ops {
 pub(crate) struct Remote {
     url: String,
     host: String,
+    addr: SocketAddr,
+    tls: Option<Arc<rustls::ClientConfig>>,
     region: String,
     access_key: String,
     secret_key: zeroize::Zeroizing<String>,
@@ -85,21 +90,79 @@ impl Ops {
 }
 
 impl Remote {
+    /// The server holding the data directory, at the addresses it recorded there when it
+    /// started (`listening.json`): HTTP if it listens on it, else HTTPS trusting the
+    /// certificate it serves. A record from before that file existed falls back to the
+    /// configuration's HTTP address.
     fn new(config: &ServeConfig) -> Result<Self, String> {
-        if config.http_listen.is_empty() {
-            return Err("a server holds the data directory, and the configuration names no HTTP listener to reach it".into());
-        }
+        let (addr, tls) = match listening::read(&config.data_dir)? {
+            Some(Listening {
+                http: Some(http), ..
+            }) => (Listening::reachable(http), None),
+            Some(Listening {
+                https: Some(https),
+                tls_cert: Some(cert),
+                ..
+            }) => (Listening::reachable(https), Some(client_tls(&cert)?)),
+            Some(_) => {
+                return Err(
+                    "a server holds the data directory, and it records no address to reach it"
+                        .into(),
+                );
+            }
+            None => match crate::cli::listen_addr(&config.http_listen)? {
+                Some(a) => (Listening::reachable(a), None),
+                None => {
+                    return Err("a server holds the data directory, and neither it nor the configuration names an HTTP listener to reach it".into());
+                }
+            },
+        };
         let (users, _) = users_or_generated(config)?;
         let admin = users.iter().find(|u| u.admin).ok_or(
             "a server holds the data directory, and the configuration names no admin user",
         )?;
+        let scheme = if tls.is_some() { "https" } else { "http" };
         Ok(Self {
-            url: format!("http://{}/", config.http_listen),
-            host: config.http_listen.clone(),
+            url: format!("{scheme}://{addr}/"),
+            host: addr.to_string(),
+            addr,
+            tls,
             region: config.region.clone(),
             access_key: admin.access_key.clone(),
             secret_key: zeroize::Zeroizing::new(admin.secret_key.clone()),
         })
+    }
+
+    /// Sends one request on a new connection (over TLS when the server is reached by HTTPS).
+    async fn exchange(
+        &self,
+        req: http::Request<Full<Bytes>>,
+    ) -> Result<(http::StatusCode, Bytes), String> {
+        let unreachable =
+            |e: &dyn std::fmt::Display| format!("cannot reach the server at {}: {e}", self.url);
+        let tcp = tokio::net::TcpStream::connect(self.addr)
+            .await
+            .map_err(|e| unreachable(&e))?;
+        let resp = match &self.tls {
+            None => send(TokioIo::new(tcp), req).await,
+            Some(cfg) => {
+                let name = rustls::pki_types::ServerName::IpAddress(self.addr.ip().into());
+                let stream = tokio_rustls::TlsConnector::from(cfg.clone())
+                    .connect(name, tcp)
+                    .await
+                    .map_err(|e| unreachable(&e))?;
+                send(TokioIo::new(stream), req).await
+            }
+        }
+        .map_err(|e| unreachable(&e))?;
+        let status = resp.status();
+        let bytes = resp
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| e.to_string())?
+            .to_bytes();
+        Ok((status, bytes))
     }
 
     async fn call(&self, op: &str, args: Value) -> Result<Value, String> {
@@ -142,25 +205,15 @@ impl Remote {
         for (k, v) in instructions.headers() {
             headers.push((k.to_owned(), v.to_owned()));
         }
-        let mut req = http::Request::builder().method("POST").uri(&self.url);
+        // Origin form on the wire; the host header names the server.
+        let mut req = http::Request::builder().method("POST").uri("/");
         for (k, v) in &headers {
             req = req.header(k, v);
         }
         let req = req
             .body(Full::new(Bytes::from(body)))
             .map_err(|e| e.to_string())?;
-        let client = Client::builder(TokioExecutor::new()).build_http();
-        let resp = client
-            .request(req)
-            .await
-            .map_err(|e| format!("cannot reach the server at {}: {e}", self.url))?;
-        let status = resp.status();
-        let bytes = resp
-            .into_body()
-            .collect()
-            .await
-            .map_err(|e| e.to_string())?
-            .to_bytes();
+        let (status, bytes) = self.exchange(req).await?;
         if !status.is_success() {
             return Err(format!(
                 "the server refused ({status}): {}",
@@ -169,6 +222,42 @@ impl Remote {
         }
         serde_json::from_slice(&bytes).map_err(|e| e.to_string())
     }
+}
+
+/// One HTTP/1.1 request on `io`.
+async fn send<T>(
+    io: TokioIo<T>,
+    req: http::Request<Full<Bytes>>,
+) -> Result<http::Response<hyper::body::Incoming>, hyper::Error>
+where
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(io).await?;
+    tokio::spawn(conn);
+    sender.send_request(req).await
+}
+
+/// A TLS client that trusts only the certificate the server records that it serves.
+fn client_tls(cert: &Path) -> Result<Arc<rustls::ClientConfig>, String> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    for c in CertificateDer::pem_file_iter(cert)
+        .map_err(|e| format!("cannot read certificate {}: {e}", cert.display()))?
+    {
+        let c = c.map_err(|e| format!("cannot read certificate {}: {e}", cert.display()))?;
+        roots
+            .add(c)
+            .map_err(|e| format!("unusable certificate {}: {e}", cert.display()))?;
+    }
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| e.to_string())?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    Ok(Arc::new(config))
 }
 
 async fn rekey(args: RekeyArgs) -> Result<(), String> {

@@ -18,6 +18,7 @@ mod idle_io;
 mod json_api;
 mod kms_cli;
 mod listener;
+mod listening;
 mod log_throttle;
 mod private_files;
 mod process_metrics;

@@ -19,6 +19,7 @@ use crate::front::Front;
 use crate::host::LocalVirtualHosts;
 use crate::json_api::JsonApis;
 use crate::listener::Connections;
+use crate::listening;
 use crate::private_files;
 use crate::routes::Routes;
 use crate::tls;
@@ -161,8 +162,8 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
         }
     };
 
-    let tls_config = match https_addr {
-        None => None,
+    let (tls_config, tls_cert) = match https_addr {
+        None => (None, None),
         Some(_) => {
             let (cert, key) = match (&config.tls_cert, &config.tls_key) {
                 (Some(c), Some(k)) => (c.clone(), k.clone()),
@@ -175,7 +176,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
                     tls::dev_cert_paths(&config.data_dir)
                 }
             };
-            Some(tls::server_config(&cert, &key)?)
+            (Some(tls::server_config(&cert, &key)?), Some(cert))
         }
     };
 
@@ -194,6 +195,18 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
             .map(|a| a.to_string())
             .unwrap_or_default()
     };
+    // The operator commands find the server here, whatever addresses it was given.
+    let pid = std::process::id();
+    let bound = |l: &Option<TcpListener>| l.as_ref().and_then(|l| l.local_addr().ok());
+    listening::write(
+        &config.data_dir,
+        &listening::Listening {
+            pid,
+            http: bound(&http),
+            https: bound(&https),
+            tls_cert: tls_cert.map(|c| std::path::absolute(&c).unwrap_or(c)),
+        },
+    )?;
     println!("coffer ready http={} https={}", shown(&http), shown(&https));
 
     let mut tasks = Vec::new();
@@ -211,10 +224,15 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
             Some(TlsAcceptor::from(cfg)),
         )));
     }
-    tokio::select! {
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(|e| format!("cannot handle SIGTERM: {e}"))?;
+    let outcome = tokio::select! {
         _ = futures::future::join_all(tasks) => Err("listeners stopped".into()),
         _ = tokio::signal::ctrl_c() => Ok(()),
-    }
+        _ = terminate.recv() => Ok(()),
+    };
+    listening::remove(&config.data_dir, pid);
+    outcome
 }
 
 async fn bind(addr: SocketAddr) -> Result<TcpListener, String> {

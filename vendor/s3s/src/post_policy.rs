@@ -116,7 +116,7 @@ impl PostPolicy {
     ///   it is the source of truth for the `bucket` condition.
     ///
     /// # Errors
-    /// Returns `InvalidPolicyDocument` if any condition is not satisfied
+    /// Returns `AccessDenied` if any condition is not satisfied (Coffer: as S3 does)
     pub(crate) fn validate_conditions_only(
         &self,
         multipart: &Multipart,
@@ -138,12 +138,10 @@ impl PostPolicy {
                 continue;
             }
             if !self.has_condition_for_field(name) {
+                // Coffer: S3's words for a field no condition names.
                 return Err(S3Error::with_message(
                     S3ErrorCode::AccessDenied,
-                    format!(
-                        "Each form field that you specify in a form must appear in the list \
-                         of policy conditions. \"{name}\" not specified in the policy."
-                    ),
+                    format!("Invalid according to Policy: Extra input fields: {name}"),
                 ));
             }
         }
@@ -194,25 +192,14 @@ impl PostPolicy {
             PostPolicyCondition::Eq { field, value } => {
                 let actual = Self::get_field_value(field, multipart, url_bucket)?;
                 if actual.as_deref() != Some(value.as_str()) {
-                    return Err(S3Error::with_message(
-                        S3ErrorCode::InvalidPolicyDocument,
-                        format!(
-                            "Policy condition 'eq' for field '{field}' failed: expected '{value}', got '{}'",
-                            actual.as_deref().unwrap_or_default()
-                        ),
-                    ));
+                    return Err(condition_failed("eq", field, value));
                 }
             }
             PostPolicyCondition::StartsWith { field, prefix } => {
                 let actual = Self::get_field_value(field, multipart, url_bucket)?;
                 let actual_str = actual.as_deref().unwrap_or("");
                 if !actual_str.starts_with(prefix.as_str()) {
-                    return Err(S3Error::with_message(
-                        S3ErrorCode::InvalidPolicyDocument,
-                        format!(
-                            "Policy condition 'starts-with' for field '{field}' failed: expected prefix '{prefix}', got '{actual_str}'"
-                        ),
-                    ));
+                    return Err(condition_failed("starts-with", field, prefix));
                 }
             }
             PostPolicyCondition::ContentLengthRange { min, max } => {
@@ -280,6 +267,34 @@ impl PostPolicy {
             PostPolicyCondition::Eq { field: f, value } if f == field => Some(value.as_str()),
             _ => None,
         })
+    }
+}
+
+/// Coffer: a condition the form does not meet is 403 `AccessDenied`, with S3's message,
+/// which quotes the condition (e.g. `Invalid according to Policy: Policy Condition failed:
+/// ["eq", "$acl", "public-read"]`); 0.14.1 answered 400 `InvalidPolicyDocument`.
+fn condition_failed(op: &str, field: &str, value: &str) -> S3Error {
+    let quote = |v: &str| serde_json::Value::String(v.to_owned()).to_string();
+    S3Error::with_message(
+        S3ErrorCode::AccessDenied,
+        format!(
+            "Invalid according to Policy: Policy Condition failed: [{}, {}, {}]",
+            quote(op),
+            quote(&format!("${field}")),
+            quote(value)
+        ),
+    )
+}
+
+/// Coffer: a signed field (`x-amz-date`, …) the policy has no `eq` condition for is an extra
+/// input field; one whose condition names another value fails that condition.
+pub(crate) fn unmet_field(field: &str, policy_value: Option<&str>) -> S3Error {
+    match policy_value {
+        Some(value) => condition_failed("eq", field, value),
+        None => S3Error::with_message(
+            S3ErrorCode::AccessDenied,
+            format!("Invalid according to Policy: Extra input fields: {field}"),
+        ),
     }
 }
 
@@ -571,6 +586,7 @@ mod tests {
         let file = File {
             name: "test.txt".to_owned(),
             content_type: content_type.map(String::from),
+            filename: None,
             stream: None,
         };
 
@@ -598,7 +614,7 @@ mod tests {
         };
 
         let e = PostPolicy::validate_condition(&condition, &multipart, 0, None).unwrap_err();
-        assert!(matches!(e.code(), S3ErrorCode::InvalidPolicyDocument));
+        assert!(matches!(e.code(), S3ErrorCode::AccessDenied));
     }
 
     #[test]
@@ -634,7 +650,7 @@ mod tests {
         };
 
         let e = PostPolicy::validate_condition(&condition, &multipart, 0, None).unwrap_err();
-        assert!(matches!(e.code(), S3ErrorCode::InvalidPolicyDocument));
+        assert!(matches!(e.code(), S3ErrorCode::AccessDenied));
     }
 
     #[test]
@@ -691,7 +707,7 @@ mod tests {
         };
 
         let e = PostPolicy::validate_condition(&condition, &multipart, 0, None).unwrap_err();
-        assert!(matches!(e.code(), S3ErrorCode::InvalidPolicyDocument));
+        assert!(matches!(e.code(), S3ErrorCode::AccessDenied));
     }
 
     #[test]
@@ -703,7 +719,7 @@ mod tests {
         };
 
         let e = PostPolicy::validate_condition(&condition, &multipart, 0, None).unwrap_err();
-        assert!(matches!(e.code(), S3ErrorCode::InvalidPolicyDocument));
+        assert!(matches!(e.code(), S3ErrorCode::AccessDenied));
     }
 
     #[test]
@@ -727,7 +743,7 @@ mod tests {
         };
 
         let e = PostPolicy::validate_condition(&condition, &multipart, 0, None).unwrap_err();
-        assert!(matches!(e.code(), S3ErrorCode::InvalidPolicyDocument));
+        assert!(matches!(e.code(), S3ErrorCode::AccessDenied));
     }
 
     /// Regression test for <https://github.com/rustfs/rustfs/issues/1785>
@@ -758,7 +774,7 @@ mod tests {
 
         // With mismatching url_bucket -> should fail
         let e = PostPolicy::validate_condition(&condition, &multipart, 0, Some("wrongbucket")).unwrap_err();
-        assert!(matches!(e.code(), S3ErrorCode::InvalidPolicyDocument));
+        assert!(matches!(e.code(), S3ErrorCode::AccessDenied));
     }
 
     /// When both a `bucket` form field and `url_bucket` are present but conflict,

@@ -4,6 +4,7 @@
 mod common;
 mod invariants;
 
+mod acl;
 mod audit;
 mod auth;
 mod bad_input;
@@ -31,6 +32,8 @@ mod listing;
 mod multipart;
 mod objects;
 mod observability;
+mod operator_commands;
+mod post_policy;
 mod post_upload;
 mod races;
 mod rekey;

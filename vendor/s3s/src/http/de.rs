@@ -883,6 +883,7 @@ mod tests {
             File {
                 name: "file".into(),
                 content_type: None,
+                filename: None,
                 stream: None,
             },
         );
@@ -897,6 +898,7 @@ mod tests {
             File {
                 name: "file".into(),
                 content_type: None,
+                filename: None,
                 stream: None,
             },
         );
@@ -911,6 +913,7 @@ mod tests {
             File {
                 name: "file".into(),
                 content_type: None,
+                filename: None,
                 stream: None,
             },
         );
@@ -925,6 +928,7 @@ mod tests {
             File {
                 name: "file".into(),
                 content_type: None,
+                filename: None,
                 stream: None,
             },
         );
@@ -939,6 +943,7 @@ mod tests {
             File {
                 name: "file".into(),
                 content_type: None,
+                filename: None,
                 stream: None,
             },
         );
@@ -953,6 +958,7 @@ mod tests {
             File {
                 name: "file".into(),
                 content_type: None,
+                filename: None,
                 stream: None,
             },
         );

@@ -52,6 +52,9 @@ pub struct File {
     /// content type
     #[allow(dead_code)] // FIXME: discard this field?
     pub content_type: Option<String>,
+    /// Coffer: the file part's `filename`, if it had one (S3 puts it in place of
+    /// `${filename}` in the key field).
+    pub filename: Option<String>,
     /// stream
     pub stream: Option<FileStream>,
 }
@@ -293,6 +296,8 @@ where
             let file = File {
                 name: file_name.to_owned(),
                 content_type: content_type.map(str::to_owned),
+                // Coffer: the name the browser gave the file, for `${filename}` in the key.
+                filename: content_disposition.filename.map(str::to_owned),
                 stream: Some(file_stream),
             };
 

@@ -5573,7 +5573,13 @@ impl PutObject {
 
     pub fn deserialize_http_multipart(req: &mut http::Request, m: http::Multipart) -> S3Result<PutObjectInput> {
         let bucket = http::unwrap_bucket(req);
-        let key = http::parse_field_value(&m, "key")?.ok_or_else(|| invalid_request!("missing key"))?;
+        let key: String = http::parse_field_value(&m, "key")?.ok_or_else(|| invalid_request!("missing key"))?;
+        // Coffer: S3 replaces `${filename}` in the key field with the name of the file the
+        // user uploaded (POST Object, "key" form field).
+        let key = match m.file.filename.as_deref() {
+            Some(name) => key.replace("${filename}", name),
+            None => key,
+        };
 
         // Coffer: the file is streamed; its length is known only once it has arrived.
         let file_stream = req.s3ext.file_stream.take().expect("missing file stream");
@@ -5581,7 +5587,12 @@ impl PutObject {
 
         let body: Option<StreamingBlob> = Some(StreamingBlob::new(file_stream));
 
-        let acl: Option<ObjectCannedACL> = http::parse_field_value(&m, "x-amz-acl")?;
+        // Coffer: S3's form field for the canned ACL is `acl` (POST Object); `x-amz-acl` is
+        // still read for forms written against 0.14.1.
+        let acl: Option<ObjectCannedACL> = match http::parse_field_value(&m, "acl")? {
+            Some(acl) => Some(acl),
+            None => http::parse_field_value(&m, "x-amz-acl")?,
+        };
 
         let bucket_key_enabled: Option<BucketKeyEnabled> =
             http::parse_field_value(&m, "x-amz-server-side-encryption-bucket-key-enabled")?;

@@ -535,7 +535,11 @@ async fn prepare(req: &mut Request, ccx: &CallContext<'_>) -> S3Result<Prepare> 
                         // Note: clone is necessary because Into<OffsetDateTime> consumes the Timestamp
                         let expiration_time: time::OffsetDateTime = policy.expiration.clone().into();
                         if now >= expiration_time {
-                            return Err(S3Error::with_message(S3ErrorCode::AccessDenied, "Request has expired"));
+                            // Coffer: S3's message for an expired policy.
+                            return Err(S3Error::with_message(
+                                S3ErrorCode::AccessDenied,
+                                "Invalid according to Policy: Policy expired.",
+                            ));
                         }
 
                         Some(policy)

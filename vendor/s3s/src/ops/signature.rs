@@ -275,7 +275,7 @@ impl SignatureContext<'_> {
 
         // Per AWS SigV4 spec, the signed POST policy must contain eq conditions
         // for x-amz-date, x-amz-credential, and x-amz-algorithm that match the
-        // submitted form fields exactly.
+        // submitted form fields exactly. Coffer: otherwise 403 AccessDenied, as S3 answers.
         //
         // TODO: the policy is parsed again later in `prepare` via
         // `PostPolicy::from_base64` + `validate_conditions_only`. Consider
@@ -286,17 +286,17 @@ impl SignatureContext<'_> {
 
             let policy_date = policy.eq_condition_value("x-amz-date");
             if policy_date != Some(info.x_amz_date) {
-                return Err(s3_error!(InvalidPolicyDocument, "x-amz-date does not match policy"));
+                return Err(crate::post_policy::unmet_field("x-amz-date", policy_date));
             }
 
             let policy_credential = policy.eq_condition_value("x-amz-credential");
             if policy_credential != Some(info.x_amz_credential) {
-                return Err(s3_error!(InvalidPolicyDocument, "x-amz-credential does not match policy"));
+                return Err(crate::post_policy::unmet_field("x-amz-credential", policy_credential));
             }
 
             let policy_algo = policy.eq_condition_value("x-amz-algorithm");
             if policy_algo != Some(info.x_amz_algorithm) {
-                return Err(s3_error!(InvalidPolicyDocument, "x-amz-algorithm does not match policy"));
+                return Err(crate::post_policy::unmet_field("x-amz-algorithm", policy_algo));
             }
         }
 

@@ -874,7 +874,7 @@ async fn post_object_without_content_type_field_but_with_policy() {
     };
     assert_eq!(
         *err.code(),
-        S3ErrorCode::InvalidPolicyDocument,
+        S3ErrorCode::AccessDenied,
         "unexpected error code for missing Content-Type field required by policy"
     );
 

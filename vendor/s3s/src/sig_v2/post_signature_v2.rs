@@ -29,6 +29,7 @@ mod tests {
         let file = File {
             name: String::new(),
             content_type: None,
+            filename: None,
             stream: None,
         };
         Multipart::new_for_test(fields, file)
