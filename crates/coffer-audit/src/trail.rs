@@ -594,11 +594,13 @@ impl Writer {
             }
             return Err(format!("audit journal write failed: {e}"));
         }
-        *self.head.lock().unwrap_or_else(|p| p.into_inner()) = head;
+        // Queued for the index before the head moves: a lookup that sees the new head and
+        // asks the index to flush finds these records already queued.
         if let Some(feed) = &self.index_feed {
             // A stopped indexer is caught up from the files at the next start.
-            let _ = feed.send(linked);
+            let _ = feed.send(crate::index::Feed::Records(linked));
         }
+        *self.head.lock().unwrap_or_else(|p| p.into_inner()) = head;
         Ok(())
     }
 
