@@ -436,6 +436,10 @@ impl MetaStore for RedbMetaStore {
         self.update_bucket(name, move |record| record.policy = policy.clone())
     }
 
+    fn set_bucket_tags(&self, name: &str, tags: crate::records::Tags) -> StoreResult<()> {
+        self.update_bucket(name, move |record| record.tags = tags.clone())
+    }
+
     fn delete_bucket(&self, name: &str) -> StoreResult<Vec<BlobId>> {
         let name = name.to_owned();
         self.write(move |txn| {
@@ -746,6 +750,25 @@ impl MetaStore for RedbMetaStore {
         Ok(freed)
     }
 
+    fn set_object_tags(
+        &self,
+        bucket: &str,
+        key: &str,
+        tags: &crate::records::Tags,
+    ) -> StoreResult<bool> {
+        let (k, tags) = (object_key(bucket, key), tags.clone());
+        self.write(move |txn| {
+            let mut objects = txn.open_table(OBJECTS)?;
+            let mut record: ObjectRecord = match objects.get(k.as_str())? {
+                Some(v) => decode(v.value())?,
+                None => return Ok(false),
+            };
+            record.tags = tags.clone();
+            objects.insert(k.as_str(), encode(&record)?.as_slice())?;
+            Ok(true)
+        })
+    }
+
     fn reseal_object(
         &self,
         bucket: &str,
@@ -913,6 +936,7 @@ mod tests {
             created_ms: 0,
             encryption: None,
             policy: None,
+            tags: Default::default(),
         })
         .unwrap();
         (dir, s)
@@ -952,6 +976,7 @@ mod tests {
             user_metadata: Default::default(),
             storage_class: None,
             encryption: None,
+            tags: Default::default(),
         }
     }
 
@@ -1066,6 +1091,7 @@ mod tests {
             created_ms: 0,
             encryption: None,
             policy: None,
+            tags: Default::default(),
         })
         .unwrap();
         for k in ["z", "a/2", "a/1", "é", "A"] {
