@@ -53,6 +53,7 @@ impl CofferS3 {
                 }
             }),
             policy: None,
+            tags: Default::default(),
         };
         let result = self
             .blocking(move |meta, _| Ok(meta.create_bucket(&record)))

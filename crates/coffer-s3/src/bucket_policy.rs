@@ -134,7 +134,7 @@ impl CofferS3 {
         }
     }
 
-    async fn load_bucket(&self, bucket: &str) -> S3Result<BucketRecord> {
+    pub(crate) async fn load_bucket(&self, bucket: &str) -> S3Result<BucketRecord> {
         let name = bucket.to_owned();
         self.blocking(move |meta, _| meta.get_bucket(&name).or_s3())
             .await?

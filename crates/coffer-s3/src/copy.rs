@@ -38,7 +38,7 @@ impl CofferS3 {
         if version.is_some_and(|v| v != "null") {
             return Err(s3_error!(InvalidArgument, "Invalid version id specified"));
         }
-        self.bucket_for(user, &bucket, "s3:GetObject", Some(&key))
+        self.bucket_for_object(user, &bucket, "s3:GetObject", &key)
             .await?;
         let record = self
             .load_object(&bucket, &key)
@@ -52,7 +52,19 @@ impl CofferS3 {
         &self,
         req: S3Request<CopyObjectInput>,
     ) -> S3Result<S3Response<CopyObjectOutput>> {
-        let user = self.requester(&req)?;
+        // `x-amz-tagging-directive`: COPY (the default) keeps the source's tags, REPLACE
+        // takes the request's `x-amz-tagging`, none if it has none.
+        let replace_tags = match req.input.tagging_directive.as_ref().map(|d| d.as_str()) {
+            None | Some("COPY") => false,
+            Some("REPLACE") => true,
+            Some(_) => return Err(s3_error!(InvalidArgument, "Unknown tagging directive.")),
+        };
+        let request_tags = replace_tags
+            .then(|| crate::tagging::requested_for_policy(req.input.tagging.as_deref(), false))
+            .flatten();
+        let user = self
+            .requester(&req)?
+            .with_request_tags(request_tags.as_ref());
         let mut input = req.input;
         let target_headers = take_customer_headers!(input);
         let source_headers = take_customer_headers!(copy_source input);
@@ -127,6 +139,7 @@ impl CofferS3 {
                 website_redirect_location: input.website_redirect_location,
                 metadata: input.metadata,
                 storage_class: new_class,
+                tags: Default::default(),
             }
             .into_record()?
         } else {
@@ -143,6 +156,11 @@ impl CofferS3 {
                 r.website_redirect_location = input.website_redirect_location;
             }
             r
+        };
+        record.tags = if replace_tags {
+            crate::tagging::from_header(input.tagging.as_deref().unwrap_or_default())?
+        } else {
+            source.tags.clone()
         };
         record.size = source.size;
         record.parts = source.parts.clone();

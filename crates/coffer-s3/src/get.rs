@@ -179,7 +179,8 @@ impl CofferS3 {
         key: &str,
         version_id: Option<&str>,
     ) -> S3Result<ObjectRecord> {
-        self.bucket_for(user, bucket, action, Some(key)).await?;
+        // The policy may name the object's stored tags (`s3:ExistingObjectTag/<key>`).
+        self.bucket_for_object(user, bucket, action, key).await?;
         let record = self
             .load_object(bucket, key)
             .await?
@@ -297,6 +298,7 @@ impl CofferS3 {
             checksum_type: sums
                 .checksum_type
                 .filter(|_| checksum_mode(&input.checksum_mode)),
+            tag_count: crate::tagging::count(&record.tags),
             ..Default::default()
         };
         let mut resp = S3Response::new(output);
@@ -381,6 +383,12 @@ impl CofferS3 {
             ..Default::default()
         };
         let mut resp = S3Response::new(output);
+        // S3 sends `x-amz-tagging-count` on HEAD too; s3s 0.14's HeadObjectOutput has no
+        // field for it.
+        if let Some(n) = crate::tagging::count(&record.tags) {
+            resp.headers
+                .insert("x-amz-tagging-count", http::HeaderValue::from(n));
+        }
         if partial {
             resp.status = Some(StatusCode::PARTIAL_CONTENT);
         }

@@ -41,6 +41,7 @@ mod requester;
 mod scrub;
 mod service;
 mod sse_kms;
+mod tagging;
 mod xml_body;
 
 pub use auth::{

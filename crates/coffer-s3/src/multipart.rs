@@ -203,7 +203,11 @@ impl CofferS3 {
         &self,
         req: S3Request<CreateMultipartUploadInput>,
     ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
-        let user = self.requester(&req)?;
+        let request_tags =
+            crate::tagging::requested_for_policy(req.input.tagging.as_deref(), false);
+        let user = self
+            .requester(&req)?
+            .with_request_tags(request_tags.as_ref());
         let mut input = req.input;
         let sse_c = take_customer_headers!(input);
         // The bucket policy first, then anything about the SSE headers.
@@ -261,6 +265,8 @@ impl CofferS3 {
             website_redirect_location: input.website_redirect_location,
             metadata: input.metadata,
             storage_class: input.storage_class.map(|s| s.as_str().to_owned()),
+            // The completed object gets the upload's tags.
+            tags: crate::tagging::from_header(input.tagging.as_deref().unwrap_or_default())?,
         }
         .into_record()?;
         // One data key for the whole upload; each part seals under its own key derived from

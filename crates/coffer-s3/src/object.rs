@@ -54,6 +54,8 @@ pub(crate) struct ObjectHeaders {
     pub website_redirect_location: Option<String>,
     pub metadata: Option<Metadata>,
     pub storage_class: Option<String>,
+    /// The tag set, already checked against S3's limits.
+    pub tags: coffer_store::Tags,
 }
 
 impl ObjectHeaders {
@@ -102,6 +104,7 @@ impl ObjectHeaders {
             user_metadata,
             storage_class,
             encryption: None,
+            tags: self.tags,
         })
     }
 }

@@ -70,14 +70,20 @@ impl CofferS3 {
         &self,
         req: S3Request<PutObjectInput>,
     ) -> S3Result<S3Response<PutObjectOutput>> {
-        let user = self.requester(&req)?.with_encryption(
-            req.input
-                .server_side_encryption
-                .as_ref()
-                .map(|s| s.as_str()),
-            req.input.ssekms_key_id.as_deref(),
-            req.input.sse_customer_algorithm.as_deref(),
-        );
+        // A browser POST carries its tags in a form field, as an XML document.
+        let post = req.method == http::Method::POST;
+        let request_tags = crate::tagging::requested_for_policy(req.input.tagging.as_deref(), post);
+        let user = self
+            .requester(&req)?
+            .with_encryption(
+                req.input
+                    .server_side_encryption
+                    .as_ref()
+                    .map(|s| s.as_str()),
+                req.input.ssekms_key_id.as_deref(),
+                req.input.sse_customer_algorithm.as_deref(),
+            )
+            .with_request_tags(request_tags.as_ref());
         // The bucket policy comes first: a denied request learns nothing about its headers.
         let bucket_record = self
             .bucket_for(
@@ -152,6 +158,7 @@ impl CofferS3 {
             website_redirect_location: input.website_redirect_location,
             metadata: input.metadata,
             storage_class: input.storage_class.map(|s| s.as_str().to_owned()),
+            tags: crate::tagging::requested(input.tagging.as_deref(), post)?,
         }
         .into_record()?;
 

@@ -33,6 +33,6 @@ pub use gc::{GcReport, collect_orphans};
 pub use meta::{ListControl, MetaStore, WriteCondition};
 pub use records::{
     BucketEncryption, BucketRecord, ChecksumRecord, EncryptionRecord, ObjectRecord, PartRecord,
-    RECORD_VERSION, StoredPart, UploadRecord,
+    RECORD_VERSION, StoredPart, Tags, UploadRecord,
 };
 pub use redb_meta::RedbMetaStore;

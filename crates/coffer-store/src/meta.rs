@@ -37,6 +37,8 @@ pub trait MetaStore: crate::AuditStore + Send + Sync + 'static {
     ) -> StoreResult<()>;
     /// Sets (or, with `None`, removes) a bucket's policy.
     fn set_bucket_policy(&self, name: &str, policy: Option<String>) -> StoreResult<()>;
+    /// Replaces a bucket's tag set (empty: removes it).
+    fn set_bucket_tags(&self, name: &str, tags: crate::records::Tags) -> StoreResult<()>;
     /// Fails with `BucketNotEmpty` while objects remain; aborts the bucket's uploads.
     fn delete_bucket(&self, name: &str) -> StoreResult<Vec<BlobId>>;
 
@@ -59,6 +61,14 @@ pub trait MetaStore: crate::AuditStore + Send + Sync + 'static {
         object: &ObjectRecord,
     ) -> StoreResult<Vec<BlobId>>;
     fn get_object(&self, bucket: &str, key: &str) -> StoreResult<Option<ObjectRecord>>;
+    /// Replaces the tag set of the object now stored at the key, leaving everything else as
+    /// it is. Returns false if there is no such object.
+    fn set_object_tags(
+        &self,
+        bucket: &str,
+        key: &str,
+        tags: &crate::records::Tags,
+    ) -> StoreResult<bool>;
     /// Returns the removed record, if there was one, and the freed blobs.
     fn delete_object(
         &self,

@@ -31,7 +31,14 @@ pub struct BucketRecord {
     /// The bucket policy (JSON text, as the owner put it; validated before it is stored).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy: Option<String>,
+    /// The bucket's tag set (PutBucketTagging); empty when it has none.
+    #[serde(default, skip_serializing_if = "Tags::is_empty")]
+    pub tags: Tags,
 }
+
+/// A tag set: keys are unique, and S3 lists them in key order. Stored as user metadata is,
+/// in the record (S3 encrypts object data, not metadata or tags).
+pub type Tags = BTreeMap<String, String>;
 
 /// A bucket's default-encryption rule (PutBucketEncryption).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -147,6 +154,9 @@ pub struct ObjectRecord {
     /// `None` only for records written before encryption at rest existed.
     #[serde(default)]
     pub encryption: Option<EncryptionRecord>,
+    /// The object's tag set; records written before tagging existed have none.
+    #[serde(default, skip_serializing_if = "Tags::is_empty")]
+    pub tags: Tags,
 }
 
 impl ObjectRecord {
@@ -182,4 +192,24 @@ pub struct PartRecord {
     pub v: u32,
     pub part: StoredPart,
     pub last_modified_ms: i64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_from_before_tagging_decode_without_tags_and_untagged_records_omit_them() {
+        let old = r#"{"v":1,"size":1,"etag":"e","last_modified_ms":0,"parts":[],"multipart":false,"user_metadata":{"a":"b"}}"#;
+        let record: ObjectRecord = serde_json::from_str(old).unwrap();
+        assert!(record.tags.is_empty());
+        assert!(!serde_json::to_string(&record).unwrap().contains("tags"));
+        let bucket = r#"{"v":1,"name":"b","owner":"o","region":"r","created_ms":0}"#;
+        let mut bucket: BucketRecord = serde_json::from_str(bucket).unwrap();
+        assert!(bucket.tags.is_empty());
+        bucket.tags.insert("k".into(), "v".into());
+        let again: BucketRecord =
+            serde_json::from_str(&serde_json::to_string(&bucket).unwrap()).unwrap();
+        assert_eq!(again.tags, bucket.tags);
+    }
 }

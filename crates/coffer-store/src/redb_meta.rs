@@ -439,6 +439,10 @@ impl MetaStore for RedbMetaStore {
         self.update_bucket(name, move |record| record.policy = policy.clone())
     }
 
+    fn set_bucket_tags(&self, name: &str, tags: crate::records::Tags) -> StoreResult<()> {
+        self.update_bucket(name, move |record| record.tags = tags.clone())
+    }
+
     fn delete_bucket(&self, name: &str) -> StoreResult<Vec<BlobId>> {
         let name = name.to_owned();
         self.write(move |txn| {
@@ -749,6 +753,25 @@ impl MetaStore for RedbMetaStore {
         Ok(freed)
     }
 
+    fn set_object_tags(
+        &self,
+        bucket: &str,
+        key: &str,
+        tags: &crate::records::Tags,
+    ) -> StoreResult<bool> {
+        let (k, tags) = (object_key(bucket, key), tags.clone());
+        self.write(move |txn| {
+            let mut objects = txn.open_table(OBJECTS)?;
+            let mut record: ObjectRecord = match objects.get(k.as_str())? {
+                Some(v) => decode(v.value())?,
+                None => return Ok(false),
+            };
+            record.tags = tags.clone();
+            objects.insert(k.as_str(), encode(&record)?.as_slice())?;
+            Ok(true)
+        })
+    }
+
     fn reseal_object(
         &self,
         bucket: &str,
@@ -916,6 +939,7 @@ mod tests {
             created_ms: 0,
             encryption: None,
             policy: None,
+            tags: Default::default(),
         })
         .unwrap();
         (dir, s)
@@ -955,6 +979,7 @@ mod tests {
             user_metadata: Default::default(),
             storage_class: None,
             encryption: None,
+            tags: Default::default(),
         }
     }
 
@@ -1069,6 +1094,7 @@ mod tests {
             created_ms: 0,
             encryption: None,
             policy: None,
+            tags: Default::default(),
         })
         .unwrap();
         for k in ["z", "a/2", "a/1", "é", "A"] {

@@ -41,6 +41,7 @@ mod scrub;
 mod sse_c;
 mod sse_kms;
 mod sse_s3;
+mod tagging;
 mod tls;
 
 #[cfg(not(feature = "failpoints"))]

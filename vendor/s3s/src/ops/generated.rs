@@ -5677,7 +5677,9 @@ impl PutObject {
 
         let storage_class: Option<StorageClass> = http::parse_field_value(&m, "x-amz-storage-class")?;
 
-        let tagging: Option<TaggingHeader> = http::parse_field_value(&m, "x-amz-tagging")?;
+        // Coffer: S3's form names this field `tagging`, and it holds a `Tagging` XML document,
+        // not the header's query string; the PutObject handler parses it.
+        let tagging: Option<TaggingHeader> = http::parse_field_value(&m, "tagging")?;
 
         let website_redirect_location: Option<WebsiteRedirectLocation> =
             http::parse_field_value(&m, "x-amz-website-redirect-location")?;
