@@ -253,6 +253,7 @@ impl S3 for CofferS3 {
         req: S3Request<DeleteBucketOwnershipControlsInput>,
     ) -> S3Result<S3Response<DeleteBucketOwnershipControlsOutput>> {
         self.do_delete_bucket_ownership_controls(req).await
+    }
 
     async fn get_object_tagging(
         &self,
