@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder as ConnBuilder;
+use tokio::io::{AsyncRead, AsyncWrite, BufReader, BufWriter};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_rustls::TlsAcceptor;
@@ -79,6 +80,8 @@ impl ConnectionLimits {
 pub struct Connections {
     limits: Arc<ConnectionLimits>,
     slots: Arc<Semaphore>,
+    /// One warning for the cap, whichever listener meets it: both share the slots.
+    at_cap: Arc<std::sync::Mutex<LogThrottle>>,
 }
 
 impl Connections {
@@ -109,6 +112,7 @@ impl Connections {
         Self {
             limits: Arc::new(limits),
             slots: Arc::new(Semaphore::new(cap)),
+            at_cap: Arc::new(std::sync::Mutex::new(LogThrottle::new(WARNING_INTERVAL))),
         }
     }
 
@@ -121,12 +125,16 @@ impl Connections {
     ) {
         let mut backoff = ACCEPT_BACKOFF_FIRST;
         let mut accept_failures = LogThrottle::new(WARNING_INTERVAL);
-        let mut at_cap = LogThrottle::new(WARNING_INTERVAL);
         loop {
             let permit = match self.slots.clone().try_acquire_owned() {
                 Ok(p) => p,
                 Err(_) => {
-                    if let Some(held_back) = at_cap.admit() {
+                    let admitted = self
+                        .at_cap
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .admit();
+                    if let Some(held_back) = admitted {
                         tracing::warn!(
                             held_back,
                             "connection limit reached (max_connections): new clients wait \
@@ -182,6 +190,19 @@ fn is_per_connection(e: &std::io::Error) -> bool {
     )
 }
 
+/// Read-ahead below TLS: four TLS records.
+const SOCKET_READ_BUFFER: usize = 64 * 1024;
+/// Write coalescing above TLS (and above plain TCP).
+const WRITE_BUFFER: usize = 64 * 1024;
+
+/// Gathers small writes into larger ones. HTTP/2 writes each DATA frame (16 KiB, the size
+/// clients allow) and its 9-byte header as one write: unbuffered, that was one system call
+/// per frame, and over TLS a record for the 16 KiB and another for the 9 bytes. Writes as
+/// large as the buffer (HTTP/1.1 bodies) pass straight through when it is empty.
+fn coalesce_writes<T: AsyncRead + AsyncWrite>(io: T) -> BufWriter<T> {
+    BufWriter::with_capacity(WRITE_BUFFER, io)
+}
+
 async fn serve_connection(
     stream: TcpStream,
     peer: SocketAddr,
@@ -212,14 +233,17 @@ async fn serve_connection(
     builder.http2().timer(TokioTimer::new());
     let result = match tls {
         None => {
-            let io = IdleTimeoutIo::new(stream, limits.idle_timeout, activity);
+            let io = IdleTimeoutIo::new(coalesce_writes(stream), limits.idle_timeout, activity);
             builder.serve_connection(TokioIo::new(io), service).await
         }
         Some(acceptor) => {
-            match tokio::time::timeout(limits.tls_handshake_timeout, acceptor.accept(stream)).await
+            // rustls reads the socket 4 KiB at a time: a buffer below it turns the four
+            // reads of each 16 KiB record into copies from one larger read.
+            let socket = BufReader::with_capacity(SOCKET_READ_BUFFER, stream);
+            match tokio::time::timeout(limits.tls_handshake_timeout, acceptor.accept(socket)).await
             {
                 Ok(Ok(s)) => {
-                    let io = IdleTimeoutIo::new(s, limits.idle_timeout, activity);
+                    let io = IdleTimeoutIo::new(coalesce_writes(s), limits.idle_timeout, activity);
                     builder.serve_connection(TokioIo::new(io), service).await
                 }
                 Ok(Err(e)) => {
