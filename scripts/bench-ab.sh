@@ -7,10 +7,14 @@
 #   OLD_DIR, NEW_DIR: directories holding a `coffer` binary (e.g. a release build of the
 #   previous commit, and target/release). coffer-bench comes from NEW_DIR.
 # Example: scripts/bench-ab.sh /tmp/old target/release 3 -- --sse kms --size 4KiB --count 2000 --concurrency 16
+# AB_DIR (default /var/tmp) is where the data directories go: /dev/shm (tmpfs) takes the disk
+# out (no fsync cost, no file-system allocator state left by earlier runs) to compare CPU.
+# AB_KMS_LATENCY=1 also runs scripts/kms-latency.py against both (with $PYTHON, which needs
+# botocore).
 set -eu
 old=$1 new=$2 rounds=$3
 shift 4
-work=$(mktemp -d /var/tmp/coffer-ab.XXXXXX)
+work=$(mktemp -d "${AB_DIR:-/var/tmp}/coffer-ab.XXXXXX")
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
 start() { # name dir port
@@ -43,3 +47,7 @@ for r in $(seq "$rounds"); do
             --bucket "ab-$r" "$@" 2>/dev/null | sed "s/^/round $r $name: /"
     done
 done
+if [ "${AB_KMS_LATENCY:-}" = 1 ]; then
+    "${PYTHON:-python3}" "$(dirname "$0")/kms-latency.py" AKIABENCH00000000001 bench-secret-000000000000000000000000001 \
+        http://127.0.0.1:19981 http://127.0.0.1:19982 | sed 's/19981/old/; s/19982/new/'
+fi
