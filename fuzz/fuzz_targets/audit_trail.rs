@@ -80,7 +80,7 @@ fn fixture() -> &'static Mutex<Fixture> {
         // The chain's key would derive from the root key; any fixed key serves here.
         let chain = coffer_audit::ChainKey::new(&zeroize::Zeroizing::new([5u8; 32]));
         let anchors = std::sync::Arc::new(coffer_audit::MemoryAnchorStore::default());
-        let log = AuditLog::open(layout.clone(), key, chain, anchors, cadence).unwrap();
+        let log = AuditLog::open(layout.clone(), key, chain, anchors, None, cadence).unwrap();
         for n in 0..3 {
             log.record(&event(n)).unwrap();
         }
@@ -155,7 +155,7 @@ fuzz_target!(|data: &[u8]| {
     // With the server's keys, its anchor and its live head, as `coffer audit verify` runs.
     let report = f.log.verify(None, None);
     lookup(&f.layout, &Filter::default());
-    let _ = lookup_events(&f.layout, br#"{"MaxResults": 50}"#);
+    let _ = lookup_events(&f.log, br#"{"MaxResults": 50}"#);
 
     let name = path.to_string_lossy();
     if name.ends_with(".json.gz") && gunzip(&altered) != gunzip(original) {

@@ -10,8 +10,7 @@ use coffer_audit::{
 use libfuzzer_sys::fuzz_target;
 
 struct Fixture {
-    layout: Layout,
-    _log: AuditLog,
+    log: AuditLog,
     _dir: tempfile::TempDir,
 }
 
@@ -29,7 +28,11 @@ fn fixture() -> &'static Fixture {
         // The chain's key would derive from the root key; any fixed key serves here.
         let chain = coffer_audit::ChainKey::new(&zeroize::Zeroizing::new([5u8; 32]));
         let anchors = std::sync::Arc::new(coffer_audit::MemoryAnchorStore::default());
-        let log = AuditLog::open(layout.clone(), key, chain, anchors, cadence).unwrap();
+        // With the lookup index in a metadata store, as a server answers LookupEvents.
+        let store: std::sync::Arc<dyn coffer_store::AuditStore> = std::sync::Arc::new(
+            coffer_store::RedbMetaStore::open(&dir.path().join("meta.redb")).unwrap(),
+        );
+        let log = AuditLog::open(layout, key, chain, anchors, Some(store), cadence).unwrap();
         for (n, name) in ["Encrypt", "Decrypt", "CreateKey", "Decrypt"]
             .iter()
             .enumerate()
@@ -64,17 +67,13 @@ fn fixture() -> &'static Fixture {
                 log.digest().unwrap();
             }
         }
-        Fixture {
-            layout,
-            _log: log,
-            _dir: dir,
-        }
+        Fixture { log, _dir: dir }
     })
 }
 
 fuzz_target!(|data: &[u8]| {
     let f = fixture();
-    match lookup_events(&f.layout, data) {
+    match lookup_events(&f.log, data) {
         Ok(answer) => {
             let events = answer["Events"]
                 .as_array()
