@@ -90,12 +90,12 @@ fn term_for(filter: &Filter) -> String {
     .unwrap_or_else(|| ALL.to_owned())
 }
 
-fn entry(seq: u64, record: &Value) -> Option<IndexedRecord> {
+fn entry(seq: u64, record: &Value, bytes: Vec<u8>) -> Option<IndexedRecord> {
     Some(IndexedRecord {
         seq,
         time: record["eventTime"].as_str()?.to_owned(),
         terms: terms(record),
-        record: serde_json::to_vec(record).ok()?,
+        record: bytes,
     })
 }
 
@@ -111,10 +111,17 @@ pub(crate) struct Indexer {
     chain: Arc<ChainKey>,
 }
 
+/// A record the writer appended: its position, the record, and its bytes in the journal.
+pub(crate) struct Appended {
+    pub seq: u64,
+    pub record: Value,
+    pub line: Vec<u8>,
+}
+
 /// What the indexer's thread is sent.
 pub(crate) enum Feed {
     /// Records the writer appended, once they are on disk.
-    Records(Vec<(u64, Value)>),
+    Records(Vec<Appended>),
     /// A lookup is waiting: index what is held now, without waiting out the delay.
     Flush,
 }
@@ -173,7 +180,7 @@ impl Indexer {
         while let Ok(first) = rx.recv() {
             let mut batch = Vec::new();
             // Takes one message; says whether a lookup is waiting.
-            let take = |feed: Feed, batch: &mut Vec<(u64, Value)>| match feed {
+            let take = |feed: Feed, batch: &mut Vec<Appended>| match feed {
                 Feed::Records(records) => {
                     batch.extend(records);
                     false
@@ -196,24 +203,25 @@ impl Indexer {
             if self.behind.load(Ordering::Acquire) {
                 self.catch_up();
             }
-            let newest = batch.iter().map(|(s, _)| *s).max().unwrap_or(0);
+            let newest = batch.iter().map(|a| a.seq).max().unwrap_or(0);
             if newest <= self.through() {
                 // Nothing new (a flush with nothing held): wake whoever waits anyway.
                 self.advance(0);
                 continue;
             }
-            let entries: Vec<IndexedRecord> = batch
-                .iter()
-                .filter(|(s, _)| *s > self.through())
-                .filter_map(|(s, r)| entry(*s, r))
-                .collect();
             // The newest link indexed is anchored in the same commit: the anchor trails the
             // journal by one index batch, not by the writer's anchoring period.
             let anchor = batch
                 .iter()
-                .filter_map(|(_, r)| Link::from_json(&r[CHAIN_MEMBER]))
+                .filter_map(|a| Link::from_json(&a.record[CHAIN_MEMBER]))
                 .max_by_key(|l| l.seq)
                 .map(|l| (l.seq, crate::trail::anchor_bytes(&self.chain, l)));
+            let through = self.through();
+            let entries: Vec<IndexedRecord> = batch
+                .into_iter()
+                .filter(|a| a.seq > through)
+                .filter_map(|a| entry(a.seq, &a.record, a.line))
+                .collect();
             match self.index.index_audit_records(entries, anchor) {
                 Ok(()) => self.advance(newest),
                 Err(e) => {
@@ -289,7 +297,10 @@ impl Indexer {
         let newest = missing.last().map_or(through, |(s, _)| *s);
         let count = missing.len();
         for chunk in missing.chunks(4096) {
-            let entries = chunk.iter().filter_map(|(s, r)| entry(*s, r)).collect();
+            let entries = chunk
+                .iter()
+                .filter_map(|(s, r)| entry(*s, r, serde_json::to_vec(r).ok()?))
+                .collect();
             if let Err(e) = self.index.index_audit_records(entries, None) {
                 tracing::error!(error = %e, "cannot index audit records");
                 return;

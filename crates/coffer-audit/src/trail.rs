@@ -576,10 +576,19 @@ impl Writer {
         for mut record in records {
             let link = self.chain.link(&head, head.seq + 1, &record);
             record[CHAIN_MEMBER] = link.to_json();
+            let start = buf.len();
             serde_json::to_writer(&mut buf, &record).map_err(|e| e.to_string())?;
+            // The index keeps the record as the journal has it, without serialising it again.
+            let line = self.index_feed.as_ref().map(|_| buf[start..].to_vec());
             buf.push(b'\n');
             head = link;
-            linked.push((link.seq, record));
+            if let Some(line) = line {
+                linked.push(crate::index::Appended {
+                    seq: link.seq,
+                    record,
+                    line,
+                });
+            }
         }
         let before = self.journal.metadata().map(|m| m.len()).ok();
         let result = coffer_faults::io_step("audit.append.write")
