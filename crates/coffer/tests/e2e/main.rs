@@ -27,6 +27,7 @@ mod hostile;
 mod kms;
 mod listing;
 mod multipart;
+mod multipart_fidelity;
 mod objects;
 mod observability;
 mod post_upload;
