@@ -74,7 +74,7 @@ pub use format::{
     plan_range, sealed_len, segment_count,
 };
 pub use keys::{
-    DataKey, KEY_LEN, KeyEncryptionKey, PartKey, SEALED_KEY_LEN, SealableKey, SealedKey,
+    DataKey, EtagMac, KEY_LEN, KeyEncryptionKey, PartKey, SEALED_KEY_LEN, SealableKey, SealedKey,
     derive_kek, open_key, seal_key,
 };
 pub use open::{PartOpener, open_part};

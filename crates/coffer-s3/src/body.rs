@@ -1,7 +1,7 @@
 //! Moving object bytes between HTTP bodies and blobs, in constant memory.
 //!
 //! Writes: the async side reads the request body and hands chunks to a blocking worker that
-//! hashes the plaintext (MD5, CRC64NVME, the requested checksum), seals it into segments and
+//! hashes the plaintext (MD5 or the opaque-ETag digest, CRC64NVME, the requested checksum), seals it into segments and
 //! writes only sealed bytes, so network, hashing and disk overlap. Reads: a blocking worker
 //! reads exactly the sealed segments a range needs, opens them and sends the authenticated
 //! plaintext into a bounded channel that the response body drains.
@@ -20,8 +20,8 @@ use s3s::{S3Result, s3_error};
 use tokio::sync::mpsc;
 
 use coffer_crypto::{
-    DataKey, HEADER_LEN, PartKey, PartOpener, PartSealer, SEALED_SEGMENT_LEN, SEGMENT_SIZE,
-    plan_range, sealed_len,
+    DataKey, EtagMac, HEADER_LEN, PartKey, PartOpener, PartSealer, SEALED_SEGMENT_LEN,
+    SEGMENT_SIZE, plan_range, sealed_len,
 };
 
 use crate::checksum::{Algorithm, Hasher};
@@ -42,9 +42,18 @@ pub(crate) struct Ingested {
     /// Computed only when asked for: it is the ETag of SSE-S3 objects and checks a
     /// Content-MD5, and otherwise costs a core for nothing.
     pub md5: Option<[u8; 16]>,
+    /// The keyed digest of an opaque ETag (SSE-C, SSE-KMS), when a key for it was given.
+    pub etag_mac: Option<[u8; 16]>,
     pub crc64nvme: u64,
     /// Raw digest of the requested checksum algorithm, if one was requested.
     pub checksum: Option<Vec<u8>>,
+}
+
+/// The ETag digests a write computes: MD5 when wanted (the ETag of SSE-S3 objects, and a
+/// Content-MD5 check), and the keyed digest of an opaque ETag when a key for it is given.
+pub(crate) struct EtagDigests {
+    pub md5: bool,
+    pub mac: Option<EtagMac>,
 }
 
 enum Chunk {
@@ -58,15 +67,17 @@ enum Chunk {
 struct Digests {
     size: u64,
     md5: Option<md5::Md5>,
+    etag_mac: Option<EtagMac>,
     crc: CrcDigest,
     checksum: Option<Hasher>,
 }
 
 impl Digests {
-    fn new(md5: bool, algorithm: Option<Algorithm>) -> Self {
+    fn new(md5: bool, etag_mac: Option<EtagMac>, algorithm: Option<Algorithm>) -> Self {
         Self {
             size: 0,
             md5: md5.then(md5::Md5::new),
+            etag_mac,
             crc: CrcDigest::new(CrcAlgorithm::Crc64Nvme),
             checksum: algorithm.map(Hasher::new),
         }
@@ -74,6 +85,9 @@ impl Digests {
 
     fn update(&mut self, data: &[u8]) {
         if let Some(m) = self.md5.as_mut() {
+            m.update(data);
+        }
+        if let Some(m) = self.etag_mac.as_mut() {
             m.update(data);
         }
         self.crc.update(data);
@@ -88,6 +102,7 @@ impl Digests {
             blob,
             size: self.size,
             md5: self.md5.map(|m| m.finalize().into()),
+            etag_mac: self.etag_mac.map(EtagMac::finish),
             crc64nvme: self.crc.finalize(),
             checksum: self.checksum.map(Hasher::finish),
         }
@@ -157,7 +172,7 @@ pub(crate) async fn ingest(
     blobs: Arc<dyn BlobStore>,
     key: PartKey,
     body: Option<StreamingBlob>,
-    md5: bool,
+    etag: EtagDigests,
     algorithm: Option<Algorithm>,
     max_size: u64,
     declared_len: Option<i64>,
@@ -167,7 +182,7 @@ pub(crate) async fn ingest(
     let hasher = tokio::task::spawn_blocking(move || {
         drain(
             &mut hash_rx,
-            Digests::new(md5, algorithm),
+            Digests::new(etag.md5, etag.mac, algorithm),
             |d, data| {
                 d.update(data);
                 Ok(())
@@ -286,12 +301,12 @@ pub(crate) async fn copy_range(
     offset: u64,
     len: u64,
     key: PartKey,
-    md5: bool,
+    etag: EtagDigests,
     algorithm: Option<Algorithm>,
 ) -> S3Result<Ingested> {
     let opened = open_range(blobs.clone(), source, offset, len).await?;
     tokio::task::spawn_blocking(move || -> S3Result<Ingested> {
-        let mut digests = Digests::new(md5, algorithm);
+        let mut digests = Digests::new(etag.md5, etag.mac, algorithm);
         let mut sealed =
             SealedBlob::new(blobs.as_ref(), &key).map_err(|e| crate::error::io_failure(&e))?;
         opened

@@ -164,7 +164,9 @@ impl CofferS3 {
         };
         record.size = source.size;
         record.parts = source.parts.clone();
-        record.multipart = source.multipart;
+        // A copy is one object as S3 writes it, not the source's parts: its ETag is a
+        // single-part one (below) and it has no parts to address.
+        record.multipart = false;
         record.checksum = source.checksum.clone();
         record.last_modified_ms = now_ms();
         // The copy shares the source's sealed segments; only its data key is re-sealed, bound
@@ -222,10 +224,10 @@ impl CofferS3 {
         }))
     }
 
-    /// A copy's ETag. Multipart ETags carry over; a single-part SSE-C or SSE-KMS target gets
-    /// a fresh opaque one; an SSE-S3 target gets its plaintext's MD5, which an SSE-C or
-    /// SSE-KMS source does not keep, so it is computed by reading the source (reading, not
-    /// rewriting).
+    /// A copy's ETag, always a single-part one as S3 gives copies (a multipart source's
+    /// `…-N` does not carry over): an SSE-C or SSE-KMS target gets a fresh opaque one; an
+    /// SSE-S3 target gets its plaintext's MD5, which a multipart, SSE-C or SSE-KMS source
+    /// does not keep, so it is computed by reading the source (reading, not rewriting).
     async fn copy_etag(
         &self,
         bucket: &str,
@@ -239,9 +241,8 @@ impl CofferS3 {
             .as_ref()
             .is_some_and(|e| e.mode != encryption::SSE_S3);
         match mode {
-            _ if source.multipart => Ok(source.etag.clone()),
             WriteMode::Customer(_) | WriteMode::Kms(_) => encryption::opaque_etag(),
-            WriteMode::SseS3 if !source_opaque => Ok(source.etag.clone()),
+            WriteMode::SseS3 if !source_opaque && !source.multipart => Ok(source.etag.clone()),
             WriteMode::SseS3 => {
                 let data = body::SourceData {
                     parts: source.parts.clone(),

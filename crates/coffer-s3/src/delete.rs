@@ -3,6 +3,8 @@
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result};
 
+use coffer_store::WriteCondition;
+
 use crate::error::OrS3;
 use crate::service::CofferS3;
 
@@ -63,6 +65,42 @@ impl CofferS3 {
                     message: Some("The specified version does not exist.".to_owned()),
                     version_id: obj.version_id,
                 });
+            } else if let Some(etag) = obj.e_tag {
+                // A conditional delete (S3, 2024): needs s3:GetObject as well, and removes
+                // the key only if it still has this ETag, atomically.
+                if !self.may(&user, &record, "s3:GetObject", Some(&obj.key)) {
+                    errors.push(Error {
+                        code: Some("AccessDenied".to_owned()),
+                        key: Some(obj.key),
+                        message: Some("Access Denied".to_owned()),
+                        version_id: obj.version_id,
+                    });
+                    continue;
+                }
+                let condition = WriteCondition::IfMatch(etag.value().to_owned());
+                let (b, k) = (bucket.clone(), obj.key.clone());
+                match self
+                    .blocking(move |meta, _| meta.delete_object(&b, &k, &condition).or_s3())
+                    .await
+                {
+                    Ok((_, freed)) => {
+                        self.release_blobs(freed);
+                        deleted.push(DeletedObject {
+                            key: Some(obj.key),
+                            version_id: obj.version_id,
+                            ..Default::default()
+                        });
+                    }
+                    Err(e) if e.status_code().is_some_and(|s| s.is_client_error()) => {
+                        errors.push(Error {
+                            code: Some(e.code().as_str().to_owned()),
+                            key: Some(obj.key),
+                            message: e.message().map(str::to_owned),
+                            version_id: obj.version_id,
+                        });
+                    }
+                    Err(e) => return Err(e),
+                }
             } else {
                 keys.push((obj.key, obj.version_id));
             }

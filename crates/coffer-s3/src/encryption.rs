@@ -184,8 +184,10 @@ pub(crate) fn kms_echo(record: &ObjectRecord) -> (Option<String>, Option<bool>) 
     }
 }
 
-/// A fresh ETag for an SSE-C object or part: S3's are not the plaintext's MD5 (which would
-/// let anyone confirm a guess of the content), and differ between uploads of the same bytes.
+/// A fresh random ETag, for an SSE-C or SSE-KMS copy (which reads no plaintext to digest):
+/// S3's are not the plaintext's MD5, which would let anyone confirm a guess of the content.
+/// Written objects and parts get a keyed digest instead (`DataKey::etag_mac`), so a retried
+/// part keeps its ETag.
 pub(crate) fn opaque_etag() -> S3Result<String> {
     let mut bytes = [0u8; 16];
     ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes)

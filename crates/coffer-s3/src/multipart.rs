@@ -1,7 +1,8 @@
 //! Multipart uploads: create, upload part (and part copy), complete, abort, list.
 
 use coffer_store::{
-    BucketRecord, ChecksumRecord, ObjectRecord, PartRecord, StoredPart, UploadRecord,
+    BucketRecord, ChecksumRecord, CompletedUploadRecord, ObjectRecord, PartRecord, StoredPart,
+    UploadRecord,
 };
 use md5::Digest as _;
 use s3s::dto::*;
@@ -53,6 +54,31 @@ fn no_such_upload() -> s3s::S3Error {
     crate::error::store_error(coffer_store::StoreError::NoSuchUpload)
 }
 
+/// What CompleteMultipartUpload answers for a completion. S3 does not echo SSE-C there
+/// (SPEC §1.3).
+fn completion_output(done: &CompletedUploadRecord) -> CompleteMultipartUploadOutput {
+    let sums = checksum::to_dto(done.checksum.as_ref());
+    CompleteMultipartUploadOutput {
+        server_side_encryption: done
+            .server_side_encryption
+            .clone()
+            .map(ServerSideEncryption::from),
+        ssekms_key_id: done.kms_key_arn.clone(),
+        bucket_key_enabled: done.bucket_key_enabled.then_some(true),
+        bucket: Some(done.bucket.clone()),
+        key: Some(done.key.clone()),
+        location: Some(format!("/{}/{}", done.bucket, done.key)),
+        e_tag: Some(ETag::Strong(done.etag.clone())),
+        checksum_crc32: sums.checksum_crc32,
+        checksum_crc32c: sums.checksum_crc32c,
+        checksum_crc64nvme: sums.checksum_crc64nvme,
+        checksum_sha1: sums.checksum_sha1,
+        checksum_sha256: sums.checksum_sha256,
+        checksum_type: sums.checksum_type,
+        ..Default::default()
+    }
+}
+
 /// The checksum type a multipart upload uses for an algorithm, validating the combination.
 fn checksum_kind(algorithm: Algorithm, declared: Option<&str>) -> S3Result<&'static str> {
     let full_ok = matches!(
@@ -90,7 +116,8 @@ fn part_mode(headers: CustomerHeaders) -> S3Result<WriteMode> {
 }
 
 impl CofferS3 {
-    /// The key part `number` of an upload seals under. An SSE-C upload needs the key it was
+    /// The key part `number` of an upload seals under, and the digest its opaque ETag is
+    /// computed with (none where ETags are MD5s). An SSE-C upload needs the key it was
     /// created with on every part, and other uploads refuse one (SPEC §2.1 #13, #14).
     fn upload_part_key(
         &self,
@@ -98,7 +125,7 @@ impl CofferS3 {
         number: u32,
         customer: Option<&CustomerKey>,
         user: &crate::User,
-    ) -> S3Result<coffer_crypto::PartKey> {
+    ) -> S3Result<(coffer_crypto::PartKey, Option<coffer_crypto::EtagMac>)> {
         if encryption::is_customer(upload.template.encryption.as_ref()) != customer.is_some() {
             return Err(s3_error!(
                 InvalidRequest,
@@ -124,13 +151,18 @@ impl CofferS3 {
                 }
             })?
             .ok_or_else(|| crate::error::internal("upload has no data key"))?;
-        Ok(dek.part_key(number))
+        let mac = opaque_etags(upload).then(|| dek.etag_mac());
+        Ok((dek.part_key(number), mac))
     }
 
-    /// A part's ETag: its MD5 under SSE-S3, an opaque one otherwise.
+    /// A part's ETag: its MD5 under SSE-S3, otherwise an opaque keyed digest of its bytes
+    /// under the upload's data key, so a retried part gets the ETag of its first upload.
     fn part_etag(upload: &UploadRecord, ingested: &body::Ingested) -> S3Result<String> {
         if opaque_etags(upload) {
-            return encryption::opaque_etag();
+            let mac = ingested
+                .etag_mac
+                .ok_or_else(|| crate::error::internal("part body without its ETag digest"))?;
+            return Ok(hex::encode(mac));
         }
         let md5 = ingested
             .md5
@@ -359,13 +391,16 @@ impl CofferS3 {
                 }
             }
         }
-        let part_key = self.upload_part_key(&upload, number, mode.customer(), &user)?;
+        let (part_key, etag_mac) = self.upload_part_key(&upload, number, mode.customer(), &user)?;
         let opaque = opaque_etags(&upload);
         let ingested = body::ingest(
             self.blobs.clone(),
             part_key,
             input.body,
-            !opaque || content_md5.is_some(),
+            body::EtagDigests {
+                md5: !opaque || content_md5.is_some(),
+                mac: etag_mac,
+            },
             request.as_ref().map(|r| r.algorithm),
             MAX_PUT_SIZE,
             input.content_length,
@@ -458,7 +493,7 @@ impl CofferS3 {
             .checksum_algorithm
             .as_deref()
             .and_then(Algorithm::parse);
-        let part_key = self.upload_part_key(&upload, number, mode.customer(), &user)?;
+        let (part_key, etag_mac) = self.upload_part_key(&upload, number, mode.customer(), &user)?;
         let source_data = self.source_data(
             &source_bucket,
             &source_key,
@@ -472,7 +507,10 @@ impl CofferS3 {
             offset,
             len,
             part_key,
-            !opaque_etags(&upload),
+            body::EtagDigests {
+                md5: !opaque_etags(&upload),
+                mac: etag_mac,
+            },
             algorithm,
         )
         .await?;
@@ -497,7 +535,11 @@ impl CofferS3 {
         .await?;
         let sums = checksum::to_dto(sum.as_ref());
         let echo = encryption::customer_echo(mode.customer());
+        // The upload's KMS key and bucket-key use, as UploadPart reports them.
+        let (ssekms_key_id, bucket_key_enabled) = encryption::kms_echo(&upload.template);
         Ok(S3Response::new(UploadPartCopyOutput {
+            ssekms_key_id,
+            bucket_key_enabled,
             sse_customer_algorithm: echo.0,
             sse_customer_key_md5: echo.1,
             copy_part_result: Some(CopyPartResult {
@@ -521,7 +563,12 @@ impl CofferS3 {
         let user = self.requester(&req)?;
         let mut input = req.input;
         let sse_c = take_customer_headers!(input);
-        let (_, upload) = self
+        let requested = input
+            .multipart_upload
+            .take()
+            .and_then(|m| m.parts)
+            .unwrap_or_default();
+        let upload = match self
             .upload(
                 &user,
                 "s3:PutObject",
@@ -529,16 +576,34 @@ impl CofferS3 {
                 &input.key,
                 &input.upload_id,
             )
-            .await?;
+            .await
+        {
+            Ok((_, upload)) => upload,
+            // A retry of a completion that succeeded gets its answer again.
+            Err(e) if *e.code() == s3s::S3ErrorCode::NoSuchUpload => {
+                return self.completed_again(&input, &requested).await;
+            }
+            Err(e) => return Err(e),
+        };
         self.require_secure_transport(&req.extensions, sse_c.is_present())?;
-        // Completing needs no key, but one that is sent must be the upload's.
-        if let Some(customer) = sse_c.parse(Purpose::Write)? {
-            self.upload_part_key(&upload, 1, Some(&customer), &user)?;
+        // A key that is sent must be the upload's. S3 needs it for an SSE-C upload created
+        // with a checksum algorithm ("required only when the object was created using a
+        // checksum algorithm or if your bucket policy requires the use of SSE-C"; the policy
+        // sees the request's SSE-C headers as `s3:x-amz-server-side-encryption-customer-*`).
+        match sse_c.parse(Purpose::Write)? {
+            Some(customer) => {
+                self.upload_part_key(&upload, 1, Some(&customer), &user)?;
+            }
+            None if encryption::is_customer(upload.template.encryption.as_ref())
+                && upload.checksum_algorithm.is_some() =>
+            {
+                return Err(s3_error!(
+                    InvalidRequest,
+                    "The multipart upload initiate requested encryption. Subsequent part requests must include the appropriate encryption parameters."
+                ));
+            }
+            None => {}
         }
-        let requested = input
-            .multipart_upload
-            .and_then(|m| m.parts)
-            .unwrap_or_default();
         if requested.is_empty() {
             return Err(crate::error::malformed_xml());
         }
@@ -645,33 +710,69 @@ impl CofferS3 {
             checksum: object_checksum,
             ..upload.template
         };
-        let sums = checksum::to_dto(record.checksum.as_ref());
-        let reported = encryption::reported(&record);
         let (ssekms_key_id, bucket_key_enabled) = encryption::kms_echo(&record);
+        let completed = CompletedUploadRecord {
+            v: coffer_store::RECORD_VERSION,
+            upload_id: input.upload_id.clone(),
+            bucket: input.bucket.clone(),
+            key: input.key.clone(),
+            completed_ms: record.last_modified_ms,
+            parts: record
+                .parts
+                .iter()
+                .map(|p| (p.number, p.md5_hex.clone()))
+                .collect(),
+            etag,
+            checksum: record.checksum.clone(),
+            server_side_encryption: encryption::reported(&record).map(|s| s.as_str().to_owned()),
+            kms_key_arn: ssekms_key_id,
+            bucket_key_enabled: bucket_key_enabled.unwrap_or(false),
+        };
         let id = input.upload_id.clone();
+        let done = completed.clone();
         let freed = self
-            .blocking(move |meta, _| meta.complete_upload(&id, &record, &condition).or_s3())
-            .await?;
+            .blocking(move |meta, _| {
+                meta.complete_upload(&id, &record, &condition, &done)
+                    .or_s3()
+            })
+            .await;
+        let freed = match freed {
+            Ok(freed) => freed,
+            // Completed meanwhile by a concurrent retry of this request.
+            Err(e) if *e.code() == s3s::S3ErrorCode::NoSuchUpload => {
+                return self.completed_again(&input, &requested).await;
+            }
+            Err(e) => return Err(e),
+        };
         self.release_blobs(freed);
-        // S3 does not echo SSE-C on completion (SPEC §1.3).
-        Ok(S3Response::new(CompleteMultipartUploadOutput {
-            server_side_encryption: reported,
-            ssekms_key_id,
-            bucket_key_enabled,
-            bucket: Some(input.bucket.clone()),
-            key: Some(input.key.clone()),
-            location: Some(format!("/{}/{}", input.bucket, input.key)),
-            e_tag: Some(ETag::Strong(etag)),
-            checksum_crc32: sums.checksum_crc32,
-            checksum_crc32c: sums.checksum_crc32c,
-            checksum_crc64nvme: sums.checksum_crc64nvme,
-            checksum_sha1: sums.checksum_sha1,
-            checksum_sha256: sums.checksum_sha256,
-            checksum_type: sums.checksum_type,
-            ..Default::default()
-        }))
+        Ok(S3Response::new(completion_output(&completed)))
     }
 
+    /// A CompleteMultipartUpload of an upload that is gone: if it was completed lately with
+    /// the same part list, the answer it got then (S3 answers a retried completion alike);
+    /// otherwise `NoSuchUpload`, as S3 answers a different list for a completed upload.
+    async fn completed_again(
+        &self,
+        input: &CompleteMultipartUploadInput,
+        requested: &[CompletedPart],
+    ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
+        let id = input.upload_id.clone();
+        let done = self
+            .blocking(move |meta, _| meta.get_completed_upload(&id).or_s3())
+            .await?
+            .filter(|d| {
+                d.bucket == input.bucket
+                    && d.key == input.key
+                    && now_ms() - d.completed_ms < coffer_store::COMPLETED_UPLOAD_RETENTION_MS
+                    && d.parts.len() == requested.len()
+                    && d.parts.iter().zip(requested).all(|((n, etag), p)| {
+                        p.part_number == Some(*n as i32)
+                            && p.e_tag.as_ref().is_none_or(|e| e.value() == etag)
+                    })
+            })
+            .ok_or_else(no_such_upload)?;
+        Ok(S3Response::new(completion_output(&done)))
+    }
     pub(crate) async fn do_abort_multipart_upload(
         &self,
         req: S3Request<AbortMultipartUploadInput>,

@@ -175,7 +175,10 @@ impl CofferS3 {
             self.blobs.clone(),
             dek.part_key(1),
             input.body,
-            matches!(mode, WriteMode::SseS3) || content_md5.is_some(),
+            body::EtagDigests {
+                md5: matches!(mode, WriteMode::SseS3) || content_md5.is_some(),
+                mac: (!matches!(mode, WriteMode::SseS3)).then(|| dek.etag_mac()),
+            },
             checksum_request.as_ref().map(|r| r.algorithm),
             MAX_PUT_SIZE,
             input.content_length,
@@ -188,15 +191,14 @@ impl CofferS3 {
             checksum_request.as_ref(),
             trailers.as_ref(),
         )?;
-        // Only SSE-S3 ETags are the plaintext's MD5 (SPEC §3.1).
+        // Only SSE-S3 ETags are the plaintext's MD5 (SPEC §3.1); the others are a keyed
+        // digest under the object's own data key.
         let etag = match mode {
-            WriteMode::SseS3 => hex::encode(
-                ingested
-                    .md5
-                    .ok_or_else(|| crate::error::internal("SSE-S3 body without its MD5"))?,
-            ),
-            WriteMode::Customer(_) | WriteMode::Kms(_) => encryption::opaque_etag()?,
-        };
+            WriteMode::SseS3 => ingested.md5,
+            WriteMode::Customer(_) | WriteMode::Kms(_) => ingested.etag_mac,
+        }
+        .map(hex::encode)
+        .ok_or_else(|| crate::error::internal("body without its ETag digest"))?;
         let record = ObjectRecord {
             size: ingested.size,
             etag: etag.clone(),

@@ -32,7 +32,8 @@ pub use fs_blob::FsBlobStore;
 pub use gc::{GcReport, collect_orphans};
 pub use meta::{ListControl, MetaStore, WriteCondition};
 pub use records::{
-    BucketEncryption, BucketRecord, ChecksumRecord, EncryptionRecord, ObjectRecord, PartRecord,
-    RECORD_VERSION, StoredPart, Tags, UploadRecord,
+    BucketEncryption, BucketRecord, COMPLETED_UPLOAD_RETENTION_MS, ChecksumRecord,
+    CompletedUploadRecord, EncryptionRecord, ObjectRecord, PartRecord, RECORD_VERSION, StoredPart,
+    Tags, UploadRecord,
 };
 pub use redb_meta::RedbMetaStore;

@@ -1,6 +1,6 @@
 use crate::blob::BlobId;
 use crate::error::StoreResult;
-use crate::records::{BucketRecord, ObjectRecord, PartRecord, UploadRecord};
+use crate::records::{BucketRecord, CompletedUploadRecord, ObjectRecord, PartRecord, UploadRecord};
 
 /// A condition a write checks inside its transaction, so check and write are atomic.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -104,12 +104,18 @@ pub trait MetaStore: crate::AuditStore + Send + Sync + 'static {
     /// Atomically turns an upload into an object: stores `object` (whose parts reference the
     /// upload's part blobs), removes the upload and its parts.
     /// Fails with `PartChanged` if a part the object names was replaced meanwhile.
+    /// `completed` is remembered (for [`MetaStore::get_completed_upload`]) in the same
+    /// transaction, and records older than their retention are dropped, a few per call.
     fn complete_upload(
         &self,
         upload_id: &str,
         object: &ObjectRecord,
         condition: &WriteCondition,
+        completed: &CompletedUploadRecord,
     ) -> StoreResult<Vec<BlobId>>;
+    /// What an upload completed earlier answered, if it is still remembered (the caller
+    /// checks its age: expired records may linger until pruned).
+    fn get_completed_upload(&self, upload_id: &str) -> StoreResult<Option<CompletedUploadRecord>>;
 
     /// Replaces an object's sealed data key, if it is still `expected` (else returns false:
     /// the object changed meanwhile). Data and everything else stay as they are.

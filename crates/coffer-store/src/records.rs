@@ -185,6 +185,35 @@ pub struct UploadRecord {
     pub checksum_type: Option<String>,
 }
 
+/// What a completed multipart upload answered, kept for a while after it completed so a
+/// repeated CompleteMultipartUpload (an SDK retrying after a timeout) gets the same answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CompletedUploadRecord {
+    #[serde(default = "current_version")]
+    pub v: u32,
+    pub upload_id: String,
+    pub bucket: String,
+    pub key: String,
+    /// Unix time in milliseconds; the record expires [`COMPLETED_UPLOAD_RETENTION_MS`] later.
+    pub completed_ms: i64,
+    /// The part list the upload was completed with: number and ETag (unquoted), in order.
+    pub parts: Vec<(u32, String)>,
+    pub etag: String,
+    #[serde(default)]
+    pub checksum: Option<ChecksumRecord>,
+    /// `x-amz-server-side-encryption` as answered (none for SSE-C).
+    #[serde(default)]
+    pub server_side_encryption: Option<String>,
+    #[serde(default)]
+    pub kms_key_arn: Option<String>,
+    #[serde(default)]
+    pub bucket_key_enabled: bool,
+}
+
+/// How long a completed upload is remembered: two days, so a retry is answered alike for at
+/// least a day whatever the clocks do.
+pub const COMPLETED_UPLOAD_RETENTION_MS: i64 = 2 * 24 * 3600 * 1000;
+
 /// One uploaded part of a multipart upload.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PartRecord {

@@ -11,7 +11,10 @@ use serde::de::DeserializeOwned;
 use crate::blob::BlobId;
 use crate::error::{StoreError, StoreResult};
 use crate::meta::{ListControl, MetaStore, WriteCondition};
-use crate::records::{BucketRecord, ObjectRecord, PartRecord, RECORD_VERSION, UploadRecord};
+use crate::records::{
+    BucketRecord, COMPLETED_UPLOAD_RETENTION_MS, CompletedUploadRecord, ObjectRecord, PartRecord,
+    RECORD_VERSION, UploadRecord,
+};
 use crate::redb_handle::ReopeningDatabase;
 
 const BUCKETS: TableDefinition<&str, &[u8]> = TableDefinition::new("buckets");
@@ -26,6 +29,15 @@ const BLOB_REFS: TableDefinition<&str, u64> = TableDefinition::new("blob_refs");
 
 /// Key records of the built-in KMS (already sealed by the KMS layer), by key id.
 pub(crate) const KMS_KEYS: TableDefinition<&str, &[u8]> = TableDefinition::new("kms_keys");
+/// Uploads completed lately ([`CompletedUploadRecord`]), by upload id.
+const COMPLETED: TableDefinition<&str, &[u8]> = TableDefinition::new("completed_uploads");
+/// The same, by completion time (`<ms, 16 hex digits>/<upload id>`), for pruning.
+const COMPLETED_BY_TIME: TableDefinition<&str, ()> =
+    TableDefinition::new("completed_uploads_by_time");
+/// Most expired completion records one completion removes: pruning stays cheap per call and
+/// still outpaces the rate at which records are added.
+const COMPLETED_PRUNE_BATCH: usize = 16;
+
 /// Small server-wide values (e.g. the root key's check value).
 pub(crate) const SETTINGS: TableDefinition<&str, &[u8]> = TableDefinition::new("settings");
 
@@ -276,6 +288,35 @@ fn replace_object(
     }
 }
 
+fn completed_time_key(completed_ms: i64, upload_id: &str) -> String {
+    format!("{:016x}/{upload_id}", completed_ms.max(0))
+}
+
+/// Stores a completion record and drops a few that have expired (oldest first).
+fn remember_completed(
+    txn: &WriteTransaction,
+    completed: &CompletedUploadRecord,
+) -> StoreResult<()> {
+    let mut by_id = txn.open_table(COMPLETED)?;
+    let mut by_time = txn.open_table(COMPLETED_BY_TIME)?;
+    let cutoff = completed_time_key(completed.completed_ms - COMPLETED_UPLOAD_RETENTION_MS, "");
+    let expired: Vec<String> = by_time
+        .range(..cutoff.as_str())?
+        .take(COMPLETED_PRUNE_BATCH)
+        .map(|e| e.map(|(k, _)| k.value().to_owned()))
+        .collect::<Result<_, _>>()?;
+    for k in expired {
+        by_time.remove(k.as_str())?;
+        if let Some((_, id)) = k.split_once('/') {
+            by_id.remove(id)?;
+        }
+    }
+    let id = completed.upload_id.as_str();
+    by_id.insert(id, encode(completed)?.as_slice())?;
+    by_time.insert(completed_time_key(completed.completed_ms, id).as_str(), ())?;
+    Ok(())
+}
+
 impl RedbMetaStore {
     pub fn open(path: &Path) -> StoreResult<Self> {
         // Created here owner-only (redb would use 0666 less the umask); an existing file
@@ -300,6 +341,8 @@ impl RedbMetaStore {
             txn.open_table(crate::redb_audit::AUDIT_OUTBOX)?;
             txn.open_table(crate::redb_audit::AUDIT_RECORDS)?;
             txn.open_table(crate::redb_audit::AUDIT_TERMS)?;
+            txn.open_table(COMPLETED)?;
+            txn.open_table(COMPLETED_BY_TIME)?;
         }
         txn.commit()?;
         let db = Arc::new(ReopeningDatabase::new(path, db));
@@ -701,9 +744,10 @@ impl MetaStore for RedbMetaStore {
         upload_id: &str,
         object: &ObjectRecord,
         condition: &WriteCondition,
+        completed: &CompletedUploadRecord,
     ) -> StoreResult<Vec<BlobId>> {
         let (upload_id, object) = (upload_id.to_owned(), object.clone());
-        let condition = condition.clone();
+        let (condition, completed) = (condition.clone(), completed.clone());
         coffer_faults::io_step("mpu.complete.commit")?;
         let freed = self.write(move |txn| {
             let (upload_id, object) = (upload_id.as_str(), &object);
@@ -747,6 +791,7 @@ impl MetaStore for RedbMetaStore {
             };
             drop(objects);
             freed.extend(Self::remove_upload_in(txn, upload_id)?);
+            remember_completed(txn, &completed)?;
             Ok(freed)
         })?;
         coffer_faults::crash_step("mpu.complete.committed");
@@ -770,6 +815,13 @@ impl MetaStore for RedbMetaStore {
             objects.insert(k.as_str(), encode(&record)?.as_slice())?;
             Ok(true)
         })
+    }
+
+    fn get_completed_upload(&self, upload_id: &str) -> StoreResult<Option<CompletedUploadRecord>> {
+        let txn = self.db.current()?.begin_read()?;
+        let t = txn.open_table(COMPLETED)?;
+        let got = t.get(upload_id)?;
+        got.map(|v| decode(v.value())).transpose()
     }
 
     fn reseal_object(
@@ -1180,20 +1232,85 @@ mod tests {
             ..object(&[])
         };
         assert!(matches!(
-            s.complete_upload("u1", &stale, &WriteCondition::Always),
+            s.complete_upload("u1", &stale, &WriteCondition::Always, &done("u1", 0)),
             Err(StoreError::PartChanged)
         ));
         let freed = s
-            .complete_upload("u1", &object(&[&p1]), &WriteCondition::Always)
+            .complete_upload(
+                "u1",
+                &object(&[&p1]),
+                &WriteCondition::Always,
+                &done("u1", 5),
+            )
             .unwrap();
         assert_eq!(freed, vec![p2_again], "part 2 was not chosen");
         assert!(s.get_upload("u1").unwrap().is_none());
         assert!(s.list_parts("u1").unwrap().is_empty());
         assert!(matches!(
-            s.complete_upload("u1", &object(&[&p1]), &WriteCondition::Always),
+            s.complete_upload(
+                "u1",
+                &object(&[&p1]),
+                &WriteCondition::Always,
+                &done("u1", 6)
+            ),
             Err(StoreError::NoSuchUpload)
         ));
         assert_eq!(s.get_object("b", "k").unwrap().unwrap().parts[0].blob, p1);
+        assert_eq!(
+            s.get_completed_upload("u1").unwrap(),
+            Some(done("u1", 5)),
+            "the successful completion is remembered, the refused ones are not"
+        );
+    }
+
+    fn done(upload_id: &str, completed_ms: i64) -> CompletedUploadRecord {
+        CompletedUploadRecord {
+            v: 1,
+            upload_id: upload_id.into(),
+            bucket: "b".into(),
+            key: "k".into(),
+            completed_ms,
+            parts: vec![(1, "e1".into())],
+            etag: "e-1".into(),
+            checksum: None,
+            server_side_encryption: None,
+            kms_key_arn: None,
+            bucket_key_enabled: false,
+        }
+    }
+
+    #[test]
+    fn completed_uploads_expire_after_their_retention() {
+        let (_d, s) = store();
+        let day = 24 * 3600 * 1000;
+        let upload = |id: &str| UploadRecord {
+            v: 1,
+            upload_id: id.into(),
+            bucket: "b".into(),
+            key: "k".into(),
+            initiator: "alice".into(),
+            initiated_ms: 0,
+            template: object(&[]),
+            checksum_algorithm: None,
+            checksum_type: None,
+        };
+        for (id, at) in [("old", 0), ("day", day)] {
+            s.create_upload(&upload(id)).unwrap();
+            s.complete_upload(id, &object(&[]), &WriteCondition::Always, &done(id, at))
+                .unwrap();
+        }
+        assert_eq!(s.get_completed_upload("old").unwrap(), Some(done("old", 0)));
+        // A completion past the first record's retention prunes it, and only it.
+        s.create_upload(&upload("late")).unwrap();
+        let late = done("late", COMPLETED_UPLOAD_RETENTION_MS + 1);
+        s.complete_upload("late", &object(&[]), &WriteCondition::Always, &late)
+            .unwrap();
+        assert_eq!(s.get_completed_upload("old").unwrap(), None);
+        assert_eq!(
+            s.get_completed_upload("day").unwrap(),
+            Some(done("day", day))
+        );
+        assert_eq!(s.get_completed_upload("late").unwrap(), Some(late));
     }
 
     #[test]

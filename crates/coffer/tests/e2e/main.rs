@@ -30,6 +30,7 @@ mod kms;
 mod kms_changes;
 mod listing;
 mod multipart;
+mod multipart_fidelity;
 mod objects;
 mod observability;
 mod operator_commands;
