@@ -149,7 +149,7 @@ pub(crate) struct IndexReader {
 
 impl Indexer {
     /// Catches the index up with the trail's files and starts the thread that indexes new
-    /// records. `head` is the newest record on disk.
+    /// records.
     pub(crate) fn start(
         index: Arc<dyn AuditStore>,
         layout: &Layout,
@@ -202,6 +202,12 @@ impl Indexer {
             }
             if self.behind.load(Ordering::Acquire) {
                 self.catch_up();
+                if self.behind.load(Ordering::Acquire) {
+                    // The catch-up failed too: indexing this batch would move the index's
+                    // mark past the records it still lacks. The files keep them all; a later
+                    // round catches up.
+                    continue;
+                }
             }
             let newest = batch.iter().map(|a| a.seq).max().unwrap_or(0);
             if newest <= self.through() {

@@ -1,6 +1,7 @@
-//! Finding records: every log file, a journal moved aside, and the live journal, filtered
-//! by user, key, event name, bucket/object in the encryption context and time. Serves
-//! `coffer audit lookup`, CloudTrail's LookupEvents, and KMS usage reports.
+//! Finding records by reading the trail's files: every log file, a journal moved aside, and
+//! the live journal, filtered by user, key, event name, bucket/object in the encryption
+//! context and time. Lookups go to the index ([`crate::index`]) when the trail has one and it
+//! is caught up; this is their fallback, and what KMS usage reports read.
 
 use serde_json::Value;
 

@@ -501,7 +501,21 @@ fn tick(jobs: mpsc::Sender<Job>, cadence: Cadence) {
 impl Writer {
     fn run(mut self, jobs: mpsc::Receiver<Job>) {
         let mut deferred: Vec<Job> = Vec::new();
-        while let Ok(first) = jobs.recv() {
+        loop {
+            // With cuts or digests waiting for a verification, wake up to retry them even if
+            // nothing else arrives (the timer waits for their answers, so it sends nothing).
+            let first = if deferred.is_empty() {
+                match jobs.recv() {
+                    Ok(j) => j,
+                    Err(_) => return,
+                }
+            } else {
+                match jobs.recv_timeout(Duration::from_millis(100)) {
+                    Ok(j) => j,
+                    Err(mpsc::RecvTimeoutError::Timeout) => Job::Anchor,
+                    Err(mpsc::RecvTimeoutError::Disconnected) => return,
+                }
+            };
             let mut batch = vec![first];
             while batch.len() < MAX_BATCH {
                 match jobs.try_recv() {
@@ -540,8 +554,8 @@ impl Writer {
                 match job {
                     // A verification sees the trail before or after a cut or a digest,
                     // never halfway (a log file written but not yet listed, say). While one
-                    // runs, they wait for a later round (the timer sends one at least every
-                    // second) instead of blocking this thread, so appends go on. Once one
+                    // runs, they wait for a later round (the writer retries them every 100 ms)
+                    // instead of blocking this thread, so appends go on. Once one
                     // waits, the ones after it wait too, keeping their order.
                     Job::Cut(reply) | Job::Digest(reply) => {
                         let lock = self.maintenance.clone();
@@ -606,8 +620,12 @@ impl Writer {
         // Queued for the index before the head moves: a lookup that sees the new head and
         // asks the index to flush finds these records already queued.
         if let Some(feed) = &self.index_feed {
-            // A stopped indexer is caught up from the files at the next start.
-            let _ = feed.send(crate::index::Feed::Records(linked));
+            // A stopped indexer is caught up from the files at the next start; lookups read
+            // the files meanwhile.
+            if feed.send(crate::index::Feed::Records(linked)).is_err() {
+                tracing::error!("the audit index stopped; lookups read the trail's files");
+                self.index_feed = None;
+            }
         }
         *self.head.lock().unwrap_or_else(|p| p.into_inner()) = head;
         Ok(())

@@ -286,7 +286,9 @@ const CHANGES: &[&str] = &[
 
 /// Runs one KMS operation for `caller` (`op` is the part after `TrentService.`) and records
 /// it in the audit trail, success or failure. A call whose record cannot be written fails:
-/// nothing it produced is returned.
+/// nothing it produced is returned. A change ([`CHANGES`]) whose record is committed with it
+/// but cannot be appended is in effect, though the caller is told it failed: its record
+/// reaches the trail from the outbox with the next scheduled KMS work or start.
 pub fn handle(
     kms: &BuiltinKms,
     caller: &Caller,

@@ -59,8 +59,9 @@ pub trait AuditStore: Send + Sync {
     fn audit_outbox(&self) -> StoreResult<Vec<(String, Vec<u8>)>>;
     fn clear_audit_outbox(&self, record_id: &str) -> StoreResult<()>;
 
-    /// Adds records to the index; the index then holds every record through the highest
-    /// `seq` given. With `anchor`, the chain's anchor moves to it in the same commit.
+    /// Adds records to the index, and marks it as holding every record through the highest
+    /// `seq` given: the caller gives no batch past a gap. With `anchor`, the chain's anchor
+    /// moves to it in the same commit.
     fn index_audit_records(
         &self,
         records: Vec<IndexedRecord>,

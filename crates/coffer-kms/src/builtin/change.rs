@@ -104,11 +104,13 @@ impl BuiltinKms {
     }
 
     /// Appends every record the outbox holds that the trail does not, then empties it. Run
-    /// at start, before any request.
+    /// at start, before any request, and with the scheduled KMS work. Under the write lock,
+    /// so a change between its commit and its append is never taken for a lost one.
     pub fn replay_audit_outbox(&self) -> Result<usize, KmsApiError> {
         let Some(trail) = self.audit() else {
             return Ok(0);
         };
+        let _guard = self.lock();
         let mut replayed = 0;
         for (id, bytes) in self.meta.audit_outbox()? {
             if !trail.holds_recent(&id) {

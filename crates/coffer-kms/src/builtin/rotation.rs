@@ -93,12 +93,11 @@ impl BuiltinKms {
                 self.save_key(&record)?;
                 Ok(record)
             },
-            |_| {
-                Some(service_event(
-                    "RotateKeyOnDemand",
-                    &self.key_arn(&record),
-                    &record.key_id,
-                ))
+            // A refused rotation changed nothing: there is nothing to record.
+            |done| {
+                done.is_ok().then(|| {
+                    service_event("RotateKeyOnDemand", &self.key_arn(&record), &record.key_id)
+                })
             },
         )
     }
@@ -121,12 +120,14 @@ impl BuiltinKms {
                 self.save_key(&record)?;
                 Ok(record)
             },
-            |_| {
-                Some(service_event(
-                    "ScheduleKeyDeletion",
-                    &self.key_arn(&record),
-                    &record.key_id,
-                ))
+            |done| {
+                done.is_ok().then(|| {
+                    service_event(
+                        "ScheduleKeyDeletion",
+                        &self.key_arn(&record),
+                        &record.key_id,
+                    )
+                })
             },
         )
     }
@@ -136,6 +137,9 @@ impl BuiltinKms {
     /// them becomes unreadable). Each is one change committed with its record. Returns what
     /// it did, for the log.
     pub fn run_due(&self, now: i64) -> Result<Vec<String>, KmsApiError> {
+        // A record whose append failed after its change committed waits in the outbox: it
+        // goes into the trail here, not only at the next start.
+        self.replay_audit_outbox()?;
         let mut done = Vec::new();
         for candidate in self.all_keys()? {
             let arn = self.key_arn(&candidate);

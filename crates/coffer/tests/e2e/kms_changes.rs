@@ -205,3 +205,24 @@ async fn a_kill_during_a_burst_of_kms_changes_leaves_every_change_on_record() {
     // And the trail, replayed records included, still verifies.
     check_trail_verifies(&server);
 }
+
+/// An operator command the KMS refuses (rotating a disabled key) changed nothing, so it
+/// leaves no record claiming it did.
+#[tokio::test]
+async fn a_refused_operator_change_is_not_recorded_as_done() {
+    let server = Server::start();
+    let kms = no_retry_kms(&server);
+    let key = kms.create_key().send().await.unwrap();
+    let arn = key.key_metadata().unwrap().arn().unwrap().to_owned();
+    kms.disable_key().key_id(&arn).send().await.unwrap();
+    let config = crate::rekey::admin_config(&server);
+    let (ok, out) = crate::rekey::coffer_command(&config, "kms", &["rotate", &arn]);
+    assert!(!ok, "rotating a disabled key succeeded: {out}");
+    let records = audit_records(&server);
+    assert!(
+        !records
+            .iter()
+            .any(|r| r["eventName"] == "RotateKeyOnDemand" && key_arn_of(r) == Some(arn.as_str())),
+        "a refused rotation is on record as done"
+    );
+}
