@@ -6,59 +6,17 @@
 set -uo pipefail
 
 coffer=${1:?usage: smoke-awscli.sh PATH/TO/coffer}
-work=$(mktemp -d)
-server_pid=
-cleanup() {
-    [ -n "$server_pid" ] && kill -9 "$server_pid" 2>/dev/null
-    rm -rf "$work"
-}
-trap cleanup EXIT
+source "$(dirname "$0")/smoke-lib.sh"
+start_smoke_server "$coffer"
 
-cat > "$work/coffer.toml" <<TOML
-data_dir = "$work/data"
-[[users]]
-name = "smoke"
-access_key = "AKIASMOKETEST0000001"
-secret_key = "smoke-secret-0000000000000000000000000001"
-admin = true
-TOML
-
-"$coffer" serve --config "$work/coffer.toml" --http 127.0.0.1:0 --https 127.0.0.1:0 \
-    >"$work/stdout" 2>"$work/stderr" &
-server_pid=$!
-disown
-for _ in $(seq 1 100); do
-    grep -q '^coffer ready' "$work/stdout" 2>/dev/null && break
-    sleep 0.1
-done
-ready=$(grep '^coffer ready' "$work/stdout") || { echo "server did not start"; cat "$work/stderr"; exit 1; }
-http=$(sed -n 's/.*http=\([^ ]*\).*/\1/p' <<<"$ready")
-https=$(sed -n 's/.*https=\([^ ]*\).*/\1/p' <<<"$ready")
-ca="$work/data/tls/cert.pem"
-
-export AWS_ACCESS_KEY_ID=AKIASMOKETEST0000001
-export AWS_SECRET_ACCESS_KEY=smoke-secret-0000000000000000000000000001
+export AWS_ACCESS_KEY_ID=$SMOKE_ACCESS_KEY
+export AWS_SECRET_ACCESS_KEY=$SMOKE_SECRET_KEY
 export AWS_DEFAULT_REGION=us-east-1
 # Presigned URLs with SigV4: Coffer, like every AWS region opened since 2014, refuses SigV2.
 printf '[default]\ns3 =\n    signature_version = s3v4\n' >"$work/aws-config"
 export AWS_CONFIG_FILE="$work/aws-config" AWS_SHARED_CREDENTIALS_FILE=/dev/null
 plain=(--endpoint-url "http://$http")
 tls=(--endpoint-url "https://$https" --ca-bundle "$ca")
-
-passed=0
-failed=0
-step() {
-    local name=$1
-    shift
-    if out=$("$@" 2>&1); then
-        passed=$((passed + 1))
-        echo "ok   $name"
-    else
-        failed=$((failed + 1))
-        echo "FAIL $name"
-        sed 's/^/     /' <<<"$out" | head -20
-    fi
-}
 
 head -c 1048576 /dev/urandom >"$work/small.bin"
 head -c 23068672 /dev/urandom >"$work/large.bin" # 22 MiB: the CLI uploads it in parts

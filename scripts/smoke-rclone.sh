@@ -16,37 +16,9 @@ if ! command -v rclone >/dev/null; then
     command -v rclone >/dev/null || { echo "rclone is not installed (apt-get install rclone)"; exit 1; }
 fi
 
-work=$(mktemp -d)
-server_pid=
-cleanup() {
-    [ -n "$server_pid" ] && kill -9 "$server_pid" 2>/dev/null
-    rm -rf "$work"
-}
-trap cleanup EXIT
-
+source "$(dirname "$0")/smoke-lib.sh"
 # SSE-C is tried too, so new buckets do not block it here (AWS's pre-2026 default).
-cat > "$work/coffer.toml" <<TOML
-data_dir = "$work/data"
-block_sse_c_on_new_buckets = false
-[[users]]
-name = "smoke"
-access_key = "AKIASMOKETEST0000001"
-secret_key = "smoke-secret-0000000000000000000000000001"
-admin = true
-TOML
-
-"$coffer" serve --config "$work/coffer.toml" --http 127.0.0.1:0 --https 127.0.0.1:0 \
-    >"$work/stdout" 2>"$work/stderr" &
-server_pid=$!
-disown
-for _ in $(seq 1 100); do
-    grep -q '^coffer ready' "$work/stdout" 2>/dev/null && break
-    sleep 0.1
-done
-ready=$(grep '^coffer ready' "$work/stdout") || { echo "server did not start"; cat "$work/stderr"; exit 1; }
-http=$(sed -n 's/.*http=\([^ ]*\).*/\1/p' <<<"$ready")
-https=$(sed -n 's/.*https=\([^ ]*\).*/\1/p' <<<"$ready")
-ca="$work/data/tls/cert.pem"
+start_smoke_server "$coffer" "block_sse_c_on_new_buckets = false"
 
 # The remote, from the environment: no rclone.conf is read or written. AWS_CA_BUNDLE makes
 # rclone's AWS SDK fail ("HTTPClient's transport unsupported type"); --ca-cert is rclone's way.
@@ -55,8 +27,8 @@ export RCLONE_CONFIG="$work/rclone.conf"
 : >"$RCLONE_CONFIG"
 export RCLONE_CONFIG_COFFER_TYPE=s3
 export RCLONE_CONFIG_COFFER_PROVIDER=Other
-export RCLONE_CONFIG_COFFER_ACCESS_KEY_ID=AKIASMOKETEST0000001
-export RCLONE_CONFIG_COFFER_SECRET_ACCESS_KEY=smoke-secret-0000000000000000000000000001
+export RCLONE_CONFIG_COFFER_ACCESS_KEY_ID=$SMOKE_ACCESS_KEY
+export RCLONE_CONFIG_COFFER_SECRET_ACCESS_KEY=$SMOKE_SECRET_KEY
 export RCLONE_CONFIG_COFFER_REGION=us-east-1
 export RCLONE_CONFIG_COFFER_ENDPOINT="https://localhost:${https##*:}"
 export RCLONE_CONFIG_COFFER_FORCE_PATH_STYLE=true
@@ -64,21 +36,6 @@ log="$work/rclone.log"
 # Parts of 5 MiB past 5 MiB, so large.bin goes up as a multipart upload.
 rc=(rclone --ca-cert "$ca" -vv --log-file "$log" --retries 1 --low-level-retries 1
     --s3-upload-cutoff 5M --s3-chunk-size 5M)
-
-passed=0
-failed=0
-step() {
-    local name=$1
-    shift
-    if out=$("$@" 2>&1); then
-        passed=$((passed + 1))
-        echo "ok   $name"
-    else
-        failed=$((failed + 1))
-        echo "FAIL $name"
-        sed 's/^/     /' <<<"$out" | head -20
-    fi
-}
 
 mkdir -p "$work/src/sub"
 head -c 1048576 /dev/urandom >"$work/src/small.bin"
@@ -91,8 +48,8 @@ head -c $((70000 + 5000)) "$work/src/small.bin" | tail -c 5000 >"$work/range.exp
 # otherwise SSE-KMS uses the aws/s3 managed key.
 kms_key=
 if command -v aws >/dev/null; then
-    kms_key=$(AWS_ACCESS_KEY_ID=AKIASMOKETEST0000001 \
-        AWS_SECRET_ACCESS_KEY=smoke-secret-0000000000000000000000000001 \
+    kms_key=$(AWS_ACCESS_KEY_ID=$SMOKE_ACCESS_KEY \
+        AWS_SECRET_ACCESS_KEY=$SMOKE_SECRET_KEY \
         AWS_DEFAULT_REGION=us-east-1 AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null \
         aws --endpoint-url "http://$http" kms create-key --description rclone \
         --query KeyMetadata.KeyId --output text 2>/dev/null) || kms_key=
@@ -113,8 +70,8 @@ for mode in s3 kms c; do
     step "sse-$mode: cat --offset --count" bash -c "$(printf '%q ' "${rc[@]}" "${sse[@]}") cat --offset 70000 --count 5000 '$dest/small.bin' | cmp - '$work/range.expected'"
 done
 if command -v aws >/dev/null; then
-    awsc=(env AWS_ACCESS_KEY_ID=AKIASMOKETEST0000001
-        AWS_SECRET_ACCESS_KEY=smoke-secret-0000000000000000000000000001 AWS_DEFAULT_REGION=us-east-1
+    awsc=(env AWS_ACCESS_KEY_ID=$SMOKE_ACCESS_KEY
+        AWS_SECRET_ACCESS_KEY=$SMOKE_SECRET_KEY AWS_DEFAULT_REGION=us-east-1
         AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
         aws --endpoint-url "http://$http" s3api head-object --bucket rclone)
     step "stored as SSE-S3" bash -c "$(printf '%q ' "${awsc[@]}") --key s3/large.bin --query ServerSideEncryption --output text | grep -qx AES256"
