@@ -17,6 +17,7 @@ use serde_json::Value;
 use coffer_store::{AuditStore, IndexCursor, IndexScan, IndexedRecord};
 
 use crate::chain::{CHAIN_MEMBER, ChainKey, Link};
+use crate::error::{AuditError, AuditResult};
 use crate::layout::{JOURNAL, Layout, ROLLING, files_ending};
 use crate::lookup::Filter;
 
@@ -154,7 +155,7 @@ impl Indexer {
         index: Arc<dyn AuditStore>,
         layout: &Layout,
         chain: Arc<ChainKey>,
-    ) -> Result<(IndexFeed, IndexReader), String> {
+    ) -> AuditResult<(IndexFeed, IndexReader)> {
         let indexer = Indexer {
             index: index.clone(),
             through: Arc::new((Mutex::new(0), Condvar::new())),
@@ -172,7 +173,7 @@ impl Indexer {
         std::thread::Builder::new()
             .name("coffer-audit-index".into())
             .spawn(move || indexer.run(rx))
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| AuditError::io("cannot start the audit indexer", e))?;
         Ok((feed, reader))
     }
 
@@ -221,7 +222,7 @@ impl Indexer {
                 .iter()
                 .filter_map(|a| Link::from_json(&a.record[CHAIN_MEMBER]))
                 .max_by_key(|l| l.seq)
-                .map(|l| (l.seq, crate::trail::anchor_bytes(&self.chain, l)));
+                .map(|l| (l.seq, crate::anchor::anchor_bytes(&self.chain, l)));
             let through = self.through();
             let entries: Vec<IndexedRecord> = batch
                 .into_iter()
@@ -346,7 +347,7 @@ impl IndexReader {
         head: u64,
         before: Option<&Cursor>,
         limit: usize,
-    ) -> Option<Result<Page, String>> {
+    ) -> Option<AuditResult<Page>> {
         if !self.wait_for(head) {
             return None;
         }
@@ -365,7 +366,7 @@ impl IndexReader {
             };
             let batch = match self.index.scan_audit_index(&scan) {
                 Ok(b) => b,
-                Err(e) => return Some(Err(e.to_string())),
+                Err(e) => return Some(Err(e.into())),
             };
             let exhausted = batch.len() < page;
             for (at, bytes) in batch {

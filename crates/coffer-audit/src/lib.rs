@@ -16,7 +16,10 @@
 //! after it is written.
 #![forbid(unsafe_code)]
 
+mod anchor;
 mod chain;
+mod digest_state;
+mod error;
 mod event;
 mod index;
 mod layout;
@@ -26,13 +29,16 @@ mod lookup_events;
 mod signing;
 mod trail;
 mod verify;
+mod writer;
 
+pub use anchor::{AnchorStore, MemoryAnchorStore, StoreAnchors};
 pub use chain::{ChainKey, Link};
+pub use error::{AuditError, AuditResult};
 pub use event::{AuditEvent, Identity, KMS_SOURCE, MAX_RECORD_BYTES, Origin, S3_SOURCE};
 pub use index::Cursor;
 pub use layout::{Layout, PUBLIC_KEY, rfc3339};
 pub use lookup::{Filter, lookup};
 pub use lookup_events::{LookupError, lookup_events};
 pub use signing::{SIGNATURE_ALGORITHM, SigningKey};
-pub use trail::{AnchorStore, AuditLog, Cadence, MemoryAnchorStore, StoreAnchors};
+pub use trail::{AuditLog, Cadence};
 pub use verify::{Report, Trust, verify};

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use crate::chain::{CHAIN_MEMBER, Link};
+use crate::error::{AuditError, AuditResult};
 
 /// A log file written to its temporary place, and what its name and the digest need.
 pub(crate) struct CutFile {
@@ -26,8 +27,9 @@ pub(crate) struct CutFile {
 /// last line (a crash mid-append, never acknowledged) is dropped; any other line that does
 /// not parse was acknowledged once and is now damaged: left out, and said loudly. `None`
 /// when the journal holds no record.
-pub(crate) fn write(journal: &Path, tmp: &Path) -> Result<Option<CutFile>, String> {
-    let input = File::open(journal).map_err(|e| format!("{}: {e}", journal.display()))?;
+pub(crate) fn write(journal: &Path, tmp: &Path) -> AuditResult<Option<CutFile>> {
+    let input =
+        File::open(journal).map_err(|e| AuditError::io(journal.display().to_string(), e))?;
     let mut lines = BufReader::with_capacity(1 << 16, input);
     let out = OpenOptions::new()
         .write(true)
@@ -35,15 +37,16 @@ pub(crate) fn write(journal: &Path, tmp: &Path) -> Result<Option<CutFile>, Strin
         .truncate(true)
         .mode(0o600)
         .open(tmp)
-        .map_err(|e| format!("{}: {e}", tmp.display()))?;
+        .map_err(|e| AuditError::io(tmp.display().to_string(), e))?;
     let mut gz = flate2::write::GzEncoder::new(
         BufWriter::with_capacity(1 << 16, out),
         flate2::Compression::default(),
     );
     let mut hash = ring::digest::Context::new(&ring::digest::SHA256);
-    let mut emit = |bytes: &[u8]| -> Result<(), String> {
+    let mut emit = |bytes: &[u8]| -> AuditResult<()> {
         hash.update(bytes);
-        gz.write_all(bytes).map_err(|e| e.to_string())
+        gz.write_all(bytes)
+            .map_err(|e| AuditError::io(tmp.display().to_string(), e))
     };
     let (mut oldest, mut newest): (Option<String>, Option<String>) = (None, None);
     let mut last_link = None;
@@ -55,7 +58,7 @@ pub(crate) fn write(journal: &Path, tmp: &Path) -> Result<Option<CutFile>, Strin
         line.clear();
         let n = lines
             .read_until(b'\n', &mut line)
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| AuditError::io(journal.display().to_string(), e))?;
         if n == 0 {
             break;
         }
@@ -98,11 +101,10 @@ pub(crate) fn write(journal: &Path, tmp: &Path) -> Result<Option<CutFile>, Strin
     }
     emit(b"]}")?;
     let digest = hash.finish();
-    let file = gz
-        .finish()
+    gz.finish()
         .and_then(|w| w.into_inner().map_err(|e| e.into_error()))
-        .map_err(|e| e.to_string())?;
-    file.sync_all().map_err(|e| e.to_string())?;
+        .and_then(|file| file.sync_all())
+        .map_err(|e| AuditError::io(tmp.display().to_string(), e))?;
     if count == 0 {
         let _ = std::fs::remove_file(tmp);
         return Ok(None);

@@ -10,6 +10,8 @@ use ring::signature::{
 };
 use zeroize::Zeroizing;
 
+use crate::error::{AuditError, AuditResult};
+
 /// Name of the algorithm in digest files.
 pub const SIGNATURE_ALGORITHM: &str = "SHA256withECDSA";
 
@@ -19,16 +21,16 @@ pub struct SigningKey {
 
 impl SigningKey {
     /// A new key, as PKCS#8 (to be sealed and stored by the caller).
-    pub fn generate() -> Result<Zeroizing<Vec<u8>>, String> {
+    pub fn generate() -> AuditResult<Zeroizing<Vec<u8>>> {
         EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &SystemRandom::new())
             .map(|d| Zeroizing::new(d.as_ref().to_vec()))
-            .map_err(|_| "cannot generate the audit signing key".to_owned())
+            .map_err(|_| AuditError::Signing("cannot generate the audit signing key"))
     }
 
-    pub fn from_pkcs8(pkcs8: &[u8]) -> Result<Self, String> {
+    pub fn from_pkcs8(pkcs8: &[u8]) -> AuditResult<Self> {
         EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, pkcs8, &SystemRandom::new())
             .map(|pair| Self { pair })
-            .map_err(|_| "the audit signing key is malformed".to_owned())
+            .map_err(|_| AuditError::Signing("the audit signing key is malformed"))
     }
 
     /// The public key (an uncompressed P-256 point).
@@ -36,11 +38,11 @@ impl SigningKey {
         self.pair.public_key().as_ref().to_vec()
     }
 
-    pub fn sign(&self, message: &[u8]) -> Result<Vec<u8>, String> {
+    pub fn sign(&self, message: &[u8]) -> AuditResult<Vec<u8>> {
         self.pair
             .sign(&SystemRandom::new(), message)
             .map(|s| s.as_ref().to_vec())
-            .map_err(|_| "signing failed".to_owned())
+            .map_err(|_| AuditError::Signing("signing failed"))
     }
 }
 

@@ -9,12 +9,13 @@ use std::path::Path;
 
 use serde_json::Value;
 
+use crate::anchor::parse_anchor;
 use crate::chain::{CHAIN_MEMBER, ChainKey, Link};
+use crate::digest_state::{DigestState, read_state, signature_path, signed_string};
 use crate::layout::{
     ANCHOR, HEAD, JOURNAL, Layout, PUBLIC_KEY, ROLLING, STATE, files_ending, gunzip, sha256_hex,
 };
 use crate::signing::{fingerprint, verify as verify_signature};
-use crate::trail::{DigestState, parse_anchor, read_state, signature_path, signed_string};
 
 /// What a verification trusts besides the trail's own files.
 pub struct Trust<'a> {
@@ -26,7 +27,7 @@ pub struct Trust<'a> {
     /// and the verification fails.
     pub chain: Option<&'a ChainKey>,
     /// The anchor the metadata store keeps (`Ok(None)`: none was ever written).
-    pub stored_anchor: Result<Option<Vec<u8>>, String>,
+    pub stored_anchor: crate::AuditResult<Option<Vec<u8>>>,
     /// A running server's newest acknowledged link.
     pub live_head: Option<Link>,
 }

@@ -71,7 +71,9 @@ pub fn run(target: &AdminTarget, op: &str, args: &Value) -> Result<Value, String
                 ..Default::default()
             };
             let limit = args["limit"].as_u64().unwrap_or(50).clamp(1, 100_000) as usize;
-            let (records, _) = audit.find(&filter, None, limit)?;
+            let (records, _) = audit
+                .find(&filter, None, limit)
+                .map_err(|e| e.to_string())?;
             Ok(json!(records))
         }
         "scrub-step" => {

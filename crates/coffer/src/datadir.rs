@@ -78,7 +78,7 @@ impl DataDir {
                 .open_secret(&sealed, SIGNING_KEY_LABEL)
                 .map_err(|e| format!("audit signing key: {e}"))?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let pkcs8 = SigningKey::generate()?;
+                let pkcs8 = SigningKey::generate().map_err(|e| e.to_string())?;
                 let sealed = self
                     .root
                     .seal_secret(&pkcs8, SIGNING_KEY_LABEL)
@@ -89,20 +89,16 @@ impl DataDir {
             }
             Err(e) => return Err(format!("audit signing key: {e}")),
         };
-        let key = SigningKey::from_pkcs8(&pkcs8)?;
+        let key = SigningKey::from_pkcs8(&pkcs8).map_err(|e| e.to_string())?;
         let chain = ChainKey::new(&self.root.derive_key(CHAIN_KEY_LABEL));
         let layout = Layout::new(data_dir, &identity.account_id, &identity.region);
         // The chain's anchor and the lookup index live in the metadata store.
         let index: Arc<dyn coffer_store::AuditStore> = self.meta.clone();
         let anchors = Arc::new(StoreAnchors(index.clone()));
-        Ok(Arc::new(AuditLog::open(
-            layout,
-            key,
-            chain,
-            anchors,
-            Some(index),
-            cadence,
-        )?))
+        Ok(Arc::new(
+            AuditLog::open(layout, key, chain, anchors, Some(index), cadence)
+                .map_err(|e| e.to_string())?,
+        ))
     }
 
     /// The S3 service and the KMS it calls, over this directory.

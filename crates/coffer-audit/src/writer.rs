@@ -1,0 +1,552 @@
+//! The thread that owns the trail's files: it appends records (every record waiting at that
+//! moment shares one write and one fsync), links each to the one before, moves the anchor,
+//! cuts the journal into log files and signs digests. One owner means appends, cuts and
+//! digests never interleave.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::sync::{Arc, Mutex, RwLock, TryLockError, mpsc};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+
+use crate::anchor::{ANCHOR_EVERY, AnchorStore, anchor_bytes, parse_anchor};
+use crate::chain::{CHAIN_MEMBER, ChainKey, Link};
+use crate::digest_state::{
+    DigestState, LogFileEntry, PreviousDigest, STATE_TAG, read_state, signature_path, signed_string,
+};
+use crate::error::{AuditError, AuditResult};
+use crate::index::IndexFeed;
+use crate::layout::{
+    ANCHOR, CUT_TMP, HEAD, JOURNAL, Layout, ROLLING, STATE, gzip, rfc3339, sha256_hex,
+    write_durably,
+};
+use crate::signing::{SIGNATURE_ALGORITHM, SigningKey, fingerprint};
+use crate::trail::Cadence;
+
+/// Most records folded into one write and fsync.
+const MAX_BATCH: usize = 512;
+
+pub(crate) enum Job {
+    Append(Value, mpsc::SyncSender<AuditResult<()>>),
+    Cut(mpsc::SyncSender<AuditResult<()>>),
+    Digest(mpsc::SyncSender<AuditResult<()>>),
+    /// Anchors the head if it moved since it was last anchored.
+    Anchor,
+}
+
+pub(crate) struct Writer {
+    layout: Layout,
+    journal: File,
+    key: SigningKey,
+    chain: Arc<ChainKey>,
+    anchors: Arc<dyn AnchorStore>,
+    head: Arc<Mutex<Link>>,
+    /// The last link anchored, and when.
+    anchored: (Link, Instant),
+    maintenance: Arc<RwLock<()>>,
+    /// Where appended records go once they are on disk, to be indexed.
+    index_feed: Option<IndexFeed>,
+}
+
+impl Writer {
+    /// Opens the journal under `layout`, finishing a cut a crash interrupted and recovering
+    /// the chain's head, and anchors it.
+    pub(crate) fn open(
+        layout: &Layout,
+        key: SigningKey,
+        chain: Arc<ChainKey>,
+        anchors: Arc<dyn AnchorStore>,
+    ) -> AuditResult<Self> {
+        drop_torn_tail(&layout.file(JOURNAL))?;
+        let journal = open_journal(layout)?;
+        let mut writer = Writer {
+            layout: layout.clone(),
+            journal,
+            key,
+            chain,
+            anchors,
+            head: Arc::new(Mutex::new(Link::GENESIS)),
+            anchored: (Link::GENESIS, Instant::now()),
+            maintenance: Arc::new(RwLock::new(())),
+            index_feed: None,
+        };
+        writer.finish_cut()?;
+        // A state written before the chain existed carries no MAC: authenticate it now, while
+        // nothing is anchored yet, or the first cut after an upgrade would refuse it.
+        if layout.file(STATE).exists() {
+            let state = writer.state()?;
+            writer.save_state(&state)?;
+        }
+        let mut head = writer.recover_head()?;
+        // An anchor newer than the records on disk means records at the end were removed
+        // while no server ran. Going on from the anchor keeps that evident (verify names the
+        // gap) instead of writing new records over the removed positions.
+        for anchor in writer.anchors_on_record() {
+            if anchor.seq > head.seq {
+                metrics::counter!("coffer_audit_integrity_failures_total").increment(1);
+                tracing::error!(
+                    target: "coffer::integrity",
+                    anchored = anchor.seq,
+                    on_disk = head.seq,
+                    "integrity alert: the audit trail ends before its anchor: records were removed"
+                );
+                head = anchor;
+            }
+        }
+        *writer.head.lock().unwrap_or_else(|p| p.into_inner()) = head;
+        writer.write_anchor(head)?;
+        Ok(writer)
+    }
+
+    /// The head as the writer moves it, and the lock verifications share with maintenance.
+    pub(crate) fn shared(&self) -> (Arc<Mutex<Link>>, Arc<RwLock<()>>) {
+        (self.head.clone(), self.maintenance.clone())
+    }
+
+    /// Starts the writer's thread, feeding `index` with what it appends, and the timer that
+    /// cuts and signs on `cadence`; returns where jobs go.
+    pub(crate) fn start(
+        mut self,
+        index: Option<IndexFeed>,
+        cadence: Cadence,
+    ) -> AuditResult<mpsc::Sender<Job>> {
+        self.index_feed = index;
+        let (tx, rx) = mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("coffer-audit".into())
+            .spawn(move || self.run(rx))
+            .map_err(|e| AuditError::io("cannot start the audit writer", e))?;
+        let timer = tx.clone();
+        std::thread::Builder::new()
+            .name("coffer-audit-timer".into())
+            .spawn(move || tick(timer, cadence))
+            .map_err(|e| AuditError::io("cannot start the audit timer", e))?;
+        Ok(tx)
+    }
+}
+
+/// Cuts a journal back to its last complete line. A torn line is a crash mid-append, never
+/// acknowledged; left in place, the next record would be glued to it and lost.
+fn drop_torn_tail(path: &std::path::Path) -> AuditResult<()> {
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(AuditError::io("audit journal", e)),
+    };
+    if bytes.is_empty() || bytes.ends_with(b"\n") {
+        return Ok(());
+    }
+    let keep = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+    let f = OpenOptions::new()
+        .write(true)
+        .open(path)
+        .map_err(|e| AuditError::io("audit journal", e))?;
+    f.set_len(keep as u64)
+        .and_then(|()| f.sync_all())
+        .map_err(|e| AuditError::io("audit journal", e))?;
+    tracing::warn!(
+        dropped = bytes.len() - keep,
+        "dropped a torn, unacknowledged record at the end of the audit journal"
+    );
+    Ok(())
+}
+
+/// The last link among a journal's lines.
+fn last_link_in_lines(bytes: &[u8]) -> Option<Link> {
+    bytes
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .filter_map(|l| serde_json::from_slice::<Value>(l).ok())
+        .filter_map(|r| Link::from_json(&r[CHAIN_MEMBER]))
+        .next_back()
+}
+
+fn open_journal(layout: &Layout) -> AuditResult<File> {
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(layout.file(JOURNAL))
+        .map_err(|e| AuditError::io("cannot open the audit journal", e))
+}
+
+fn tick(jobs: mpsc::Sender<Job>, cadence: Cadence) {
+    // The anchor catches up with the head at least every ANCHOR_EVERY, even when no more
+    // records come to trigger it.
+    let step = cadence
+        .log_file_every
+        .min(cadence.digest_every)
+        .min(ANCHOR_EVERY);
+    let mut since_cut = Duration::ZERO;
+    let mut since_digest = Duration::ZERO;
+    loop {
+        std::thread::sleep(step);
+        since_cut += step;
+        since_digest += step;
+        if jobs.send(Job::Anchor).is_err() {
+            return;
+        }
+        let (reply, answer) = mpsc::sync_channel(1);
+        let job = if since_digest >= cadence.digest_every {
+            since_digest = Duration::ZERO;
+            since_cut = Duration::ZERO;
+            // A digest first cuts, through the same queue.
+            if jobs.send(Job::Cut(mpsc::sync_channel(1).0)).is_err() {
+                return;
+            }
+            Job::Digest(reply)
+        } else if since_cut >= cadence.log_file_every {
+            since_cut = Duration::ZERO;
+            Job::Cut(reply)
+        } else {
+            continue;
+        };
+        if jobs.send(job).is_err() {
+            return;
+        }
+        if let Ok(Err(e)) = answer.recv() {
+            tracing::error!(error = %e, "audit trail maintenance failed");
+        }
+    }
+}
+
+impl Writer {
+    fn run(mut self, jobs: mpsc::Receiver<Job>) {
+        let mut deferred: Vec<Job> = Vec::new();
+        loop {
+            // With cuts or digests waiting for a verification, wake up to retry them even if
+            // nothing else arrives (the timer waits for their answers, so it sends nothing).
+            let first = if deferred.is_empty() {
+                match jobs.recv() {
+                    Ok(j) => j,
+                    Err(_) => return,
+                }
+            } else {
+                match jobs.recv_timeout(Duration::from_millis(100)) {
+                    Ok(j) => j,
+                    Err(mpsc::RecvTimeoutError::Timeout) => Job::Anchor,
+                    Err(mpsc::RecvTimeoutError::Disconnected) => return,
+                }
+            };
+            let mut batch = vec![first];
+            while batch.len() < MAX_BATCH {
+                match jobs.try_recv() {
+                    Ok(j) => batch.push(j),
+                    Err(_) => break,
+                }
+            }
+            // Appends first, in arrival order, with one fsync for all of them.
+            let mut appended = Vec::new();
+            let mut others = Vec::new();
+            for job in batch {
+                match job {
+                    Job::Append(line, reply) => appended.push((line, reply)),
+                    other => others.push(other),
+                }
+            }
+            if !appended.is_empty() {
+                let (records, replies): (Vec<Value>, Vec<_>) = appended.into_iter().unzip();
+                let result = self.append(records);
+                for reply in replies {
+                    let _ = reply.send(result.clone());
+                }
+                // After the answers: the anchor never delays an acknowledgement. The first
+                // records are anchored at once, later ones at most a second behind.
+                if result.is_ok()
+                    && (self.anchored.0 == Link::GENESIS
+                        || self.anchored.1.elapsed() >= ANCHOR_EVERY)
+                {
+                    self.anchor_if_moved();
+                }
+            }
+            // Cuts and digests put off while a verification ran go first, in order.
+            let pending: Vec<Job> = deferred.drain(..).chain(others).collect();
+            for job in pending {
+                let is_cut = matches!(job, Job::Cut(_));
+                match job {
+                    // A verification sees the trail before or after a cut or a digest,
+                    // never halfway (a log file written but not yet listed, say). While one
+                    // runs, they wait for a later round (the writer retries them every 100 ms)
+                    // instead of blocking this thread, so appends go on. Once one
+                    // waits, the ones after it wait too, keeping their order.
+                    Job::Cut(reply) | Job::Digest(reply) => {
+                        let lock = self.maintenance.clone();
+                        let quiet = match lock.try_write() {
+                            _ if !deferred.is_empty() => None,
+                            Ok(guard) => Some(guard),
+                            Err(TryLockError::Poisoned(p)) => Some(p.into_inner()),
+                            Err(TryLockError::WouldBlock) => None,
+                        };
+                        match quiet {
+                            Some(_guard) => {
+                                let done = if is_cut { self.cut() } else { self.digest() };
+                                let _ = reply.send(done);
+                            }
+                            None if is_cut => deferred.push(Job::Cut(reply)),
+                            None => deferred.push(Job::Digest(reply)),
+                        }
+                    }
+                    Job::Anchor => self.anchor_if_moved(),
+                    Job::Append(..) => {}
+                }
+            }
+        }
+    }
+
+    /// Links each record to the one before and appends them with one fsync. The head moves
+    /// only when they are on disk.
+    fn append(&mut self, records: Vec<Value>) -> AuditResult<()> {
+        let mut head = *self.head.lock().unwrap_or_else(|p| p.into_inner());
+        let mut buf = Vec::new();
+        let mut linked = Vec::with_capacity(records.len());
+        for mut record in records {
+            let link = self.chain.link(&head, head.seq + 1, &record);
+            record[CHAIN_MEMBER] = link.to_json();
+            let start = buf.len();
+            serde_json::to_writer(&mut buf, &record)
+                .map_err(|e| AuditError::malformed("audit record", e))?;
+            // The index keeps the record as the journal has it, without serialising it again.
+            let line = self.index_feed.as_ref().map(|_| buf[start..].to_vec());
+            buf.push(b'\n');
+            head = link;
+            if let Some(line) = line {
+                linked.push(crate::index::Appended {
+                    seq: link.seq,
+                    record,
+                    line,
+                });
+            }
+        }
+        let before = self.journal.metadata().map(|m| m.len()).ok();
+        let result = coffer_faults::io_step("audit.append.write")
+            .and_then(|()| self.journal.write_all(&buf))
+            .and_then(|()| coffer_faults::io_step("audit.append.fsync"))
+            .and_then(|()| self.journal.sync_data());
+        if let Err(e) = result {
+            // A partial write would glue the next batch's first record to its fragment:
+            // take the fragment back so later acknowledged records stay whole.
+            if let Some(len) = before {
+                let _ = self.journal.set_len(len);
+            }
+            return Err(AuditError::io("audit journal write failed", e));
+        }
+        // Queued for the index before the head moves: a lookup that sees the new head and
+        // asks the index to flush finds these records already queued.
+        if let Some(feed) = &self.index_feed {
+            // A stopped indexer is caught up from the files at the next start; lookups read
+            // the files meanwhile.
+            if feed.send(crate::index::Feed::Records(linked)).is_err() {
+                tracing::error!("the audit index stopped; lookups read the trail's files");
+                self.index_feed = None;
+            }
+        }
+        *self.head.lock().unwrap_or_else(|p| p.into_inner()) = head;
+        Ok(())
+    }
+
+    /// The newest link on disk: the journal's last record, else the last cut's.
+    fn recover_head(&self) -> AuditResult<Link> {
+        let journal = std::fs::read(self.layout.file(JOURNAL)).unwrap_or_default();
+        if let Some(link) = last_link_in_lines(&journal) {
+            return Ok(link);
+        }
+        let state = self.state()?;
+        Ok(state
+            .chain_head
+            .as_ref()
+            .and_then(Link::from_json)
+            .unwrap_or(Link::GENESIS))
+    }
+
+    fn anchor_if_moved(&mut self) {
+        let head = *self.head.lock().unwrap_or_else(|p| p.into_inner());
+        if head != self.anchored.0
+            && let Err(e) = self.write_anchor(head)
+        {
+            tracing::error!(error = %e, "cannot anchor the audit chain");
+        }
+    }
+
+    /// Records `head` in the anchor file and the anchor store (both authenticated).
+    fn write_anchor(&mut self, head: Link) -> AuditResult<()> {
+        if head == Link::GENESIS {
+            return Ok(());
+        }
+        let bytes = anchor_bytes(&self.chain, head);
+        write_durably(&self.layout.file(ANCHOR), &bytes).map_err(|e| AuditError::io(ANCHOR, e))?;
+        self.anchors.save(head.seq, &bytes)?;
+        self.anchored = (head, Instant::now());
+        Ok(())
+    }
+
+    /// The links the anchor file and the anchor store hold, where their MACs verify.
+    fn anchors_on_record(&self) -> Vec<Link> {
+        let file = std::fs::read(self.layout.file(ANCHOR)).ok();
+        let stored = self.anchors.load().ok().flatten();
+        [file, stored]
+            .into_iter()
+            .flatten()
+            .filter_map(|b| parse_anchor(&self.chain, &b).ok())
+            .collect()
+    }
+
+    fn anchored_ever(&self) -> bool {
+        self.layout.file(ANCHOR).exists() || matches!(self.anchors.load(), Ok(Some(_)))
+    }
+
+    fn state(&self) -> AuditResult<DigestState> {
+        read_state(&self.layout, &self.chain, self.anchored_ever()).inspect_err(|e| {
+            tracing::error!(
+                target: "coffer::integrity",
+                error = %e,
+                "integrity alert: the audit trail's state was changed"
+            )
+        })
+    }
+
+    fn save_state(&self, state: &DigestState) -> AuditResult<()> {
+        let mut value = serde_json::to_value(state).map_err(|e| AuditError::malformed(STATE, e))?;
+        let mac = self.chain.tag(STATE_TAG, &value);
+        value["mac"] = json!(mac);
+        let bytes =
+            serde_json::to_vec_pretty(&value).map_err(|e| AuditError::malformed(STATE, e))?;
+        write_durably(&self.layout.file(STATE), &bytes)
+            .map_err(|e| AuditError::io("digest state", e))
+    }
+
+    /// Moves the journal aside and turns it into a log file.
+    fn cut(&mut self) -> AuditResult<()> {
+        let journal = self.layout.file(JOURNAL);
+        let len = std::fs::metadata(&journal).map(|m| m.len()).unwrap_or(0);
+        if len == 0 {
+            return Ok(());
+        }
+        std::fs::rename(&journal, self.layout.file(ROLLING))
+            .map_err(|e| AuditError::io(ROLLING, e))?;
+        self.journal = open_journal(&self.layout)?;
+        File::open(&self.layout.root)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| AuditError::io("the audit folder", e))?;
+        self.finish_cut()
+    }
+
+    /// Writes the log file of a journal moved aside (also after a crash), then removes it.
+    fn finish_cut(&mut self) -> AuditResult<()> {
+        let rolling = self.layout.file(ROLLING);
+        if !rolling.exists() {
+            return Ok(());
+        }
+        let tmp = self.layout.file(CUT_TMP);
+        if let Some(cut) = crate::log_file::write(&rolling, &tmp)? {
+            // Named by its content (newest record's time and hash), so finishing a cut after
+            // a crash names the file it may already have written, not a second copy.
+            let stamp =
+                OffsetDateTime::parse(&cut.newest, &time::format_description::well_known::Rfc3339)
+                    .unwrap_or_else(|_| OffsetDateTime::now_utc());
+            let path = self.layout.log_file(stamp, &cut.hash[..16]);
+            let mut state = self.state()?;
+            if let Some(link) = cut.last_link {
+                state.chain_head = Some(link.to_json());
+            }
+            let full = self.layout.root.join(&path);
+            if state.pending.iter().any(|p| p.hash == cut.hash) || full.exists() {
+                std::fs::remove_file(&cut.tmp).map_err(|e| AuditError::io(CUT_TMP, e))?;
+            } else {
+                let dir = full
+                    .parent()
+                    .ok_or_else(|| AuditError::malformed(&path, "a log file needs a directory"))?;
+                crate::layout::private_dir(dir).map_err(|e| AuditError::io(&path, e))?;
+                std::fs::rename(&cut.tmp, &full).map_err(|e| AuditError::io(&path, e))?;
+                File::open(dir)
+                    .and_then(|d| d.sync_all())
+                    .map_err(|e| AuditError::io(&path, e))?;
+            }
+            if !state.pending.iter().any(|p| p.hash == cut.hash) {
+                state.pending.push(LogFileEntry {
+                    path,
+                    hash: cut.hash,
+                    oldest: cut.oldest,
+                    newest: cut.newest,
+                });
+            }
+            self.save_state(&state)?;
+        }
+        std::fs::remove_file(&rolling).map_err(|e| AuditError::io(ROLLING, e))
+    }
+
+    /// Signs a digest over the log files cut since the last digest (even none, as
+    /// CloudTrail does), chained to the previous digest's hash and signature.
+    fn digest(&mut self) -> AuditResult<()> {
+        let mut state = self.state()?;
+        let now = OffsetDateTime::now_utc();
+        let end = rfc3339(now);
+        let start = state.last_end.clone().unwrap_or_else(|| end.clone());
+        let sequence = state.sequence + 1;
+        let path = self.layout.digest_file(now, sequence);
+        let public = self.key.public_key();
+        let oldest = state.pending.iter().map(|p| p.oldest.as_str()).min();
+        let newest = state.pending.iter().map(|p| p.newest.as_str()).max();
+        let prev = state.previous.as_ref();
+        let content = json!({
+            "awsAccountId": self.layout.account_id,
+            "digestStartTime": start,
+            "digestEndTime": end,
+            "digestS3Bucket": "coffer-audit",
+            "digestS3Object": path,
+            "digestPublicKeyFingerprint": fingerprint(&public),
+            "digestSignatureAlgorithm": SIGNATURE_ALGORITHM,
+            "newestEventTime": newest,
+            "oldestEventTime": oldest,
+            "previousDigestS3Bucket": prev.map(|_| "coffer-audit"),
+            "previousDigestS3Object": prev.map(|p| p.path.clone()),
+            "previousDigestHashValue": prev.map(|p| p.hash.clone()),
+            "previousDigestHashAlgorithm": prev.map(|_| "SHA-256"),
+            "previousDigestSignature": prev.map(|p| p.signature.clone()),
+            "logFiles": state.pending.iter().map(|f| json!({
+                "s3Bucket": "coffer-audit",
+                "s3Object": f.path,
+                "hashValue": f.hash,
+                "hashAlgorithm": "SHA-256",
+                "newestEventTime": f.newest,
+                "oldestEventTime": f.oldest,
+            })).collect::<Vec<_>>(),
+        });
+        let bytes = serde_json::to_vec(&content).map_err(|e| AuditError::malformed(&path, e))?;
+        let hash = sha256_hex(&bytes);
+        let signed = signed_string(&end, &path, &hash, prev.map(|p| p.signature.as_str()));
+        let signature = hex::encode(self.key.sign(signed.as_bytes())?);
+        let full = self.layout.root.join(&path);
+        // The signature first: a digest is never on disk without it.
+        write_durably(&signature_path(&full), signature.as_bytes())
+            .map_err(|e| AuditError::io(&path, e))?;
+        gzip(&bytes)
+            .and_then(|gz| write_durably(&full, &gz))
+            .map_err(|e| AuditError::io(&path, e))?;
+        let head = serde_json::to_vec(&json!({
+            "sequence": sequence,
+            "digest": path,
+            "hash": hash,
+            "signedAt": end,
+        }))
+        .map_err(|e| AuditError::malformed(HEAD, e))?;
+        let head_signature = hex::encode(self.key.sign(&head)?);
+        state.sequence = sequence;
+        state.pending.clear();
+        state.last_end = Some(end);
+        state.previous = Some(PreviousDigest {
+            path,
+            hash,
+            signature,
+        });
+        self.save_state(&state)?;
+        write_durably(&self.layout.file(HEAD), &head).map_err(|e| AuditError::io(HEAD, e))?;
+        write_durably(
+            &signature_path(&self.layout.file(HEAD)),
+            head_signature.as_bytes(),
+        )
+        .map_err(|e| AuditError::io(HEAD, e))
+    }
+}
