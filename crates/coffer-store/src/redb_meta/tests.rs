@@ -378,3 +378,15 @@ fn concurrent_writers_share_commits_and_each_sees_its_own_outcome() {
     assert_eq!(n, 16 * 40);
     assert_eq!(s.referenced_blobs().unwrap().len(), 16 * 40);
 }
+
+#[test]
+fn a_database_held_open_elsewhere_is_reported_as_locked() {
+    let (dir, _held) = store();
+    let second = RedbMetaStore::open(&dir.path().join("meta.redb"));
+    let e = second.err().expect("the file lock refuses a second opener");
+    assert!(matches!(e, StoreError::Locked), "{e:?}");
+    assert_eq!(
+        e.to_string(),
+        "metadata database: Database already open. Cannot acquire lock."
+    );
+}
