@@ -1,5 +1,6 @@
 //! The embedded metadata store: one `redb` file, written through a group-commit thread.
 
+mod blob_intents;
 mod blob_refs;
 mod buckets;
 mod codec;
@@ -25,6 +26,7 @@ use crate::error::StoreResult;
 use crate::meta::{ListControl, MetaStore, WriteCondition};
 use crate::records::{BucketRecord, CompletedUploadRecord, ObjectRecord, PartRecord, UploadRecord};
 use crate::redb_handle::ReopeningDatabase;
+use blob_intents::BLOB_INTENTS;
 use blob_refs::BLOB_REFS;
 use buckets::BUCKETS;
 use codec::decode;
@@ -63,6 +65,7 @@ impl RedbMetaStore {
             txn.open_table(UPLOADS)?;
             txn.open_table(PARTS)?;
             txn.open_table(BLOB_REFS)?;
+            txn.open_table(BLOB_INTENTS)?;
             txn.open_table(KMS_KEYS)?;
             txn.open_table(SETTINGS)?;
             txn.open_table(crate::redb_audit::AUDIT_OUTBOX)?;
@@ -276,5 +279,21 @@ impl MetaStore for RedbMetaStore {
 
     fn referenced_blobs(&self) -> StoreResult<HashSet<BlobId>> {
         RedbMetaStore::referenced_blobs(self)
+    }
+
+    fn record_blob_intent(&self, id: &BlobId, at_ms: i64) -> StoreResult<()> {
+        RedbMetaStore::record_blob_intent(self, id, at_ms)
+    }
+
+    fn forget_blob_intent(&self, id: &BlobId) -> StoreResult<()> {
+        RedbMetaStore::forget_blob_intent(self, id)
+    }
+
+    fn blobs_in_use(&self, ids: &[BlobId], intents_since_ms: i64) -> StoreResult<HashSet<BlobId>> {
+        RedbMetaStore::blobs_in_use(self, ids, intents_since_ms)
+    }
+
+    fn drop_stale_blob_intents(&self, before_ms: i64, limit: usize) -> StoreResult<usize> {
+        RedbMetaStore::drop_stale_blob_intents(self, before_ms, limit)
     }
 }

@@ -3,6 +3,7 @@
 use redb::{ReadableDatabase, ReadableTable, Table, TableDefinition};
 
 use super::RedbMetaStore;
+use super::blob_intents::settle_intents;
 use super::blob_refs::{BLOB_REFS, add_refs, drop_refs};
 use super::buckets::BUCKETS;
 use super::codec::{decode, encode};
@@ -85,6 +86,7 @@ impl RedbMetaStore {
             check_condition(&objects, &k, &condition)?;
             let mut refs = txn.open_table(BLOB_REFS)?;
             add_refs(&mut refs, object.blobs())?;
+            settle_intents(txn, object.blobs())?;
             replace_object(&mut objects, &mut refs, &k, &object)
         })?;
         coffer_faults::crash_step("put.meta.committed");
@@ -121,6 +123,7 @@ impl RedbMetaStore {
             }
             let mut refs = txn.open_table(BLOB_REFS)?;
             add_refs(&mut refs, object.blobs())?;
+            settle_intents(txn, object.blobs())?;
             replace_object(&mut objects, &mut refs, &dst, &object)
         })
     }

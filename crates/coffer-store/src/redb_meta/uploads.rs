@@ -3,6 +3,7 @@
 use redb::{ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
 
 use super::RedbMetaStore;
+use super::blob_intents::settle_intents;
 use super::blob_refs::{BLOB_REFS, add_refs, drop_refs};
 use super::buckets::BUCKETS;
 use super::codec::{decode, encode};
@@ -92,6 +93,7 @@ impl RedbMetaStore {
             let mut parts = txn.open_table(PARTS)?;
             let mut refs = txn.open_table(BLOB_REFS)?;
             add_refs(&mut refs, std::iter::once(&part.part.blob))?;
+            settle_intents(txn, std::iter::once(&part.part.blob))?;
             let k = part_key(upload_id, part.part.number);
             let old = parts.insert(k.as_str(), encode(part)?.as_slice())?;
             match old {
@@ -169,6 +171,7 @@ impl RedbMetaStore {
             let mut freed = {
                 let mut refs = txn.open_table(BLOB_REFS)?;
                 add_refs(&mut refs, object.blobs())?;
+                settle_intents(txn, object.blobs())?;
                 replace_object(&mut objects, &mut refs, &k, object)?
             };
             drop(objects);
