@@ -20,6 +20,8 @@
 
 mod audit_store;
 mod blob;
+#[cfg(any(test, feature = "contract-tests"))]
+pub mod contract;
 mod error;
 mod fs_blob;
 mod gc;
