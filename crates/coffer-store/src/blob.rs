@@ -1,6 +1,7 @@
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::io;
+use std::time::SystemTime;
 
 /// Names one blob. Random, so two writers never collide and a name reveals nothing.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -40,13 +41,27 @@ pub trait BlobStore: Send + Sync + 'static {
     fn open(&self, id: &BlobId) -> io::Result<Box<dyn BlobReader>>;
     /// Removes a blob; a missing blob is not an error (deletion is idempotent).
     fn delete(&self, id: &BlobId) -> io::Result<()>;
-    /// Every committed blob, for garbage collection.
-    fn list(&self) -> io::Result<Vec<BlobId>>;
+    /// Up to `limit` committed blobs whose ids come after `after`, in id order, each with
+    /// the time it was written: one page of a walk over the whole store for garbage
+    /// collection, which never holds more than a page. A page shorter than `limit` is the last.
+    fn list_page(&self, after: Option<&BlobId>, limit: usize) -> io::Result<Vec<ListedBlob>>;
     /// Removes unfinished writes left by a crash. Call only when no writer is active.
     fn clear_unfinished(&self) -> io::Result<usize>;
 }
 
+/// A committed blob as a listing reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedBlob {
+    pub id: BlobId,
+    /// When the blob was written (a file's modification time): garbage collection spares
+    /// blobs younger than its grace period, whose records may still be on their way.
+    pub created: SystemTime,
+}
+
 pub trait BlobWriter: Send {
+    /// The id the blob will have once committed (known from the start, so a write intent
+    /// can name it before the blob exists).
+    fn id(&self) -> &BlobId;
     fn write_all(&mut self, data: &[u8]) -> io::Result<()>;
     /// Makes the blob durable (data and directory entry) and returns its id. Dropping a writer
     /// without committing discards what it wrote.

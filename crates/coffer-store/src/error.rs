@@ -29,6 +29,10 @@ pub enum StoreError {
     /// meanwhile; the caller seals it again under the current version and retries.
     #[error("master-key version retired")]
     MasterKeyRetired,
+    /// Another process holds the metadata database open (embedded store only: its file lock).
+    /// Displayed as redb words it, so logs read as before.
+    #[error("metadata database: {}", redb::DatabaseError::DatabaseAlreadyOpen)]
+    Locked,
     #[error("metadata database: {0}")]
     Database(String),
     #[error("stored record is unreadable: {0}")]
@@ -64,6 +68,7 @@ impl From<redb::Error> for StoreError {
     fn from(e: redb::Error) -> Self {
         match e {
             redb::Error::Io(io) => StoreError::Io(io),
+            redb::Error::DatabaseAlreadyOpen => StoreError::Locked,
             other => StoreError::Database(other.to_string()),
         }
     }
@@ -82,4 +87,14 @@ macro_rules! storage_error_from {
     )*};
 }
 
-storage_error_from!(DatabaseError, TransactionError, TableError, CommitError);
+storage_error_from!(TransactionError, TableError, CommitError);
+
+impl From<redb::DatabaseError> for StoreError {
+    fn from(e: redb::DatabaseError) -> Self {
+        match e {
+            redb::DatabaseError::Storage(s) => s.into(),
+            redb::DatabaseError::DatabaseAlreadyOpen => StoreError::Locked,
+            other => StoreError::Database(other.to_string()),
+        }
+    }
+}

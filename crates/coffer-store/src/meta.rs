@@ -151,6 +151,26 @@ pub trait MetaStore: crate::AuditStore + Send + Sync + 'static {
     fn get_setting(&self, name: &str) -> StoreResult<Option<Vec<u8>>>;
     fn put_setting(&self, name: &str, value: &[u8]) -> StoreResult<()>;
 
-    /// Every blob some record names, for garbage collection.
+    /// Every blob some record names, all at once: for consistency checks and tests, not for
+    /// garbage collection (see [`MetaStore::blobs_in_use`]).
     fn referenced_blobs(&self) -> StoreResult<std::collections::HashSet<BlobId>>;
+
+    /// Records, before blob `id` becomes visible, that a writer is about to name it in a
+    /// record (`at_ms`: milliseconds since the Unix epoch). Garbage collection on any gateway
+    /// spares a blob whose intent is live, however old the blob. The transaction that first
+    /// names the blob removes its intent.
+    fn record_blob_intent(&self, id: &BlobId, at_ms: i64) -> StoreResult<()>;
+    /// Removes the intent for a blob that will never be named (its write failed, or its
+    /// record was refused). A missing intent is not an error.
+    fn forget_blob_intent(&self, id: &BlobId) -> StoreResult<()>;
+    /// Which of `ids` are still needed, read in one snapshot: named by a record, or covered by
+    /// an intent recorded at or after `intents_since_ms`.
+    fn blobs_in_use(
+        &self,
+        ids: &[BlobId],
+        intents_since_ms: i64,
+    ) -> StoreResult<std::collections::HashSet<BlobId>>;
+    /// Removes up to `limit` intents recorded before `before_ms`, whose writers are presumed
+    /// dead; returns how many it removed.
+    fn drop_stale_blob_intents(&self, before_ms: i64, limit: usize) -> StoreResult<usize>;
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use coffer_audit::{AuditLog, Cadence, ChainKey, Layout, SigningKey, StoreAnchors};
 use coffer_kms::{BuiltinKms, KmsIdentity, MasterKeyring, RootKey};
 use coffer_s3::{CofferS3, ServerIdentity, UserDirectory};
-use coffer_store::{FsBlobStore, RedbMetaStore};
+use coffer_store::{FsBlobStore, IntentRecordingBlobStore, RedbMetaStore, StoreError};
 
 pub struct DataDir {
     pub meta: Arc<RedbMetaStore>,
@@ -33,13 +33,9 @@ impl From<OpenError> for String {
 }
 
 pub fn open(data_dir: &Path) -> Result<DataDir, OpenError> {
-    let meta = RedbMetaStore::open(&data_dir.join("meta.redb")).map_err(|e| {
-        let text = e.to_string();
-        if text.contains("already open") {
-            OpenError::InUse
-        } else {
-            OpenError::Other(format!("cannot open metadata database: {text}"))
-        }
+    let meta = RedbMetaStore::open(&data_dir.join("meta.redb")).map_err(|e| match e {
+        StoreError::Locked => OpenError::InUse,
+        other => OpenError::Other(format!("cannot open metadata database: {other}")),
     })?;
     let blobs = FsBlobStore::open(&data_dir.join("objects"))
         .map_err(|e| OpenError::Other(format!("cannot open blob store: {e}")))?;
@@ -123,9 +119,11 @@ impl DataDir {
         kms.replay_audit_outbox()
             .map_err(|e| format!("cannot replay the audit outbox: {e}"))?;
         let kms = Arc::new(kms);
+        // Every blob the S3 layer writes is covered by an intent until its record names it.
+        let blobs = IntentRecordingBlobStore::new(Arc::new(self.blobs), self.meta.clone());
         let s3 = CofferS3::new(
             self.meta,
-            Arc::new(self.blobs),
+            Arc::new(blobs),
             Arc::new(users),
             identity,
             Arc::new(self.keyring),

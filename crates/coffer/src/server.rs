@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use coffer_s3::{CofferS3, RequireSigV4, ServerIdentity, ServerOptions, User, UserDirectory};
-use coffer_store::collect_orphans;
+use coffer_store::{GcPolicy, collect_orphans};
 use s3s::service::S3ServiceBuilder;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
@@ -83,11 +83,14 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
     // Test builds only (feature `failpoints`); a no-op otherwise.
     coffer_faults::configure_from_env()?;
     let dir = datadir::open(&config.data_dir)?;
-    let report = collect_orphans(dir.meta.as_ref(), &dir.blobs)
+    // Exclusive: the database lock is ours and nothing is served yet, so whatever no record
+    // names is a leftover, however young.
+    let report = collect_orphans(dir.meta.as_ref(), &dir.blobs, &GcPolicy::exclusive())
         .map_err(|e| format!("start-up collection failed: {e}"))?;
     tracing::info!(
         unfinished_writes = report.unfinished_writes,
         orphan_blobs = report.orphan_blobs,
+        stale_intents = report.stale_intents,
         "collected leftovers of earlier runs"
     );
     let identity = ServerIdentity {

@@ -1,0 +1,66 @@
+//! KMS key records (sealed by the KMS layer) and small server-wide settings.
+
+use redb::{ReadableDatabase, TableDefinition};
+
+use super::RedbMetaStore;
+use crate::error::StoreResult;
+
+/// Key records of the built-in KMS (already sealed by the KMS layer), by key id.
+pub(crate) const KMS_KEYS: TableDefinition<&str, &[u8]> = TableDefinition::new("kms_keys");
+
+/// Small server-wide values (e.g. the root key's check value).
+pub(crate) const SETTINGS: TableDefinition<&str, &[u8]> = TableDefinition::new("settings");
+
+impl RedbMetaStore {
+    pub(super) fn get_kms_key(&self, id: &str) -> StoreResult<Option<Vec<u8>>> {
+        let txn = self.db.current()?.begin_read()?;
+        let t = txn.open_table(KMS_KEYS)?;
+        Ok(t.get(id)?.map(|v| v.value().to_vec()))
+    }
+
+    pub(super) fn put_kms_key(&self, id: &str, record: &[u8]) -> StoreResult<()> {
+        let (id, record) = (id.to_owned(), record.to_vec());
+        self.write(move |txn| {
+            txn.open_table(KMS_KEYS)?
+                .insert(id.as_str(), record.as_slice())?;
+            Ok(())
+        })
+    }
+
+    pub(super) fn delete_kms_key(&self, id: &str) -> StoreResult<()> {
+        let id = id.to_owned();
+        self.write(move |txn| {
+            txn.open_table(KMS_KEYS)?.remove(id.as_str())?;
+            Ok(())
+        })
+    }
+
+    pub(super) fn list_kms_keys(&self, prefix: &str) -> StoreResult<Vec<(String, Vec<u8>)>> {
+        let txn = self.db.current()?.begin_read()?;
+        let t = txn.open_table(KMS_KEYS)?;
+        let mut out = Vec::new();
+        for entry in t.range(prefix..)? {
+            let (k, v) = entry?;
+            if !k.value().starts_with(prefix) {
+                break;
+            }
+            out.push((k.value().to_owned(), v.value().to_vec()));
+        }
+        Ok(out)
+    }
+
+    pub(super) fn get_setting(&self, name: &str) -> StoreResult<Option<Vec<u8>>> {
+        let txn = self.db.current()?.begin_read()?;
+        let t = txn.open_table(SETTINGS)?;
+        Ok(t.get(name)?.map(|v| v.value().to_vec()))
+    }
+
+    pub(super) fn put_setting(&self, name: &str, value: &[u8]) -> StoreResult<()> {
+        let (name, value) = (name.to_owned(), value.to_vec());
+        self.write(move |txn| {
+            txn.open_table(SETTINGS)?
+                .insert(name.as_str(), value.as_slice())?;
+            Ok(())
+        })
+    }
+}
