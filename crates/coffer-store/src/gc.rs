@@ -260,6 +260,8 @@ mod tests {
             .unwrap();
         let mut unfinished = f.blobs.create().unwrap();
         unfinished.write_all(b"partial").unwrap();
+        // As if the process died mid-write: the writer never runs its clean-up.
+        #[allow(clippy::mem_forget)]
         std::mem::forget(unfinished);
         let report = collect_orphans(&f.meta, &f.blobs, &GcPolicy::exclusive()).unwrap();
         assert_eq!(

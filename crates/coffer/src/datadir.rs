@@ -8,7 +8,7 @@ use std::sync::Arc;
 use coffer_audit::{AuditLog, Cadence, ChainKey, Layout, SigningKey, StoreAnchors};
 use coffer_kms::{BuiltinKms, KmsIdentity, MasterKeyring, RootKey};
 use coffer_s3::{CofferS3, ServerIdentity, UserDirectory};
-use coffer_store::{FsBlobStore, IntentRecordingBlobStore, RedbMetaStore, StoreError};
+use coffer_store::{FsBlobStore, RedbMetaStore, StoreError};
 
 pub struct DataDir {
     pub meta: Arc<RedbMetaStore>,
@@ -119,11 +119,13 @@ impl DataDir {
         kms.replay_audit_outbox()
             .map_err(|e| format!("cannot replay the audit outbox: {e}"))?;
         let kms = Arc::new(kms);
-        // Every blob the S3 layer writes is covered by an intent until its record names it.
-        let blobs = IntentRecordingBlobStore::new(Arc::new(self.blobs), self.meta.clone());
+        // Write intents protect a blob from a collection running beside its writer. The
+        // embedded backends collect only at start-up, holding the database lock, before any
+        // writer exists, so they skip the intent's extra commit per blob; backends that
+        // several gateways share wrap their blob store in `IntentRecordingBlobStore`.
         let s3 = CofferS3::new(
             self.meta,
-            Arc::new(blobs),
+            Arc::new(self.blobs),
             Arc::new(users),
             identity,
             Arc::new(self.keyring),

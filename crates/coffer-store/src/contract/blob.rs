@@ -103,6 +103,7 @@ fn unfinished_writes_are_cleared_and_committed_blobs_kept(fresh: &dyn Fn() -> Fr
     let mut crashed = store.create().unwrap();
     crashed.write_all(b"partial").unwrap();
     // As if the process died mid-write: the writer never runs its clean-up.
+    #[allow(clippy::mem_forget)]
     std::mem::forget(crashed);
     assert!(store.clear_unfinished().unwrap() >= 1);
     assert_eq!(store.clear_unfinished().unwrap(), 0);
