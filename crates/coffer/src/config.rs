@@ -47,6 +47,10 @@ pub struct FileConfig {
     pub tls_handshake_timeout_seconds: Option<u64>,
     #[serde(default)]
     pub users: Vec<UserConfig>,
+    /// Where structured state lives (default: the embedded database).
+    pub metadata: Option<crate::storage_config::MetadataSection>,
+    /// Where sealed object parts live (default: files under the data directory).
+    pub blobs: Option<crate::storage_config::BlobsSection>,
 }
 
 #[derive(Clone, Serialize, Deserialize)]
@@ -94,6 +98,7 @@ pub struct ServeConfig {
     pub audit_self_check_seconds: u64,
     pub connections: crate::listener::ConnectionLimits,
     pub users: Vec<UserConfig>,
+    pub storage: crate::storage_config::StorageConfig,
 }
 
 impl ServeConfig {
@@ -138,6 +143,8 @@ impl ServeConfig {
                 idle_timeout_seconds: None,
                 tls_handshake_timeout_seconds: None,
                 users: Vec::new(),
+                metadata: None,
+                blobs: None,
             },
         };
         let account_id = file
@@ -189,6 +196,10 @@ impl ServeConfig {
             audit_self_check_seconds: file.audit_self_check_seconds.unwrap_or(3600),
             connections: crate::listener::ConnectionLimits::from_config(&file)?,
             users: file.users.clone(),
+            storage: crate::storage_config::StorageConfig {
+                metadata: file.metadata.clone().unwrap_or_default(),
+                blobs: file.blobs.clone().unwrap_or_default(),
+            },
         })
     }
 }

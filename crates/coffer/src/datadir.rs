@@ -8,13 +8,18 @@ use std::sync::Arc;
 use coffer_audit::{AuditLog, Cadence, ChainKey, Layout, SigningKey, StoreAnchors};
 use coffer_kms::{BuiltinKms, KmsIdentity, MasterKeyring, RootKey};
 use coffer_s3::{CofferS3, ServerIdentity, UserDirectory};
-use coffer_store::{FsBlobStore, RedbMetaStore, StoreError};
+use coffer_store::{BlobStore, FsBlobStore, MetaStore, RedbMetaStore, StoreError};
 
+use crate::sealed_secrets::{FileSecrets, SealedSecrets};
+use crate::storage_config::{BlobBackend, MetadataBackend, StorageConfig};
+
+/// The opened backends and the keys over them.
 pub struct DataDir {
-    pub meta: Arc<RedbMetaStore>,
-    pub blobs: FsBlobStore,
+    pub meta: Arc<dyn MetaStore>,
+    pub blobs: Arc<dyn BlobStore>,
     pub keyring: MasterKeyring,
     root: Arc<RootKey>,
+    secrets: Arc<dyn SealedSecrets>,
 }
 
 pub enum OpenError {
@@ -32,30 +37,63 @@ impl From<OpenError> for String {
     }
 }
 
-pub fn open(data_dir: &Path) -> Result<DataDir, OpenError> {
-    let meta = RedbMetaStore::open(&data_dir.join("meta.redb")).map_err(|e| match e {
-        StoreError::Locked => OpenError::InUse,
-        other => OpenError::Other(format!("cannot open metadata database: {other}")),
-    })?;
-    let blobs = FsBlobStore::open(&data_dir.join("objects"))
-        .map_err(|e| OpenError::Other(format!("cannot open blob store: {e}")))?;
+/// Opens the backends `storage` names (the embedded ones by default), then the root key,
+/// which binds to the metadata before anything sealed under it is read, then the keyring.
+pub fn open(storage: &StorageConfig, data_dir: &Path) -> Result<DataDir, OpenError> {
+    // Refuse before opening anything, so a refused configuration leaves no trace.
+    if storage.metadata.backend == MetadataBackend::Postgres {
+        return Err(not_built("[metadata] backend = \"postgres\""));
+    }
+    if storage.blobs.backend == BlobBackend::S3 {
+        return Err(not_built("[blobs] backend = \"s3\""));
+    }
+    let meta: Arc<dyn MetaStore> = match storage.metadata.backend {
+        MetadataBackend::Embedded => Arc::new(
+            RedbMetaStore::open(&data_dir.join("meta.redb")).map_err(|e| match e {
+                StoreError::Locked => OpenError::InUse,
+                other => OpenError::Other(format!("cannot open metadata database: {other}")),
+            })?,
+        ),
+        MetadataBackend::Postgres => return Err(not_built("[metadata] backend = \"postgres\"")),
+    };
+    let blobs: Arc<dyn BlobStore> = match storage.blobs.backend {
+        BlobBackend::Local => Arc::new(
+            FsBlobStore::open(&data_dir.join("objects"))
+                .map_err(|e| OpenError::Other(format!("cannot open blob store: {e}")))?,
+        ),
+        BlobBackend::S3 => return Err(not_built("[blobs] backend = \"s3\"")),
+    };
+    // The embedded backends keep sealed secrets beside the trail, as files.
+    let secrets = Arc::new(FileSecrets {
+        dir: data_dir.join("audit"),
+    });
     let root = Arc::new(RootKey::load(data_dir).map_err(|e| OpenError::Other(e.to_string()))?);
-    root.check_against(&meta)
+    root.check_against(meta.as_ref())
         .map_err(|e| OpenError::Other(e.to_string()))?;
-    let keyring =
-        MasterKeyring::open(&meta, root.clone()).map_err(|e| OpenError::Other(e.to_string()))?;
+    let keyring = MasterKeyring::open(meta.as_ref(), root.clone())
+        .map_err(|e| OpenError::Other(e.to_string()))?;
     Ok(DataDir {
-        meta: Arc::new(meta),
+        meta,
         blobs,
         keyring,
         root,
+        secrets,
     })
+}
+
+/// A backend the configuration names that this build cannot open yet: refused at start,
+/// never replaced by the embedded one behind the operator's back.
+fn not_built(what: &str) -> OpenError {
+    OpenError::Other(format!(
+        "{what} is not available in this version of coffer; remove it to use the embedded default"
+    ))
 }
 
 /// What the audit chain's MAC key is derived from the root key for.
 const CHAIN_KEY_LABEL: &str = "coffer audit chain";
-/// Where the audit signing key is kept, sealed under the root key.
-const SIGNING_KEY_FILE: &str = "audit/signing-key.sealed";
+/// The name the audit signing key is kept under, sealed under the root key (with the
+/// embedded backends: `<data>/audit/signing-key.sealed`).
+const SIGNING_KEY_NAME: &str = "signing-key.sealed";
 const SIGNING_KEY_LABEL: &str = "coffer audit signing key v1";
 
 impl DataDir {
@@ -67,23 +105,27 @@ impl DataDir {
         identity: &ServerIdentity,
         cadence: Cadence,
     ) -> Result<Arc<AuditLog>, String> {
-        let path = data_dir.join(SIGNING_KEY_FILE);
-        let pkcs8 = match std::fs::read(&path) {
-            Ok(sealed) => self
+        let pkcs8 = match self.secrets.load(SIGNING_KEY_NAME)? {
+            Some(sealed) => self
                 .root
                 .open_secret(&sealed, SIGNING_KEY_LABEL)
                 .map_err(|e| format!("audit signing key: {e}"))?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            None => {
                 let pkcs8 = SigningKey::generate().map_err(|e| e.to_string())?;
                 let sealed = self
                     .root
                     .seal_secret(&pkcs8, SIGNING_KEY_LABEL)
                     .map_err(|e| e.to_string())?;
-                crate::private_files::create_private_dir(&data_dir.join("audit"))?;
-                crate::config::write_private(&path, &sealed)?;
-                pkcs8
+                let kept = self.secrets.create(SIGNING_KEY_NAME, &sealed)?;
+                if kept == sealed {
+                    pkcs8
+                } else {
+                    // Another process created it first: use that one.
+                    self.root
+                        .open_secret(&kept, SIGNING_KEY_LABEL)
+                        .map_err(|e| format!("audit signing key: {e}"))?
+                }
             }
-            Err(e) => return Err(format!("audit signing key: {e}")),
         };
         let key = SigningKey::from_pkcs8(&pkcs8).map_err(|e| e.to_string())?;
         let chain = ChainKey::new(&self.root.derive_key(CHAIN_KEY_LABEL));
@@ -125,7 +167,7 @@ impl DataDir {
         // several gateways share wrap their blob store in `IntentRecordingBlobStore`.
         let s3 = CofferS3::new(
             self.meta,
-            Arc::new(self.blobs),
+            self.blobs,
             Arc::new(users),
             identity,
             Arc::new(self.keyring),

@@ -24,8 +24,10 @@ mod private_files;
 mod process_metrics;
 mod request_body;
 mod routes;
+mod sealed_secrets;
 mod server;
 mod sigv4;
+mod storage_config;
 mod tls;
 
 use clap::Parser;

@@ -82,11 +82,15 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
 
     // Test builds only (feature `failpoints`); a no-op otherwise.
     coffer_faults::configure_from_env()?;
-    let dir = datadir::open(&config.data_dir)?;
+    let dir = datadir::open(&config.storage, &config.data_dir)?;
     // Exclusive: the database lock is ours and nothing is served yet, so whatever no record
     // names is a leftover, however young.
-    let report = collect_orphans(dir.meta.as_ref(), &dir.blobs, &GcPolicy::exclusive())
-        .map_err(|e| format!("start-up collection failed: {e}"))?;
+    let report = collect_orphans(
+        dir.meta.as_ref(),
+        dir.blobs.as_ref(),
+        &GcPolicy::exclusive(),
+    )
+    .map_err(|e| format!("start-up collection failed: {e}"))?;
     tracing::info!(
         unfinished_writes = report.unfinished_writes,
         orphan_blobs = report.orphan_blobs,

@@ -42,6 +42,7 @@ mod scrub;
 mod sse_c;
 mod sse_kms;
 mod sse_s3;
+mod storage_backends;
 mod tagging;
 mod tls;
 
