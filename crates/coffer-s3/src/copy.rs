@@ -1,7 +1,7 @@
 //! CopyObject. A copy shares the source's blobs (records count references), so it costs a
 //! metadata transaction, not a rewrite of the data.
 
-use coffer_store::ObjectRecord;
+use coffer_store::{EncryptionRecord, ObjectRecord};
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
@@ -239,7 +239,7 @@ impl CofferS3 {
         let source_opaque = source
             .encryption
             .as_ref()
-            .is_some_and(|e| e.mode != encryption::SSE_S3);
+            .is_some_and(EncryptionRecord::has_opaque_etags);
         match mode {
             WriteMode::Customer(_) | WriteMode::Kms(_) => encryption::opaque_etag(),
             WriteMode::SseS3 if !source_opaque && !source.multipart => Ok(source.etag.clone()),

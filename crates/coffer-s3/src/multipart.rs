@@ -1,8 +1,8 @@
 //! Multipart uploads: create, upload part (and part copy), complete, abort, list.
 
 use coffer_store::{
-    BucketRecord, ChecksumRecord, CompletedUploadRecord, ObjectRecord, PartRecord, StoredPart,
-    UploadRecord,
+    BucketRecord, ChecksumRecord, CompletedUploadRecord, EncryptionRecord, ObjectRecord,
+    PartRecord, StoredPart, UploadRecord,
 };
 use md5::Digest as _;
 use s3s::dto::*;
@@ -105,7 +105,7 @@ fn opaque_etags(upload: &UploadRecord) -> bool {
         .template
         .encryption
         .as_ref()
-        .is_some_and(|e| e.mode != encryption::SSE_S3)
+        .is_some_and(EncryptionRecord::has_opaque_etags)
 }
 
 /// A part request's SSE-C headers: the upload's key again, or none.
