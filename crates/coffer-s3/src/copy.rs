@@ -8,11 +8,11 @@ use s3s::{S3Request, S3Response, S3Result, s3_error};
 use crate::body;
 use crate::checksum;
 use crate::conditions::{Context, Preconditions};
-use crate::customer_key::{Purpose, take_customer_headers};
-use crate::encryption::{self, EncryptionHeaders, WriteMode};
 use crate::error::{OrS3, no_such_key};
 use crate::object::{ObjectHeaders, check_key, now_ms, timestamp};
 use crate::service::CofferS3;
+use crate::sse::customer_key::{Purpose, take_customer_headers};
+use crate::sse::encryption::{self, EncryptionHeaders, WriteMode};
 
 impl CofferS3 {
     /// Resolves a copy source the caller may read, with its record.

@@ -10,11 +10,11 @@ use s3s::{S3Request, S3Response, S3Result, s3_error};
 use crate::body;
 use crate::checksum;
 use crate::conditions::{Context, Preconditions};
-use crate::customer_key::{CustomerHeaders, CustomerKey, Purpose, take_customer_headers};
-use crate::encryption;
 use crate::error::no_such_key;
 use crate::object::{etag, metadata_of, timestamp};
 use crate::service::CofferS3;
+use crate::sse::customer_key::{CustomerHeaders, CustomerKey, Purpose, take_customer_headers};
+use crate::sse::encryption;
 
 /// Which bytes of an object a read returns, and how the response describes them.
 struct Selection {

@@ -11,12 +11,12 @@ use s3s::{S3Request, S3Response, S3Result, s3_error};
 use crate::body::{self, MAX_PUT_SIZE};
 use crate::checksum::{self, Algorithm};
 use crate::conditions::{self, Preconditions};
-use crate::customer_key::{CustomerHeaders, CustomerKey, Purpose, take_customer_headers};
-use crate::encryption::{self, EncryptionHeaders, WriteMode};
 use crate::error::OrS3;
 use crate::object::{ObjectHeaders, check_key, now_ms, timestamp};
 use crate::put::verify_ingested;
 use crate::service::CofferS3;
+use crate::sse::customer_key::{CustomerHeaders, CustomerKey, Purpose, take_customer_headers};
+use crate::sse::encryption::{self, EncryptionHeaders, WriteMode};
 
 /// Every part but the last must be at least this large, as on S3.
 pub const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;

@@ -8,11 +8,11 @@ use subtle::ConstantTimeEq;
 use crate::body::{self, Ingested, MAX_PUT_SIZE};
 use crate::checksum::{self, ChecksumRequest};
 use crate::conditions;
-use crate::customer_key::take_customer_headers;
-use crate::encryption::{self, EncryptionHeaders, WriteMode};
 use crate::error::OrS3;
 use crate::object::{ObjectHeaders, check_key, now_ms};
 use crate::service::CofferS3;
+use crate::sse::customer_key::take_customer_headers;
+use crate::sse::encryption::{self, EncryptionHeaders, WriteMode};
 
 /// Buckets here have no Object Lock configuration, so lock settings are refused as S3
 /// refuses them on such a bucket, never accepted and silently dropped.

@@ -10,9 +10,9 @@ use s3s::dto::*;
 use s3s::{Body, S3Request, S3Response, S3Result, s3_error};
 use serde::Deserialize;
 
-use crate::encryption::SSE_S3;
 use crate::error::{OrS3, malformed_xml};
 use crate::service::CofferS3;
+use crate::sse::encryption::SSE_S3;
 use crate::xml_body::{from_xml, xml_body};
 
 /// Largest configuration accepted (a real one is a few hundred bytes).

@@ -14,12 +14,12 @@ use s3s::S3Result;
 use zeroize::Zeroizing;
 
 use crate::auth::User;
-use crate::bucket_keys::{BucketKeyUse, object_kek};
-use crate::customer_key::{self, CustomerKey};
-use crate::encryption::{WriteMode, customer_kek, integrity_alert, is_customer, object_arn};
 use crate::error::internal;
 use crate::service::CofferS3;
-use crate::sse_kms::{kms_error, parse_stored_context, s3_context, stored_context};
+use crate::sse::bucket_keys::{BucketKeyUse, object_kek};
+use crate::sse::customer_key::{self, CustomerKey};
+use crate::sse::encryption::{WriteMode, customer_kek, integrity_alert, is_customer, object_arn};
+use crate::sse::sse_kms::{kms_error, parse_stored_context, s3_context, stored_context};
 
 fn bucket_arn(bucket: &str) -> String {
     format!("arn:aws:s3:::{bucket}")

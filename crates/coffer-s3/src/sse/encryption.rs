@@ -11,9 +11,9 @@ use coffer_store::{BucketRecord, EncryptionRecord, ObjectRecord};
 use s3s::dto::ServerSideEncryption;
 use s3s::{S3Result, s3_error};
 
-use crate::customer_key::{self, CustomerHeaders, CustomerKey, Purpose};
 use crate::error::internal;
 use crate::service::CofferS3;
+use crate::sse::customer_key::{self, CustomerHeaders, CustomerKey, Purpose};
 
 /// The `x-amz-server-side-encryption` value (and bucket-default algorithm) of SSE-S3.
 pub(crate) const SSE_S3: &str = "AES256";

@@ -6,9 +6,9 @@
 use s3s::{Body, S3Request, S3Response, S3Result, s3_error};
 use serde::Deserialize;
 
-use crate::encryption::{KmsRequest, WriteMode};
 use crate::error::{OrS3, malformed_xml, no_such_key};
 use crate::service::CofferS3;
+use crate::sse::encryption::{KmsRequest, WriteMode};
 use crate::xml_body::{from_xml, xml_body};
 
 const MAX_BODY: usize = 16 * 1024;

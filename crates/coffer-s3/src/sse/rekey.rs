@@ -171,7 +171,7 @@ impl CofferS3 {
             .open_data_key(bucket, key, Some(old), None, None)
             .map_err(|e| format!("{bucket}/{key}: {e:?}"))?
             .ok_or("no data key")?;
-        self.seal_under_master(&dek, &crate::encryption::object_arn(bucket, key))
+        self.seal_under_master(&dek, &crate::sse::encryption::object_arn(bucket, key))
             .map_err(|e| format!("{bucket}/{key}: {e:?}"))
     }
 
