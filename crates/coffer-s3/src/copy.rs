@@ -8,8 +8,9 @@ use s3s::{S3Request, S3Response, S3Result, s3_error};
 use crate::body;
 use crate::checksum;
 use crate::conditions::{Context, Preconditions};
+use crate::content_headers::{ContentHeaders, content_headers};
 use crate::error::{OrS3, no_such_key};
-use crate::object::{ObjectHeaders, check_key, now_ms, timestamp};
+use crate::object::{check_key, now_ms, timestamp};
 use crate::service::CofferS3;
 use crate::sse::customer_key::{Purpose, take_customer_headers};
 use crate::sse::encryption::{self, EncryptionHeaders, WriteMode};
@@ -129,23 +130,12 @@ impl CofferS3 {
             ));
         }
         let mut record = if replace {
-            ObjectHeaders {
-                content_type: input.content_type,
-                content_encoding: input.content_encoding,
-                content_disposition: input.content_disposition,
-                content_language: input.content_language,
-                cache_control: input.cache_control,
-                expires: input.expires,
-                website_redirect_location: input.website_redirect_location,
-                metadata: input.metadata,
-                storage_class: new_class,
-                tags: Default::default(),
-            }
-            .into_record()?
+            // The tags are decided below, by the tagging directive.
+            content_headers!(input, tags: Default::default()).into_record()?
         } else {
             let mut r = source.clone();
             if new_class.is_some() {
-                r.storage_class = ObjectHeaders {
+                r.storage_class = ContentHeaders {
                     storage_class: new_class,
                     ..Default::default()
                 }

@@ -11,8 +11,9 @@ use s3s::{S3Request, S3Response, S3Result, s3_error};
 use crate::body::{self, MAX_PUT_SIZE};
 use crate::checksum::{self, Algorithm};
 use crate::conditions::{self, Preconditions};
+use crate::content_headers::content_headers;
 use crate::error::OrS3;
-use crate::object::{ObjectHeaders, check_key, now_ms, timestamp};
+use crate::object::{check_key, now_ms, timestamp};
 use crate::put::verify_ingested;
 use crate::service::CofferS3;
 use crate::sse::customer_key::{CustomerHeaders, CustomerKey, Purpose, take_customer_headers};
@@ -287,20 +288,9 @@ impl CofferS3 {
             }
             None => None,
         };
-        let template = ObjectHeaders {
-            content_type: input.content_type,
-            content_encoding: input.content_encoding,
-            content_disposition: input.content_disposition,
-            content_language: input.content_language,
-            cache_control: input.cache_control,
-            expires: input.expires,
-            website_redirect_location: input.website_redirect_location,
-            metadata: input.metadata,
-            storage_class: input.storage_class.map(|s| s.as_str().to_owned()),
-            // The completed object gets the upload's tags.
-            tags: crate::tagging::from_header(input.tagging.as_deref().unwrap_or_default())?,
-        }
-        .into_record()?;
+        // The completed object gets the upload's tags.
+        let tags = crate::tagging::from_header(input.tagging.as_deref().unwrap_or_default())?;
+        let template = content_headers!(input, tags: tags).into_record()?;
         // One data key for the whole upload; each part seals under its own key derived from
         // it, so parts upload in any order and in parallel.
         let (_, sealed_key) = self.new_data_key(&input.bucket, &input.key, &mode, &user)?;
