@@ -46,10 +46,10 @@ impl CofferS3 {
             // AWS creates buckets with SSE-C blocked since April 2026; the operator chooses.
             encryption: self.options.block_sse_c_on_new_buckets.then(|| {
                 coffer_store::BucketEncryption {
-                    algorithm: crate::encryption::SSE_S3.to_owned(),
+                    algorithm: crate::sse::encryption::SSE_S3.to_owned(),
                     kms_key_id: None,
                     bucket_key_enabled: false,
-                    blocked_types: vec![crate::encryption::BLOCK_SSE_C.to_owned()],
+                    blocked_types: vec![crate::sse::encryption::BLOCK_SSE_C.to_owned()],
                 }
             }),
             policy: None,

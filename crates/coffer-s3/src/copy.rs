@@ -1,18 +1,19 @@
 //! CopyObject. A copy shares the source's blobs (records count references), so it costs a
 //! metadata transaction, not a rewrite of the data.
 
-use coffer_store::ObjectRecord;
+use coffer_store::{EncryptionRecord, ObjectRecord};
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
 use crate::body;
 use crate::checksum;
 use crate::conditions::{Context, Preconditions};
-use crate::customer_key::{Purpose, take_customer_headers};
-use crate::encryption::{self, EncryptionHeaders, WriteMode};
+use crate::content_headers::{ContentHeaders, content_headers};
 use crate::error::{OrS3, no_such_key};
-use crate::object::{ObjectHeaders, check_key, now_ms, timestamp};
+use crate::object::{check_key, now_ms, timestamp};
 use crate::service::CofferS3;
+use crate::sse::customer_key::{Purpose, take_customer_headers};
+use crate::sse::encryption::{self, EncryptionHeaders, WriteMode};
 
 impl CofferS3 {
     /// Resolves a copy source the caller may read, with its record.
@@ -129,23 +130,12 @@ impl CofferS3 {
             ));
         }
         let mut record = if replace {
-            ObjectHeaders {
-                content_type: input.content_type,
-                content_encoding: input.content_encoding,
-                content_disposition: input.content_disposition,
-                content_language: input.content_language,
-                cache_control: input.cache_control,
-                expires: input.expires,
-                website_redirect_location: input.website_redirect_location,
-                metadata: input.metadata,
-                storage_class: new_class,
-                tags: Default::default(),
-            }
-            .into_record()?
+            // The tags are decided below, by the tagging directive.
+            content_headers!(input, tags: Default::default()).into_record()?
         } else {
             let mut r = source.clone();
             if new_class.is_some() {
-                r.storage_class = ObjectHeaders {
+                r.storage_class = ContentHeaders {
                     storage_class: new_class,
                     ..Default::default()
                 }
@@ -239,7 +229,7 @@ impl CofferS3 {
         let source_opaque = source
             .encryption
             .as_ref()
-            .is_some_and(|e| e.mode != encryption::SSE_S3);
+            .is_some_and(EncryptionRecord::has_opaque_etags);
         match mode {
             WriteMode::Customer(_) | WriteMode::Kms(_) => encryption::opaque_etag(),
             WriteMode::SseS3 if !source_opaque && !source.multipart => Ok(source.etag.clone()),

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use coffer_audit::{AuditEvent, AuditLog, Identity, Origin, S3_SOURCE};
 use serde_json::{Value, json};
 
-use crate::encryption::WriteMode;
 use crate::service::CofferS3;
+use crate::sse::encryption::WriteMode;
 
 /// Where a request came from, taken before its input is consumed.
 pub(crate) struct RequestOrigin {

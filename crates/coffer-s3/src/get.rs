@@ -10,11 +10,12 @@ use s3s::{S3Request, S3Response, S3Result, s3_error};
 use crate::body;
 use crate::checksum;
 use crate::conditions::{Context, Preconditions};
-use crate::customer_key::{CustomerHeaders, CustomerKey, Purpose, take_customer_headers};
-use crate::encryption;
 use crate::error::no_such_key;
-use crate::object::{etag, metadata_of, timestamp};
+use crate::object::{etag, timestamp};
+use crate::object_response::{Served, object_output, object_response_headers, response_overrides};
 use crate::service::CofferS3;
+use crate::sse::customer_key::{CustomerHeaders, CustomerKey, Purpose, take_customer_headers};
+use crate::sse::encryption;
 
 /// Which bytes of an object a read returns, and how the response describes them.
 struct Selection {
@@ -23,6 +24,18 @@ struct Selection {
     content_range: Option<String>,
     /// Whether the checksum of the whole object applies to what is sent.
     whole: bool,
+}
+
+impl Selection {
+    /// What the response headers say about the bytes sent.
+    fn served(self, part_number: Option<i32>) -> Served {
+        Served {
+            content_length: self.span.end - self.span.start,
+            content_range: self.content_range,
+            whole: self.whole,
+            part_number,
+        }
+    }
 }
 
 fn select(
@@ -238,69 +251,23 @@ impl CofferS3 {
                 Err(e) => return Err(e.into()),
             }
         };
-        let len = selection.span.end - selection.span.start;
         self.data_event(origin, &user, "GetObject", &input.bucket, &input.key, None)?;
         let body = opened.into_body().await?;
-        let sums = if selection.whole {
-            checksum::to_dto(record.checksum.as_ref())
-        } else {
-            Checksum::default()
-        };
         let partial = selection.content_range.is_some();
-        let echo = encryption::customer_echo(customer.as_ref());
-        let kms_echo = encryption::kms_echo(&record);
-        let output = GetObjectOutput {
+        let served = selection.served(input.part_number);
+        let wants_checksum = checksum_mode(&input.checksum_mode);
+        let headers = object_response_headers(
+            &record,
+            served,
+            response_overrides!(input),
+            customer.as_ref(),
+            wants_checksum,
+        );
+        let tag_count = headers.tag_count;
+        let output = object_output!(GetObjectOutput, headers, {
             body: Some(body),
-            accept_ranges: Some("bytes".to_owned()),
-            content_length: Some(len as i64),
-            content_range: selection.content_range,
-            e_tag: Some(etag(&record)),
-            last_modified: Some(timestamp(record.last_modified_ms)),
-            parts_count: (record.multipart && input.part_number.is_some())
-                .then_some(record.parts.len() as i32),
-            cache_control: input
-                .response_cache_control
-                .or(record.cache_control.clone()),
-            content_disposition: input
-                .response_content_disposition
-                .or(record.content_disposition.clone()),
-            content_encoding: input
-                .response_content_encoding
-                .or(record.content_encoding.clone()),
-            content_language: input
-                .response_content_language
-                .or(record.content_language.clone()),
-            content_type: input.response_content_type.or(record.content_type.clone()),
-            expires: input.response_expires.or(record.expires_ms.map(timestamp)),
-            metadata: metadata_of(&record),
-            website_redirect_location: record.website_redirect_location.clone(),
-            storage_class: record.storage_class.clone().map(StorageClass::from),
-            server_side_encryption: encryption::reported(&record),
-            ssekms_key_id: kms_echo.0,
-            bucket_key_enabled: kms_echo.1,
-            sse_customer_algorithm: echo.0,
-            sse_customer_key_md5: echo.1,
-            checksum_crc32: sums
-                .checksum_crc32
-                .filter(|_| checksum_mode(&input.checksum_mode)),
-            checksum_crc32c: sums
-                .checksum_crc32c
-                .filter(|_| checksum_mode(&input.checksum_mode)),
-            checksum_crc64nvme: sums
-                .checksum_crc64nvme
-                .filter(|_| checksum_mode(&input.checksum_mode)),
-            checksum_sha1: sums
-                .checksum_sha1
-                .filter(|_| checksum_mode(&input.checksum_mode)),
-            checksum_sha256: sums
-                .checksum_sha256
-                .filter(|_| checksum_mode(&input.checksum_mode)),
-            checksum_type: sums
-                .checksum_type
-                .filter(|_| checksum_mode(&input.checksum_mode)),
-            tag_count: crate::tagging::count(&record.tags),
-            ..Default::default()
-        };
+            tag_count: tag_count,
+        });
         let mut resp = S3Response::new(output);
         if partial {
             resp.status = Some(StatusCode::PARTIAL_CONTENT);
@@ -336,56 +303,22 @@ impl CofferS3 {
         }
         .check(&record, Context::Read)?;
         let selection = select(&record, input.range.as_ref(), input.part_number)?;
-        let sums = if selection.whole && checksum_mode(&input.checksum_mode) {
-            checksum::to_dto(record.checksum.as_ref())
-        } else {
-            Checksum::default()
-        };
         let partial = selection.content_range.is_some();
-        let echo = encryption::customer_echo(customer.as_ref());
-        let kms_echo = encryption::kms_echo(&record);
-        let output = HeadObjectOutput {
-            accept_ranges: Some("bytes".to_owned()),
-            content_length: Some((selection.span.end - selection.span.start) as i64),
-            content_range: selection.content_range,
-            e_tag: Some(etag(&record)),
-            last_modified: Some(timestamp(record.last_modified_ms)),
-            parts_count: (record.multipart && input.part_number.is_some())
-                .then_some(record.parts.len() as i32),
-            cache_control: input
-                .response_cache_control
-                .or(record.cache_control.clone()),
-            content_disposition: input
-                .response_content_disposition
-                .or(record.content_disposition.clone()),
-            content_encoding: input
-                .response_content_encoding
-                .or(record.content_encoding.clone()),
-            content_language: input
-                .response_content_language
-                .or(record.content_language.clone()),
-            content_type: input.response_content_type.or(record.content_type.clone()),
-            expires: input.response_expires.or(record.expires_ms.map(timestamp)),
-            metadata: metadata_of(&record),
-            website_redirect_location: record.website_redirect_location.clone(),
-            storage_class: record.storage_class.clone().map(StorageClass::from),
-            server_side_encryption: encryption::reported(&record),
-            ssekms_key_id: kms_echo.0,
-            bucket_key_enabled: kms_echo.1,
-            sse_customer_algorithm: echo.0,
-            sse_customer_key_md5: echo.1,
-            checksum_crc32: sums.checksum_crc32,
-            checksum_crc32c: sums.checksum_crc32c,
-            checksum_crc64nvme: sums.checksum_crc64nvme,
-            checksum_sha1: sums.checksum_sha1,
-            checksum_sha256: sums.checksum_sha256,
-            checksum_type: sums.checksum_type,
-            ..Default::default()
-        };
+        let served = selection.served(input.part_number);
+        let wants_checksum = checksum_mode(&input.checksum_mode);
+        let headers = object_response_headers(
+            &record,
+            served,
+            response_overrides!(input),
+            customer.as_ref(),
+            wants_checksum,
+        );
+        let tag_count = headers.tag_count;
+        let output = object_output!(HeadObjectOutput, headers, {});
         let mut resp = S3Response::new(output);
         // S3 sends `x-amz-tagging-count` on HEAD too; s3s 0.14's HeadObjectOutput has no
         // field for it.
-        if let Some(n) = crate::tagging::count(&record.tags) {
+        if let Some(n) = tag_count {
             resp.headers
                 .insert("x-amz-tagging-count", http::HeaderValue::from(n));
         }

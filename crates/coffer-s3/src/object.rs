@@ -1,6 +1,5 @@
-//! Object records: building them from request headers and turning them into response fields.
-
-use std::collections::BTreeMap;
+//! Small pieces every object verb uses: key checks, times, ETags and user metadata as
+//! response fields.
 
 use coffer_store::ObjectRecord;
 use s3s::dto::{ETag, Metadata, Timestamp};
@@ -8,8 +7,6 @@ use s3s::{S3Result, s3_error};
 
 /// S3's limit on a key's length in bytes.
 const MAX_KEY_LEN: usize = 1024;
-/// S3's limit on user metadata (keys and values, UTF-8 bytes).
-const MAX_METADATA_SIZE: usize = 2 * 1024;
 
 /// Now, in milliseconds, truncated to whole seconds: S3 keeps Last-Modified to the second,
 /// so listings, HEAD and conditional requests all agree.
@@ -40,73 +37,6 @@ pub(crate) fn check_key(key: &str) -> S3Result<()> {
         return Err(s3_error!(KeyTooLongError, "Your key is too long"));
     }
     Ok(())
-}
-
-/// The content headers and user metadata an object carries, as a write sets them.
-#[derive(Debug, Default)]
-pub(crate) struct ObjectHeaders {
-    pub content_type: Option<String>,
-    pub content_encoding: Option<String>,
-    pub content_disposition: Option<String>,
-    pub content_language: Option<String>,
-    pub cache_control: Option<String>,
-    pub expires: Option<Timestamp>,
-    pub website_redirect_location: Option<String>,
-    pub metadata: Option<Metadata>,
-    pub storage_class: Option<String>,
-    /// The tag set, already checked against S3's limits.
-    pub tags: coffer_store::Tags,
-}
-
-impl ObjectHeaders {
-    /// A record with these headers and no data yet.
-    pub(crate) fn into_record(self) -> S3Result<ObjectRecord> {
-        let user_metadata: BTreeMap<String, String> = self
-            .metadata
-            .unwrap_or_default()
-            .into_iter()
-            .map(|(k, v)| (k.to_ascii_lowercase(), v))
-            .collect();
-        let meta_size: usize = user_metadata.iter().map(|(k, v)| k.len() + v.len()).sum();
-        if meta_size > MAX_METADATA_SIZE {
-            return Err(s3_error!(
-                MetadataTooLarge,
-                "Your metadata headers exceed the maximum allowed metadata size."
-            ));
-        }
-        let storage_class = match self.storage_class.as_deref() {
-            None | Some("STANDARD") => None,
-            Some(other) => {
-                return Err(s3_error!(
-                    InvalidStorageClass,
-                    "The storage class you specified is not valid: {other}"
-                ));
-            }
-        };
-        Ok(ObjectRecord {
-            v: coffer_store::RECORD_VERSION,
-            size: 0,
-            etag: String::new(),
-            last_modified_ms: now_ms(),
-            parts: Vec::new(),
-            multipart: false,
-            checksum: None,
-            content_type: Some(
-                self.content_type
-                    .unwrap_or_else(|| "binary/octet-stream".to_owned()),
-            ),
-            content_encoding: self.content_encoding,
-            content_disposition: self.content_disposition,
-            content_language: self.content_language,
-            cache_control: self.cache_control,
-            expires_ms: self.expires.as_ref().map(to_ms),
-            website_redirect_location: self.website_redirect_location,
-            user_metadata,
-            storage_class,
-            encryption: None,
-            tags: self.tags,
-        })
-    }
 }
 
 pub(crate) fn metadata_of(record: &ObjectRecord) -> Option<Metadata> {
@@ -140,19 +70,5 @@ mod tests {
     #[test]
     fn url_encoding_keeps_slashes_and_escapes_the_rest() {
         assert_eq!(url_encode("a b/c+d%é"), "a%20b/c%2Bd%25%C3%A9");
-    }
-
-    #[test]
-    fn oversized_metadata_is_refused() {
-        let mut m = Metadata::new();
-        m.insert("k".into(), "v".repeat(2048));
-        let h = ObjectHeaders {
-            metadata: Some(m),
-            ..Default::default()
-        };
-        assert_eq!(
-            h.into_record().unwrap_err().code(),
-            &s3s::S3ErrorCode::MetadataTooLarge
-        );
     }
 }

@@ -8,11 +8,12 @@ use subtle::ConstantTimeEq;
 use crate::body::{self, Ingested, MAX_PUT_SIZE};
 use crate::checksum::{self, ChecksumRequest};
 use crate::conditions;
-use crate::customer_key::take_customer_headers;
-use crate::encryption::{self, EncryptionHeaders, WriteMode};
+use crate::content_headers::content_headers;
 use crate::error::OrS3;
-use crate::object::{ObjectHeaders, check_key, now_ms};
+use crate::object::{check_key, now_ms};
 use crate::service::CofferS3;
+use crate::sse::customer_key::take_customer_headers;
+use crate::sse::encryption::{self, EncryptionHeaders, WriteMode};
 
 /// Buckets here have no Object Lock configuration, so lock settings are refused as S3
 /// refuses them on such a bucket, never accepted and silently dropped.
@@ -148,19 +149,8 @@ impl CofferS3 {
             &headers,
             input.checksum_algorithm.as_ref().map(|a| a.as_str()),
         )?;
-        let template = ObjectHeaders {
-            content_type: input.content_type,
-            content_encoding: input.content_encoding,
-            content_disposition: input.content_disposition,
-            content_language: input.content_language,
-            cache_control: input.cache_control,
-            expires: input.expires,
-            website_redirect_location: input.website_redirect_location,
-            metadata: input.metadata,
-            storage_class: input.storage_class.map(|s| s.as_str().to_owned()),
-            tags: crate::tagging::requested(input.tagging.as_deref(), post)?,
-        }
-        .into_record()?;
+        let tags = crate::tagging::requested(input.tagging.as_deref(), post)?;
+        let template = content_headers!(input, tags: tags).into_record()?;
 
         let (bucket, key) = (input.bucket, input.key);
         let condition =

@@ -14,8 +14,8 @@ use serde::Serialize;
 
 use crate::User;
 use crate::body::{self, SourceData};
-use crate::encryption;
 use crate::service::CofferS3;
+use crate::sse::encryption;
 
 /// One object that failed its scrub.
 #[derive(Debug, Clone, Serialize)]

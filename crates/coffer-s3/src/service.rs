@@ -27,7 +27,7 @@ pub struct CofferS3 {
     pub(crate) options: Arc<ServerOptions>,
     /// The KMS SSE-KMS asks for data keys; without one, SSE-KMS is refused.
     pub(crate) kms: Option<Arc<dyn coffer_kms::Kms>>,
-    pub(crate) bucket_keys: Arc<crate::bucket_keys::BucketKeys>,
+    pub(crate) bucket_keys: Arc<crate::sse::bucket_keys::BucketKeys>,
     /// Where S3 data events go, when the operator enabled them.
     pub(crate) data_events: Option<Arc<coffer_audit::AuditLog>>,
     pub(crate) policies: Arc<crate::bucket_policy::PolicyCache>,
@@ -57,7 +57,7 @@ impl CofferS3 {
 
     /// The same service calling `kms` for SSE-KMS.
     pub fn with_kms(mut self, kms: Arc<dyn coffer_kms::Kms>) -> Self {
-        self.kms = Some(Arc::new(crate::sse_kms::OffRuntime(kms)));
+        self.kms = Some(Arc::new(crate::sse::sse_kms::OffRuntime(kms)));
         self
     }
 

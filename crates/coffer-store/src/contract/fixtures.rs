@@ -64,14 +64,9 @@ pub fn object(blobs: &[&BlobId]) -> ObjectRecord {
 }
 
 pub fn sealed_under(version: u32) -> crate::records::EncryptionRecord {
-    crate::records::EncryptionRecord {
-        mode: "AES256".into(),
+    crate::records::EncryptionRecord::SseS3 {
         master_version: version,
         sealed_key: format!("sealed-{version}"),
-        customer_salt: None,
-        kms_key_arn: None,
-        kms_context: None,
-        bucket_key: None,
     }
 }
 

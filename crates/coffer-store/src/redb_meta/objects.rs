@@ -249,8 +249,7 @@ impl RedbMetaStore {
                 Some(v) => decode(v.value())?,
                 None => return Ok(false),
             };
-            if record.encryption.as_ref().map(|e| e.sealed_key.as_str()) != Some(expected.as_str())
-            {
+            if record.encryption.as_ref().map(|e| e.sealed_key()) != Some(expected.as_str()) {
                 return Ok(false);
             }
             record.encryption = Some(encryption.clone());

@@ -201,11 +201,7 @@ impl RedbMetaStore {
                 Some(v) => decode(v.value())?,
                 None => return Ok(false),
             };
-            if record
-                .template
-                .encryption
-                .as_ref()
-                .map(|e| e.sealed_key.as_str())
+            if record.template.encryption.as_ref().map(|e| e.sealed_key())
                 != Some(expected.as_str())
             {
                 return Ok(false);

@@ -62,11 +62,11 @@ pub fn unsealed_data_keys(data_dir: &Path) -> Vec<[u8; 32]> {
     }
     sealed
         .into_iter()
-        .filter(|(_, e)| e.needs_master_version().is_some())
-        .map(|(object, e)| {
-            let master: Arc<KeyEncryptionKey> = ring.version(e.master_version).unwrap();
+        .filter_map(|(object, e)| Some((object, e.needs_master_version()?, e)))
+        .map(|(object, master_version, e)| {
+            let master: Arc<KeyEncryptionKey> = ring.version(master_version).unwrap();
             let bytes = base64::engine::general_purpose::STANDARD
-                .decode(&e.sealed_key)
+                .decode(e.sealed_key())
                 .unwrap();
             let dek: DataKey = open_key(
                 master.as_ref(),

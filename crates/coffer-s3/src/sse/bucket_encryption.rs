@@ -10,9 +10,9 @@ use s3s::dto::*;
 use s3s::{Body, S3Request, S3Response, S3Result, s3_error};
 use serde::Deserialize;
 
-use crate::encryption::SSE_S3;
 use crate::error::{OrS3, malformed_xml};
 use crate::service::CofferS3;
+use crate::sse::encryption::{BLOCK_SSE_C, SSE_KMS, SSE_S3};
 use crate::xml_body::{from_xml, xml_body};
 
 /// Largest configuration accepted (a real one is a few hundred bytes).
@@ -60,7 +60,7 @@ fn validate(config: ConfigXml, previous: Option<&BucketEncryption>) -> S3Result<
     };
     let blocked_types = match rule.blocked {
         Some(b) => {
-            if b.types.iter().any(|t| t != "SSE-C" && t != "NONE") {
+            if b.types.iter().any(|t| t != BLOCK_SSE_C && t != "NONE") {
                 return Err(malformed_xml());
             }
             b.types
@@ -84,11 +84,11 @@ fn validate(config: ConfigXml, previous: Option<&BucketEncryption>) -> S3Result<
         // that use it. Its form is: a key id, key ARN, alias name or alias ARN is made of
         // `[A-Za-z0-9:/_-]`, and anything else (control characters, which GET could not
         // render back as the same XML) can name no key.
-        "aws:kms" if kms_key_id.as_deref().is_some_and(|k| !is_key_reference(k)) => Err(s3_error!(
+        SSE_KMS if kms_key_id.as_deref().is_some_and(|k| !is_key_reference(k)) => Err(s3_error!(
             InvalidArgument,
             "KMSMasterKeyID must be a KMS key id, key ARN, alias name or alias ARN"
         )),
-        "aws:kms" => Ok(BucketEncryption {
+        SSE_KMS => Ok(BucketEncryption {
             algorithm,
             kms_key_id,
             bucket_key_enabled: rule.bucket_key_enabled.unwrap_or(false),

@@ -8,8 +8,8 @@ use coffer_kms::{Caller, EncryptionContext, Kms, KmsApiError};
 use s3s::{S3Error, S3ErrorCode, S3Result, s3_error};
 
 use crate::auth::User;
-use crate::encryption::S3_ARN_CONTEXT;
 use crate::service::CofferS3;
+use crate::sse::encryption::S3_ARN_CONTEXT;
 
 pub(crate) fn kms_error(e: KmsApiError) -> S3Error {
     match e.code {

@@ -14,29 +14,15 @@ use s3s::S3Result;
 use zeroize::Zeroizing;
 
 use crate::auth::User;
-use crate::bucket_keys::{BucketKeyUse, object_kek};
-use crate::customer_key::{self, CustomerKey};
-use crate::encryption::{
-    SSE_C, SSE_KMS, SSE_S3, WriteMode, customer_kek, integrity_alert, is_customer, object_arn,
-};
 use crate::error::internal;
 use crate::service::CofferS3;
-use crate::sse_kms::{kms_error, parse_stored_context, s3_context, stored_context};
+use crate::sse::bucket_keys::{BucketKeyUse, object_kek};
+use crate::sse::customer_key::{self, CustomerKey};
+use crate::sse::encryption::{WriteMode, customer_kek, integrity_alert, is_customer, object_arn};
+use crate::sse::sse_kms::{kms_error, parse_stored_context, s3_context, stored_context};
 
 fn bucket_arn(bucket: &str) -> String {
     format!("arn:aws:s3:::{bucket}")
-}
-
-fn sealed_record(mode: &str, sealed: &[u8]) -> EncryptionRecord {
-    EncryptionRecord {
-        mode: mode.to_owned(),
-        master_version: 0,
-        sealed_key: B64.encode(sealed),
-        customer_salt: None,
-        kms_key_arn: None,
-        kms_context: None,
-        bucket_key: None,
-    }
 }
 
 impl CofferS3 {
@@ -68,9 +54,11 @@ impl CofferS3 {
                 .plaintext
                 .ok_or_else(|| internal("the KMS returned no plaintext data key"))?;
             let dek = DataKey::from_bytes(&plaintext).map_err(internal)?;
-            let mut record = sealed_record(SSE_KMS, &out.ciphertext);
-            record.kms_key_arn = Some(key_arn);
-            record.kms_context = stored_context(&request.context);
+            let record = EncryptionRecord::Kms {
+                key_arn,
+                sealed_key: B64.encode(&out.ciphertext),
+                context: stored_context(&request.context),
+            };
             return Ok((dek, record));
         }
         let dek = DataKey::generate().map_err(internal)?;
@@ -96,9 +84,10 @@ impl CofferS3 {
                     .map_err(|_| internal("the system random source failed"))?;
                 let kek = customer_kek(customer, &salt, &arn);
                 let sealed = seal_key(&kek, dek, arn.as_bytes()).map_err(internal)?;
-                let mut record = sealed_record(SSE_C, sealed.as_bytes());
-                record.customer_salt = Some(B64.encode(salt));
-                Ok(record)
+                Ok(EncryptionRecord::Customer {
+                    sealed_key: B64.encode(sealed.as_bytes()),
+                    customer_salt: B64.encode(salt),
+                })
             }
             WriteMode::Kms(request) => {
                 let kms = self.kms()?;
@@ -109,10 +98,11 @@ impl CofferS3 {
                     let bucket_key = self.bucket_key_for_write(bucket, &key_arn, &arn, user)?;
                     let sealed =
                         seal_key(&bucket_key.kek, dek, arn.as_bytes()).map_err(internal)?;
-                    let mut record = sealed_record(SSE_KMS, sealed.as_bytes());
-                    record.kms_key_arn = Some(key_arn);
-                    record.bucket_key = Some(bucket_key.blob);
-                    return Ok(record);
+                    return Ok(EncryptionRecord::KmsBucketKey {
+                        key_arn,
+                        bucket_key: bucket_key.blob,
+                        sealed_key: B64.encode(sealed.as_bytes()),
+                    });
                 }
                 let blob = kms
                     .encrypt(
@@ -122,10 +112,11 @@ impl CofferS3 {
                         &s3_context(&arn, &request.context),
                     )
                     .map_err(kms_error)?;
-                let mut record = sealed_record(SSE_KMS, &blob);
-                record.kms_key_arn = Some(key_arn);
-                record.kms_context = stored_context(&request.context);
-                Ok(record)
+                Ok(EncryptionRecord::Kms {
+                    key_arn,
+                    sealed_key: B64.encode(&blob),
+                    context: stored_context(&request.context),
+                })
             }
         }
     }
@@ -189,9 +180,10 @@ impl CofferS3 {
     pub(crate) fn seal_under_master(&self, dek: &DataKey, arn: &str) -> S3Result<EncryptionRecord> {
         let (version, master) = self.keyring.current();
         let sealed = seal_key(master.as_ref(), dek, arn.as_bytes()).map_err(internal)?;
-        let mut record = sealed_record(SSE_S3, sealed.as_bytes());
-        record.master_version = version;
-        Ok(record)
+        Ok(EncryptionRecord::SseS3 {
+            master_version: version,
+            sealed_key: B64.encode(sealed.as_bytes()),
+        })
     }
 
     /// Opens the data key of the object stored at `bucket/key` (`None` for a record written
@@ -216,58 +208,52 @@ impl CofferS3 {
         }
         let Some(e) = encryption else { return Ok(None) };
         let arn = object_arn(bucket, key);
-        let raw = B64.decode(&e.sealed_key).ok();
+        let raw = B64.decode(e.sealed_key()).ok();
         let sealed = || {
             raw.as_deref()
                 .and_then(|b| SealedKey::from_bytes(b).ok())
                 .ok_or_else(|| integrity_alert(bucket, key, "sealed data key is malformed"))
         };
-        let dek: DataKey = match (e.mode.as_str(), customer) {
-            (SSE_S3, _) => {
-                let master = self.keyring.version(e.master_version).ok_or_else(|| {
-                    internal(format!("master key version {} is gone", e.master_version))
+        let dek: DataKey = match e {
+            EncryptionRecord::SseS3 { master_version, .. } => {
+                let master = self.keyring.version(*master_version).ok_or_else(|| {
+                    internal(format!("master key version {master_version} is gone"))
                 })?;
                 open_key(master.as_ref(), &sealed()?, arn.as_bytes())
                     .map_err(|_| integrity_alert(bucket, key, "sealed data key does not open"))?
             }
-            (SSE_C, Some(customer)) => {
+            EncryptionRecord::Customer { customer_salt, .. } => {
+                let customer = customer.ok_or_else(customer_key::key_required)?;
                 // A wrong key and an altered record look alike here; both are a 403, and
                 // a wrong key is the customer's everyday mistake, not an alert.
-                let salt = e
-                    .customer_salt
-                    .as_deref()
-                    .and_then(|s| B64.decode(s).ok())
-                    .ok_or_else(|| integrity_alert(bucket, key, "SSE-C salt is malformed"))?;
+                let salt = B64
+                    .decode(customer_salt)
+                    .map_err(|_| integrity_alert(bucket, key, "SSE-C salt is malformed"))?;
                 let kek = customer_kek(customer, &salt, &arn);
                 open_key(&kek, &sealed()?, arn.as_bytes()).map_err(|_| customer_key::wrong_key())?
             }
-            (SSE_KMS, _) if e.bucket_key.is_some() => {
+            EncryptionRecord::KmsBucketKey {
+                key_arn,
+                bucket_key,
+                ..
+            } => {
                 let user = user.ok_or_else(|| internal("an SSE-KMS read without a caller"))?;
-                let key_arn = e.kms_key_arn.as_deref().ok_or_else(|| {
-                    integrity_alert(bucket, key, "SSE-KMS record without its key")
-                })?;
-                let material = self.open_bucket_key(
-                    bucket,
-                    key_arn,
-                    e.bucket_key.as_deref().unwrap_or_default(),
-                    user,
-                )?;
+                let material = self.open_bucket_key(bucket, key_arn, bucket_key, user)?;
                 open_key(&object_kek(&material, &arn), &sealed()?, arn.as_bytes())
                     .map_err(|_| integrity_alert(bucket, key, "sealed data key does not open"))?
             }
-            (SSE_KMS, _) => {
+            EncryptionRecord::Kms { context, .. } => {
                 let user = user.ok_or_else(|| internal("an SSE-KMS read without a caller"))?;
                 let blob = raw
                     .as_deref()
                     .ok_or_else(|| integrity_alert(bucket, key, "KMS ciphertext is malformed"))?;
-                let context = s3_context(&arn, &parse_stored_context(e.kms_context.as_deref())?);
+                let context = s3_context(&arn, &parse_stored_context(context.as_deref())?);
                 let out = self
                     .kms()?
                     .decrypt(&self.kms_caller(user), blob, &context)
                     .map_err(kms_error)?;
                 DataKey::from_bytes(&out.plaintext).map_err(internal)?
             }
-            (other, _) => return Err(internal(format!("unknown encryption mode {other:?}"))),
         };
         Ok(Some(Arc::new(dek)))
     }

@@ -135,14 +135,14 @@ impl CustomerHeaders {
 /// it so the key text is wiped once parsed; `copy_source` takes the copy-source trio.
 macro_rules! take_customer_headers {
     ($input:expr) => {
-        $crate::customer_key::CustomerHeaders::new(
+        $crate::sse::customer_key::CustomerHeaders::new(
             $input.sse_customer_algorithm.take(),
             $input.sse_customer_key.take(),
             $input.sse_customer_key_md5.take(),
         )
     };
     (copy_source $input:expr) => {
-        $crate::customer_key::CustomerHeaders::new(
+        $crate::sse::customer_key::CustomerHeaders::new(
             $input.copy_source_sse_customer_algorithm.take(),
             $input.copy_source_sse_customer_key.take(),
             $input.copy_source_sse_customer_key_md5.take(),

@@ -11,15 +11,13 @@ use coffer_store::{BucketRecord, EncryptionRecord, ObjectRecord};
 use s3s::dto::ServerSideEncryption;
 use s3s::{S3Result, s3_error};
 
-use crate::customer_key::{self, CustomerHeaders, CustomerKey, Purpose};
 use crate::error::internal;
 use crate::service::CofferS3;
+use crate::sse::customer_key::{self, CustomerHeaders, CustomerKey, Purpose};
 
-/// The record mode (and `x-amz-server-side-encryption` value) of SSE-S3.
+/// The `x-amz-server-side-encryption` value (and bucket-default algorithm) of SSE-S3.
 pub(crate) const SSE_S3: &str = "AES256";
-/// The record mode of SSE-C.
-pub(crate) const SSE_C: &str = "SSE-C";
-/// The record mode (and header value) of SSE-KMS.
+/// The `x-amz-server-side-encryption` value (and bucket-default algorithm) of SSE-KMS.
 pub(crate) const SSE_KMS: &str = "aws:kms";
 /// The encryption-context pair S3 adds: the object's (or, with a bucket key, the bucket's)
 /// ARN.
@@ -153,8 +151,8 @@ pub(crate) fn reported(record: &ObjectRecord) -> Option<ServerSideEncryption> {
     record
         .encryption
         .as_ref()
-        .filter(|e| e.mode != SSE_C)
-        .map(|e| ServerSideEncryption::from(e.mode.clone()))
+        .and_then(EncryptionRecord::server_side_encryption)
+        .map(|value| ServerSideEncryption::from(value.to_owned()))
 }
 
 /// The SSE-C echo of a response: algorithm and key MD5, when the object is SSE-C.
@@ -169,17 +167,18 @@ pub(crate) fn customer_echo(customer: Option<&CustomerKey>) -> (Option<String>, 
 }
 
 pub(crate) fn is_customer(encryption: Option<&EncryptionRecord>) -> bool {
-    encryption.is_some_and(|e| e.mode == SSE_C)
+    encryption.is_some_and(EncryptionRecord::is_customer)
 }
 
 /// The SSE-KMS echo of a response: the key's ARN, and `true` when a bucket key is used
 /// (S3 leaves the header out when false).
 pub(crate) fn kms_echo(record: &ObjectRecord) -> (Option<String>, Option<bool>) {
-    match record.encryption.as_ref().filter(|e| e.mode == SSE_KMS) {
-        Some(e) => (
-            e.kms_key_arn.clone(),
-            e.bucket_key.is_some().then_some(true),
-        ),
+    match record
+        .encryption
+        .as_ref()
+        .and_then(EncryptionRecord::kms_key)
+    {
+        Some((key_arn, bucket_key)) => (Some(key_arn.to_owned()), bucket_key.then_some(true)),
         None => (None, None),
     }
 }

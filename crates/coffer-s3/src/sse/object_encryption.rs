@@ -6,9 +6,9 @@
 use s3s::{Body, S3Request, S3Response, S3Result, s3_error};
 use serde::Deserialize;
 
-use crate::encryption::{KmsRequest, SSE_C, SSE_KMS, SSE_S3, WriteMode};
 use crate::error::{OrS3, malformed_xml, no_such_key};
 use crate::service::CofferS3;
+use crate::sse::encryption::{KmsRequest, WriteMode};
 use crate::xml_body::{from_xml, xml_body};
 
 const MAX_BODY: usize = 16 * 1024;
@@ -113,8 +113,8 @@ impl CofferS3 {
             .await?
             .ok_or_else(no_such_key)?;
         let old = match record.encryption.as_ref() {
-            Some(e) if e.mode == SSE_S3 || e.mode == SSE_KMS => e.clone(),
-            Some(e) if e.mode == SSE_C => {
+            Some(e) if !e.is_customer() => e.clone(),
+            Some(_) => {
                 return Err(s3_error!(
                     InvalidRequest,
                     "The UpdateObjectEncryption operation doesn't support source objects with the encryption type DSSE-KMS or SSE-C. Only source objects encrypted with SSE-S3 or SSE-KMS are supported."
@@ -138,7 +138,7 @@ impl CofferS3 {
         let fresh = self.seal_data_key(&dek, bucket, key, &mode, &user)?;
         let (b, k) = (bucket.to_owned(), key.to_owned());
         let changed = self
-            .blocking(move |meta, _| meta.reseal_object(&b, &k, &old.sealed_key, &fresh).or_s3())
+            .blocking(move |meta, _| meta.reseal_object(&b, &k, old.sealed_key(), &fresh).or_s3())
             .await?;
         if !changed {
             return Err(crate::error::custom(

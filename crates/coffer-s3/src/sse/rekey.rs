@@ -171,7 +171,7 @@ impl CofferS3 {
             .open_data_key(bucket, key, Some(old), None, None)
             .map_err(|e| format!("{bucket}/{key}: {e:?}"))?
             .ok_or("no data key")?;
-        self.seal_under_master(&dek, &crate::encryption::object_arn(bucket, key))
+        self.seal_under_master(&dek, &crate::sse::encryption::object_arn(bucket, key))
             .map_err(|e| format!("{bucket}/{key}: {e:?}"))
     }
 
@@ -180,7 +180,7 @@ impl CofferS3 {
         coffer_faults::io_step("rekey.commit").map_err(|e| format!("{bucket}/{key}: {e}"))?;
         let resealed = self
             .meta
-            .reseal_object(bucket, key, &old.sealed_key, &fresh)
+            .reseal_object(bucket, key, old.sealed_key(), &fresh)
             .map_err(|e| e.to_string())?;
         coffer_faults::crash_step("rekey.committed");
         Ok(resealed)
@@ -202,7 +202,7 @@ impl CofferS3 {
                 };
                 let fresh = self.resealed(&u.bucket, &u.key, &old)?;
                 self.meta
-                    .reseal_upload(&u.upload_id, &old.sealed_key, &fresh)
+                    .reseal_upload(&u.upload_id, old.sealed_key(), &fresh)
                     .map_err(|e| e.to_string())?;
             }
         }

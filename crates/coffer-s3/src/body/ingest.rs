@@ -1,0 +1,307 @@
+//! Writing: a request body (or a copied range) hashed, sealed segment by segment and
+//! written as a new blob; only sealed bytes reach the blob store.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use coffer_store::{BlobId, BlobStore};
+use crc_fast::{CrcAlgorithm, Digest as CrcDigest};
+use futures::StreamExt;
+use md5::Digest as _;
+use s3s::dto::StreamingBlob;
+use s3s::{S3Result, s3_error};
+use tokio::sync::mpsc;
+
+use coffer_crypto::{EtagMac, PartKey, PartSealer, SEGMENT_SIZE};
+
+use crate::checksum::{Algorithm, Hasher};
+use crate::error::internal;
+
+use super::read::{SourceData, open_range};
+
+/// What was written and what it hashes to.
+#[derive(Debug)]
+pub(crate) struct Ingested {
+    pub blob: BlobId,
+    pub size: u64,
+    /// Computed only when asked for: it is the ETag of SSE-S3 objects and checks a
+    /// Content-MD5, and otherwise costs a core for nothing.
+    pub md5: Option<[u8; 16]>,
+    /// The keyed digest of an opaque ETag (SSE-C, SSE-KMS), when a key for it was given.
+    pub etag_mac: Option<[u8; 16]>,
+    pub crc64nvme: u64,
+    /// Raw digest of the requested checksum algorithm, if one was requested.
+    pub checksum: Option<Vec<u8>>,
+}
+
+/// The ETag digests a write computes: MD5 when wanted (the ETag of SSE-S3 objects, and a
+/// Content-MD5 check), and the keyed digest of an opaque ETag when a key for it is given.
+pub(crate) struct EtagDigests {
+    pub md5: bool,
+    pub mac: Option<EtagMac>,
+}
+
+enum Chunk {
+    Data(Bytes),
+    /// The body ended normally: commit. A worker whose channel closes without this discards.
+    End,
+}
+
+/// The plaintext digests of a body: MD5 (when wanted), CRC64NVME (S3's default checksum)
+/// and the checksum the client asked for.
+struct Digests {
+    size: u64,
+    md5: Option<md5::Md5>,
+    etag_mac: Option<EtagMac>,
+    crc: CrcDigest,
+    checksum: Option<Hasher>,
+}
+
+impl Digests {
+    fn new(md5: bool, etag_mac: Option<EtagMac>, algorithm: Option<Algorithm>) -> Self {
+        Self {
+            size: 0,
+            md5: md5.then(md5::Md5::new),
+            etag_mac,
+            crc: CrcDigest::new(CrcAlgorithm::Crc64Nvme),
+            checksum: algorithm.map(Hasher::new),
+        }
+    }
+
+    fn update(&mut self, data: &[u8]) {
+        if let Some(m) = self.md5.as_mut() {
+            m.update(data);
+        }
+        if let Some(m) = self.etag_mac.as_mut() {
+            m.update(data);
+        }
+        self.crc.update(data);
+        if let Some(h) = self.checksum.as_mut() {
+            h.update(data);
+        }
+        self.size += data.len() as u64;
+    }
+
+    fn finish(self, blob: BlobId) -> Ingested {
+        Ingested {
+            blob,
+            size: self.size,
+            md5: self.md5.map(|m| m.finalize().into()),
+            etag_mac: self.etag_mac.map(EtagMac::finish),
+            crc64nvme: self.crc.finalize(),
+            checksum: self.checksum.map(Hasher::finish),
+        }
+    }
+}
+
+/// Seals plaintext into a new blob. The blob writer only ever sees the sealer's output.
+struct SealedBlob {
+    writer: Box<dyn coffer_store::BlobWriter>,
+    sealer: PartSealer,
+    sealed: Vec<u8>,
+}
+
+fn crypto_io(e: coffer_crypto::CryptoError) -> std::io::Error {
+    std::io::Error::other(e.to_string())
+}
+
+impl SealedBlob {
+    fn new(blobs: &dyn BlobStore, key: &PartKey) -> std::io::Result<Self> {
+        Ok(Self {
+            writer: blobs.create()?,
+            sealer: PartSealer::new(key).map_err(crypto_io)?,
+            sealed: Vec::with_capacity(2 * SEGMENT_SIZE),
+        })
+    }
+
+    fn write(&mut self, data: &[u8]) -> std::io::Result<()> {
+        self.sealer
+            .push(data, &mut self.sealed)
+            .map_err(crypto_io)?;
+        self.writer.write_all(&self.sealed)?;
+        self.sealed.clear();
+        Ok(())
+    }
+
+    /// Seals the final segment and makes the blob durable.
+    fn commit(mut self) -> std::io::Result<BlobId> {
+        self.sealer.finish(&mut self.sealed).map_err(crypto_io)?;
+        self.writer.write_all(&self.sealed)?;
+        self.writer.commit()
+    }
+}
+
+/// Runs `each` on every chunk a channel delivers until `End` (then `finish`); a channel that
+/// closes without `End` yields `None` (the body failed: whatever was built is discarded).
+fn drain<S, T>(
+    rx: &mut mpsc::Receiver<Chunk>,
+    mut state: S,
+    mut each: impl FnMut(&mut S, &[u8]) -> std::io::Result<()>,
+    finish: impl FnOnce(S) -> std::io::Result<T>,
+) -> std::io::Result<Option<T>> {
+    while let Some(chunk) = rx.blocking_recv() {
+        match chunk {
+            Chunk::Data(b) => each(&mut state, &b)?,
+            Chunk::End => return finish(state).map(Some),
+        }
+    }
+    Ok(None)
+}
+
+/// Streams a request body into a new durable blob. Hashing and sealing run on two blocking
+/// threads fed with the same chunks, so one large PUT is bound by the slower of MD5 and
+/// AES-GCM, not their sum. Nothing is committed unless the whole body arrived: a truncated or
+/// failed body, or one whose length differs from the declared (decoded) content length,
+/// leaves no blob and yields `IncompleteBody`.
+pub(crate) async fn ingest(
+    blobs: Arc<dyn BlobStore>,
+    key: PartKey,
+    body: Option<StreamingBlob>,
+    etag: EtagDigests,
+    algorithm: Option<Algorithm>,
+    max_size: u64,
+    declared_len: Option<i64>,
+) -> S3Result<Ingested> {
+    let (hash_tx, mut hash_rx) = mpsc::channel::<Chunk>(8);
+    let (seal_tx, mut seal_rx) = mpsc::channel::<Chunk>(8);
+    let hasher = tokio::task::spawn_blocking(move || {
+        drain(
+            &mut hash_rx,
+            Digests::new(etag.md5, etag.mac, algorithm),
+            |d, data| {
+                d.update(data);
+                Ok(())
+            },
+            Ok,
+        )
+    });
+    let sealer = tokio::task::spawn_blocking(move || -> std::io::Result<Option<BlobId>> {
+        let sealed = SealedBlob::new(blobs.as_ref(), &key)?;
+        drain(
+            &mut seal_rx,
+            sealed,
+            |s, data| s.write(data),
+            SealedBlob::commit,
+        )
+    });
+
+    let mut received: u64 = 0;
+    let mut failure = None;
+    // A worker that stopped early (a disk fault) has its error waiting; the rest of the body
+    // is still read, and dropped, so the client gets that error as an answer instead of a
+    // connection closed under its upload.
+    let mut worker_stopped = false;
+    if let Some(mut body) = body {
+        while let Some(next) = body.next().await {
+            match next {
+                Ok(bytes) => {
+                    received += bytes.len() as u64;
+                    if received > max_size {
+                        failure = Some(s3_error!(
+                            EntityTooLarge,
+                            "Your proposed upload exceeds the maximum allowed object size."
+                        ));
+                        break;
+                    }
+                    if worker_stopped {
+                        continue;
+                    }
+                    let (a, b) = (
+                        hash_tx.send(Chunk::Data(bytes.clone())),
+                        seal_tx.send(Chunk::Data(bytes)),
+                    );
+                    let (a, b) = futures::join!(a, b);
+                    worker_stopped = a.is_err() || b.is_err();
+                }
+                Err(e) => {
+                    tracing::debug!(error = %e, "request body failed");
+                    // A browser POST's file stream reports its size limits as S3 errors.
+                    failure = Some(match e.downcast::<s3s::S3Error>() {
+                        Ok(s3) => *s3,
+                        Err(e) => body_error(&e.to_string()),
+                    });
+                    break;
+                }
+            }
+        }
+    }
+    // aws-chunked bodies can end cleanly before their declared decoded length; `s3s` does
+    // not check it, so the count is compared here.
+    if failure.is_none() && declared_len.is_some_and(|n| u64::try_from(n).ok() != Some(received)) {
+        failure = Some(s3_error!(
+            IncompleteBody,
+            "You did not provide the number of bytes specified by the Content-Length HTTP header."
+        ));
+    }
+    if failure.is_none() {
+        let _ = futures::join!(hash_tx.send(Chunk::End), seal_tx.send(Chunk::End));
+    }
+    drop((hash_tx, seal_tx));
+    let digests = hasher.await.map_err(internal)?;
+    let blob = sealer.await.map_err(internal)?;
+    // Without `End` the sealer discarded its blob, so a failure leaves nothing behind.
+    if let Some(f) = failure {
+        return Err(f);
+    }
+    match (digests, blob) {
+        (Ok(Some(d)), Ok(Some(id))) => {
+            let ingested = d.finish(id);
+            metrics::counter!("coffer_s3_bytes_received_total").increment(ingested.size);
+            Ok(ingested)
+        }
+        (_, Err(e)) | (Err(e), _) => Err(crate::error::io_failure(&e)),
+        _ => Err(internal("a body worker stopped before the body ended")),
+    }
+}
+
+/// The S3 error for a request body that failed to arrive intact. `s3s` verifies payload
+/// hashes and chunk signatures while streaming and reports failures only as stream errors
+/// (its error types are private), so their messages are matched here.
+fn body_error(message: &str) -> s3s::S3Error {
+    if message.contains("Sha256Mismatch") {
+        crate::error::custom(
+            "XAmzContentSHA256Mismatch",
+            http::StatusCode::BAD_REQUEST,
+            "The provided 'x-amz-content-sha256' header does not match what was computed.",
+        )
+    } else if message.contains("SignatureMismatch") {
+        s3_error!(
+            SignatureDoesNotMatch,
+            "The request signature we calculated does not match the signature you provided."
+        )
+    } else if message.contains("FormatError") || message.contains("TooLarge") {
+        s3_error!(InvalidRequest, "The aws-chunked body is malformed.")
+    } else {
+        s3_error!(
+            IncompleteBody,
+            "You did not provide the number of bytes specified by the Content-Length HTTP header."
+        )
+    }
+}
+
+/// Copies `len` bytes starting at `offset` of an object (given by its parts) into a new blob.
+pub(crate) async fn copy_range(
+    blobs: Arc<dyn BlobStore>,
+    source: SourceData,
+    offset: u64,
+    len: u64,
+    key: PartKey,
+    etag: EtagDigests,
+    algorithm: Option<Algorithm>,
+) -> S3Result<Ingested> {
+    let opened = open_range(blobs.clone(), source, offset, len).await?;
+    tokio::task::spawn_blocking(move || -> S3Result<Ingested> {
+        let mut digests = Digests::new(etag.md5, etag.mac, algorithm);
+        let mut sealed =
+            SealedBlob::new(blobs.as_ref(), &key).map_err(|e| crate::error::io_failure(&e))?;
+        opened
+            .read(|chunk| {
+                digests.update(&chunk);
+                sealed.write(&chunk).map_err(|e| e.to_string())
+            })
+            .map_err(internal)?;
+        Ok(digests.finish(sealed.commit().map_err(|e| crate::error::io_failure(&e))?))
+    })
+    .await
+    .map_err(internal)?
+}
