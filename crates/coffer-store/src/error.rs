@@ -29,6 +29,11 @@ pub enum StoreError {
     /// meanwhile; the caller seals it again under the current version and retries.
     #[error("master-key version retired")]
     MasterKeyRetired,
+    /// A KMS record is no longer at the version its writer read: another writer (maybe
+    /// another gateway) changed it. Nothing was written; the caller reads it again and
+    /// retries.
+    #[error("KMS record {0} changed meanwhile")]
+    KmsConflict(String),
     #[error("metadata database: {0}")]
     Database(String),
     #[error("stored record is unreadable: {0}")]

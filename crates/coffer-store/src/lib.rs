@@ -19,6 +19,7 @@ mod blob;
 mod error;
 mod fs_blob;
 mod gc;
+mod kms_versions;
 mod meta;
 mod records;
 mod redb_audit;

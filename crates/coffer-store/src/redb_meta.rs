@@ -76,6 +76,7 @@ fn is_refusal(e: &StoreError) -> bool {
             | StoreError::SourceChanged
             | StoreError::PartChanged
             | StoreError::MasterKeyRetired
+            | StoreError::KmsConflict(_)
     )
 }
 
@@ -337,6 +338,7 @@ impl RedbMetaStore {
             txn.open_table(PARTS)?;
             txn.open_table(BLOB_REFS)?;
             txn.open_table(KMS_KEYS)?;
+            txn.open_table(crate::kms_versions::KMS_VERSIONS)?;
             txn.open_table(SETTINGS)?;
             txn.open_table(crate::redb_audit::AUDIT_OUTBOX)?;
             txn.open_table(crate::redb_audit::AUDIT_RECORDS)?;
@@ -920,7 +922,7 @@ impl MetaStore for RedbMetaStore {
         self.write(move |txn| {
             txn.open_table(KMS_KEYS)?
                 .insert(id.as_str(), record.as_slice())?;
-            Ok(())
+            crate::kms_versions::bump(txn, &id)
         })
     }
 
@@ -928,7 +930,7 @@ impl MetaStore for RedbMetaStore {
         let id = id.to_owned();
         self.write(move |txn| {
             txn.open_table(KMS_KEYS)?.remove(id.as_str())?;
-            Ok(())
+            crate::kms_versions::bump(txn, &id)
         })
     }
 
@@ -944,6 +946,18 @@ impl MetaStore for RedbMetaStore {
             out.push((k.value().to_owned(), v.value().to_vec()));
         }
         Ok(out)
+    }
+
+    fn get_kms_record(&self, id: &str) -> StoreResult<Option<(u64, Vec<u8>)>> {
+        crate::kms_versions::get(&self.db.current()?.begin_read()?, id)
+    }
+
+    fn list_kms_records(&self, prefix: &str) -> StoreResult<Vec<(String, u64, Vec<u8>)>> {
+        crate::kms_versions::list(&self.db.current()?.begin_read()?, prefix)
+    }
+
+    fn write_kms_records(&self, writes: Vec<crate::KmsWrite>) -> StoreResult<()> {
+        self.write(move |txn| crate::kms_versions::apply(txn, &writes))
     }
 
     fn get_setting(&self, name: &str) -> StoreResult<Option<Vec<u8>>> {

@@ -46,10 +46,12 @@ pub fn open(data_dir: &Path) -> Result<DataDir, OpenError> {
     let root = Arc::new(RootKey::load(data_dir).map_err(|e| OpenError::Other(e.to_string()))?);
     root.check_against(&meta)
         .map_err(|e| OpenError::Other(e.to_string()))?;
-    let keyring =
-        MasterKeyring::open(&meta, root.clone()).map_err(|e| OpenError::Other(e.to_string()))?;
+    let meta = Arc::new(meta);
+    // Shared: the keyring finds master-key versions another gateway made in this store.
+    let keyring = MasterKeyring::open_shared(meta.clone(), root.clone())
+        .map_err(|e| OpenError::Other(e.to_string()))?;
     Ok(DataDir {
-        meta: Arc::new(meta),
+        meta,
         blobs,
         keyring,
         root,
