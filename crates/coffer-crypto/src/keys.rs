@@ -46,23 +46,41 @@ pub(crate) fn random_array<const N: usize>() -> Result<[u8; N], CryptoError> {
     Ok(bytes)
 }
 
-/// A fresh random 256-bit key in a box.
-fn random_key() -> Result<Box<[u8; KEY_LEN]>, CryptoError> {
-    let mut key = Box::new([0u8; KEY_LEN]);
-    SystemRandom::new()
-        .fill(&mut key[..])
-        .map_err(|_| CryptoError::RandomUnavailable)?;
-    Ok(key)
+/// The one representation behind every key type here: 256 bits in a box (so moving a key leaves
+/// no copy behind), wiped on drop, printed as `<redacted>`. The public key types wrap it and add
+/// only what their role needs, so none of them can forget a wipe or leak through `Debug`.
+#[derive(Zeroize, ZeroizeOnDrop)]
+struct Secret(Box<[u8; KEY_LEN]>);
+
+impl Secret {
+    /// A fresh random key from the operating system's generator.
+    fn random() -> Result<Self, CryptoError> {
+        let mut key = Box::new([0u8; KEY_LEN]);
+        SystemRandom::new()
+            .fill(&mut key[..])
+            .map_err(|_| CryptoError::RandomUnavailable)?;
+        Ok(Self(key))
+    }
+
+    /// Copies a 32-byte slice into a box, or fails with [`CryptoError::WrongLength`].
+    fn from_slice(bytes: &[u8]) -> Result<Self, CryptoError> {
+        if bytes.len() != KEY_LEN {
+            return Err(CryptoError::WrongLength);
+        }
+        let mut key = Box::new([0u8; KEY_LEN]);
+        key.copy_from_slice(bytes);
+        Ok(Self(key))
+    }
+
+    fn bytes(&self) -> &[u8; KEY_LEN] {
+        &self.0
+    }
 }
 
-/// Copies a 32-byte slice into a box, or fails with [`CryptoError::WrongLength`].
-fn key_from_slice(bytes: &[u8]) -> Result<Box<[u8; KEY_LEN]>, CryptoError> {
-    if bytes.len() != KEY_LEN {
-        return Err(CryptoError::WrongLength);
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
     }
-    let mut key = Box::new([0u8; KEY_LEN]);
-    key.copy_from_slice(bytes);
-    Ok(key)
 }
 
 /// Why `expect` on ring's AES-GCM seal is sound: ring refuses only inputs longer than GCM's limit
@@ -99,24 +117,26 @@ fn hkdf_sha256(ikm: &[u8], salt: &[u8], info: &[&[u8]]) -> Box<[u8; KEY_LEN]> {
 /// An object's data key (DEK): 256 random bits, one per object, never stored unsealed.
 ///
 /// Parts are not sealed with it directly but with a [`PartKey`] derived from it.
-#[derive(Zeroize, ZeroizeOnDrop)]
-pub struct DataKey(Box<[u8; KEY_LEN]>);
+#[derive(Debug, Zeroize)]
+pub struct DataKey(Secret);
+
+impl ZeroizeOnDrop for DataKey {}
 
 impl DataKey {
     /// A fresh random data key from the operating system's generator.
     pub fn generate() -> Result<Self, CryptoError> {
-        random_key().map(Self)
+        Secret::random().map(Self)
     }
 
     /// A data key from its 32 bytes (for example the plaintext of a KMS data key).
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, CryptoError> {
-        key_from_slice(bytes).map(Self)
+        Secret::from_slice(bytes).map(Self)
     }
 
     /// The key's bytes. Only for handing the key to a KMS caller that asked for it
     /// (`GenerateDataKey`); never log or store the result.
     pub fn expose_secret(&self) -> &[u8; KEY_LEN] {
-        &self.0
+        self.0.bytes()
     }
 
     /// The key of part `part_number` (a single PUT is part 1):
@@ -124,11 +144,11 @@ impl DataKey {
     /// Distinct parts get independent keys, so parts can be sealed in parallel and in any order,
     /// and a segment moved from one part to another fails to open.
     pub fn part_key(&self, part_number: u32) -> PartKey {
-        PartKey(hkdf_sha256(
-            &self.0[..],
+        PartKey(Secret(hkdf_sha256(
+            self.0.bytes(),
             PART_KEY_SALT,
             &[PART_KEY_INFO, &part_number.to_be_bytes()],
-        ))
+        )))
     }
 }
 
@@ -139,7 +159,7 @@ impl DataKey {
     /// same digest, and without the data key the digest says nothing about the plaintext, as
     /// an MD5 would (anyone could confirm a guess of the content against it).
     pub fn etag_mac(&self) -> EtagMac {
-        let key = hkdf_sha256(&self.0[..], PART_KEY_SALT, &[ETAG_KEY_INFO]);
+        let key = hkdf_sha256(self.0.bytes(), PART_KEY_SALT, &[ETAG_KEY_INFO]);
         EtagMac(hmac::Context::with_key(&hmac::Key::new(
             hmac::HMAC_SHA256,
             &key[..],
@@ -172,26 +192,16 @@ impl fmt::Debug for EtagMac {
     }
 }
 
-impl fmt::Debug for DataKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("DataKey(<redacted>)")
-    }
-}
-
 /// The AES-256-GCM key of one part, derived with [`DataKey::part_key`]. Used by
 /// [`crate::PartSealer`] and [`crate::PartOpener`].
-#[derive(Zeroize, ZeroizeOnDrop)]
-pub struct PartKey(Box<[u8; KEY_LEN]>);
+#[derive(Debug, Zeroize)]
+pub struct PartKey(Secret);
+
+impl ZeroizeOnDrop for PartKey {}
 
 impl PartKey {
     pub(crate) fn bytes(&self) -> &[u8; KEY_LEN] {
-        &self.0
-    }
-}
-
-impl fmt::Debug for PartKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("PartKey(<redacted>)")
+        self.0.bytes()
     }
 }
 
@@ -200,30 +210,26 @@ impl fmt::Debug for PartKey {
 ///
 /// Each seal draws a random 96-bit nonce, so one KEK should seal at most 2^32 keys (NIST
 /// SP 800-38D §8.3); rotation of KMS keys keeps real use far below that.
-#[derive(Zeroize, ZeroizeOnDrop)]
-pub struct KeyEncryptionKey(Box<[u8; KEY_LEN]>);
+#[derive(Debug, Zeroize)]
+pub struct KeyEncryptionKey(Secret);
+
+impl ZeroizeOnDrop for KeyEncryptionKey {}
 
 impl KeyEncryptionKey {
     /// A fresh random key from the operating system's generator.
     pub fn generate() -> Result<Self, CryptoError> {
-        random_key().map(Self)
+        Secret::random().map(Self)
     }
 
     /// A key from its 32 bytes (for example the root key read from its file).
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, CryptoError> {
-        key_from_slice(bytes).map(Self)
+        Secret::from_slice(bytes).map(Self)
     }
 
     /// The key's bytes. Only for writing a generated root key to its protected file; never log
     /// the result.
     pub fn expose_secret(&self) -> &[u8; KEY_LEN] {
-        &self.0
-    }
-}
-
-impl fmt::Debug for KeyEncryptionKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("KeyEncryptionKey(<redacted>)")
+        self.0.bytes()
     }
 }
 
@@ -233,7 +239,7 @@ impl fmt::Debug for KeyEncryptionKey {
 /// `info` = the object ARN. A wrong customer key then yields a KEK under which the object's
 /// sealed data key fails to open ([`CryptoError::Tampered`]).
 pub fn derive_kek(ikm: &[u8], salt: &[u8], info: &[u8]) -> KeyEncryptionKey {
-    KeyEncryptionKey(hkdf_sha256(ikm, salt, &[info]))
+    KeyEncryptionKey(Secret(hkdf_sha256(ikm, salt, &[info])))
 }
 
 mod private {
@@ -253,19 +259,19 @@ pub trait SealableKey: private::Sealed + Sized {
 
 impl SealableKey for DataKey {
     fn secret(&self) -> &[u8; KEY_LEN] {
-        &self.0
+        self.0.bytes()
     }
     fn from_secret(bytes: Box<[u8; KEY_LEN]>) -> Self {
-        Self(bytes)
+        Self(Secret(bytes))
     }
 }
 
 impl SealableKey for KeyEncryptionKey {
     fn secret(&self) -> &[u8; KEY_LEN] {
-        &self.0
+        self.0.bytes()
     }
     fn from_secret(bytes: Box<[u8; KEY_LEN]>) -> Self {
-        Self(bytes)
+        Self(Secret(bytes))
     }
 }
 
@@ -318,7 +324,7 @@ pub fn seal_key<K: SealableKey>(
     sealed[0] = SEALED_KEY_VERSION;
     sealed[NONCE_AT..KEY_AT].copy_from_slice(&nonce);
     sealed[KEY_AT..TAG_AT].copy_from_slice(key.secret());
-    let tag = aead_key(&kek.0)
+    let tag = aead_key(kek.0.bytes())
         .seal_in_place_separate_tag(
             Nonce::assume_unique_for_key(nonce),
             Aad::from(aad),
@@ -341,7 +347,7 @@ pub fn open_key<K: SealableKey>(
     // Decrypt into a box so the plaintext key is never copied again.
     let mut buffer = Box::new([0u8; KEY_LEN + TAG_LEN]);
     buffer.copy_from_slice(&sealed.0[KEY_AT..]);
-    let opened = aead_key(&kek.0).open_in_place(
+    let opened = aead_key(kek.0.bytes()).open_in_place(
         Nonce::assume_unique_for_key(nonce),
         Aad::from(aad),
         &mut buffer[..],

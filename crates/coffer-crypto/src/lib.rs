@@ -9,7 +9,10 @@
 //!   ([`SegmentSealer`]), in-place opening ([`PartOpener`]), and the mapping of a plaintext byte
 //!   range to the sealed segments that hold it ([`plan_range`]);
 //! - key types ([`DataKey`], [`PartKey`], [`KeyEncryptionKey`]), per-part key derivation, HKDF
-//!   key-encryption-key derivation ([`derive_kek`]) and key sealing ([`seal_key`], [`open_key`]).
+//!   key-encryption-key derivation ([`derive_kek`]) and key sealing ([`seal_key`], [`open_key`]);
+//! - every other AES-GCM sealing in Coffer: byte strings of any length under a key-encryption
+//!   key with caller-chosen AAD ([`seal_bytes`], [`open_bytes`]), for the KMS ciphertext blob
+//!   and secrets sealed under the root key.
 //!
 //! What it must never do:
 //! - expose key bytes through `Debug` or `Display` (key types print `<redacted>`; the only way to
@@ -20,8 +23,8 @@
 //! - perform I/O, block, spawn, or know anything about S3, HTTP or storage.
 //!
 //! Who may call it: the S3 layer (sealing and opening object data, unsealing data keys) and the
-//! KMS layer (sealing key material under the root key, sealing data keys). It imports no other
-//! Coffer crate.
+//! KMS layer (sealing key material and secrets under the root key, KMS ciphertexts). It
+//! imports no other Coffer crate.
 //!
 //! # Example: a part written as a stream and read back by range
 //!
@@ -67,6 +70,7 @@ pub mod format;
 mod keys;
 mod open;
 mod seal;
+mod sealed_bytes;
 
 pub use error::CryptoError;
 pub use format::{
@@ -79,3 +83,4 @@ pub use keys::{
 };
 pub use open::{PartOpener, open_part};
 pub use seal::{PartSealer, SegmentSealer, seal_part};
+pub use sealed_bytes::{SEALED_BYTES_OVERHEAD, open_bytes, seal_bytes};

@@ -11,9 +11,7 @@
 
 use std::collections::BTreeMap;
 
-use coffer_crypto::KeyEncryptionKey;
-use ring::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
-use ring::rand::{SecureRandom, SystemRandom};
+use coffer_crypto::{CryptoError, KeyEncryptionKey, SEALED_BYTES_OVERHEAD, open_bytes, seal_bytes};
 use zeroize::Zeroizing;
 
 use crate::api_error::KmsApiError;
@@ -21,7 +19,6 @@ use crate::api_error::KmsApiError;
 const FORMAT: u8 = 1;
 const KEY_ID_LEN: usize = 36;
 const HEADER_LEN: usize = 1 + KEY_ID_LEN + 4;
-const TAG_LEN: usize = 16;
 
 /// An encryption context: string pairs bound to a ciphertext.
 pub type EncryptionContext = BTreeMap<String, String>;
@@ -40,12 +37,6 @@ fn aad(header: &[u8], context: &EncryptionContext) -> Vec<u8> {
     aad
 }
 
-fn aead(material: &KeyEncryptionKey) -> Result<LessSafeKey, KmsApiError> {
-    UnboundKey::new(&AES_256_GCM, material.expose_secret())
-        .map(LessSafeKey::new)
-        .map_err(|_| KmsApiError::internal("material is not an AES-256 key"))
-}
-
 /// Encrypts `plaintext` under one material version of `key_id`.
 pub fn seal(
     key_id: &str,
@@ -57,31 +48,23 @@ pub fn seal(
     if key_id.len() != KEY_ID_LEN {
         return Err(KmsApiError::internal("key ids are 36 characters"));
     }
-    let mut blob = Vec::with_capacity(HEADER_LEN + NONCE_LEN + plaintext.len() + TAG_LEN);
+    let mut blob = Vec::with_capacity(HEADER_LEN + SEALED_BYTES_OVERHEAD + plaintext.len());
     blob.push(FORMAT);
     blob.extend_from_slice(key_id.as_bytes());
     blob.extend_from_slice(&version.to_be_bytes());
-    let mut nonce = [0u8; NONCE_LEN];
-    SystemRandom::new()
-        .fill(&mut nonce)
-        .map_err(|_| KmsApiError::internal("the system random source failed"))?;
-    blob.extend_from_slice(&nonce);
     let aad = aad(&blob[..HEADER_LEN], context);
-    let mut sealed = plaintext.to_vec();
-    aead(material)?
-        .seal_in_place_append_tag(
-            Nonce::assume_unique_for_key(nonce),
-            Aad::from(aad.as_slice()),
-            &mut sealed,
-        )
-        .map_err(|_| KmsApiError::internal("sealing failed"))?;
+    // nonce ‖ ciphertext ‖ tag follow the header.
+    let sealed = seal_bytes(material, plaintext, &aad).map_err(|e| match e {
+        CryptoError::RandomUnavailable => KmsApiError::internal("the system random source failed"),
+        _ => KmsApiError::internal("sealing failed"),
+    })?;
     blob.extend_from_slice(&sealed);
     Ok(blob)
 }
 
 /// Reads a blob's header; anything that is not one of our blobs is `InvalidCiphertext`.
 pub fn header(blob: &[u8]) -> Result<BlobHeader, KmsApiError> {
-    if blob.len() < HEADER_LEN + NONCE_LEN + TAG_LEN || blob[0] != FORMAT {
+    if blob.len() < HEADER_LEN + SEALED_BYTES_OVERHEAD || blob[0] != FORMAT {
         return Err(KmsApiError::invalid_ciphertext());
     }
     let key_id = std::str::from_utf8(&blob[1..1 + KEY_ID_LEN])
@@ -105,21 +88,8 @@ pub fn open(
     context: &EncryptionContext,
 ) -> Result<Zeroizing<Vec<u8>>, KmsApiError> {
     header(blob)?;
-    let nonce: [u8; NONCE_LEN] = blob[HEADER_LEN..HEADER_LEN + NONCE_LEN]
-        .try_into()
-        .map_err(|_| KmsApiError::invalid_ciphertext())?;
     let aad = aad(&blob[..HEADER_LEN], context);
-    let mut buf = Zeroizing::new(blob[HEADER_LEN + NONCE_LEN..].to_vec());
-    let len = aead(material)?
-        .open_in_place(
-            Nonce::assume_unique_for_key(nonce),
-            Aad::from(aad.as_slice()),
-            &mut buf,
-        )
-        .map_err(|_| KmsApiError::invalid_ciphertext())?
-        .len();
-    buf.truncate(len);
-    Ok(buf)
+    open_bytes(material, &blob[HEADER_LEN..], &aad).map_err(|_| KmsApiError::invalid_ciphertext())
 }
 
 #[cfg(test)]
@@ -157,5 +127,27 @@ mod tests {
         }
         assert!(header(&blob[..20]).is_err());
         assert!(header(b"").is_err());
+    }
+
+    /// A blob made before sealing moved to `coffer-crypto` (computed independently with
+    /// Python `cryptography`: material 00..1f, version 3, nonce 10..1b, context {"a": "1"})
+    /// still opens: stored ciphertexts stay readable.
+    #[test]
+    fn a_blob_of_the_fixed_format_still_opens() {
+        let blob_hex = "0131323334616263642d313261622d333463642d353665662d31323334353637383930616200000003101112131415161718191a1b199fec7769a25fcae4128b50590496cb5a9895d787bb66bd";
+        let blob: Vec<u8> = (0..blob_hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&blob_hex[i..i + 2], 16).unwrap())
+            .collect();
+        let m = KeyEncryptionKey::from_bytes(&(0..32).collect::<Vec<u8>>()).unwrap();
+        let ctx: EncryptionContext = [("a".to_owned(), "1".to_owned())].into();
+        assert_eq!(
+            header(&blob).unwrap(),
+            BlobHeader {
+                key_id: ID.into(),
+                version: 3
+            }
+        );
+        assert_eq!(open(&blob, &m, &ctx).unwrap().as_slice(), b"data key");
     }
 }

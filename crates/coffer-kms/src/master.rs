@@ -8,7 +8,7 @@ use std::sync::{Arc, RwLock};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use coffer_crypto::{KeyEncryptionKey, SealedKey, open_key, seal_key};
-use coffer_store::MetaStore;
+use coffer_store::{KmsWrite, MetaStore, StoreError};
 use serde::{Deserialize, Serialize};
 
 use crate::error::KmsError;
@@ -47,61 +47,68 @@ fn now_ms() -> i64 {
 }
 
 struct State {
+    /// The store version of the record this state was made from: a state is never replaced
+    /// by one made from an older record.
+    stored: u64,
     current: MasterVersion,
     keys: BTreeMap<MasterVersion, Arc<KeyEncryptionKey>>,
     created: BTreeMap<MasterVersion, i64>,
 }
 
+/// How many times a rotation or retirement runs again after losing a race to another gateway.
+const MAX_ATTEMPTS: u32 = 64;
+
 /// All versions of the SSE-S3 master key, unsealed in memory.
+///
+/// Several gateways may share one store: the record changes only by compare-and-swap on its
+/// store version, so concurrent rotations never lose a version, and a keyring asked for a
+/// version it does not know reads the record again once before failing (another gateway may
+/// have rotated).
 pub struct MasterKeyring {
     state: RwLock<State>,
     root: Arc<RootKey>,
+    /// Where to look for versions made by other gateways; `None` for a keyring opened on a
+    /// borrowed store (tools, tests), which knows only what it loaded and made.
+    store: Option<Arc<dyn MetaStore>>,
 }
 
 impl MasterKeyring {
     /// Loads every version, creating version 1 on first start.
     pub fn open(meta: &dyn MetaStore, root: Arc<RootKey>) -> Result<Self, KmsError> {
-        let root_ref = root.as_ref();
-        let record = match meta.get_kms_key(MASTER_KEY_ID)? {
-            Some(bytes) => serde_json::from_slice::<KeyRecord>(&bytes)
-                .map_err(|e| KmsError::Malformed(MASTER_KEY_ID.into(), e.to_string()))?,
-            None => {
-                let record = KeyRecord {
-                    v: 1,
-                    id: MASTER_KEY_ID.into(),
-                    versions: vec![new_version(root_ref, 1)?],
-                };
-                store(meta, &record)?;
-                record
+        let mut attempt = 0;
+        let (stored, record) = loop {
+            if let Some(loaded) = load(meta)? {
+                break loaded;
+            }
+            let record = KeyRecord {
+                v: 1,
+                id: MASTER_KEY_ID.into(),
+                versions: vec![new_version(&root, 1)?],
+            };
+            // Expects no record: of two gateways starting at once, one creates it and the
+            // other loads it.
+            match store(meta, &record, None) {
+                Err(KmsError::Store(StoreError::KmsConflict(_))) if attempt < MAX_ATTEMPTS => {
+                    attempt += 1;
+                }
+                Err(e) => return Err(e),
+                // The first write of a record gives it version 1.
+                Ok(()) => break (1, record),
             }
         };
-        let mut keys = BTreeMap::new();
-        let mut created = BTreeMap::new();
-        for v in &record.versions {
-            let sealed = B64
-                .decode(&v.sealed)
-                .ok()
-                .and_then(|b| SealedKey::from_bytes(&b).ok())
-                .ok_or_else(|| {
-                    KmsError::Malformed(MASTER_KEY_ID.into(), "sealed material".into())
-                })?;
-            let key: KeyEncryptionKey = open_key(root_ref.kek(), &sealed, &aad(v.version))
-                .map_err(|_| KmsError::Unsealable(MASTER_KEY_ID.into()))?;
-            keys.insert(v.version, Arc::new(key));
-            created.insert(v.version, v.created_ms);
-        }
-        let current = *keys
-            .keys()
-            .next_back()
-            .ok_or_else(|| KmsError::Malformed(MASTER_KEY_ID.into(), "no versions".into()))?;
+        let state = unseal(&root, stored, &record, &BTreeMap::new())?;
         Ok(Self {
-            state: RwLock::new(State {
-                current,
-                keys,
-                created,
-            }),
+            state: RwLock::new(state),
             root,
+            store: None,
         })
+    }
+
+    /// [`MasterKeyring::open`], keeping `meta` to find versions other gateways make.
+    pub fn open_shared(meta: Arc<dyn MetaStore>, root: Arc<RootKey>) -> Result<Self, KmsError> {
+        let mut ring = Self::open(meta.as_ref(), root)?;
+        ring.store = Some(meta);
+        Ok(ring)
     }
 
     /// Every version with its creation time (Unix ms), oldest first.
@@ -116,34 +123,61 @@ impl MasterKeyring {
         (s.current, s.keys[&s.current].clone())
     }
 
-    /// A version, for opening data keys sealed under it.
+    /// A version, for opening data keys sealed under it. A version this keyring does not
+    /// know is looked for once in the store (another gateway may have made it).
     pub fn version(&self, v: MasterVersion) -> Option<Arc<KeyEncryptionKey>> {
+        if let Some(key) = self.known(v) {
+            return Some(key);
+        }
+        let meta = self.store.as_ref()?;
+        if let Err(e) = self.reload(meta.as_ref()) {
+            tracing::warn!(error = %e, version = v, "cannot reload the SSE-S3 master keyring");
+            return None;
+        }
+        self.known(v)
+    }
+
+    fn known(&self, v: MasterVersion) -> Option<Arc<KeyEncryptionKey>> {
         let s = self.state.read().unwrap_or_else(|p| p.into_inner());
         s.keys.get(&v).cloned()
     }
 
-    /// Adds a new version and makes it current. Durable before it is used.
+    /// Reads the record again: versions other gateways made or retired since.
+    pub fn reload(&self, meta: &dyn MetaStore) -> Result<(), KmsError> {
+        let (stored, record) = load(meta)?.ok_or_else(missing)?;
+        self.adopt(stored, &record)
+    }
+
+    /// Makes the keyring what `record` (at store version `stored`) says, unsealing only
+    /// versions it does not hold, unless it holds a newer record already.
+    fn adopt(&self, stored: u64, record: &KeyRecord) -> Result<(), KmsError> {
+        let known = self
+            .state
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .keys
+            .clone();
+        let state = unseal(&self.root, stored, record, &known)?;
+        let mut s = self.state.write().unwrap_or_else(|p| p.into_inner());
+        if state.stored >= s.stored {
+            *s = state;
+        }
+        Ok(())
+    }
+
+    /// Adds a new version and makes it current. Durable before it is used. Made by
+    /// compare-and-swap: if another gateway rotated meanwhile, this one reads its version
+    /// and makes the next.
     pub fn rotate(&self, meta: &dyn MetaStore) -> Result<MasterVersion, KmsError> {
         let root = self.root.as_ref();
-        let mut s = self.state.write().unwrap_or_else(|p| p.into_inner());
-        let mut record = load(meta)?;
-        let next = s.current + 1;
-        let material = KeyEncryptionKey::generate()?;
-        let created_ms = now_ms();
-        record.versions.push(VersionRecord {
-            version: next,
-            created_ms,
-            sealed: B64.encode(seal_key(root.kek(), &material, &aad(next))?.as_bytes()),
-        });
-        store(meta, &record)?;
-        s.keys.insert(next, Arc::new(material));
-        s.created.insert(next, created_ms);
-        s.current = next;
-        Ok(next)
+        self.compare_and_swap(meta, |record| {
+            let next = record.versions.iter().map(|v| v.version).max().unwrap_or(0) + 1;
+            record.versions.push(new_version(root, next)?);
+            Ok(Some(next))
+        })
+        .map(|next| next.unwrap_or_default())
     }
-}
 
-impl MasterKeyring {
     /// Destroys the material of every version below `floor` (never the current one). The
     /// caller has made sure that no record needs them (`MetaStore::retire_master_versions_below`).
     pub fn retire_below(
@@ -151,34 +185,103 @@ impl MasterKeyring {
         meta: &dyn MetaStore,
         floor: MasterVersion,
     ) -> Result<Vec<MasterVersion>, KmsError> {
-        let mut s = self.state.write().unwrap_or_else(|p| p.into_inner());
-        let floor = floor.min(s.current);
-        let mut record = load(meta)?;
-        let retired: Vec<MasterVersion> = record
-            .versions
-            .iter()
-            .map(|v| v.version)
-            .filter(|&v| v < floor)
-            .collect();
-        if retired.is_empty() {
-            return Ok(retired);
+        self.compare_and_swap(meta, |record| {
+            let current = record.versions.iter().map(|v| v.version).max().unwrap_or(0);
+            let floor = floor.min(current);
+            let retired: Vec<MasterVersion> = record
+                .versions
+                .iter()
+                .map(|v| v.version)
+                .filter(|&v| v < floor)
+                .collect();
+            record.versions.retain(|v| v.version >= floor);
+            Ok((!retired.is_empty()).then_some(retired))
+        })
+        .map(Option::unwrap_or_default)
+    }
+
+    /// Reads the record, lets `change` edit it, and stores it expecting the version read;
+    /// runs again on a conflict. `change` returning `None` means nothing to store.
+    fn compare_and_swap<T>(
+        &self,
+        meta: &dyn MetaStore,
+        change: impl Fn(&mut KeyRecord) -> Result<Option<T>, KmsError>,
+    ) -> Result<Option<T>, KmsError> {
+        let mut attempt = 0;
+        loop {
+            let (version, mut record) = load(meta)?.ok_or_else(missing)?;
+            let Some(out) = change(&mut record)? else {
+                self.adopt(version, &record)?;
+                return Ok(None);
+            };
+            match store(meta, &record, Some(version)) {
+                Err(KmsError::Store(StoreError::KmsConflict(_))) if attempt < MAX_ATTEMPTS => {
+                    attempt += 1;
+                }
+                Err(e) => return Err(e),
+                Ok(()) => {
+                    // Each write gives the record the next version.
+                    self.adopt(version + 1, &record)?;
+                    return Ok(Some(out));
+                }
+            }
         }
-        record.versions.retain(|v| v.version >= floor);
-        store(meta, &record)?;
-        for v in &retired {
-            s.keys.remove(v);
-            s.created.remove(v);
-        }
-        Ok(retired)
     }
 }
 
-fn load(meta: &dyn MetaStore) -> Result<KeyRecord, KmsError> {
-    meta.get_kms_key(MASTER_KEY_ID)?
-        .map(|bytes| serde_json::from_slice::<KeyRecord>(&bytes))
+/// Unseals every version `record` holds (reusing those in `known`).
+fn unseal(
+    root: &RootKey,
+    stored: u64,
+    record: &KeyRecord,
+    known: &BTreeMap<MasterVersion, Arc<KeyEncryptionKey>>,
+) -> Result<State, KmsError> {
+    let mut keys = BTreeMap::new();
+    let mut created = BTreeMap::new();
+    for v in &record.versions {
+        let key = match known.get(&v.version) {
+            Some(key) => key.clone(),
+            None => {
+                let sealed = B64
+                    .decode(&v.sealed)
+                    .ok()
+                    .and_then(|b| SealedKey::from_bytes(&b).ok())
+                    .ok_or_else(|| {
+                        KmsError::Malformed(MASTER_KEY_ID.into(), "sealed material".into())
+                    })?;
+                let key: KeyEncryptionKey = open_key(root.kek(), &sealed, &aad(v.version))
+                    .map_err(|_| KmsError::Unsealable(MASTER_KEY_ID.into()))?;
+                Arc::new(key)
+            }
+        };
+        keys.insert(v.version, key);
+        created.insert(v.version, v.created_ms);
+    }
+    let current = *keys
+        .keys()
+        .next_back()
+        .ok_or_else(|| KmsError::Malformed(MASTER_KEY_ID.into(), "no versions".into()))?;
+    Ok(State {
+        stored,
+        current,
+        keys,
+        created,
+    })
+}
+
+fn missing() -> KmsError {
+    KmsError::Malformed(MASTER_KEY_ID.into(), "missing".into())
+}
+
+/// The record and its store version, if there is one.
+fn load(meta: &dyn MetaStore) -> Result<Option<(u64, KeyRecord)>, KmsError> {
+    meta.get_kms_record(MASTER_KEY_ID)?
+        .map(|(version, bytes)| {
+            serde_json::from_slice::<KeyRecord>(&bytes)
+                .map(|record| (version, record))
+                .map_err(|e| KmsError::Malformed(MASTER_KEY_ID.into(), e.to_string()))
+        })
         .transpose()
-        .map_err(|e| KmsError::Malformed(MASTER_KEY_ID.into(), e.to_string()))?
-        .ok_or_else(|| KmsError::Malformed(MASTER_KEY_ID.into(), "missing".into()))
 }
 
 fn new_version(root: &RootKey, version: MasterVersion) -> Result<VersionRecord, KmsError> {
@@ -191,10 +294,15 @@ fn new_version(root: &RootKey, version: MasterVersion) -> Result<VersionRecord, 
     })
 }
 
-fn store(meta: &dyn MetaStore, record: &KeyRecord) -> Result<(), KmsError> {
+/// Stores the record if it is still at `expected` (`None`: absent); else `KmsConflict`.
+fn store(meta: &dyn MetaStore, record: &KeyRecord, expected: Option<u64>) -> Result<(), KmsError> {
     let bytes = serde_json::to_vec(record)
         .map_err(|e| KmsError::Malformed(MASTER_KEY_ID.into(), e.to_string()))?;
-    Ok(meta.put_kms_key(MASTER_KEY_ID, &bytes)?)
+    Ok(meta.write_kms_records(vec![KmsWrite::Put {
+        id: MASTER_KEY_ID.into(),
+        record: bytes,
+        expected,
+    }])?)
 }
 
 #[cfg(test)]
@@ -236,6 +344,59 @@ mod tests {
             Err(KmsError::RootKeyMismatch)
         ));
         assert!(MasterKeyring::open(&meta, Arc::new(other)).is_err());
+    }
+
+    /// Two gateways rotating the master key over one store at once: every rotation gets
+    /// its own version, and each keyring finds the other's versions.
+    #[test]
+    fn racing_rotations_from_two_keyrings_lose_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let meta: Arc<dyn MetaStore> =
+            Arc::new(RedbMetaStore::open(&dir.path().join("m.redb")).unwrap());
+        let root = Arc::new(RootKey::load(dir.path()).unwrap());
+        let rings = [
+            Arc::new(MasterKeyring::open_shared(meta.clone(), root.clone()).unwrap()),
+            Arc::new(MasterKeyring::open_shared(meta.clone(), root.clone()).unwrap()),
+        ];
+        const ROTATIONS: usize = 5;
+        let handles: Vec<_> = rings
+            .iter()
+            .flat_map(|ring| [ring.clone(), ring.clone()])
+            .map(|ring| {
+                let meta = meta.clone();
+                std::thread::spawn(move || {
+                    (0..ROTATIONS)
+                        .map(|_| ring.rotate(meta.as_ref()).unwrap())
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        let mut made: Vec<MasterVersion> = handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect();
+        made.sort_unstable();
+        let all: Vec<MasterVersion> = (2..=(1 + 4 * ROTATIONS) as MasterVersion).collect();
+        assert_eq!(made, all, "every rotation made its own version");
+        // Each keyring finds every version, its own or the other's, reloading when asked
+        // for one it does not know.
+        for ring in &rings {
+            for &v in &all {
+                assert!(ring.version(v).is_some(), "version {v}");
+            }
+            ring.reload(meta.as_ref()).unwrap();
+            assert_eq!(ring.current().0, *all.last().unwrap());
+            assert_eq!(ring.versions().len(), all.len() + 1);
+        }
+        assert_eq!(
+            rings[0].version(7).unwrap().expose_secret(),
+            rings[1].version(7).unwrap().expose_secret()
+        );
+        // A keyring on a borrowed store cannot reload: it knows what it loaded.
+        let local = MasterKeyring::open(meta.as_ref(), root.clone()).unwrap();
+        rings[0].rotate(meta.as_ref()).unwrap();
+        assert!(local.version(22).is_none());
+        assert!(rings[1].version(22).is_some());
     }
 
     #[test]

@@ -82,6 +82,10 @@ pub struct KeyRecord {
     pub tags: BTreeMap<String, String>,
     /// Every material version ever made, oldest first; the last is current.
     pub versions: Vec<MaterialVersion>,
+    /// The store's version of the record when it was read (`None`: not stored yet); a save
+    /// expects the record still there. Not part of the stored record.
+    #[serde(skip)]
+    pub(crate) stored_version: Option<u64>,
 }
 
 impl KeyRecord {
@@ -109,4 +113,24 @@ pub struct AliasRecord {
     pub target_key_id: String,
     pub created_ms: i64,
     pub updated_ms: i64,
+    /// As [`KeyRecord`]'s.
+    #[serde(skip)]
+    pub(crate) stored_version: Option<u64>,
+}
+
+/// Records that remember the store version they were read at.
+pub(crate) trait StoredVersion {
+    fn set_stored_version(&mut self, version: u64);
+}
+
+impl StoredVersion for KeyRecord {
+    fn set_stored_version(&mut self, version: u64) {
+        self.stored_version = Some(version);
+    }
+}
+
+impl StoredVersion for AliasRecord {
+    fn set_stored_version(&mut self, version: u64) {
+        self.stored_version = Some(version);
+    }
 }

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
-use coffer_crypto::{KEY_LEN, KeyEncryptionKey};
+use coffer_crypto::{CryptoError, KEY_LEN, KeyEncryptionKey, open_bytes, seal_bytes};
 use coffer_store::MetaStore;
 use ring::hmac;
 use subtle::ConstantTimeEq;
@@ -127,52 +127,54 @@ impl RootKey {
     /// Seals a secret of any length (the audit signing key) under the root key, bound to
     /// `label`: nonce ‖ ciphertext ‖ tag.
     pub fn seal_secret(&self, secret: &[u8], label: &str) -> Result<Vec<u8>, KmsError> {
-        use ring::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
-        use ring::rand::{SecureRandom, SystemRandom};
-        let key = LessSafeKey::new(
-            UnboundKey::new(&AES_256_GCM, self.0.expose_secret())
-                .map_err(|_| KmsError::RootKey("not an AES-256 key".into()))?,
-        );
-        let mut nonce = [0u8; NONCE_LEN];
-        SystemRandom::new()
-            .fill(&mut nonce)
-            .map_err(|_| KmsError::RootKey("the system random source failed".into()))?;
-        let mut out = nonce.to_vec();
-        let mut body = secret.to_vec();
-        key.seal_in_place_append_tag(
-            Nonce::assume_unique_for_key(nonce),
-            Aad::from(label.as_bytes()),
-            &mut body,
-        )
-        .map_err(|_| KmsError::RootKey("sealing failed".into()))?;
-        out.extend_from_slice(&body);
-        Ok(out)
+        seal_bytes(&self.0, secret, label.as_bytes()).map_err(|e| match e {
+            CryptoError::RandomUnavailable => {
+                KmsError::RootKey("the system random source failed".into())
+            }
+            _ => KmsError::RootKey("sealing failed".into()),
+        })
     }
 
     /// Opens what [`RootKey::seal_secret`] sealed with the same label.
     pub fn open_secret(&self, sealed: &[u8], label: &str) -> Result<Zeroizing<Vec<u8>>, KmsError> {
-        use ring::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
-        let key = LessSafeKey::new(
-            UnboundKey::new(&AES_256_GCM, self.0.expose_secret())
-                .map_err(|_| KmsError::RootKey("not an AES-256 key".into()))?,
+        open_bytes(&self.0, sealed, label.as_bytes())
+            .map_err(|_| KmsError::Unsealable(label.into()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A secret sealed before sealing moved to `coffer-crypto` (computed independently with
+    /// Python `cryptography`: root key 00..1f, nonce 20..2b) still opens, and only under its
+    /// label: sealed secrets on disk stay readable.
+    #[test]
+    fn a_secret_sealed_in_the_fixed_format_still_opens() {
+        let hex = "202122232425262728292a2bb34fc21918b869677d122ba0a638879cb33b89e8dc728268420d33b94e6d65a82e93fbc3";
+        let sealed: Vec<u8> = (0..hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+            .collect();
+        let root = RootKey(KeyEncryptionKey::from_bytes(&(0..32).collect::<Vec<u8>>()).unwrap());
+        let label = "coffer audit signing key v1";
+        assert_eq!(
+            root.open_secret(&sealed, label).unwrap().as_slice(),
+            b"audit signing secret"
         );
-        if sealed.len() < NONCE_LEN {
-            return Err(KmsError::Unsealable(label.into()));
-        }
-        let (nonce, body) = sealed.split_at(NONCE_LEN);
-        let nonce: [u8; NONCE_LEN] = nonce
-            .try_into()
-            .map_err(|_| KmsError::Unsealable(label.into()))?;
-        let mut body = Zeroizing::new(body.to_vec());
-        let len = key
-            .open_in_place(
-                Nonce::assume_unique_for_key(nonce),
-                Aad::from(label.as_bytes()),
-                &mut body,
-            )
-            .map_err(|_| KmsError::Unsealable(label.into()))?
-            .len();
-        body.truncate(len);
-        Ok(body)
+        assert!(matches!(
+            root.open_secret(&sealed, "another label"),
+            Err(KmsError::Unsealable(_))
+        ));
+        assert!(matches!(
+            root.open_secret(&sealed[..8], label),
+            Err(KmsError::Unsealable(_))
+        ));
+        let again = root.seal_secret(b"audit signing secret", label).unwrap();
+        assert_eq!(again.len(), sealed.len());
+        assert_eq!(
+            root.open_secret(&again, label).unwrap().as_slice(),
+            b"audit signing secret"
+        );
     }
 }

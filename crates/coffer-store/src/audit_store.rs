@@ -8,11 +8,36 @@
 
 use crate::error::StoreResult;
 
-/// One write to the KMS's records (keys, aliases), by record id.
+/// One write to the KMS's records (keys, aliases), by record id, made only if the record is
+/// still at the version the writer read (`expected`; `None`: no record). See
+/// [`crate::MetaStore::write_kms_records`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KmsWrite {
-    Put { id: String, record: Vec<u8> },
-    Delete { id: String },
+    Put {
+        id: String,
+        record: Vec<u8>,
+        expected: Option<u64>,
+    },
+    Delete {
+        id: String,
+        expected: Option<u64>,
+    },
+}
+
+impl KmsWrite {
+    /// The record the write is for.
+    pub fn id(&self) -> &str {
+        match self {
+            KmsWrite::Put { id, .. } | KmsWrite::Delete { id, .. } => id,
+        }
+    }
+
+    /// The version the write expects to find (`None`: no record).
+    pub fn expected(&self) -> Option<u64> {
+        match self {
+            KmsWrite::Put { expected, .. } | KmsWrite::Delete { expected, .. } => *expected,
+        }
+    }
 }
 
 /// A record to index: its place in the chain, its time (RFC 3339, seconds, UTC: sorts as
@@ -42,7 +67,8 @@ pub struct IndexScan<'a> {
 
 pub trait AuditStore: Send + Sync {
     /// Applies `writes` and keeps `record` in the audit outbox under `record_id`, in one
-    /// commit: a crash leaves both or neither. The record leaves the outbox once the trail
+    /// commit: a crash leaves both or neither. If a write does not find the version it
+    /// expects, nothing is written and the call fails with `KmsConflict`. The record leaves the outbox once the trail
     /// holds it ([`AuditStore::clear_audit_outbox`]).
     fn commit_kms_change(
         &self,

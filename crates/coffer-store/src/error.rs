@@ -33,6 +33,11 @@ pub enum StoreError {
     /// Displayed as redb words it, so logs read as before.
     #[error("metadata database: {}", redb::DatabaseError::DatabaseAlreadyOpen)]
     Locked,
+    /// A KMS record is no longer at the version its writer read: another writer (maybe
+    /// another gateway) changed it. Nothing was written; the caller reads it again and
+    /// retries.
+    #[error("KMS record {0} changed meanwhile")]
+    KmsConflict(String),
     #[error("metadata database: {0}")]
     Database(String),
     #[error("stored record is unreadable: {0}")]

@@ -26,6 +26,7 @@ mod error;
 mod fs_blob;
 mod gc;
 mod intent_blobs;
+mod kms_versions;
 mod meta;
 mod records;
 mod redb_audit;

@@ -147,6 +147,15 @@ pub trait MetaStore: crate::AuditStore + Send + Sync + 'static {
     fn delete_kms_key(&self, id: &str) -> StoreResult<()>;
     /// The KMS records whose ids start with `prefix`, in id order.
     fn list_kms_keys(&self, prefix: &str) -> StoreResult<Vec<(String, Vec<u8>)>>;
+    /// A KMS record with its version (0 for a record stored before versions existed), for
+    /// a compare-and-swap through [`MetaStore::write_kms_records`].
+    fn get_kms_record(&self, id: &str) -> StoreResult<Option<(u64, Vec<u8>)>>;
+    /// [`MetaStore::list_kms_keys`], each record with its version.
+    fn list_kms_records(&self, prefix: &str) -> StoreResult<Vec<(String, u64, Vec<u8>)>>;
+    /// Applies KMS writes in one commit, each only if its record is still at the version it
+    /// expects (absent: `None`); else writes nothing and fails with `KmsConflict`. Every
+    /// write to a KMS record, this or any other, gives it a new version.
+    fn write_kms_records(&self, writes: Vec<crate::KmsWrite>) -> StoreResult<()>;
     /// Small server-wide values, such as the root key's check value.
     fn get_setting(&self, name: &str) -> StoreResult<Option<Vec<u8>>>;
     fn put_setting(&self, name: &str, value: &[u8]) -> StoreResult<()>;

@@ -6,7 +6,7 @@ use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 
 use crate::audit_store::{AuditStore, IndexCursor, IndexScan, IndexedRecord, KmsWrite};
 use crate::error::{StoreError, StoreResult};
-use crate::redb_meta::{KMS_KEYS, RedbMetaStore, SETTINGS};
+use crate::redb_meta::{RedbMetaStore, SETTINGS};
 
 /// Records committed with a KMS change, by `<commit time, 20 digits>/<record id>`.
 pub(crate) const AUDIT_OUTBOX: TableDefinition<&str, &[u8]> = TableDefinition::new("audit_outbox");
@@ -74,17 +74,7 @@ impl AuditStore for RedbMetaStore {
     ) -> StoreResult<()> {
         let (id, record) = (outbox_id(record_id), record.to_vec());
         self.write(move |txn| {
-            let mut keys = txn.open_table(KMS_KEYS)?;
-            for w in &writes {
-                match w {
-                    KmsWrite::Put { id, record } => {
-                        keys.insert(id.as_str(), record.as_slice())?;
-                    }
-                    KmsWrite::Delete { id } => {
-                        keys.remove(id.as_str())?;
-                    }
-                }
-            }
+            crate::kms_versions::apply(txn, &writes)?;
             txn.open_table(AUDIT_OUTBOX)?
                 .insert(id.as_str(), record.as_slice())?;
             Ok(())
@@ -285,6 +275,7 @@ mod tests {
             vec![KmsWrite::Put {
                 id: "key/1".into(),
                 record: b"k".to_vec(),
+                expected: None,
             }],
             "ev-1",
             b"record-1",

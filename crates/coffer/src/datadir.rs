@@ -70,7 +70,8 @@ pub fn open(storage: &StorageConfig, data_dir: &Path) -> Result<DataDir, OpenErr
     let root = Arc::new(RootKey::load(data_dir).map_err(|e| OpenError::Other(e.to_string()))?);
     root.check_against(meta.as_ref())
         .map_err(|e| OpenError::Other(e.to_string()))?;
-    let keyring = MasterKeyring::open(meta.as_ref(), root.clone())
+    // Shared: the keyring finds master-key versions another gateway made in this store.
+    let keyring = MasterKeyring::open_shared(meta.clone(), root.clone())
         .map_err(|e| OpenError::Other(e.to_string()))?;
     Ok(DataDir {
         meta,

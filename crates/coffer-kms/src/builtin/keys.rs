@@ -22,25 +22,29 @@ impl BuiltinKms {
             }
             None => default_key_policy(&self.identity),
         };
-        let key_id = uuid::Uuid::new_v4().to_string();
-        let record = KeyRecord {
-            v: 1,
-            versions: vec![self.new_material(&key_id, 1, None)?],
-            key_id,
-            created_ms: now_ms(),
-            description: new.description,
-            state: KeyState::Enabled,
-            manager: KeyManager::Customer,
-            policy,
-            rotation_period_days: None,
-            next_rotation_ms: None,
-            deletion_ms: None,
-            pending_window_days: None,
-            tags: new.tags,
-        };
-        let _guard = self.lock();
-        self.save_key(&record)?;
-        Ok(record)
+        // A change of its own, so that CreateKey through the API and a direct call commit
+        // the same way; a fresh key id never conflicts.
+        self.changing(|| {
+            let key_id = uuid::Uuid::new_v4().to_string();
+            let record = KeyRecord {
+                v: 1,
+                versions: vec![self.new_material(&key_id, 1, None)?],
+                key_id,
+                created_ms: now_ms(),
+                description: new.description.clone(),
+                state: KeyState::Enabled,
+                manager: KeyManager::Customer,
+                policy: policy.clone(),
+                rotation_period_days: None,
+                next_rotation_ms: None,
+                deletion_ms: None,
+                pending_window_days: None,
+                tags: new.tags.clone(),
+                stored_version: None,
+            };
+            self.save_key(&record)?;
+            Ok(record)
+        })
     }
 
     /// The `aws/s3` key, created on first use (rotating yearly, as AWS rotates it).
@@ -50,59 +54,70 @@ impl BuiltinKms {
         {
             return Ok(k);
         }
-        let _guard = self.lock();
-        // Another request may have created it while this one waited.
-        if let Some(a) = self.load_alias(S3_MANAGED_ALIAS)?
-            && let Some(k) = self.load_key(&a.target_key_id)?
-        {
-            return Ok(k);
-        }
-        let key_id = uuid::Uuid::new_v4().to_string();
-        let now = now_ms();
-        let record = KeyRecord {
-            v: 1,
-            versions: vec![self.new_material(&key_id, 1, None)?],
-            key_id: key_id.clone(),
-            created_ms: now,
-            description: S3_MANAGED_DESCRIPTION.into(),
-            state: KeyState::Enabled,
-            manager: KeyManager::Aws,
-            policy: s3_managed_policy(&self.identity),
-            rotation_period_days: Some(365),
-            next_rotation_ms: Some(now + 365 * DAY_MS),
-            deletion_ms: None,
-            pending_window_days: None,
-            tags: BTreeMap::new(),
-        };
-        self.save_key(&record)?;
-        self.save_alias(&AliasRecord {
-            v: 1,
-            name: S3_MANAGED_ALIAS.into(),
-            target_key_id: key_id,
-            created_ms: now,
-            updated_ms: now,
-        })?;
-        tracing::info!(key = %self.key_arn(&record), "created the AWS managed key aws/s3");
-        Ok(record)
+        // Created with its alias in one change; of two gateways creating it at once, the
+        // second finds the alias taken, runs again and returns the first one's key.
+        self.changing(|| {
+            if let Some(a) = self.load_alias(S3_MANAGED_ALIAS)?
+                && let Some(k) = self.load_key(&a.target_key_id)?
+            {
+                return Ok(k);
+            }
+            let key_id = uuid::Uuid::new_v4().to_string();
+            let now = now_ms();
+            let record = KeyRecord {
+                v: 1,
+                versions: vec![self.new_material(&key_id, 1, None)?],
+                key_id: key_id.clone(),
+                created_ms: now,
+                description: S3_MANAGED_DESCRIPTION.into(),
+                state: KeyState::Enabled,
+                manager: KeyManager::Aws,
+                policy: s3_managed_policy(&self.identity),
+                rotation_period_days: Some(365),
+                next_rotation_ms: Some(now + 365 * DAY_MS),
+                deletion_ms: None,
+                pending_window_days: None,
+                tags: BTreeMap::new(),
+                stored_version: None,
+            };
+            self.save_key(&record)?;
+            // An alias left by a key since deleted is replaced, at the version it was read.
+            let stored_version = self
+                .load_alias(S3_MANAGED_ALIAS)?
+                .and_then(|a| a.stored_version);
+            self.save_alias(&AliasRecord {
+                v: 1,
+                name: S3_MANAGED_ALIAS.into(),
+                target_key_id: key_id,
+                created_ms: now,
+                updated_ms: now,
+                stored_version,
+            })?;
+            tracing::info!(key = %self.key_arn(&record), "created the AWS managed key aws/s3");
+            Ok(record)
+        })
     }
 
     pub fn describe_key(&self, caller: &Caller, given: &str) -> Result<KeyRecord, KmsApiError> {
         self.authorized_key(caller, given, "kms:DescribeKey", None)
     }
 
-    /// Changes a key under the write lock: loads it fresh, lets `change` edit it, saves it.
+    /// Changes a key by compare-and-swap: loads it fresh, lets `change` edit it, saves it
+    /// expecting the version it loaded; if another writer got there first, all of it runs
+    /// again on the record that writer left.
     pub(super) fn modify(
         &self,
         caller: &Caller,
         given: &str,
         action: &str,
-        change: impl FnOnce(&mut KeyRecord) -> Result<(), KmsApiError>,
+        change: impl Fn(&mut KeyRecord) -> Result<(), KmsApiError>,
     ) -> Result<KeyRecord, KmsApiError> {
-        let _guard = self.lock();
-        let mut record = self.authorized_key(caller, given, action, None)?;
-        change(&mut record)?;
-        self.save_key(&record)?;
-        Ok(record)
+        self.changing(|| {
+            let mut record = self.authorized_key(caller, given, action, None)?;
+            change(&mut record)?;
+            self.save_key(&record)?;
+            Ok(record)
+        })
     }
 
     pub fn update_key_description(
@@ -114,7 +129,7 @@ impl BuiltinKms {
         self.modify(caller, given, "kms:UpdateKeyDescription", |r| {
             self.check_not_pending(r)?;
             self.check_customer_managed(r, "UpdateKeyDescription")?;
-            r.description = description;
+            r.description = description.clone();
             Ok(())
         })
         .map(|_| ())
@@ -190,7 +205,7 @@ impl BuiltinKms {
         self.modify(caller, given, "kms:TagResource", |r| {
             self.check_not_pending(r)?;
             self.check_customer_managed(r, "TagResource")?;
-            r.tags.extend(tags);
+            r.tags.extend(tags.clone());
             if r.tags.len() > 50 {
                 return Err(KmsApiError::tag("A key can have at most 50 tags."));
             }
@@ -243,7 +258,7 @@ impl BuiltinKms {
         Policy::parse(&policy).map_err(|e| KmsApiError::malformed_policy(e.to_string()))?;
         self.modify(caller, given, "kms:PutKeyPolicy", |r| {
             self.check_customer_managed(r, "PutKeyPolicy")?;
-            r.policy = policy;
+            r.policy = policy.clone();
             Ok(())
         })
         .map(|_| ())

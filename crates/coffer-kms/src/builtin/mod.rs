@@ -11,7 +11,7 @@ mod rotation;
 mod store;
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 
 use coffer_audit::AuditLog;
 use coffer_store::MetaStore;
@@ -135,9 +135,10 @@ pub struct BuiltinKms {
     meta: Arc<dyn MetaStore>,
     root: Arc<RootKey>,
     identity: KmsIdentity,
-    /// Serialises read-modify-write of key and alias records within this process (the
-    /// database admits one process).
-    writes: Mutex<()>,
+    /// Orders this process's changes, between their commit and their append to the trail,
+    /// before a replay of the audit outbox (see `change`). Key and alias records need no
+    /// lock: they change by compare-and-swap.
+    outbox: RwLock<()>,
     /// Where every operation is recorded; `None` runs without an audit trail.
     audit: Option<Arc<AuditLog>>,
     /// Key policies parsed once per text: every operation evaluates one.
@@ -150,7 +151,7 @@ impl BuiltinKms {
             meta,
             root,
             identity,
-            writes: Mutex::new(()),
+            outbox: RwLock::new(()),
             audit: None,
             parsed: Mutex::default(),
         }

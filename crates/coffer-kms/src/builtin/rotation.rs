@@ -1,7 +1,5 @@
 //! Rotation and scheduled work: rotation settings, on-demand and operator actions, and `run_due`.
 
-use coffer_store::KmsWrite;
-
 use super::{BuiltinKms, Caller, DAY_MS, MAX_ON_DEMAND_ROTATIONS, now_ms};
 use crate::api_error::KmsApiError;
 use crate::audit_events::service_event;
@@ -155,18 +153,17 @@ impl BuiltinKms {
             if deletion_due(&candidate) {
                 let deleted = self.change_with_record(
                     || {
-                        // Read again under the lock: the deletion may have been cancelled.
+                        // Read again: the deletion may have been cancelled. The deletes expect
+                        // what was read here, so a cancellation committed meanwhile wins.
                         let Some(record) = self.load_key(&key_id)?.filter(deletion_due) else {
                             return Ok(false);
                         };
                         for alias in self.all_aliases()? {
                             if alias.target_key_id == record.key_id {
-                                self.apply(KmsWrite::Delete { id: alias.name })?;
+                                self.delete_alias_record(&alias)?;
                             }
                         }
-                        self.apply(KmsWrite::Delete {
-                            id: KeyRecord::store_id(&record.key_id),
-                        })?;
+                        self.delete_key(&record)?;
                         Ok(true)
                     },
                     |deleted| {

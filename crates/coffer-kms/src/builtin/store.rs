@@ -1,4 +1,7 @@
 //! Storage and resolution: key and alias records in the metadata store, and key material sealed under the root key.
+//!
+//! Records are read with their store version and saved expecting it (see `change`), so a save
+//! over a record another writer changed meanwhile commits nothing.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -8,78 +11,95 @@ use coffer_store::KmsWrite;
 use super::{BuiltinKms, now_ms};
 use crate::api_error::KmsApiError;
 use crate::key_ref::KeyRef;
-use crate::records::{ALIAS_PREFIX, AliasRecord, KEY_PREFIX, KeyRecord, MaterialVersion};
+use crate::records::{
+    ALIAS_PREFIX, AliasRecord, KEY_PREFIX, KeyRecord, MaterialVersion, StoredVersion,
+};
+
+/// A stored record, remembering the version it was read at.
+fn decode<R: serde::de::DeserializeOwned + StoredVersion>(
+    version: u64,
+    bytes: &[u8],
+) -> Result<R, KmsApiError> {
+    let mut record: R = serde_json::from_slice(bytes).map_err(KmsApiError::internal)?;
+    record.set_stored_version(version);
+    Ok(record)
+}
 
 impl BuiltinKms {
-    /// The write lock; `None` inside a change being staged, whose thread holds it already.
-    pub(super) fn lock(&self) -> Option<std::sync::MutexGuard<'_, ()>> {
-        if super::change::staging() {
-            return None;
-        }
-        Some(self.writes.lock().unwrap_or_else(|p| p.into_inner()))
-    }
-
-    /// Writes a KMS record, or stages it when a change is being staged on this thread.
+    /// Stages a KMS write in the change this thread is running; outside any change, commits
+    /// it alone (a conflict then fails the call).
     pub(super) fn apply(&self, write: KmsWrite) -> Result<(), KmsApiError> {
         match super::change::stage(write) {
             None => Ok(()),
-            Some(w) => self.write_now(w),
+            Some(w) => Ok(self.meta.write_kms_records(vec![w])?),
         }
-    }
-
-    pub(super) fn write_now(&self, write: KmsWrite) -> Result<(), KmsApiError> {
-        match write {
-            KmsWrite::Put { id, record } => self.meta.put_kms_key(&id, &record)?,
-            KmsWrite::Delete { id } => self.meta.delete_kms_key(&id)?,
-        }
-        Ok(())
     }
 
     pub(super) fn load_key(&self, key_id: &str) -> Result<Option<KeyRecord>, KmsApiError> {
         self.meta
-            .get_kms_key(&KeyRecord::store_id(key_id))?
-            .map(|b| serde_json::from_slice(&b).map_err(KmsApiError::internal))
+            .get_kms_record(&KeyRecord::store_id(key_id))?
+            .map(|(version, b)| decode(version, &b))
             .transpose()
     }
 
+    /// Saves a key record, expecting it still at the version it was read at.
     pub(super) fn save_key(&self, record: &KeyRecord) -> Result<(), KmsApiError> {
         let bytes = serde_json::to_vec(record).map_err(KmsApiError::internal)?;
         self.apply(KmsWrite::Put {
             id: KeyRecord::store_id(&record.key_id),
             record: bytes,
+            expected: record.stored_version,
+        })
+    }
+
+    /// Deletes a key record, expecting it still at the version it was read at.
+    pub(super) fn delete_key(&self, record: &KeyRecord) -> Result<(), KmsApiError> {
+        self.apply(KmsWrite::Delete {
+            id: KeyRecord::store_id(&record.key_id),
+            expected: record.stored_version,
         })
     }
 
     pub(super) fn load_alias(&self, name: &str) -> Result<Option<AliasRecord>, KmsApiError> {
         self.meta
-            .get_kms_key(name)?
-            .map(|b| serde_json::from_slice(&b).map_err(KmsApiError::internal))
+            .get_kms_record(name)?
+            .map(|(version, b)| decode(version, &b))
             .transpose()
     }
 
+    /// Saves an alias record, expecting it still at the version it was read at.
     pub(super) fn save_alias(&self, alias: &AliasRecord) -> Result<(), KmsApiError> {
         let bytes = serde_json::to_vec(alias).map_err(KmsApiError::internal)?;
         self.apply(KmsWrite::Put {
             id: alias.name.clone(),
             record: bytes,
+            expected: alias.stored_version,
+        })
+    }
+
+    /// Deletes an alias record, expecting it still at the version it was read at.
+    pub(super) fn delete_alias_record(&self, alias: &AliasRecord) -> Result<(), KmsApiError> {
+        self.apply(KmsWrite::Delete {
+            id: alias.name.clone(),
+            expected: alias.stored_version,
         })
     }
 
     /// Every key record, in key-id order.
     pub fn all_keys(&self) -> Result<Vec<KeyRecord>, KmsApiError> {
         self.meta
-            .list_kms_keys(KEY_PREFIX)?
+            .list_kms_records(KEY_PREFIX)?
             .into_iter()
-            .map(|(_, b)| serde_json::from_slice(&b).map_err(KmsApiError::internal))
+            .map(|(_, version, b)| decode(version, &b))
             .collect()
     }
 
     /// Every alias record, in name order.
     pub fn all_aliases(&self) -> Result<Vec<AliasRecord>, KmsApiError> {
         self.meta
-            .list_kms_keys(ALIAS_PREFIX)?
+            .list_kms_records(ALIAS_PREFIX)?
             .into_iter()
-            .map(|(_, b)| serde_json::from_slice(&b).map_err(KmsApiError::internal))
+            .map(|(_, version, b)| decode(version, &b))
             .collect()
     }
 

@@ -34,6 +34,7 @@ fn is_refusal(e: &StoreError) -> bool {
             | StoreError::SourceChanged
             | StoreError::PartChanged
             | StoreError::MasterKeyRetired
+            | StoreError::KmsConflict(_)
     )
 }
 

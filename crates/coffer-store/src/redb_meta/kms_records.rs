@@ -23,7 +23,7 @@ impl RedbMetaStore {
         self.write(move |txn| {
             txn.open_table(KMS_KEYS)?
                 .insert(id.as_str(), record.as_slice())?;
-            Ok(())
+            crate::kms_versions::bump(txn, &id)
         })
     }
 
@@ -31,7 +31,7 @@ impl RedbMetaStore {
         let id = id.to_owned();
         self.write(move |txn| {
             txn.open_table(KMS_KEYS)?.remove(id.as_str())?;
-            Ok(())
+            crate::kms_versions::bump(txn, &id)
         })
     }
 

@@ -67,6 +67,7 @@ impl RedbMetaStore {
             txn.open_table(BLOB_REFS)?;
             txn.open_table(BLOB_INTENTS)?;
             txn.open_table(KMS_KEYS)?;
+            txn.open_table(crate::kms_versions::KMS_VERSIONS)?;
             txn.open_table(SETTINGS)?;
             txn.open_table(crate::redb_audit::AUDIT_OUTBOX)?;
             txn.open_table(crate::redb_audit::AUDIT_RECORDS)?;
@@ -267,6 +268,18 @@ impl MetaStore for RedbMetaStore {
 
     fn list_kms_keys(&self, prefix: &str) -> StoreResult<Vec<(String, Vec<u8>)>> {
         RedbMetaStore::list_kms_keys(self, prefix)
+    }
+
+    fn get_kms_record(&self, id: &str) -> StoreResult<Option<(u64, Vec<u8>)>> {
+        crate::kms_versions::get(&self.db.current()?.begin_read()?, id)
+    }
+
+    fn list_kms_records(&self, prefix: &str) -> StoreResult<Vec<(String, u64, Vec<u8>)>> {
+        crate::kms_versions::list(&self.db.current()?.begin_read()?, prefix)
+    }
+
+    fn write_kms_records(&self, writes: Vec<crate::KmsWrite>) -> StoreResult<()> {
+        self.write(move |txn| crate::kms_versions::apply(txn, &writes))
     }
 
     fn get_setting(&self, name: &str) -> StoreResult<Option<Vec<u8>>> {
