@@ -1,15 +1,19 @@
-//! Coffer's key store: the root key, and KMS key records whose material is sealed under it.
+//! Coffer's built-in KMS: the root key; KMS keys (customer keys, `aws/s3`) with their
+//! material versions, states, aliases, rotation and deletion windows, whose material is
+//! sealed under the root key; the internal SSE-S3 master key ([`MasterKeyring`]); key
+//! policies (the IAM policy language in [`policy`], which S3 bucket policies share); and the
+//! AWS KMS JSON API over all of it ([`api`]), every call audited.
 //!
-//! Today it holds the internal SSE-S3 master key ([`MasterKeyring`]); the AWS KMS API and
-//! customer keys build on the same records.
+//! Records change by compare-and-swap on their version, never under an in-process lock, so
+//! several processes can share one metadata store.
 //!
 //! Invariants: key material reaches the metadata store only sealed under the root key (AAD:
 //! the key's id and material version); the root key itself is never stored in the metadata
 //! store, only a check value that proves a data directory belongs to it; nothing here logs or
 //! prints key bytes.
 //!
-//! Callers: the binary (start-up, admin commands) and the S3 layer (which asks for master-key
-//! versions, never for the root key).
+//! Callers: the binary (start-up, the KMS API endpoint, admin commands) and the S3 layer
+//! (which asks for data keys and master-key versions, never for the root key).
 #![forbid(unsafe_code)]
 
 pub mod api;
