@@ -1,15 +1,22 @@
-//! Coffer's key store: the root key, and KMS key records whose material is sealed under it.
+//! Coffer's key store and KMS: the root key, the SSE-S3 master keyring ([`MasterKeyring`]),
+//! and the built-in KMS ([`BuiltinKms`]): customer-managed keys and the `aws/s3` managed key,
+//! their aliases, tags, rotation and deletion, the cryptographic operations, and the AWS KMS
+//! JSON API over them ([`api`]).
 //!
-//! Today it holds the internal SSE-S3 master key ([`MasterKeyring`]); the AWS KMS API and
-//! customer keys build on the same records.
+//! Every KMS operation is authorised by the key's policy, evaluated as the calling user. The
+//! policy language itself is the `coffer-policy` crate (which S3 bucket policies use too);
+//! what is KMS's lives here: the default key policy and that of `aws/s3`, the condition keys a
+//! request carries (`kms:CallerAccount`, `kms:ViaService`, `kms:EncryptionContext:*`, ...), and
+//! the size limit on a policy document.
 //!
 //! Invariants: key material reaches the metadata store only sealed under the root key (AAD:
-//! the key's id and material version); the root key itself is never stored in the metadata
-//! store, only a check value that proves a data directory belongs to it; nothing here logs or
-//! prints key bytes.
+//! the key's ARN, or the master key's id, and the material version); the root key itself is
+//! never stored in the metadata store, only a check value that proves a data directory belongs
+//! to it; nothing here logs or prints key bytes, and key policies never reach the audit trail.
 //!
-//! Callers: the binary (start-up, admin commands) and the S3 layer (which asks for master-key
-//! versions, never for the root key).
+//! Callers: the binary (start-up, admin commands, the KMS endpoint) and the S3 layer (which
+//! asks for master-key versions and, through the [`Kms`] trait, for SSE-KMS data keys; never
+//! for the root key).
 #![forbid(unsafe_code)]
 
 pub mod api;
@@ -21,7 +28,6 @@ mod error;
 mod key_ref;
 mod kms;
 mod master;
-pub mod policy;
 mod records;
 mod root;
 

@@ -14,11 +14,11 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use coffer_audit::AuditLog;
+use coffer_policy::PolicyCache;
 use coffer_store::MetaStore;
 use zeroize::Zeroizing;
 
 use crate::key_ref::KmsIdentity;
-use crate::policy::Policy;
 use crate::records::KeyRecord;
 use crate::root::RootKey;
 
@@ -141,7 +141,7 @@ pub struct BuiltinKms {
     /// Where every operation is recorded; `None` runs without an audit trail.
     audit: Option<Arc<AuditLog>>,
     /// Key policies parsed once per text: every operation evaluates one.
-    parsed: Mutex<std::collections::HashMap<String, Arc<Policy>>>,
+    parsed: PolicyCache,
 }
 
 impl BuiltinKms {
@@ -152,7 +152,7 @@ impl BuiltinKms {
             identity,
             writes: Mutex::new(()),
             audit: None,
-            parsed: Mutex::default(),
+            parsed: PolicyCache::new(),
         }
     }
 
