@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use coffer_kms::policy::{Policy, Request};
+use coffer_policy::{Policy, Request};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

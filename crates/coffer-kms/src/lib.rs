@@ -1,19 +1,25 @@
-//! Coffer's built-in KMS: the root key; KMS keys (customer keys, `aws/s3`) with their
-//! material versions, states, aliases, rotation and deletion windows, whose material is
-//! sealed under the root key; the internal SSE-S3 master key ([`MasterKeyring`]); key
-//! policies (the IAM policy language in [`policy`], which S3 bucket policies share); and the
-//! AWS KMS JSON API over all of it ([`api`]), every call audited.
+//! Coffer's key store and KMS: the root key, the SSE-S3 master keyring ([`MasterKeyring`]),
+//! and the built-in KMS ([`BuiltinKms`]): customer-managed keys and the `aws/s3` managed key,
+//! their aliases, tags, rotation and deletion, the cryptographic operations, and the AWS KMS
+//! JSON API over them ([`api`]).
+//!
+//! Every KMS operation is authorised by the key's policy, evaluated as the calling user. The
+//! policy language itself is the `coffer-policy` crate (which S3 bucket policies use too);
+//! what is KMS's lives here: the default key policy and that of `aws/s3`, the condition keys a
+//! request carries (`kms:CallerAccount`, `kms:ViaService`, `kms:EncryptionContext:*`, ...), and
+//! the size limit on a policy document.
 //!
 //! Records change by compare-and-swap on their version, never under an in-process lock, so
 //! several processes can share one metadata store.
 //!
 //! Invariants: key material reaches the metadata store only sealed under the root key (AAD:
-//! the key's id and material version); the root key itself is never stored in the metadata
-//! store, only a check value that proves a data directory belongs to it; nothing here logs or
-//! prints key bytes.
+//! the key's ARN, or the master key's id, and the material version); the root key itself is
+//! never stored in the metadata store, only a check value that proves a data directory belongs
+//! to it; nothing here logs or prints key bytes, and key policies never reach the audit trail.
 //!
-//! Callers: the binary (start-up, the KMS API endpoint, admin commands) and the S3 layer
-//! (which asks for data keys and master-key versions, never for the root key).
+//! Callers: the binary (start-up, admin commands, the KMS endpoint) and the S3 layer (which
+//! asks for master-key versions and, through the [`Kms`] trait, for SSE-KMS data keys; never
+//! for the root key).
 #![forbid(unsafe_code)]
 
 pub mod api;
@@ -25,7 +31,6 @@ mod error;
 mod key_ref;
 mod kms;
 mod master;
-pub mod policy;
 mod records;
 mod root;
 

@@ -3,10 +3,7 @@
 //! validated (SPEC.md §4.5): an explicit Deny wins, then an Allow, else the owner's rights,
 //! else AccessDenied. Other users reach a bucket only where its policy lets them.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-
-use coffer_kms::policy::{Decision, Policy, Request};
+use coffer_policy::{Decision, Policy, Request};
 use coffer_store::BucketRecord;
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
@@ -15,27 +12,12 @@ use crate::error::{OrS3, access_denied};
 use crate::requester::Requester;
 use crate::service::CofferS3;
 
+/// Parsed bucket policies by their text, so a request does not parse its bucket's policy
+/// again: the one cache type KMS key policies use too.
+pub(crate) use coffer_policy::PolicyCache;
+
 /// Largest policy S3 accepts.
 const MAX_POLICY: usize = 20 * 1024;
-
-/// Parsed policies by their text, so a request does not parse its bucket's policy again.
-#[derive(Default)]
-pub(crate) struct PolicyCache(Mutex<HashMap<String, Arc<Policy>>>);
-
-impl PolicyCache {
-    fn get(&self, text: &str) -> Option<Arc<Policy>> {
-        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(p) = map.get(text) {
-            return Some(p.clone());
-        }
-        let parsed = Arc::new(Policy::parse(text).ok()?);
-        if map.len() > 1024 {
-            map.clear();
-        }
-        map.insert(text.to_owned(), parsed.clone());
-        Some(parsed)
-    }
-}
 
 fn malformed(message: impl std::fmt::Display) -> s3s::S3Error {
     s3_error!(MalformedPolicy, "{}", message)
@@ -151,7 +133,10 @@ impl CofferS3 {
         key: Option<&str>,
     ) -> bool {
         let owner = record.owner == who.name;
-        let Some(policy) = record.policy.as_deref().and_then(|t| self.policies.get(t)) else {
+        // A stored policy was validated when it was put; one that no longer parses grants
+        // nothing and leaves the owner's rights.
+        let Some(policy) = (record.policy.as_deref()).and_then(|t| self.policies.get(t).ok())
+        else {
             return owner;
         };
         let bucket = &record.name;
@@ -192,9 +177,9 @@ impl CofferS3 {
         let default_kms = bucket
             .encryption
             .as_ref()
-            .filter(|e| e.algorithm == crate::encryption::SSE_KMS);
+            .filter(|e| e.algorithm == crate::sse::encryption::SSE_KMS);
         let uses_kms = match sse.as_deref() {
-            Some(crate::encryption::SSE_KMS) => true,
+            Some(crate::sse::encryption::SSE_KMS) => true,
             None => default_kms.is_some(),
             Some(_) => false,
         };

@@ -39,9 +39,6 @@ mod sse;
 mod tagging;
 mod xml_body;
 
-/// `bucket_policy.rs`, on its way to a crate of its own, still names `crate::encryption`.
-use sse::encryption;
-
 pub use auth::{
     RequireSigV4, User, UserDirectory, check_presigned_lifetime, refuse_empty_content_md5,
 };

@@ -61,6 +61,13 @@ impl CofferS3 {
         self
     }
 
+    /// The same service keeping parsed bucket policies in `cache` (the process's one cache of
+    /// parsed policies, which the KMS's key policies share).
+    pub fn with_policy_cache(mut self, cache: Arc<coffer_policy::PolicyCache>) -> Self {
+        self.policies = cache;
+        self
+    }
+
     /// The same service with the operator's options.
     pub fn with_options(mut self, options: ServerOptions) -> Self {
         self.options = Arc::new(options);

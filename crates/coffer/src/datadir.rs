@@ -147,6 +147,8 @@ impl DataDir {
         identity: ServerIdentity,
         audit: Option<Arc<AuditLog>>,
     ) -> Result<(CofferS3, Arc<BuiltinKms>), String> {
+        // One bounded cache of parsed policies for key policies and bucket policies alike.
+        let policies = Arc::new(coffer_policy::PolicyCache::new());
         let mut kms = BuiltinKms::new(
             self.meta.clone(),
             self.root,
@@ -154,7 +156,8 @@ impl DataDir {
                 account_id: identity.account_id.clone(),
                 region: identity.region.clone(),
             },
-        );
+        )
+        .with_policy_cache(policies.clone());
         if let Some(a) = audit {
             kms = kms.with_audit(a);
         }
@@ -173,7 +176,8 @@ impl DataDir {
             identity,
             Arc::new(self.keyring),
         )
-        .with_kms(kms.clone());
+        .with_kms(kms.clone())
+        .with_policy_cache(policies);
         Ok((s3, kms))
     }
 }

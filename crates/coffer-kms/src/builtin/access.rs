@@ -3,10 +3,11 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use coffer_policy::{Decision, Policy, Request};
+
 use super::{BuiltinKms, Caller};
 use crate::api_error::KmsApiError;
 use crate::ciphertext::EncryptionContext;
-use crate::policy::{Decision, Policy, Request};
 use crate::records::{KeyManager, KeyRecord, KeyState};
 
 impl BuiltinKms {
@@ -61,20 +62,12 @@ impl BuiltinKms {
         }
     }
 
+    /// The key's policy, parsed once per text. A stored policy was parsed when it was put, so
+    /// one that no longer parses is an internal error, not the caller's.
     fn parsed_policy(&self, text: &str) -> Result<Arc<Policy>, KmsApiError> {
-        let mut parsed = self.parsed.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(p) = parsed.get(text) {
-            return Ok(p.clone());
-        }
-        let policy = Arc::new(
-            Policy::parse(text)
-                .map_err(|e| KmsApiError::internal(format!("stored key policy: {e}")))?,
-        );
-        if parsed.len() > 4096 {
-            parsed.clear();
-        }
-        parsed.insert(text.to_owned(), policy.clone());
-        Ok(policy)
+        self.parsed
+            .get(text)
+            .map_err(|e| KmsApiError::internal(format!("stored key policy: {e}")))
     }
 
     /// Resolves a key the caller may use for `action`.
@@ -143,5 +136,104 @@ impl BuiltinKms {
             )));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The policies KMS writes, evaluated with the conditions `authorize` supplies. The
+    //! language's own tables are in coffer-policy.
+
+    use std::sync::Arc;
+
+    use coffer_store::RedbMetaStore;
+
+    use super::super::{BuiltinKms, Caller, NewKey};
+    use crate::ciphertext::EncryptionContext;
+    use crate::key_ref::KmsIdentity;
+    use crate::root::RootKey;
+
+    const ACCOUNT: &str = "000000000000";
+
+    fn kms(dir: &std::path::Path) -> BuiltinKms {
+        let meta = Arc::new(RedbMetaStore::open(&dir.join("m.redb")).unwrap());
+        let root = Arc::new(RootKey::load(dir).unwrap());
+        let identity = KmsIdentity {
+            account_id: ACCOUNT.into(),
+            region: "us-east-1".into(),
+        };
+        BuiltinKms::new(meta, root, identity)
+    }
+
+    fn user(name: &str, admin: bool, via_s3: bool) -> Caller {
+        Caller {
+            arn: format!("arn:aws:iam::{ACCOUNT}:user/{name}"),
+            user_name: name.into(),
+            admin,
+            via_service: via_s3.then(|| "s3.us-east-1.amazonaws.com".into()),
+            client: None,
+        }
+    }
+
+    fn allowed(kms: &BuiltinKms, caller: &Caller, key: &str, action: &str) -> bool {
+        match kms.check_access(caller, key, action, &EncryptionContext::new()) {
+            Ok(()) => true,
+            Err(e) if e.code == "AccessDeniedException" => false,
+            Err(e) => panic!("{action}: {} {}", e.code, e.message),
+        }
+    }
+
+    #[test]
+    fn the_default_key_policy_grants_the_account_admins_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let kms = kms(dir.path());
+        let (admin, alice) = (user("root", true, false), user("alice", false, false));
+        let key = kms.create_key(&alice, NewKey::default()).unwrap().key_id;
+        assert!(allowed(&kms, &admin, &key, "kms:Encrypt"));
+        assert!(allowed(&kms, &admin, &key, "kms:ScheduleKeyDeletion"));
+        assert!(!allowed(&kms, &alice, &key, "kms:Encrypt"));
+        assert!(!allowed(
+            &kms,
+            &user("bob", false, true),
+            &key,
+            "kms:Decrypt"
+        ));
+    }
+
+    #[test]
+    fn the_s3_managed_key_is_for_every_user_through_s3_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let kms = kms(dir.path());
+        let key = kms.s3_managed_key().unwrap().key_id;
+        let (alice, alice_via_s3) = (user("alice", false, false), user("alice", false, true));
+        assert!(allowed(&kms, &alice_via_s3, &key, "kms:GenerateDataKey"));
+        assert!(allowed(&kms, &alice_via_s3, &key, "kms:Decrypt"));
+        assert!(!allowed(&kms, &alice, &key, "kms:Decrypt"), "not directly");
+        assert!(!allowed(&kms, &alice, &key, "kms:DescribeKey"));
+        let admin = user("root", true, false);
+        assert!(allowed(&kms, &admin, &key, "kms:DescribeKey"));
+        assert!(
+            !allowed(&kms, &admin, &key, "kms:Decrypt"),
+            "not directly, even an admin"
+        );
+    }
+
+    #[test]
+    fn a_new_policy_applies_to_the_next_request() {
+        let dir = tempfile::tempdir().unwrap();
+        let kms = kms(dir.path());
+        let (admin, alice) = (user("root", true, false), user("alice", false, false));
+        let key = kms.create_key(&admin, NewKey::default()).unwrap().key_id;
+        assert!(!allowed(&kms, &alice, &key, "kms:Encrypt"));
+        let policy = format!(
+            r#"{{"Version":"2012-10-17","Statement":[
+                {{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{ACCOUNT}:root"}},"Action":"kms:*"}},
+                {{"Effect":"Allow","Principal":{{"AWS":"{}"}},"Action":"kms:Encrypt",
+                  "Condition":{{"StringEquals":{{"kms:CallerAccount":"{ACCOUNT}"}}}}}}]}}"#,
+            alice.arn
+        );
+        kms.put_key_policy(&admin, &key, policy).unwrap();
+        assert!(allowed(&kms, &alice, &key, "kms:Encrypt"));
+        assert!(!allowed(&kms, &alice, &key, "kms:Decrypt"));
     }
 }

@@ -2,12 +2,13 @@
 
 use std::collections::BTreeMap;
 
+use coffer_policy::Policy;
+
 use super::{
     BuiltinKms, Caller, DAY_MS, NewKey, S3_MANAGED_ALIAS, S3_MANAGED_DESCRIPTION,
     default_key_policy, now_ms, s3_managed_policy,
 };
 use crate::api_error::KmsApiError;
-use crate::policy::Policy;
 use crate::records::{AliasRecord, KeyManager, KeyRecord, KeyState};
 
 impl BuiltinKms {

@@ -11,14 +11,14 @@ mod rotation;
 mod store;
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, RwLock};
 
 use coffer_audit::AuditLog;
+use coffer_policy::PolicyCache;
 use coffer_store::MetaStore;
 use zeroize::Zeroizing;
 
 use crate::key_ref::KmsIdentity;
-use crate::policy::Policy;
 use crate::records::KeyRecord;
 use crate::root::RootKey;
 
@@ -141,8 +141,9 @@ pub struct BuiltinKms {
     outbox: RwLock<()>,
     /// Where every operation is recorded; `None` runs without an audit trail.
     audit: Option<Arc<AuditLog>>,
-    /// Key policies parsed once per text: every operation evaluates one.
-    parsed: Mutex<std::collections::HashMap<String, Arc<Policy>>>,
+    /// Key policies parsed once per text: every operation evaluates one. The process shares
+    /// one cache with S3's bucket policies (see `with_policy_cache`).
+    parsed: Arc<PolicyCache>,
 }
 
 impl BuiltinKms {
@@ -153,13 +154,20 @@ impl BuiltinKms {
             identity,
             outbox: RwLock::new(()),
             audit: None,
-            parsed: Mutex::default(),
+            parsed: Arc::default(),
         }
     }
 
     /// The same KMS, recording every operation in `audit`.
     pub fn with_audit(mut self, audit: Arc<AuditLog>) -> Self {
         self.audit = Some(audit);
+        self
+    }
+
+    /// The same KMS, keeping parsed key policies in `cache` (shared with S3's bucket policies,
+    /// so the process holds one bounded cache of parsed policies, not one per service).
+    pub fn with_policy_cache(mut self, cache: Arc<PolicyCache>) -> Self {
+        self.parsed = cache;
         self
     }
 

@@ -1,10 +1,17 @@
 //! The IAM policy language: parse a policy document once, then evaluate requests against it.
 //!
-//! KMS key policies use it now and S3 bucket policies will later. Both are *resource* policies,
-//! so every statement must name a `Principal` or `NotPrincipal` (AWS rejects statements without
-//! one in both services). Evaluation is AWS's: a matching `Deny` wins, otherwise a matching
-//! `Allow` allows, otherwise the policy has nothing to say ([`Decision::NotApplicable`]) and the
-//! caller falls back to owner rights or denies.
+//! Coffer writes two kinds of policy in it: KMS key policies (coffer-kms) and S3 bucket
+//! policies (coffer-s3). Both are *resource* policies, so every statement must name a
+//! `Principal` or `NotPrincipal` (AWS rejects statements without one in both services).
+//! Evaluation is AWS's: a matching `Deny` wins, otherwise a matching `Allow` allows, otherwise
+//! the policy has nothing to say ([`Decision::NotApplicable`]) and the caller falls back to
+//! owner rights or denies.
+//!
+//! The language is service-neutral: it knows no action, resource or condition key of either
+//! service. What a caller's request puts in [`Request`] (which condition keys, which account
+//! principal), what a default policy says, and how large a document may be are the services'
+//! business. [`PolicyCache`] keeps parsed policies by their text, so a request does not parse
+//! its key's or bucket's policy again.
 //!
 //! Everything a document can get wrong is reported by [`Policy::parse`] as a one-line
 //! [`PolicyError`] (it becomes S3's `MalformedPolicy` or KMS's
@@ -14,7 +21,8 @@
 //!
 //! Semantics worth knowing (each follows the AWS documentation unless it says otherwise):
 //! - A statement without `Resource` or `NotResource` covers every resource, as a KMS key policy
-//!   statement does (the policy is attached to one key, so there is nothing else to name).
+//!   statement does (the policy is attached to one key, so there is nothing else to name). A
+//!   caller that wants `Resource` required or restricted checks that itself.
 //! - Actions match case-insensitively; resources, principals and ARNs case-sensitively. `*` and
 //!   `?` are wildcards in all of them. `Principal` ARN wildcards are a Coffer extension: AWS only
 //!   accepts a bare `"*"` there.
@@ -39,7 +47,10 @@
 //!   or multi-valued matches nothing, and makes a negated element (`NotResource`, negated
 //!   operators) fail too, so a missing variable never widens what a statement covers.
 
+#![forbid(unsafe_code)]
+
 mod arn;
+mod cache;
 mod condition;
 mod context;
 mod glob;
@@ -57,6 +68,7 @@ use std::fmt;
 
 use serde_json::Value;
 
+pub use cache::PolicyCache;
 use context::Context;
 use pattern::fold_case;
 use statement::{Effect, Statement};
@@ -90,8 +102,8 @@ pub struct Request<'a> {
     /// The account whose account principal (`"123456789012"` or
     /// `"arn:aws:iam::123456789012:root"`) names this caller, `None` if none does.
     ///
-    /// The caller decides what that means: for KMS key policies the caller is an admin user of
-    /// that account; for S3, any user of the account.
+    /// The caller decides what that means; KMS key policies and S3 bucket policies both name
+    /// the account's admin users with it.
     pub account_principal: Option<&'a str>,
     /// E.g. `"kms:Decrypt"` or `"s3:PutObject"`; matched case-insensitively.
     pub action: &'a str,

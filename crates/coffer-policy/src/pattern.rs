@@ -85,6 +85,9 @@ impl Template {
             }
         }
         flush(&mut literal, &mut segs);
+        // Most strings are one or two segments; without this each keeps room for four, and a
+        // document of many short strings would take over 50 times its size once parsed.
+        segs.shrink_to_fit();
         Self {
             segs,
             has_variables,

@@ -1,13 +1,14 @@
 //! Cost of a bucket-policy decision per request, with a 20-statement policy of the kinds
 //! operators write (encryption requirements, per-user prefixes, TLS, source networks, dates),
-//! evaluated for a request that matches late (most statements are examined).
+//! evaluated for a request that matches late (most statements are examined); and what a
+//! request pays instead of the parse when the policy is in a `PolicyCache` (a hit).
 //!
-//! `cargo bench -p coffer-kms --bench policy -- --warm-up-time 1 --measurement-time 3`
+//! `cargo bench -p coffer-policy --bench policy -- --warm-up-time 1 --measurement-time 3`
 
 use std::collections::BTreeMap;
 use std::hint::black_box;
 
-use coffer_kms::policy::{Policy, Request};
+use coffer_policy::{Decision, Policy, PolicyCache, Request};
 use criterion::{Criterion, criterion_group, criterion_main};
 
 fn twenty_statements() -> String {
@@ -54,16 +55,17 @@ fn bench(c: &mut Criterion) {
         resource: "arn:aws:s3:::data/home/u15/report.csv",
         context: &context,
     };
-    assert_eq!(
-        policy.evaluate(&request),
-        coffer_kms::policy::Decision::Allow
-    );
+    assert_eq!(policy.evaluate(&request), Decision::Allow);
     let mut g = c.benchmark_group("bucket_policy_20_statements");
     g.bench_function("evaluate", |b| {
         b.iter(|| black_box(policy.evaluate(black_box(&request))))
     });
     g.bench_function("parse", |b| {
         b.iter(|| black_box(Policy::parse(black_box(&text)).unwrap()))
+    });
+    let cache = PolicyCache::new();
+    g.bench_function("cache_hit", |b| {
+        b.iter(|| black_box(cache.get(black_box(&text)).unwrap()))
     });
     g.finish();
 }
