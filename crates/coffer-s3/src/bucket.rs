@@ -55,9 +55,7 @@ impl CofferS3 {
             policy: None,
             tags: Default::default(),
         };
-        let result = self
-            .blocking(move |meta, _| Ok(meta.create_bucket(&record)))
-            .await?;
+        let result = self.meta.create_bucket(&record).await;
         match result {
             Ok(()) => {}
             // us-east-1 keeps its legacy answer: re-creating your own bucket succeeds.
@@ -90,9 +88,7 @@ impl CofferS3 {
         let bucket = req.input.bucket;
         self.bucket_for(&user, &bucket, "s3:DeleteBucket", None)
             .await?;
-        let freed = self
-            .blocking(move |meta, _| meta.delete_bucket(&bucket).or_s3())
-            .await?;
+        let freed = self.meta.delete_bucket(&bucket).await.or_s3()?;
         self.release_blobs(freed);
         Ok(S3Response::new(DeleteBucketOutput {}))
     }
@@ -132,7 +128,7 @@ impl CofferS3 {
     ) -> S3Result<S3Response<ListBucketsOutput>> {
         let user = self.requester(&req)?;
         let input = req.input;
-        let all = self.blocking(|meta, _| meta.list_buckets().or_s3()).await?;
+        let all = self.meta.list_buckets().await.or_s3()?;
         let prefix = input.prefix.clone().unwrap_or_default();
         let after = input.continuation_token.clone().unwrap_or_default();
         let max = input.max_buckets.unwrap_or(10_000).clamp(1, 10_000) as usize;

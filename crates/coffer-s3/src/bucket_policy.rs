@@ -118,8 +118,10 @@ impl CofferS3 {
 
     pub(crate) async fn load_bucket(&self, bucket: &str) -> S3Result<BucketRecord> {
         let name = bucket.to_owned();
-        self.blocking(move |meta, _| meta.get_bucket(&name).or_s3())
-            .await?
+        self.meta
+            .get_bucket(&name)
+            .await
+            .or_s3()?
             .ok_or_else(|| s3_error!(NoSuchBucket, "The specified bucket does not exist"))
     }
 
@@ -208,8 +210,10 @@ impl CofferS3 {
         owner_only(&record, &who)?;
         validate(&input.policy, &input.bucket)?;
         let (name, policy) = (input.bucket, input.policy);
-        self.blocking(move |meta, _| meta.set_bucket_policy(&name, Some(policy)).or_s3())
-            .await?;
+        self.meta
+            .set_bucket_policy(&name, Some(policy))
+            .await
+            .or_s3()?;
         Ok(S3Response::with_status(
             PutBucketPolicyOutput::default(),
             http::StatusCode::NO_CONTENT,
@@ -240,8 +244,7 @@ impl CofferS3 {
             .await?;
         owner_only(&record, &who)?;
         let name = req.input.bucket;
-        self.blocking(move |meta, _| meta.set_bucket_policy(&name, None).or_s3())
-            .await?;
+        self.meta.set_bucket_policy(&name, None).await.or_s3()?;
         Ok(S3Response::with_status(
             DeleteBucketPolicyOutput::default(),
             http::StatusCode::NO_CONTENT,

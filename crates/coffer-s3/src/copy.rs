@@ -180,16 +180,15 @@ impl CofferS3 {
         let source_blobs: Vec<_> = source.blobs().cloned().collect();
         let (bucket, key, committed) = (input.bucket, input.key, record.clone());
         let freed = self
-            .blocking(move |meta, _| {
-                meta.copy_object(
-                    (&src_bucket, &src_key),
-                    &source_blobs,
-                    (&bucket, &key),
-                    &committed,
-                )
-                .or_s3()
-            })
-            .await?;
+            .meta
+            .copy_object(
+                (&src_bucket, &src_key),
+                &source_blobs,
+                (&bucket, &key),
+                &committed,
+            )
+            .await
+            .or_s3()?;
         self.release_blobs(freed);
         let sums = checksum::to_dto(record.checksum.as_ref());
         let echo = encryption::customer_echo(mode.customer());

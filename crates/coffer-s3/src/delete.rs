@@ -23,8 +23,10 @@ impl CofferS3 {
         let condition = crate::conditions::write_condition(input.if_match.as_ref(), None)?;
         let (bucket, key) = (input.bucket, input.key);
         let (_, freed) = self
-            .blocking(move |meta, _| meta.delete_object(&bucket, &key, &condition).or_s3())
-            .await?;
+            .meta
+            .delete_object(&bucket, &key, &condition)
+            .await
+            .or_s3()?;
         self.release_blobs(freed);
         Ok(S3Response::with_status(
             DeleteObjectOutput::default(),
@@ -79,10 +81,7 @@ impl CofferS3 {
                 }
                 let condition = WriteCondition::IfMatch(etag.value().to_owned());
                 let (b, k) = (bucket.clone(), obj.key.clone());
-                match self
-                    .blocking(move |meta, _| meta.delete_object(&b, &k, &condition).or_s3())
-                    .await
-                {
+                match self.meta.delete_object(&b, &k, &condition).await.or_s3() {
                     Ok((_, freed)) => {
                         self.release_blobs(freed);
                         deleted.push(DeletedObject {
@@ -106,9 +105,7 @@ impl CofferS3 {
             }
         }
         let names: Vec<String> = keys.iter().map(|(k, _)| k.clone()).collect();
-        let (_, freed) = self
-            .blocking(move |meta, _| meta.delete_objects(&bucket, &names).or_s3())
-            .await?;
+        let (_, freed) = self.meta.delete_objects(&bucket, &names).await.or_s3()?;
         // Deleting a key that is not there succeeds, as on S3.
         deleted.extend(keys.into_iter().map(|(key, version_id)| DeletedObject {
             key: Some(key),

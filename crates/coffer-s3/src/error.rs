@@ -30,6 +30,11 @@ pub(crate) fn store_error(e: StoreError) -> S3Error {
             "A conflicting conditional operation is currently in progress against this resource. Please try again.",
         ),
         StoreError::Io(e) => io_failure(&e),
+        // S3's answer when it cannot keep up: SDKs back off and retry it.
+        StoreError::Unavailable(why) => {
+            tracing::warn!(error = %why, "storage backend unavailable");
+            S3Error::with_message(S3ErrorCode::SlowDown, "Please reduce your request rate.")
+        }
         other => internal(other),
     }
 }

@@ -62,9 +62,9 @@ impl CofferS3 {
         after: &str,
         max: usize,
     ) -> S3Result<Page> {
-        let (bucket, prefix, after) = (bucket.to_owned(), prefix.to_owned(), after.to_owned());
-        let delimiter = delimiter.filter(|d| !d.is_empty()).map(str::to_owned);
-        self.blocking(move |meta, _| {
+        let delimiter = delimiter.filter(|d| !d.is_empty());
+        let meta = self.meta.as_ref();
+        {
             let mut page = Page {
                 objects: Vec::new(),
                 prefixes: Vec::new(),
@@ -73,23 +73,24 @@ impl CofferS3 {
             };
             if max == 0 {
                 let mut any = false;
-                meta.list_objects(&bucket, &prefix, &after, &mut |_, _| {
+                meta.list_objects(bucket, prefix, after, &mut |_, _| {
                     any = true;
                     ListControl::Stop
                 })
+                .await
                 .or_s3()?;
                 page.truncated = any;
                 return Ok(page);
             }
-            meta.list_objects(&bucket, &prefix, &after, &mut |key, record| {
-                let rolled_up = delimiter.as_deref().and_then(|d| {
+            meta.list_objects(bucket, prefix, after, &mut |key, record| {
+                let rolled_up = delimiter.and_then(|d| {
                     key[prefix.len()..]
                         .find(d)
                         .map(|i| key[..prefix.len() + i + d.len()].to_owned())
                 });
                 // A marker that is itself a common prefix (the last entry of the previous
                 // page) skips the keys it rolled up.
-                if rolled_up.as_deref() == Some(after.as_str()) {
+                if rolled_up.as_deref() == Some(after) {
                     return ListControl::Continue;
                 }
                 if let Some(cp) = &rolled_up
@@ -113,10 +114,10 @@ impl CofferS3 {
                 }
                 ListControl::Continue
             })
+            .await
             .or_s3()?;
             Ok(page)
-        })
-        .await
+        }
     }
 
     fn object_entry(

@@ -218,11 +218,10 @@ impl CofferS3 {
         let applied = crate::data_events::sse_applied(&mode, sse_requested);
         let (event_bucket, event_key) = (bucket.clone(), key.clone());
         let freed = self
-            .blocking(move |meta, _| {
-                meta.put_object(&bucket, &key, &committed, &condition)
-                    .or_s3()
-            })
-            .await;
+            .meta
+            .put_object(&bucket, &key, &committed, &condition)
+            .await
+            .or_s3();
         let freed = match freed {
             Ok(f) => f,
             Err(e) => {
@@ -262,7 +261,6 @@ impl CofferS3 {
         key: &str,
     ) -> S3Result<Option<ObjectRecord>> {
         let (b, k) = (bucket.to_owned(), key.to_owned());
-        self.blocking(move |meta, _| meta.get_object(&b, &k).or_s3())
-            .await
+        self.meta.get_object(&b, &k).await.or_s3()
     }
 }

@@ -5,7 +5,7 @@ use coffer_store::{BlobId, BlobStore, MetaStore};
 use s3s::{S3Request, S3Result};
 
 use crate::auth::{User, UserDirectory};
-use crate::error::{access_denied, internal};
+use crate::error::access_denied;
 use crate::options::ServerOptions;
 use crate::requester::Requester;
 
@@ -104,19 +104,6 @@ impl CofferS3 {
             .ok_or_else(access_denied)
     }
 
-    /// Runs metadata or blob work on a blocking thread.
-    pub(crate) async fn blocking<T, F>(&self, f: F) -> S3Result<T>
-    where
-        T: Send + 'static,
-        F: FnOnce(&dyn MetaStore, &dyn BlobStore) -> S3Result<T> + Send + 'static,
-    {
-        let meta = self.meta.clone();
-        let blobs = self.blobs.clone();
-        tokio::task::spawn_blocking(move || f(meta.as_ref(), blobs.as_ref()))
-            .await
-            .map_err(internal)?
-    }
-
     /// The signed-in user with the request's policy context.
     pub(crate) fn requester<T>(&self, req: &S3Request<T>) -> S3Result<Requester> {
         let user = self.caller(req)?;
@@ -132,13 +119,19 @@ impl CofferS3 {
             return;
         }
         let blobs = self.blobs.clone();
-        tokio::task::spawn_blocking(move || {
+        tokio::spawn(async move {
             for id in freed {
-                if let Err(e) = blobs.delete(&id) {
+                if let Err(e) = blobs.delete(&id).await {
                     tracing::warn!(blob = %id, error = %e, "could not delete released blob");
                 }
             }
         });
+    }
+
+    /// Runs a store call to completion from a blocking thread (the admin chores: rekey,
+    /// scrub), which has no `.await` of its own.
+    pub(crate) fn wait<F: std::future::Future>(&self, f: F) -> F::Output {
+        tokio::runtime::Handle::current().block_on(f)
     }
 
     /// Canonical user id S3 reports for a user: stable, opaque, 64 hex digits.

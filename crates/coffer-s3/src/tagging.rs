@@ -364,8 +364,10 @@ impl CofferS3 {
 
     async fn store_object_tags(&self, bucket: String, key: String, tags: Tags) -> S3Result<()> {
         let found = self
-            .blocking(move |meta, _| meta.set_object_tags(&bucket, &key, &tags).or_s3())
-            .await?;
+            .meta
+            .set_object_tags(&bucket, &key, &tags)
+            .await
+            .or_s3()?;
         if found { Ok(()) } else { Err(no_such_key()) }
     }
 
@@ -395,8 +397,7 @@ impl CofferS3 {
             .await?;
         let tags = from_tag_set(&input.tagging.tag_set, MAX_BUCKET_TAGS)?;
         let name = input.bucket;
-        self.blocking(move |meta, _| meta.set_bucket_tags(&name, tags).or_s3())
-            .await?;
+        self.meta.set_bucket_tags(&name, tags).await.or_s3()?;
         Ok(S3Response::with_status(
             PutBucketTaggingOutput::default(),
             http::StatusCode::NO_CONTENT,
@@ -411,8 +412,10 @@ impl CofferS3 {
         self.bucket_for(&who, &req.input.bucket, "s3:PutBucketTagging", None)
             .await?;
         let name = req.input.bucket;
-        self.blocking(move |meta, _| meta.set_bucket_tags(&name, Tags::new()).or_s3())
-            .await?;
+        self.meta
+            .set_bucket_tags(&name, Tags::new())
+            .await
+            .or_s3()?;
         Ok(S3Response::with_status(
             DeleteBucketTaggingOutput::default(),
             http::StatusCode::NO_CONTENT,

@@ -1,7 +1,11 @@
-use serde::{Deserialize, Serialize};
 use std::fmt;
-use std::io;
 use std::time::SystemTime;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+
+use crate::error::StoreResult;
 
 /// Names one blob. Random, so two writers never collide and a name reveals nothing.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -13,8 +17,8 @@ impl BlobId {
         BlobId(uuid::Uuid::new_v4().simple().to_string())
     }
 
-    /// Accepts only the shape [`BlobId::random`] produces, so a name read from disk or a
-    /// record can never become a path outside the blob folder.
+    /// Accepts only the shape [`BlobId::random`] produces, so a name read from a listing or
+    /// a record can never become a path (or an object key) outside the blob store's place.
     pub fn parse(s: &str) -> Option<Self> {
         (s.len() == 32
             && s.bytes()
@@ -33,47 +37,58 @@ impl fmt::Display for BlobId {
     }
 }
 
-/// Where object bytes live. Implementations are synchronous: callers run them on blocking
-/// threads, which is where file I/O belongs anyway.
+/// Where sealed bytes live: local files, or any object store. Blobs are written once, read
+/// by range, and deleted; nothing here knows what they hold.
+///
+/// The methods are async so that a network backend waits without holding a thread. Callers
+/// that stream through CPU work (sealing, opening) drive them from their blocking thread with
+/// `Handle::block_on`; the embedded backend runs its file I/O in place there.
+#[async_trait]
 pub trait BlobStore: Send + Sync + 'static {
     /// Starts a new blob. Nothing is visible under its id until [`BlobWriter::commit`].
-    fn create(&self) -> io::Result<Box<dyn BlobWriter>>;
-    fn open(&self, id: &BlobId) -> io::Result<Box<dyn BlobReader>>;
+    async fn create(&self) -> StoreResult<Box<dyn BlobWriter>>;
+    /// Opens a blob the caller's record says holds `len` bytes (the size comes from
+    /// metadata, never from asking the store): `NoSuchBlob` if it is gone, `Corrupt` if it
+    /// holds another number of bytes (checked here when that costs nothing, else by the
+    /// first read that comes up short).
+    async fn open(&self, id: &BlobId, len: u64) -> StoreResult<Box<dyn BlobReader>>;
     /// Removes a blob; a missing blob is not an error (deletion is idempotent).
-    fn delete(&self, id: &BlobId) -> io::Result<()>;
+    async fn delete(&self, id: &BlobId) -> StoreResult<()>;
     /// Up to `limit` committed blobs whose ids come after `after`, in id order, each with
     /// the time it was written: one page of a walk over the whole store for garbage
     /// collection, which never holds more than a page. A page shorter than `limit` is the last.
-    fn list_page(&self, after: Option<&BlobId>, limit: usize) -> io::Result<Vec<ListedBlob>>;
+    async fn list_page(&self, after: Option<&BlobId>, limit: usize)
+    -> StoreResult<Vec<ListedBlob>>;
     /// Removes unfinished writes left by a crash. Call only when no writer is active.
-    fn clear_unfinished(&self) -> io::Result<usize>;
+    async fn clear_unfinished(&self) -> StoreResult<usize>;
 }
 
 /// A committed blob as a listing reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListedBlob {
     pub id: BlobId,
-    /// When the blob was written (a file's modification time): garbage collection spares
-    /// blobs younger than its grace period, whose records may still be on their way.
+    /// When the blob was written: garbage collection spares blobs younger than its grace
+    /// period, whose records may still be on their way.
     pub created: SystemTime,
 }
 
+#[async_trait]
 pub trait BlobWriter: Send {
     /// The id the blob will have once committed (known from the start, so a write intent
     /// can name it before the blob exists).
     fn id(&self) -> &BlobId;
-    fn write_all(&mut self, data: &[u8]) -> io::Result<()>;
-    /// Makes the blob durable (data and directory entry) and returns its id. Dropping a writer
-    /// without committing discards what it wrote.
-    fn commit(self: Box<Self>) -> io::Result<BlobId>;
+    /// Appends bytes. Callers hand over large pieces (about a MiB): a network backend may
+    /// send each as it comes, or gather them into its store's multipart parts.
+    async fn write(&mut self, data: Bytes) -> StoreResult<()>;
+    /// Makes the blob durable and visible and returns its id. Dropping a writer without
+    /// committing discards what it wrote (at once where it can, else at the next
+    /// [`BlobStore::clear_unfinished`] or the store's own clean-up).
+    async fn commit(self: Box<Self>) -> StoreResult<BlobId>;
 }
 
+#[async_trait]
 pub trait BlobReader: Send {
-    fn len(&self) -> u64;
-    fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-    /// Fills `buf` from `offset`; fails on a short read (a truncated blob is an error, never
-    /// fewer bytes).
-    fn read_exact_at(&mut self, offset: u64, buf: &mut [u8]) -> io::Result<()>;
+    /// `len` bytes from `offset`; a read that would pass the end of the blob is `Corrupt`
+    /// (a truncated blob is an error, never fewer bytes).
+    async fn read_at(&mut self, offset: u64, len: usize) -> StoreResult<Bytes>;
 }

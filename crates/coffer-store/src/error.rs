@@ -40,6 +40,14 @@ pub enum StoreError {
     KmsConflict(String),
     #[error("metadata database: {0}")]
     Database(String),
+    /// A blob a record names is not in the blob store: the record was replaced meanwhile
+    /// (read it again), or the store lost it.
+    #[error("blob {0} is missing")]
+    NoSuchBlob(crate::BlobId),
+    /// A backend that is reached over the network did not answer, or answered that it is
+    /// overloaded or restarting: the request may succeed if tried again (503 at the S3 layer).
+    #[error("storage backend unavailable: {0}")]
+    Unavailable(String),
     #[error("stored record is unreadable: {0}")]
     Corrupt(String),
     #[error("disk I/O: {0}")]

@@ -3,7 +3,12 @@ use std::io::{self, BufWriter, Write};
 use std::os::unix::fs::{DirBuilderExt, FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
+use async_trait::async_trait;
+use bytes::{Bytes, BytesMut};
+
 use crate::blob::{BlobId, BlobReader, BlobStore, BlobWriter, ListedBlob};
+use crate::blocking::run_blocking;
+use crate::error::{StoreError, StoreResult};
 
 /// Blobs as files: `<root>/blobs/<first two chars>/<id>`, written first under `<root>/tmp`.
 ///
@@ -49,15 +54,18 @@ fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
+#[async_trait]
 impl BlobStore for FsBlobStore {
-    fn create(&self) -> io::Result<Box<dyn BlobWriter>> {
+    async fn create(&self) -> StoreResult<Box<dyn BlobWriter>> {
         let id = BlobId::random();
         let tmp_path = self.tmp.join(id.as_str());
-        let file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&tmp_path)?;
+        let file = run_blocking(|| {
+            OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&tmp_path)
+        })?;
         Ok(Box::new(FsBlobWriter {
             id,
             file: Some(BufWriter::with_capacity(1 << 20, file)),
@@ -66,15 +74,33 @@ impl BlobStore for FsBlobStore {
         }))
     }
 
-    fn open(&self, id: &BlobId) -> io::Result<Box<dyn BlobReader>> {
-        let file = File::open(self.path_of(id))?;
-        let len = file.metadata()?.len();
-        Ok(Box::new(FsBlobReader { file, len }))
+    async fn open(&self, id: &BlobId, len: u64) -> StoreResult<Box<dyn BlobReader>> {
+        let (file, actual) = run_blocking(|| -> io::Result<(File, u64)> {
+            let file = File::open(self.path_of(id))?;
+            let actual = file.metadata()?.len();
+            Ok((file, actual))
+        })
+        .map_err(|e| match e.kind() {
+            io::ErrorKind::NotFound => StoreError::NoSuchBlob(id.clone()),
+            _ => StoreError::Io(e),
+        })?;
+        if actual != len {
+            return Err(StoreError::Corrupt(format!(
+                "blob {id} holds {actual} bytes, its record says {len}"
+            )));
+        }
+        // An open file stays readable after it is unlinked: a reader keeps its blob even if
+        // an overwrite releases it meanwhile.
+        Ok(Box::new(FsBlobReader {
+            file,
+            len,
+            id: id.clone(),
+        }))
     }
 
-    fn delete(&self, id: &BlobId) -> io::Result<()> {
-        match fs::remove_file(self.path_of(id)) {
-            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+    async fn delete(&self, id: &BlobId) -> StoreResult<()> {
+        match run_blocking(|| fs::remove_file(self.path_of(id))) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e.into()),
             _ => Ok(()),
         }
     }
@@ -82,7 +108,32 @@ impl BlobStore for FsBlobStore {
     /// Ids are spread over shards by their first two characters, so id order is shard order
     /// and then name order within a shard: a page reads one shard directory at a time, and
     /// holds at most one shard's names (a 256th of the store) besides the page itself.
-    fn list_page(&self, after: Option<&BlobId>, limit: usize) -> io::Result<Vec<ListedBlob>> {
+    async fn list_page(
+        &self,
+        after: Option<&BlobId>,
+        limit: usize,
+    ) -> StoreResult<Vec<ListedBlob>> {
+        Ok(run_blocking(|| self.list_page_blocking(after, limit))?)
+    }
+
+    async fn clear_unfinished(&self) -> StoreResult<usize> {
+        Ok(run_blocking(|| -> io::Result<usize> {
+            let mut n = 0;
+            for entry in fs::read_dir(&self.tmp)? {
+                fs::remove_file(entry?.path())?;
+                n += 1;
+            }
+            Ok(n)
+        })?)
+    }
+}
+
+impl FsBlobStore {
+    fn list_page_blocking(
+        &self,
+        after: Option<&BlobId>,
+        limit: usize,
+    ) -> io::Result<Vec<ListedBlob>> {
         let first_shard =
             after.map_or(0, |a| u8::from_str_radix(&a.as_str()[..2], 16).unwrap_or(0));
         let mut out = Vec::new();
@@ -115,15 +166,6 @@ impl BlobStore for FsBlobStore {
         }
         Ok(out)
     }
-
-    fn clear_unfinished(&self) -> io::Result<usize> {
-        let mut n = 0;
-        for entry in fs::read_dir(&self.tmp)? {
-            fs::remove_file(entry?.path())?;
-            n += 1;
-        }
-        Ok(n)
-    }
 }
 
 struct FsBlobWriter {
@@ -133,20 +175,25 @@ struct FsBlobWriter {
     final_dir: PathBuf,
 }
 
+#[async_trait]
 impl BlobWriter for FsBlobWriter {
     fn id(&self) -> &BlobId {
         &self.id
     }
 
-    fn write_all(&mut self, data: &[u8]) -> io::Result<()> {
-        coffer_faults::io_step("blob.write")?;
-        match self.file.as_mut() {
-            Some(f) => f.write_all(data),
-            None => Err(io::Error::other("blob writer already finished")),
-        }
+    async fn write(&mut self, data: Bytes) -> StoreResult<()> {
+        let file = self
+            .file
+            .as_mut()
+            .ok_or_else(|| io::Error::other("blob writer already finished"))?;
+        run_blocking(|| {
+            coffer_faults::io_step("blob.write")?;
+            file.write_all(&data)
+        })?;
+        Ok(())
     }
 
-    fn commit(mut self: Box<Self>) -> io::Result<BlobId> {
+    async fn commit(mut self: Box<Self>) -> StoreResult<BlobId> {
         let file = self
             .file
             .take()
@@ -155,14 +202,18 @@ impl BlobWriter for FsBlobWriter {
             .final_dir
             .join(&self.id.as_str()[..2])
             .join(self.id.as_str());
-        let result = self.make_durable(file, &final_path);
-        if result.is_err() {
-            // A failed flush, fsync or rename (a full or failing disk) must not leave the
-            // file behind, under either name: no record will ever name it.
-            let _ = fs::remove_file(&self.tmp_path);
-            let _ = fs::remove_file(&final_path);
-        }
-        result.map(|()| self.id.clone())
+        let result = run_blocking(|| {
+            let result = self.make_durable(file, &final_path);
+            if result.is_err() {
+                // A failed flush, fsync or rename (a full or failing disk) must not leave
+                // the file behind, under either name: no record will ever name it.
+                let _ = fs::remove_file(&self.tmp_path);
+                let _ = fs::remove_file(&final_path);
+            }
+            result
+        });
+        result?;
+        Ok(self.id.clone())
     }
 }
 
@@ -191,15 +242,32 @@ impl Drop for FsBlobWriter {
 struct FsBlobReader {
     file: File,
     len: u64,
+    id: BlobId,
 }
 
+#[async_trait]
 impl BlobReader for FsBlobReader {
-    fn len(&self) -> u64 {
-        self.len
-    }
-
-    fn read_exact_at(&mut self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
-        self.file.read_exact_at(buf, offset)
+    async fn read_at(&mut self, offset: u64, len: usize) -> StoreResult<Bytes> {
+        if offset
+            .checked_add(len as u64)
+            .is_none_or(|end| end > self.len)
+        {
+            return Err(StoreError::Corrupt(format!(
+                "blob {}: {len} bytes at {offset} pass its end ({} bytes)",
+                self.id, self.len
+            )));
+        }
+        let mut buf = BytesMut::zeroed(len);
+        run_blocking(|| self.file.read_exact_at(&mut buf, offset)).map_err(|e| {
+            match e.kind() {
+                // Shorter than when it was opened: truncated underneath us.
+                io::ErrorKind::UnexpectedEof => {
+                    StoreError::Corrupt(format!("blob {}: truncated while read", self.id))
+                }
+                _ => StoreError::Io(e),
+            }
+        })?;
+        Ok(buf.freeze())
     }
 }
 
@@ -225,12 +293,15 @@ mod tests {
         run_blob_contract(&fresh);
     }
 
-    #[test]
-    fn an_abandoned_write_leaves_no_temporary_file() {
+    #[tokio::test]
+    async fn an_abandoned_write_leaves_no_temporary_file() {
         let dir = tempfile::tempdir().unwrap();
         let store = FsBlobStore::open(dir.path()).unwrap();
-        let mut abandoned = store.create().unwrap();
-        abandoned.write_all(b"partial").unwrap();
+        let mut abandoned = store.create().await.unwrap();
+        abandoned
+            .write(Bytes::from_static(b"partial"))
+            .await
+            .unwrap();
         assert_eq!(fs::read_dir(dir.path().join("tmp")).unwrap().count(), 1);
         drop(abandoned);
         assert_eq!(fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0);

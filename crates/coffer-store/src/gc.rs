@@ -60,14 +60,14 @@ impl GcPolicy {
 /// Removes blobs no record names and no live intent covers: what a crash between "blob
 /// durable" and "record committed" (or between "record removed" and "blob deleted") leaves
 /// behind. Walks the blobs a page at a time, so a large store never sits in memory.
-pub fn collect_orphans(
+pub async fn collect_orphans(
     meta: &dyn MetaStore,
     blobs: &dyn BlobStore,
     policy: &GcPolicy,
 ) -> StoreResult<GcReport> {
     let mut report = GcReport::default();
     if policy.clear_unfinished {
-        report.unfinished_writes = blobs.clear_unfinished()?;
+        report.unfinished_writes = blobs.clear_unfinished().await?;
     }
     let now = SystemTime::now();
     let intents_since_ms = if policy.intent_lifetime.is_zero() {
@@ -78,7 +78,7 @@ pub fn collect_orphans(
     let page_size = policy.page_size.max(1);
     let mut after: Option<BlobId> = None;
     loop {
-        let page = blobs.list_page(after.as_ref(), page_size)?;
+        let page = blobs.list_page(after.as_ref(), page_size).await?;
         let last_page = page.len() < page_size;
         after = page.last().map(|b| b.id.clone());
         let mut old = Vec::with_capacity(page.len());
@@ -93,9 +93,9 @@ pub fn collect_orphans(
         }
         // Asked after listing: a blob listed was committed, so its intent (if its writer
         // records one) was recorded before, and is seen here unless a record settled it.
-        let in_use = meta.blobs_in_use(&old, intents_since_ms)?;
+        let in_use = meta.blobs_in_use(&old, intents_since_ms).await?;
         for id in old.iter().filter(|id| !in_use.contains(id)) {
-            blobs.delete(id)?;
+            blobs.delete(id).await?;
             report.orphan_blobs += 1;
         }
         if last_page {
@@ -104,7 +104,9 @@ pub fn collect_orphans(
     }
     // Last, so a stale intent keeps nothing alive that the walk above did not already judge.
     loop {
-        let n = meta.drop_stale_blob_intents(intents_since_ms, page_size)?;
+        let n = meta
+            .drop_stale_blob_intents(intents_since_ms, page_size)
+            .await?;
         report.stale_intents += n;
         if n < page_size {
             break;
@@ -123,7 +125,7 @@ pub(crate) fn millis_since_epoch(t: Option<SystemTime>) -> i64 {
 mod tests {
     use super::*;
     use crate::records::{BucketRecord, ObjectRecord, StoredPart};
-    use crate::{FsBlobStore, RedbMetaStore, WriteCondition};
+    use crate::{FsBlobStore, MetaStore, RedbMetaStore, WriteCondition};
 
     struct Fixture {
         dir: tempfile::TempDir,
@@ -131,7 +133,7 @@ mod tests {
         blobs: FsBlobStore,
     }
 
-    fn fixture() -> Fixture {
+    async fn fixture() -> Fixture {
         let dir = tempfile::tempdir().unwrap();
         let meta = RedbMetaStore::open(&dir.path().join("meta.redb")).unwrap();
         let blobs = FsBlobStore::open(&dir.path().join("objects")).unwrap();
@@ -145,16 +147,17 @@ mod tests {
             policy: None,
             tags: Default::default(),
         })
+        .await
         .unwrap();
         Fixture { dir, meta, blobs }
     }
 
     impl Fixture {
         /// A committed blob written `age` ago.
-        fn blob(&self, age: Duration) -> BlobId {
-            let mut w = self.blobs.create().unwrap();
-            w.write_all(b"x").unwrap();
-            let id = w.commit().unwrap();
+        async fn blob(&self, age: Duration) -> BlobId {
+            let mut w = self.blobs.create().await.unwrap();
+            w.write(bytes::Bytes::from_static(b"x")).await.unwrap();
+            let id = w.commit().await.unwrap();
             let path = self
                 .dir
                 .path()
@@ -166,7 +169,7 @@ mod tests {
             id
         }
 
-        fn name(&self, key: &str, blob: &BlobId) {
+        async fn name(&self, key: &str, blob: &BlobId) {
             let object: ObjectRecord = serde_json::from_value(serde_json::json!({
                 "v": 1, "size": 1, "etag": "e", "last_modified_ms": 0, "multipart": false,
                 "parts": [StoredPart {
@@ -177,13 +180,15 @@ mod tests {
             .unwrap();
             self.meta
                 .put_object("b", key, &object, &WriteCondition::Always)
+                .await
                 .unwrap();
         }
 
-        fn remaining(&self) -> Vec<BlobId> {
+        async fn remaining(&self) -> Vec<BlobId> {
             let mut ids: Vec<BlobId> = self
                 .blobs
                 .list_page(None, usize::MAX)
+                .await
                 .unwrap()
                 .into_iter()
                 .map(|b| b.id)
@@ -200,70 +205,86 @@ mod tests {
         ids
     }
 
-    #[test]
-    fn young_blobs_are_spared_and_old_unnamed_ones_collected_page_by_page() {
-        let f = fixture();
-        let named = f.blob(2 * HOUR);
-        f.name("k", &named);
-        let young = f.blob(Duration::from_secs(60));
+    #[tokio::test]
+    async fn young_blobs_are_spared_and_old_unnamed_ones_collected_page_by_page() {
+        let f = fixture().await;
+        let named = f.blob(2 * HOUR).await;
+        f.name("k", &named).await;
+        let young = f.blob(Duration::from_secs(60)).await;
         for _ in 0..5 {
-            f.blob(2 * HOUR);
+            f.blob(2 * HOUR).await;
         }
         let policy = GcPolicy {
             page_size: 2,
             ..GcPolicy::default()
         };
-        let report = collect_orphans(&f.meta, &f.blobs, &policy).unwrap();
+        let report = collect_orphans(&f.meta, &f.blobs, &policy).await.unwrap();
         assert_eq!(report.orphan_blobs, 5);
         assert_eq!(report.young_blobs, 1);
-        assert_eq!(f.remaining(), sorted(vec![named, young]));
+        assert_eq!(f.remaining().await, sorted(vec![named, young]));
     }
 
-    #[test]
-    fn a_live_intent_protects_its_blob_past_the_grace_period_and_a_stale_one_does_not() {
-        let f = fixture();
+    #[tokio::test]
+    async fn a_live_intent_protects_its_blob_past_the_grace_period_and_a_stale_one_does_not() {
+        let f = fixture().await;
         let now_ms = millis_since_epoch(Some(SystemTime::now()));
-        let (pending, abandoned) = (f.blob(3 * HOUR), f.blob(3 * HOUR));
+        let (pending, abandoned) = (f.blob(3 * HOUR).await, f.blob(3 * HOUR).await);
         f.meta
             .record_blob_intent(&pending, now_ms - 3_600_000 * 3)
+            .await
             .unwrap();
         f.meta
             .record_blob_intent(&abandoned, now_ms - 3_600_000 * 48)
+            .await
             .unwrap();
-        let report = collect_orphans(&f.meta, &f.blobs, &GcPolicy::default()).unwrap();
+        let report = collect_orphans(&f.meta, &f.blobs, &GcPolicy::default())
+            .await
+            .unwrap();
         assert_eq!((report.orphan_blobs, report.stale_intents), (1, 1));
-        assert_eq!(f.remaining(), vec![pending.clone()]);
+        assert_eq!(f.remaining().await, vec![pending.clone()]);
 
         // The record that names the blob settles its intent in the same transaction.
-        f.name("k", &pending);
+        f.name("k", &pending).await;
         assert!(
             f.meta
                 .blobs_in_use(std::slice::from_ref(&pending), i64::MAX)
+                .await
                 .unwrap()
                 .contains(&pending)
         );
-        let report = collect_orphans(&f.meta, &f.blobs, &GcPolicy::default()).unwrap();
+        let report = collect_orphans(&f.meta, &f.blobs, &GcPolicy::default())
+            .await
+            .unwrap();
         assert_eq!((report.orphan_blobs, report.stale_intents), (0, 0));
         f.meta
             .delete_object("b", "k", &WriteCondition::Always)
+            .await
             .unwrap();
-        let report = collect_orphans(&f.meta, &f.blobs, &GcPolicy::default()).unwrap();
+        let report = collect_orphans(&f.meta, &f.blobs, &GcPolicy::default())
+            .await
+            .unwrap();
         assert_eq!(report.orphan_blobs, 1, "no intent outlived the record");
     }
 
-    #[test]
-    fn an_exclusive_collection_takes_every_leftover_whatever_its_age() {
-        let f = fixture();
-        let young = f.blob(Duration::ZERO);
+    #[tokio::test]
+    async fn an_exclusive_collection_takes_every_leftover_whatever_its_age() {
+        let f = fixture().await;
+        let young = f.blob(Duration::ZERO).await;
         f.meta
             .record_blob_intent(&young, millis_since_epoch(Some(SystemTime::now())))
+            .await
             .unwrap();
-        let mut unfinished = f.blobs.create().unwrap();
-        unfinished.write_all(b"partial").unwrap();
+        let mut unfinished = f.blobs.create().await.unwrap();
+        unfinished
+            .write(bytes::Bytes::from_static(b"partial"))
+            .await
+            .unwrap();
         // As if the process died mid-write: the writer never runs its clean-up.
         #[allow(clippy::mem_forget)]
         std::mem::forget(unfinished);
-        let report = collect_orphans(&f.meta, &f.blobs, &GcPolicy::exclusive()).unwrap();
+        let report = collect_orphans(&f.meta, &f.blobs, &GcPolicy::exclusive())
+            .await
+            .unwrap();
         assert_eq!(
             report,
             GcReport {
@@ -273,6 +294,6 @@ mod tests {
                 stale_intents: 1,
             }
         );
-        assert!(f.remaining().is_empty());
+        assert!(f.remaining().await.is_empty());
     }
 }

@@ -2,12 +2,14 @@
 //! becomes visible, so garbage collection running elsewhere spares a blob whose record is
 //! still on its way, however long the write took.
 
-use std::io;
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use async_trait::async_trait;
+use bytes::Bytes;
+
 use crate::blob::{BlobId, BlobReader, BlobStore, BlobWriter, ListedBlob};
-use crate::error::StoreError;
+use crate::error::{StoreError, StoreResult};
 use crate::gc::millis_since_epoch;
 use crate::meta::MetaStore;
 
@@ -25,30 +27,23 @@ impl IntentRecordingBlobStore {
     }
 }
 
-/// A full disk under the metadata stays a full disk (503, not 500, at the S3 layer).
-fn store_to_io(e: StoreError) -> io::Error {
-    match e {
-        StoreError::Io(e) => e,
-        other => io::Error::other(other.to_string()),
-    }
-}
-
 /// Best effort: an intent left behind only delays the collection of its blob until the
 /// intent is stale.
-fn forget(meta: &dyn MetaStore, id: &BlobId) {
-    if let Err(e) = meta.forget_blob_intent(id) {
+async fn forget(meta: &dyn MetaStore, id: &BlobId) {
+    if let Err(e) = meta.forget_blob_intent(id).await {
         tracing::warn!(blob = %id, error = %e, "could not remove a blob's write intent");
     }
 }
 
+#[async_trait]
 impl BlobStore for IntentRecordingBlobStore {
-    fn create(&self) -> io::Result<Box<dyn BlobWriter>> {
+    async fn create(&self) -> StoreResult<Box<dyn BlobWriter>> {
         // Nothing is visible under the id until commit, so recording the intent now still
         // precedes the blob's existence as far as a listing can tell.
-        let inner = self.blobs.create()?;
+        let inner = self.blobs.create().await?;
         self.meta
             .record_blob_intent(inner.id(), millis_since_epoch(Some(SystemTime::now())))
-            .map_err(store_to_io)?;
+            .await?;
         Ok(Box::new(IntentWriter {
             id: inner.id().clone(),
             inner: Some(inner),
@@ -56,22 +51,26 @@ impl BlobStore for IntentRecordingBlobStore {
         }))
     }
 
-    fn open(&self, id: &BlobId) -> io::Result<Box<dyn BlobReader>> {
-        self.blobs.open(id)
+    async fn open(&self, id: &BlobId, len: u64) -> StoreResult<Box<dyn BlobReader>> {
+        self.blobs.open(id, len).await
     }
 
-    fn delete(&self, id: &BlobId) -> io::Result<()> {
-        self.blobs.delete(id)?;
-        forget(self.meta.as_ref(), id);
+    async fn delete(&self, id: &BlobId) -> StoreResult<()> {
+        self.blobs.delete(id).await?;
+        forget(self.meta.as_ref(), id).await;
         Ok(())
     }
 
-    fn list_page(&self, after: Option<&BlobId>, limit: usize) -> io::Result<Vec<ListedBlob>> {
-        self.blobs.list_page(after, limit)
+    async fn list_page(
+        &self,
+        after: Option<&BlobId>,
+        limit: usize,
+    ) -> StoreResult<Vec<ListedBlob>> {
+        self.blobs.list_page(after, limit).await
     }
 
-    fn clear_unfinished(&self) -> io::Result<usize> {
-        self.blobs.clear_unfinished()
+    async fn clear_unfinished(&self) -> StoreResult<usize> {
+        self.blobs.clear_unfinished().await
     }
 }
 
@@ -82,27 +81,28 @@ struct IntentWriter {
     meta: Arc<dyn MetaStore>,
 }
 
+#[async_trait]
 impl BlobWriter for IntentWriter {
     fn id(&self) -> &BlobId {
         &self.id
     }
 
-    fn write_all(&mut self, data: &[u8]) -> io::Result<()> {
+    async fn write(&mut self, data: Bytes) -> StoreResult<()> {
         match self.inner.as_mut() {
-            Some(w) => w.write_all(data),
-            None => Err(io::Error::other("blob writer already finished")),
+            Some(w) => w.write(data).await,
+            None => Err(StoreError::Database("blob writer already finished".into())),
         }
     }
 
-    fn commit(mut self: Box<Self>) -> io::Result<BlobId> {
+    async fn commit(mut self: Box<Self>) -> StoreResult<BlobId> {
         let inner = self
             .inner
             .take()
-            .ok_or_else(|| io::Error::other("blob writer already finished"))?;
-        let committed = inner.commit();
+            .ok_or_else(|| StoreError::Database("blob writer already finished".into()))?;
+        let committed = inner.commit().await;
         if committed.is_err() {
             // The store removed what it wrote: no record will ever name the id.
-            forget(self.meta.as_ref(), &self.id);
+            forget(self.meta.as_ref(), &self.id).await;
         }
         committed
     }
@@ -110,10 +110,15 @@ impl BlobWriter for IntentWriter {
 
 impl Drop for IntentWriter {
     fn drop(&mut self) {
-        // Abandoned before commit: the inner writer discards its bytes as it drops.
+        // Abandoned before commit: the inner writer discards its bytes as it drops; the
+        // intent is forgotten in the background (drop cannot wait), or, with no runtime to
+        // run on, left to go stale.
         if let Some(inner) = self.inner.take() {
             drop(inner);
-            forget(self.meta.as_ref(), &self.id);
+            let (meta, id) = (self.meta.clone(), self.id.clone());
+            if let Ok(rt) = tokio::runtime::Handle::try_current() {
+                rt.spawn(async move { forget(meta.as_ref(), &id).await });
+            }
         }
     }
 }
@@ -125,32 +130,42 @@ mod tests {
 
     /// Whether an intent covers `id` (asked with a cutoff every intent passes, on a blob no
     /// record names).
-    fn covered(meta: &dyn MetaStore, id: &BlobId) -> bool {
+    async fn covered(meta: &dyn MetaStore, id: &BlobId) -> bool {
         meta.blobs_in_use(std::slice::from_ref(id), 0)
+            .await
             .unwrap()
             .contains(id)
     }
 
-    #[test]
-    fn an_intent_lives_from_create_until_the_blob_is_abandoned_or_deleted() {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_intent_lives_from_create_until_the_blob_is_abandoned_or_deleted() {
         let dir = tempfile::tempdir().unwrap();
         let meta: Arc<dyn MetaStore> =
             Arc::new(RedbMetaStore::open(&dir.path().join("meta.redb")).unwrap());
         let fs = Arc::new(FsBlobStore::open(&dir.path().join("objects")).unwrap());
         let blobs = IntentRecordingBlobStore::new(fs, meta.clone());
 
-        let abandoned = blobs.create().unwrap();
+        let abandoned = blobs.create().await.unwrap();
         let abandoned_id = abandoned.id().clone();
-        assert!(covered(meta.as_ref(), &abandoned_id));
+        assert!(covered(meta.as_ref(), &abandoned_id).await);
         drop(abandoned);
-        assert!(!covered(meta.as_ref(), &abandoned_id));
+        // Forgotten in the background: wait for it, boundedly.
+        let mut waited = 0;
+        while covered(meta.as_ref(), &abandoned_id).await && waited < 200 {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            waited += 1;
+        }
+        assert!(!covered(meta.as_ref(), &abandoned_id).await);
 
-        let mut w = blobs.create().unwrap();
-        w.write_all(b"x").unwrap();
-        let id = w.commit().unwrap();
-        assert!(covered(meta.as_ref(), &id), "committed, not yet named");
+        let mut w = blobs.create().await.unwrap();
+        w.write(Bytes::from_static(b"x")).await.unwrap();
+        let id = w.commit().await.unwrap();
+        assert!(
+            covered(meta.as_ref(), &id).await,
+            "committed, not yet named"
+        );
         // A refused record: the caller deletes the blob, and its intent goes with it.
-        blobs.delete(&id).unwrap();
-        assert!(!covered(meta.as_ref(), &id));
+        blobs.delete(&id).await.unwrap();
+        assert!(!covered(meta.as_ref(), &id).await);
     }
 }

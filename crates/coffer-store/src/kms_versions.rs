@@ -110,7 +110,7 @@ pub(crate) fn apply(txn: &WriteTransaction, writes: &[KmsWrite]) -> StoreResult<
 
 #[cfg(test)]
 mod tests {
-    use crate::{KmsWrite, MetaStore, RedbMetaStore, StoreError};
+    use crate::{KeyStore, KmsWrite, RedbMetaStore, StoreError};
 
     fn put(id: &str, record: &[u8], expected: Option<u64>) -> KmsWrite {
         KmsWrite::Put {

@@ -20,6 +20,7 @@
 
 mod audit_store;
 mod blob;
+mod blocking;
 #[cfg(any(test, feature = "contract-tests"))]
 pub mod contract;
 mod error;
@@ -39,7 +40,7 @@ pub use error::{StoreError, StoreResult};
 pub use fs_blob::FsBlobStore;
 pub use gc::{GcPolicy, GcReport, collect_orphans};
 pub use intent_blobs::IntentRecordingBlobStore;
-pub use meta::{ListControl, MetaStore, WriteCondition};
+pub use meta::{KeyStore, ListControl, MetaStore, WriteCondition};
 pub use records::{
     BucketEncryption, BucketRecord, COMPLETED_UPLOAD_RETENTION_MS, ChecksumRecord,
     CompletedUploadRecord, EncryptionRecord, ObjectRecord, PartRecord, RECORD_VERSION, StoredPart,

@@ -1,3 +1,5 @@
+use async_trait::async_trait;
+
 use crate::blob::BlobId;
 use crate::error::StoreResult;
 use crate::records::{BucketRecord, CompletedUploadRecord, ObjectRecord, PartRecord, UploadRecord};
@@ -25,25 +27,33 @@ pub enum ListControl {
 /// Mutations that drop references to blobs return the blobs no record names any more: the
 /// caller deletes them from the [`crate::BlobStore`] after the call returns (a crash before
 /// that leaves orphans for [`crate::collect_orphans`], never a record without its blob).
-pub trait MetaStore: crate::AuditStore + Send + Sync + 'static {
-    fn create_bucket(&self, bucket: &BucketRecord) -> StoreResult<()>;
-    fn get_bucket(&self, name: &str) -> StoreResult<Option<BucketRecord>>;
-    fn list_buckets(&self) -> StoreResult<Vec<BucketRecord>>;
+///
+/// The object plane (buckets, objects, uploads, blob references) is async: it is on every S3
+/// request's path, and a database reached over the network must not hold a thread per
+/// request while it waits. The KMS's records ([`KeyStore`]) and the audit trail's
+/// ([`crate::AuditStore`]) are synchronous: their callers already run on blocking threads (a
+/// KMS operation is a compare-and-swap plus an audited, fsynced record), and a network
+/// backend implements them by blocking on its async client there.
+#[async_trait]
+pub trait MetaStore: KeyStore + crate::AuditStore + Send + Sync + 'static {
+    async fn create_bucket(&self, bucket: &BucketRecord) -> StoreResult<()>;
+    async fn get_bucket(&self, name: &str) -> StoreResult<Option<BucketRecord>>;
+    async fn list_buckets(&self) -> StoreResult<Vec<BucketRecord>>;
     /// Sets (or, with `None`, resets) a bucket's default encryption.
-    fn set_bucket_encryption(
+    async fn set_bucket_encryption(
         &self,
         name: &str,
         encryption: Option<crate::records::BucketEncryption>,
     ) -> StoreResult<()>;
     /// Sets (or, with `None`, removes) a bucket's policy.
-    fn set_bucket_policy(&self, name: &str, policy: Option<String>) -> StoreResult<()>;
+    async fn set_bucket_policy(&self, name: &str, policy: Option<String>) -> StoreResult<()>;
     /// Replaces a bucket's tag set (empty: removes it).
-    fn set_bucket_tags(&self, name: &str, tags: crate::records::Tags) -> StoreResult<()>;
+    async fn set_bucket_tags(&self, name: &str, tags: crate::records::Tags) -> StoreResult<()>;
     /// Fails with `BucketNotEmpty` while objects remain; aborts the bucket's uploads.
-    fn delete_bucket(&self, name: &str) -> StoreResult<Vec<BlobId>>;
+    async fn delete_bucket(&self, name: &str) -> StoreResult<Vec<BlobId>>;
 
     /// Stores (or replaces) an object whose blobs were just written; the bucket must exist.
-    fn put_object(
+    async fn put_object(
         &self,
         bucket: &str,
         key: &str,
@@ -53,24 +63,24 @@ pub trait MetaStore: crate::AuditStore + Send + Sync + 'static {
     /// Stores `object` at the destination, sharing the source's blobs, provided the source
     /// still names exactly `source_blobs` (else `SourceChanged`: a concurrent write may have
     /// freed them).
-    fn copy_object(
+    async fn copy_object(
         &self,
         source: (&str, &str),
         source_blobs: &[BlobId],
         destination: (&str, &str),
         object: &ObjectRecord,
     ) -> StoreResult<Vec<BlobId>>;
-    fn get_object(&self, bucket: &str, key: &str) -> StoreResult<Option<ObjectRecord>>;
+    async fn get_object(&self, bucket: &str, key: &str) -> StoreResult<Option<ObjectRecord>>;
     /// Replaces the tag set of the object now stored at the key, leaving everything else as
     /// it is. Returns false if there is no such object.
-    fn set_object_tags(
+    async fn set_object_tags(
         &self,
         bucket: &str,
         key: &str,
         tags: &crate::records::Tags,
     ) -> StoreResult<bool>;
     /// Returns the removed record, if there was one, and the freed blobs.
-    fn delete_object(
+    async fn delete_object(
         &self,
         bucket: &str,
         key: &str,
@@ -78,35 +88,35 @@ pub trait MetaStore: crate::AuditStore + Send + Sync + 'static {
     ) -> StoreResult<(Option<ObjectRecord>, Vec<BlobId>)>;
     /// Removes several objects in one transaction; returns which keys existed and the freed
     /// blobs.
-    fn delete_objects(
+    async fn delete_objects(
         &self,
         bucket: &str,
         keys: &[String],
     ) -> StoreResult<(Vec<bool>, Vec<BlobId>)>;
     /// Visits a bucket's objects in key order (UTF-8 byte order, as S3 lists), starting after
     /// `start_after`, restricted to keys beginning with `prefix`.
-    fn list_objects(
+    async fn list_objects(
         &self,
         bucket: &str,
         prefix: &str,
         start_after: &str,
-        visit: &mut dyn FnMut(&str, &ObjectRecord) -> ListControl,
+        visit: &mut (dyn for<'k, 'r> FnMut(&'k str, &'r ObjectRecord) -> ListControl + Send),
     ) -> StoreResult<()>;
 
-    fn create_upload(&self, upload: &UploadRecord) -> StoreResult<()>;
-    fn get_upload(&self, upload_id: &str) -> StoreResult<Option<UploadRecord>>;
+    async fn create_upload(&self, upload: &UploadRecord) -> StoreResult<()>;
+    async fn get_upload(&self, upload_id: &str) -> StoreResult<Option<UploadRecord>>;
     /// All uploads of a bucket, ordered by key then upload id.
-    fn list_uploads(&self, bucket: &str) -> StoreResult<Vec<UploadRecord>>;
+    async fn list_uploads(&self, bucket: &str) -> StoreResult<Vec<UploadRecord>>;
     /// Stores a part, replacing an earlier upload of the same number.
-    fn put_part(&self, upload_id: &str, part: &PartRecord) -> StoreResult<Vec<BlobId>>;
-    fn list_parts(&self, upload_id: &str) -> StoreResult<Vec<PartRecord>>;
-    fn abort_upload(&self, upload_id: &str) -> StoreResult<Vec<BlobId>>;
+    async fn put_part(&self, upload_id: &str, part: &PartRecord) -> StoreResult<Vec<BlobId>>;
+    async fn list_parts(&self, upload_id: &str) -> StoreResult<Vec<PartRecord>>;
+    async fn abort_upload(&self, upload_id: &str) -> StoreResult<Vec<BlobId>>;
     /// Atomically turns an upload into an object: stores `object` (whose parts reference the
     /// upload's part blobs), removes the upload and its parts.
     /// Fails with `PartChanged` if a part the object names was replaced meanwhile.
     /// `completed` is remembered (for [`MetaStore::get_completed_upload`]) in the same
     /// transaction, and records older than their retention are dropped, a few per call.
-    fn complete_upload(
+    async fn complete_upload(
         &self,
         upload_id: &str,
         object: &ObjectRecord,
@@ -115,11 +125,14 @@ pub trait MetaStore: crate::AuditStore + Send + Sync + 'static {
     ) -> StoreResult<Vec<BlobId>>;
     /// What an upload completed earlier answered, if it is still remembered (the caller
     /// checks its age: expired records may linger until pruned).
-    fn get_completed_upload(&self, upload_id: &str) -> StoreResult<Option<CompletedUploadRecord>>;
+    async fn get_completed_upload(
+        &self,
+        upload_id: &str,
+    ) -> StoreResult<Option<CompletedUploadRecord>>;
 
     /// Replaces an object's sealed data key, if it is still `expected` (else returns false:
     /// the object changed meanwhile). Data and everything else stay as they are.
-    fn reseal_object(
+    async fn reseal_object(
         &self,
         bucket: &str,
         key: &str,
@@ -127,7 +140,7 @@ pub trait MetaStore: crate::AuditStore + Send + Sync + 'static {
         encryption: &crate::records::EncryptionRecord,
     ) -> StoreResult<bool>;
     /// The same for an upload in progress.
-    fn reseal_upload(
+    async fn reseal_upload(
         &self,
         upload_id: &str,
         expected: &str,
@@ -138,8 +151,35 @@ pub trait MetaStore: crate::AuditStore + Send + Sync + 'static {
     /// object or upload needs one, and from then on refuses records that would
     /// (`MasterKeyRetired`). Otherwise returns how many records still need one and changes
     /// nothing.
-    fn retire_master_versions_below(&self, floor: u32) -> StoreResult<u64>;
+    async fn retire_master_versions_below(&self, floor: u32) -> StoreResult<u64>;
 
+    /// Every blob some record names, all at once: for consistency checks and tests, not for
+    /// garbage collection (see [`MetaStore::blobs_in_use`]).
+    async fn referenced_blobs(&self) -> StoreResult<std::collections::HashSet<BlobId>>;
+
+    /// Records, before blob `id` becomes visible, that a writer is about to name it in a
+    /// record (`at_ms`: milliseconds since the Unix epoch). Garbage collection on any gateway
+    /// spares a blob whose intent is live, however old the blob. The transaction that first
+    /// names the blob removes its intent.
+    async fn record_blob_intent(&self, id: &BlobId, at_ms: i64) -> StoreResult<()>;
+    /// Removes the intent for a blob that will never be named (its write failed, or its
+    /// record was refused). A missing intent is not an error.
+    async fn forget_blob_intent(&self, id: &BlobId) -> StoreResult<()>;
+    /// Which of `ids` are still needed, read in one snapshot: named by a record, or covered by
+    /// an intent recorded at or after `intents_since_ms`.
+    async fn blobs_in_use(
+        &self,
+        ids: &[BlobId],
+        intents_since_ms: i64,
+    ) -> StoreResult<std::collections::HashSet<BlobId>>;
+    /// Removes up to `limit` intents recorded before `before_ms`, whose writers are presumed
+    /// dead; returns how many it removed.
+    async fn drop_stale_blob_intents(&self, before_ms: i64, limit: usize) -> StoreResult<usize>;
+}
+
+/// The KMS's records (keys, aliases, the master keyring's versions, sealed by the KMS layer:
+/// this store never sees key material) and small server-wide settings.
+pub trait KeyStore: Send + Sync {
     /// A KMS key record, sealed by the KMS layer (this store never sees key material).
     fn get_kms_key(&self, id: &str) -> StoreResult<Option<Vec<u8>>>;
     fn put_kms_key(&self, id: &str, record: &[u8]) -> StoreResult<()>;
@@ -148,9 +188,9 @@ pub trait MetaStore: crate::AuditStore + Send + Sync + 'static {
     /// The KMS records whose ids start with `prefix`, in id order.
     fn list_kms_keys(&self, prefix: &str) -> StoreResult<Vec<(String, Vec<u8>)>>;
     /// A KMS record with its version (0 for a record stored before versions existed), for
-    /// a compare-and-swap through [`MetaStore::write_kms_records`].
+    /// a compare-and-swap through [`KeyStore::write_kms_records`].
     fn get_kms_record(&self, id: &str) -> StoreResult<Option<(u64, Vec<u8>)>>;
-    /// [`MetaStore::list_kms_keys`], each record with its version.
+    /// [`KeyStore::list_kms_keys`], each record with its version.
     fn list_kms_records(&self, prefix: &str) -> StoreResult<Vec<(String, u64, Vec<u8>)>>;
     /// Applies KMS writes in one commit, each only if its record is still at the version it
     /// expects (absent: `None`); else writes nothing and fails with `KmsConflict`. Every
@@ -159,27 +199,4 @@ pub trait MetaStore: crate::AuditStore + Send + Sync + 'static {
     /// Small server-wide values, such as the root key's check value.
     fn get_setting(&self, name: &str) -> StoreResult<Option<Vec<u8>>>;
     fn put_setting(&self, name: &str, value: &[u8]) -> StoreResult<()>;
-
-    /// Every blob some record names, all at once: for consistency checks and tests, not for
-    /// garbage collection (see [`MetaStore::blobs_in_use`]).
-    fn referenced_blobs(&self) -> StoreResult<std::collections::HashSet<BlobId>>;
-
-    /// Records, before blob `id` becomes visible, that a writer is about to name it in a
-    /// record (`at_ms`: milliseconds since the Unix epoch). Garbage collection on any gateway
-    /// spares a blob whose intent is live, however old the blob. The transaction that first
-    /// names the blob removes its intent.
-    fn record_blob_intent(&self, id: &BlobId, at_ms: i64) -> StoreResult<()>;
-    /// Removes the intent for a blob that will never be named (its write failed, or its
-    /// record was refused). A missing intent is not an error.
-    fn forget_blob_intent(&self, id: &BlobId) -> StoreResult<()>;
-    /// Which of `ids` are still needed, read in one snapshot: named by a record, or covered by
-    /// an intent recorded at or after `intents_since_ms`.
-    fn blobs_in_use(
-        &self,
-        ids: &[BlobId],
-        intents_since_ms: i64,
-    ) -> StoreResult<std::collections::HashSet<BlobId>>;
-    /// Removes up to `limit` intents recorded before `before_ms`, whose writers are presumed
-    /// dead; returns how many it removed.
-    fn drop_stale_blob_intents(&self, before_ms: i64, limit: usize) -> StoreResult<usize>;
 }

@@ -282,7 +282,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            crate::MetaStore::get_kms_key(&s, "key/1")
+            crate::KeyStore::get_kms_key(&s, "key/1")
                 .unwrap()
                 .as_deref(),
             Some(&b"k"[..])

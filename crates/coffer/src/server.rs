@@ -90,6 +90,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
         dir.blobs.as_ref(),
         &GcPolicy::exclusive(),
     )
+    .await
     .map_err(|e| format!("start-up collection failed: {e}"))?;
     tracing::info!(
         unfinished_writes = report.unfinished_writes,

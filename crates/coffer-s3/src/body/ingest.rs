@@ -4,12 +4,13 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use coffer_store::{BlobId, BlobStore};
+use coffer_store::{BlobId, BlobStore, StoreError, StoreResult};
 use crc_fast::{CrcAlgorithm, Digest as CrcDigest};
 use futures::StreamExt;
 use md5::Digest as _;
 use s3s::dto::StreamingBlob;
 use s3s::{S3Result, s3_error};
+use tokio::runtime::Handle;
 use tokio::sync::mpsc;
 
 use coffer_crypto::{EtagMac, PartKey, PartSealer, SEGMENT_SIZE};
@@ -94,40 +95,65 @@ impl Digests {
     }
 }
 
+/// Sealed bytes gathered before each write to the blob store: whole parts for a network
+/// backend's multipart upload, few calls for a file, and still constant memory per upload.
+const WRITE_BATCH: usize = 1 << 20;
+
 /// Seals plaintext into a new blob. The blob writer only ever sees the sealer's output.
+///
+/// It runs on a blocking thread, beside the CPU work of sealing, and drives the blob
+/// store's async writer from there (`Handle::block_on`): a file write happens in place, a
+/// network write waits without holding a runtime worker.
 struct SealedBlob {
     writer: Box<dyn coffer_store::BlobWriter>,
     sealer: PartSealer,
     sealed: Vec<u8>,
+    rt: Handle,
 }
 
-fn crypto_io(e: coffer_crypto::CryptoError) -> std::io::Error {
-    std::io::Error::other(e.to_string())
+fn crypto_error(e: coffer_crypto::CryptoError) -> StoreError {
+    StoreError::Corrupt(e.to_string())
 }
 
 impl SealedBlob {
-    fn new(blobs: &dyn BlobStore, key: &PartKey) -> std::io::Result<Self> {
+    fn new(blobs: &dyn BlobStore, key: &PartKey, rt: Handle) -> StoreResult<Self> {
         Ok(Self {
-            writer: blobs.create()?,
-            sealer: PartSealer::new(key).map_err(crypto_io)?,
-            sealed: Vec::with_capacity(2 * SEGMENT_SIZE),
+            writer: rt.block_on(blobs.create())?,
+            sealer: PartSealer::new(key).map_err(crypto_error)?,
+            sealed: Vec::with_capacity(WRITE_BATCH + 2 * SEGMENT_SIZE),
+            rt,
         })
     }
 
-    fn write(&mut self, data: &[u8]) -> std::io::Result<()> {
+    fn write(&mut self, data: &[u8]) -> StoreResult<()> {
         self.sealer
             .push(data, &mut self.sealed)
-            .map_err(crypto_io)?;
-        self.writer.write_all(&self.sealed)?;
-        self.sealed.clear();
+            .map_err(crypto_error)?;
+        if self.sealed.len() >= WRITE_BATCH {
+            self.flush()?;
+        }
         Ok(())
     }
 
+    fn flush(&mut self) -> StoreResult<()> {
+        let batch = std::mem::replace(
+            &mut self.sealed,
+            Vec::with_capacity(WRITE_BATCH + 2 * SEGMENT_SIZE),
+        );
+        self.rt.block_on(self.writer.write(Bytes::from(batch)))
+    }
+
     /// Seals the final segment and makes the blob durable.
-    fn commit(mut self) -> std::io::Result<BlobId> {
-        self.sealer.finish(&mut self.sealed).map_err(crypto_io)?;
-        self.writer.write_all(&self.sealed)?;
-        self.writer.commit()
+    fn commit(self) -> StoreResult<BlobId> {
+        let Self {
+            mut writer,
+            sealer,
+            mut sealed,
+            rt,
+        } = self;
+        sealer.finish(&mut sealed).map_err(crypto_error)?;
+        rt.block_on(writer.write(Bytes::from(sealed)))?;
+        rt.block_on(writer.commit())
     }
 }
 
@@ -136,9 +162,9 @@ impl SealedBlob {
 fn drain<S, T>(
     rx: &mut mpsc::Receiver<Chunk>,
     mut state: S,
-    mut each: impl FnMut(&mut S, &[u8]) -> std::io::Result<()>,
-    finish: impl FnOnce(S) -> std::io::Result<T>,
-) -> std::io::Result<Option<T>> {
+    mut each: impl FnMut(&mut S, &[u8]) -> StoreResult<()>,
+    finish: impl FnOnce(S) -> StoreResult<T>,
+) -> StoreResult<Option<T>> {
     while let Some(chunk) = rx.blocking_recv() {
         match chunk {
             Chunk::Data(b) => each(&mut state, &b)?,
@@ -175,8 +201,9 @@ pub(crate) async fn ingest(
             Ok,
         )
     });
-    let sealer = tokio::task::spawn_blocking(move || -> std::io::Result<Option<BlobId>> {
-        let sealed = SealedBlob::new(blobs.as_ref(), &key)?;
+    let rt = Handle::current();
+    let sealer = tokio::task::spawn_blocking(move || -> StoreResult<Option<BlobId>> {
+        let sealed = SealedBlob::new(blobs.as_ref(), &key, rt)?;
         drain(
             &mut seal_rx,
             sealed,
@@ -249,7 +276,7 @@ pub(crate) async fn ingest(
             metrics::counter!("coffer_s3_bytes_received_total").increment(ingested.size);
             Ok(ingested)
         }
-        (_, Err(e)) | (Err(e), _) => Err(crate::error::io_failure(&e)),
+        (_, Err(e)) | (Err(e), _) => Err(crate::error::store_error(e)),
         _ => Err(internal("a body worker stopped before the body ended")),
     }
 }
@@ -290,17 +317,18 @@ pub(crate) async fn copy_range(
     algorithm: Option<Algorithm>,
 ) -> S3Result<Ingested> {
     let opened = open_range(blobs.clone(), source, offset, len).await?;
+    let rt = Handle::current();
     tokio::task::spawn_blocking(move || -> S3Result<Ingested> {
         let mut digests = Digests::new(etag.md5, etag.mac, algorithm);
         let mut sealed =
-            SealedBlob::new(blobs.as_ref(), &key).map_err(|e| crate::error::io_failure(&e))?;
+            SealedBlob::new(blobs.as_ref(), &key, rt).map_err(crate::error::store_error)?;
         opened
             .read(|chunk| {
                 digests.update(&chunk);
                 sealed.write(&chunk).map_err(|e| e.to_string())
             })
             .map_err(internal)?;
-        Ok(digests.finish(sealed.commit().map_err(|e| crate::error::io_failure(&e))?))
+        Ok(digests.finish(sealed.commit().map_err(crate::error::store_error)?))
     })
     .await
     .map_err(internal)?

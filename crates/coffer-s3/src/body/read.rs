@@ -5,12 +5,13 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use bytes::Bytes;
-use coffer_store::{BlobId, BlobReader, BlobStore, StoredPart};
+use bytes::{Bytes, BytesMut};
+use coffer_store::{BlobId, BlobReader, BlobStore, StoreError, StoredPart};
 use futures::Stream;
 use md5::Digest as _;
 use s3s::S3Result;
 use s3s::dto::StreamingBlob;
+use tokio::runtime::Handle;
 use tokio::sync::mpsc;
 
 use coffer_crypto::{
@@ -70,9 +71,13 @@ struct Slice {
 /// The blobs holding a byte range of an object, already open. Opening every blob before the
 /// first byte is sent means a concurrent overwrite or delete (which unlinks blobs) cannot cut
 /// a response short: an open file stays readable after it is unlinked.
+///
+/// It is read on a blocking thread, beside the CPU work of opening segments, and drives the
+/// blob store's async reads from there through `rt`.
 pub(crate) struct OpenedRange {
     slices: Vec<Slice>,
     name: String,
+    rt: Handle,
 }
 
 /// Why a range could not be opened.
@@ -83,6 +88,9 @@ pub(crate) enum OpenError {
     Missing(BlobId),
     /// A blob is not what its record says: truncated, swapped or altered on disk.
     Damaged(String),
+    /// The blob store failed (a disk error, an unreachable backend): nothing says the data
+    /// is damaged.
+    Failed(StoreError),
 }
 
 impl From<OpenError> for s3s::S3Error {
@@ -94,102 +102,95 @@ impl From<OpenError> for s3s::S3Error {
                 tracing::error!(target: "coffer::integrity", what = %m, "integrity alert");
                 internal(m)
             }
+            OpenError::Failed(e) => crate::error::store_error(e),
         }
     }
 }
 
+/// Opens every blob of the range and the header of each sealed one.
 pub(crate) async fn open_range(
     blobs: Arc<dyn BlobStore>,
     source: SourceData,
     offset: u64,
     len: u64,
 ) -> Result<OpenedRange, OpenError> {
-    tokio::task::spawn_blocking(move || open_range_blocking(blobs.as_ref(), source, offset, len))
-        .await
-        .map_err(|e| OpenError::Damaged(e.to_string()))?
+    let end = offset + len;
+    let mut slices = Vec::new();
+    let mut part_start = 0u64;
+    for part in &source.parts {
+        let part_end = part_start + part.size;
+        if part_end > offset && part.size > 0 && part_start < end {
+            let expected = match &source.key {
+                Some(_) => sealed_len(part.size)
+                    .map_err(|e| OpenError::Damaged(format!("part size: {e}")))?,
+                None => part.size,
+            };
+            let mut reader = blobs
+                .open(&part.blob, expected)
+                .await
+                .map_err(|e| match e {
+                    StoreError::NoSuchBlob(b) => OpenError::Missing(b),
+                    StoreError::Corrupt(m) => OpenError::Damaged(format!("{}: {m}", source.name)),
+                    other => OpenError::Failed(other),
+                })?;
+            let opener = match &source.key {
+                Some(dek) => {
+                    let header = reader.read_at(0, HEADER_LEN).await.map_err(|e| {
+                        OpenError::Damaged(format!("{}: blob {}: {e}", source.name, part.blob))
+                    })?;
+                    let opener =
+                        PartOpener::new(&dek.part_key(part.number), &header).map_err(|e| {
+                            OpenError::Damaged(format!(
+                                "{}: blob {} header: {e}",
+                                source.name, part.blob
+                            ))
+                        })?;
+                    Some(opener)
+                }
+                None => None,
+            };
+            slices.push(Slice {
+                reader,
+                blob: part.blob.clone(),
+                from: offset.max(part_start) - part_start,
+                to: end.min(part_end) - part_start,
+                part_len: part.size,
+                opener,
+            });
+        }
+        part_start = part_end;
+    }
+    Ok(OpenedRange {
+        slices,
+        name: source.name,
+        rt: Handle::current(),
+    })
 }
 
-/// [`open_range`], on the calling thread (which may block).
+/// [`open_range`] from a blocking thread.
 pub(crate) fn open_range_blocking(
-    blobs: &dyn BlobStore,
+    blobs: Arc<dyn BlobStore>,
     source: SourceData,
     offset: u64,
     len: u64,
 ) -> Result<OpenedRange, OpenError> {
-    {
-        let end = offset + len;
-        let mut slices = Vec::new();
-        let mut part_start = 0u64;
-        for part in &source.parts {
-            let part_end = part_start + part.size;
-            if part_end > offset && part.size > 0 && part_start < end {
-                let mut reader = blobs.open(&part.blob).map_err(|e| match e.kind() {
-                    std::io::ErrorKind::NotFound => OpenError::Missing(part.blob.clone()),
-                    _ => OpenError::Damaged(format!("blob {}: {e}", part.blob)),
-                })?;
-                let expected = match &source.key {
-                    Some(_) => sealed_len(part.size)
-                        .map_err(|e| OpenError::Damaged(format!("part size: {e}")))?,
-                    None => part.size,
-                };
-                if reader.len() != expected {
-                    return Err(OpenError::Damaged(format!(
-                        "{}: blob {} holds {} bytes, its record says {}",
-                        source.name,
-                        part.blob,
-                        reader.len(),
-                        expected
-                    )));
-                }
-                let opener = match &source.key {
-                    Some(dek) => {
-                        let mut header = [0u8; HEADER_LEN];
-                        reader
-                            .read_exact_at(0, &mut header)
-                            .map_err(|e| OpenError::Damaged(format!("blob {}: {e}", part.blob)))?;
-                        let opener =
-                            PartOpener::new(&dek.part_key(part.number), &header).map_err(|e| {
-                                OpenError::Damaged(format!(
-                                    "{}: blob {} header: {e}",
-                                    source.name, part.blob
-                                ))
-                            })?;
-                        Some(opener)
-                    }
-                    None => None,
-                };
-                slices.push(Slice {
-                    reader,
-                    blob: part.blob.clone(),
-                    from: offset.max(part_start) - part_start,
-                    to: end.min(part_end) - part_start,
-                    part_len: part.size,
-                    opener,
-                });
-            }
-            part_start = part_end;
-        }
-        Ok(OpenedRange {
-            slices,
-            name: source.name,
-        })
-    }
+    Handle::current().block_on(open_range(blobs, source, offset, len))
 }
 
 impl Slice {
     /// Plain (legacy, unencrypted) bytes in chunks.
     fn read_plain(
         &mut self,
+        rt: &Handle,
         each: &mut impl FnMut(Bytes) -> Result<(), String>,
     ) -> Result<(), String> {
         let mut pos = self.from;
         while pos < self.to {
             let n = READ_CHUNK.min((self.to - pos) as usize);
-            let mut buf = bytes::BytesMut::zeroed(n);
-            self.reader
-                .read_exact_at(pos, &mut buf)
+            let buf = rt
+                .block_on(self.reader.read_at(pos, n))
                 .map_err(|e| format!("blob {}: {e}", self.blob))?;
-            each(buf.freeze())?;
+            each(buf)?;
             pos += n as u64;
         }
         Ok(())
@@ -199,6 +200,7 @@ impl Slice {
     /// authenticated before any of its bytes is passed on.
     fn read_sealed(
         &mut self,
+        rt: &Handle,
         opener: &PartOpener,
         name: &str,
         each: &mut impl FnMut(Bytes) -> Result<(), String>,
@@ -216,10 +218,13 @@ impl Slice {
                 .map(|i| plan.sealed_segment_len(i))
                 .collect();
             let at = base + u64::from(index - first) * SEALED_SEGMENT_LEN as u64;
-            let mut buf = bytes::BytesMut::zeroed(lens.iter().sum());
-            self.reader
-                .read_exact_at(at, &mut buf)
+            let read = rt
+                .block_on(self.reader.read_at(at, lens.iter().sum()))
                 .map_err(|e| format!("blob {}: {e}", self.blob))?;
+            // Opened in place: no copy when the store handed over the only reference.
+            let mut buf = read
+                .try_into_mut()
+                .unwrap_or_else(|shared| BytesMut::from(&shared[..]));
             let (mut read_at, mut write_at) = (0usize, 0usize);
             for len in lens {
                 metrics::counter!("coffer_segments_opened_total").increment(1);
@@ -263,11 +268,11 @@ impl OpenedRange {
         self,
         mut each: impl FnMut(Bytes) -> Result<(), String>,
     ) -> Result<(), String> {
-        let name = self.name;
+        let (name, rt) = (self.name, self.rt);
         for mut slice in self.slices {
             match slice.opener.take() {
-                Some(opener) => slice.read_sealed(&opener, &name, &mut each)?,
-                None => slice.read_plain(&mut each)?,
+                Some(opener) => slice.read_sealed(&rt, &opener, &name, &mut each)?,
+                None => slice.read_plain(&rt, &mut each)?,
             }
         }
         Ok(())

@@ -22,9 +22,7 @@ impl CofferS3 {
         )
         .await?;
         let id = input.upload_id;
-        let freed = self
-            .blocking(move |meta, _| meta.abort_upload(&id).or_s3())
-            .await?;
+        let freed = self.meta.abort_upload(&id).await.or_s3()?;
         self.release_blobs(freed);
         Ok(S3Response::with_status(
             AbortMultipartUploadOutput::default(),

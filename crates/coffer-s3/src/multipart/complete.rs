@@ -93,9 +93,7 @@ impl CofferS3 {
             return Err(crate::error::malformed_xml());
         }
         let id = input.upload_id.clone();
-        let stored = self
-            .blocking(move |meta, _| meta.list_parts(&id).or_s3())
-            .await?;
+        let stored = self.meta.list_parts(&id).await.or_s3()?;
         // S3's order of checks: the list's order, then that each part exists with its ETag,
         // then the minimum size of every part but the last.
         let mut numbers = Vec::with_capacity(requested.len());
@@ -216,11 +214,10 @@ impl CofferS3 {
         let id = input.upload_id.clone();
         let done = completed.clone();
         let freed = self
-            .blocking(move |meta, _| {
-                meta.complete_upload(&id, &record, &condition, &done)
-                    .or_s3()
-            })
-            .await;
+            .meta
+            .complete_upload(&id, &record, &condition, &done)
+            .await
+            .or_s3();
         let freed = match freed {
             Ok(freed) => freed,
             // Completed meanwhile by a concurrent retry of this request.
@@ -243,8 +240,10 @@ impl CofferS3 {
     ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
         let id = input.upload_id.clone();
         let done = self
-            .blocking(move |meta, _| meta.get_completed_upload(&id).or_s3())
-            .await?
+            .meta
+            .get_completed_upload(&id)
+            .await
+            .or_s3()?
             .filter(|d| {
                 d.bucket == input.bucket
                     && d.key == input.key

@@ -132,8 +132,7 @@ impl CofferS3 {
         let reported = encryption::reported(&upload.template);
         let echo = encryption::customer_echo(mode.customer());
         let (ssekms_key_id, bucket_key_enabled) = encryption::kms_echo(&upload.template);
-        self.blocking(move |meta, _| meta.create_upload(&upload).or_s3())
-            .await?;
+        self.meta.create_upload(&upload).await.or_s3()?;
         Ok(S3Response::new(CreateMultipartUploadOutput {
             bucket: Some(input.bucket),
             key: Some(input.key),

@@ -25,9 +25,7 @@ impl CofferS3 {
             )
             .await?;
         let id = input.upload_id.clone();
-        let parts = self
-            .blocking(move |meta, _| meta.list_parts(&id).or_s3())
-            .await?;
+        let parts = self.meta.list_parts(&id).await.or_s3()?;
         let marker = input.part_number_marker.unwrap_or(0).max(0) as u32;
         let max = input.max_parts.unwrap_or(1000).clamp(0, 1000) as usize;
         let after: Vec<_> = parts
@@ -84,9 +82,7 @@ impl CofferS3 {
         self.bucket_for(&user, &input.bucket, "s3:ListBucketMultipartUploads", None)
             .await?;
         let bucket = input.bucket.clone();
-        let uploads = self
-            .blocking(move |meta, _| meta.list_uploads(&bucket).or_s3())
-            .await?;
+        let uploads = self.meta.list_uploads(&bucket).await.or_s3()?;
         let prefix = input.prefix.clone().unwrap_or_default();
         let key_marker = input.key_marker.clone().unwrap_or_default();
         let id_marker = input.upload_id_marker.clone().unwrap_or_default();

@@ -56,8 +56,10 @@ impl CofferS3 {
         let bucket_record = self.bucket_for(user, bucket, action, Some(key)).await?;
         let id = upload_id.to_owned();
         let upload = self
-            .blocking(move |meta, _| meta.get_upload(&id).or_s3())
-            .await?
+            .meta
+            .get_upload(&id)
+            .await
+            .or_s3()?
             .ok_or_else(no_such_upload)?;
         if upload.bucket != bucket || upload.key != key {
             return Err(no_such_upload());

@@ -103,10 +103,7 @@ impl CofferS3 {
             last_modified_ms,
         };
         let upload_id = upload_id.to_owned();
-        match self
-            .blocking(move |meta, _| meta.put_part(&upload_id, &part).or_s3())
-            .await
-        {
+        match self.meta.put_part(&upload_id, &part).await.or_s3() {
             Ok(freed) => {
                 self.release_blobs(freed);
                 Ok(())

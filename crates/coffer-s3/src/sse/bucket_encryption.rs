@@ -171,11 +171,10 @@ impl CofferS3 {
             record.encryption.as_ref(),
         )?;
         let name = bucket.to_owned();
-        self.blocking(move |meta, _| {
-            meta.set_bucket_encryption(&name, Some(config.clone()))
-                .or_s3()
-        })
-        .await?;
+        self.meta
+            .set_bucket_encryption(&name, Some(config.clone()))
+            .await
+            .or_s3()?;
         Ok(S3Response::new(Body::empty()))
     }
 
@@ -217,8 +216,10 @@ impl CofferS3 {
                 bucket_key_enabled: false,
                 blocked_types: e.blocked_types,
             });
-        self.blocking(move |meta, _| meta.set_bucket_encryption(&bucket, reset).or_s3())
-            .await?;
+        self.meta
+            .set_bucket_encryption(&bucket, reset)
+            .await
+            .or_s3()?;
         Ok(S3Response::with_status(
             DeleteBucketEncryptionOutput::default(),
             http::StatusCode::NO_CONTENT,

@@ -138,8 +138,10 @@ impl CofferS3 {
         let fresh = self.seal_data_key(&dek, bucket, key, &mode, &user)?;
         let (b, k) = (bucket.to_owned(), key.to_owned());
         let changed = self
-            .blocking(move |meta, _| meta.reseal_object(&b, &k, old.sealed_key(), &fresh).or_s3())
-            .await?;
+            .meta
+            .reseal_object(&b, &k, old.sealed_key(), &fresh)
+            .await
+            .or_s3()?;
         if !changed {
             return Err(crate::error::custom(
                 "OperationAborted",

@@ -45,8 +45,7 @@ impl CofferS3 {
     pub fn retire_master_keys(&self) -> Result<Vec<u32>, String> {
         let floor = self.keyring.current().0;
         let in_use = self
-            .meta
-            .retire_master_versions_below(floor)
+            .wait(self.meta.retire_master_versions_below(floor))
             .map_err(|e| e.to_string())?;
         if in_use > 0 {
             return Err(format!(
@@ -67,8 +66,7 @@ impl CofferS3 {
     /// (rekey, scrub), which resumes after a (bucket, key).
     pub(crate) fn bucket_names_in_order(&self) -> Result<Vec<String>, String> {
         let mut names: Vec<String> = self
-            .meta
-            .list_buckets()
+            .wait(self.meta.list_buckets())
             .map_err(|e| e.to_string())?
             .into_iter()
             .map(|b| b.name)
@@ -90,20 +88,22 @@ impl CofferS3 {
             versions: self.keyring.versions(),
             ..Default::default()
         };
-        for bucket in self.meta.list_buckets().map_err(|e| e.to_string())? {
-            self.meta
-                .list_objects(&bucket.name, "", "", &mut |_, r| {
-                    status.objects += 1;
-                    if r.encryption
-                        .as_ref()
-                        .and_then(|e| e.needs_master_version())
-                        .is_some_and(|v| v < current)
-                    {
-                        status.objects_under_older_versions += 1;
-                    }
-                    ListControl::Continue
-                })
-                .map_err(|e| e.to_string())?;
+        for bucket in self
+            .wait(self.meta.list_buckets())
+            .map_err(|e| e.to_string())?
+        {
+            self.wait(self.meta.list_objects(&bucket.name, "", "", &mut |_, r| {
+                status.objects += 1;
+                if r.encryption
+                    .as_ref()
+                    .and_then(|e| e.needs_master_version())
+                    .is_some_and(|v| v < current)
+                {
+                    status.objects_under_older_versions += 1;
+                }
+                ListControl::Continue
+            }))
+            .map_err(|e| e.to_string())?;
         }
         Ok(status)
     }
@@ -127,24 +127,23 @@ impl CofferS3 {
             };
             let mut stale: Vec<(String, EncryptionRecord)> = Vec::new();
             let mut last = None;
-            self.meta
-                .list_objects(&bucket, "", from, &mut |key, r| {
-                    step.scanned += 1;
-                    last = Some(key.to_owned());
-                    if let Some(e) = r
-                        .encryption
-                        .as_ref()
-                        .filter(|e| e.needs_master_version().is_some_and(|v| v < current))
-                    {
-                        stale.push((key.to_owned(), e.clone()));
-                    }
-                    if step.scanned >= limit {
-                        ListControl::Stop
-                    } else {
-                        ListControl::Continue
-                    }
-                })
-                .map_err(|e| e.to_string())?;
+            self.wait(self.meta.list_objects(&bucket, "", from, &mut |key, r| {
+                step.scanned += 1;
+                last = Some(key.to_owned());
+                if let Some(e) = r
+                    .encryption
+                    .as_ref()
+                    .filter(|e| e.needs_master_version().is_some_and(|v| v < current))
+                {
+                    stale.push((key.to_owned(), e.clone()));
+                }
+                if step.scanned >= limit {
+                    ListControl::Stop
+                } else {
+                    ListControl::Continue
+                }
+            }))
+            .map_err(|e| e.to_string())?;
             for (key, old) in stale {
                 if self.reseal(&bucket, &key, &old)? {
                     step.resealed += 1;
@@ -179,18 +178,22 @@ impl CofferS3 {
         let fresh = self.resealed(bucket, key, old)?;
         coffer_faults::io_step("rekey.commit").map_err(|e| format!("{bucket}/{key}: {e}"))?;
         let resealed = self
-            .meta
-            .reseal_object(bucket, key, old.sealed_key(), &fresh)
+            .wait(
+                self.meta
+                    .reseal_object(bucket, key, old.sealed_key(), &fresh),
+            )
             .map_err(|e| e.to_string())?;
         coffer_faults::crash_step("rekey.committed");
         Ok(resealed)
     }
 
     fn rekey_uploads(&self, current: u32) -> Result<(), String> {
-        for bucket in self.meta.list_buckets().map_err(|e| e.to_string())? {
+        for bucket in self
+            .wait(self.meta.list_buckets())
+            .map_err(|e| e.to_string())?
+        {
             for u in self
-                .meta
-                .list_uploads(&bucket.name)
+                .wait(self.meta.list_uploads(&bucket.name))
                 .map_err(|e| e.to_string())?
             {
                 let Some(old) = u
@@ -201,9 +204,11 @@ impl CofferS3 {
                     continue;
                 };
                 let fresh = self.resealed(&u.bucket, &u.key, &old)?;
-                self.meta
-                    .reseal_upload(&u.upload_id, old.sealed_key(), &fresh)
-                    .map_err(|e| e.to_string())?;
+                self.wait(
+                    self.meta
+                        .reseal_upload(&u.upload_id, old.sealed_key(), &fresh),
+                )
+                .map_err(|e| e.to_string())?;
             }
         }
         Ok(())

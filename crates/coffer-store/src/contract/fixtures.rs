@@ -1,16 +1,14 @@
 //! Records the suites write: small, valid, and otherwise empty.
 
-use std::sync::Arc;
-
 use super::FreshMeta;
+use super::blocking::SyncMeta;
 use crate::blob::BlobId;
-use crate::meta::MetaStore;
 use crate::records::{BucketRecord, CompletedUploadRecord, ObjectRecord, StoredPart, UploadRecord};
 
 /// A fresh store holding one bucket, `b`; the first value keeps its storage alive.
-pub fn with_bucket(fresh: &dyn Fn() -> FreshMeta) -> (FreshMeta, Arc<dyn MetaStore>) {
+pub fn with_bucket(fresh: &dyn Fn() -> FreshMeta) -> (FreshMeta, SyncMeta) {
     let f = fresh();
-    let s = f.handles[0].clone();
+    let s = SyncMeta::new(f.handles[0].clone());
     s.create_bucket(&BucketRecord {
         v: 1,
         name: "b".into(),

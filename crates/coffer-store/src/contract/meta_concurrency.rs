@@ -4,6 +4,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use super::FreshMeta;
+use super::blocking::SyncMeta;
 use super::fixtures::*;
 use crate::blob::BlobId;
 use crate::error::StoreError;
@@ -82,8 +83,10 @@ const KEYS: [&str; 3] = ["k0", "k1", "k2"];
 /// as referenced is exactly what the records name; no conditional update was lost.
 pub(super) fn eight_writers_on_the_same_keys_keep_references_exact(fresh: &dyn Fn() -> FreshMeta) {
     let (keep, _) = with_bucket(fresh);
-    keep.handles[0].create_upload(&upload("u")).unwrap();
-    keep.handles[0]
+    SyncMeta::new(keep.handles[0].clone())
+        .create_upload(&upload("u"))
+        .unwrap();
+    SyncMeta::new(keep.handles[0].clone())
         .put_object("b", "counter", &counter(0), &WriteCondition::Always)
         .unwrap();
     let ledger = Arc::new(Mutex::new(Ledger::default()));
@@ -91,7 +94,7 @@ pub(super) fn eight_writers_on_the_same_keys_keep_references_exact(fresh: &dyn F
     let if_absent_winners = Arc::new(Mutex::new(Vec::new()));
     let threads: Vec<_> = (0..8u64)
         .map(|t| {
-            let s = keep.handles[(t % 2) as usize].clone();
+            let s = SyncMeta::new(keep.handles[(t % 2) as usize].clone());
             let (ledger, counted, winners) =
                 (ledger.clone(), counted.clone(), if_absent_winners.clone());
             std::thread::spawn(move || {
@@ -176,7 +179,7 @@ pub(super) fn eight_writers_on_the_same_keys_keep_references_exact(fresh: &dyn F
     for t in threads {
         t.join().unwrap();
     }
-    let s = &keep.handles[0];
+    let s = &SyncMeta::new(keep.handles[0].clone());
 
     let mut winners = if_absent_winners.lock().unwrap().clone();
     winners.sort();

@@ -1,6 +1,7 @@
 //! The MetaStore contract, one writer at a time: what each call keeps, frees and refuses.
 
 use super::FreshMeta;
+use super::blocking::SyncMeta;
 use super::fixtures::*;
 use crate::blob::BlobId;
 use crate::error::StoreError;
@@ -388,7 +389,7 @@ pub(super) fn deleting_several_objects_reports_each_key(fresh: &dyn Fn() -> Fres
 }
 
 pub(super) fn kms_records_and_settings_read_back_in_id_order(fresh: &dyn Fn() -> FreshMeta) {
-    let s = fresh().handles[0].clone();
+    let s = SyncMeta::new(fresh().handles[0].clone());
     for id in ["key/2", "alias/x", "key/1"] {
         s.put_kms_key(id, id.as_bytes()).unwrap();
     }

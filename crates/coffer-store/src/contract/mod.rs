@@ -5,9 +5,12 @@
 //! `contract-tests` feature to run the same suites.
 //!
 //! Each case runs on a store of its own and panics on the first broken promise; its name is
-//! printed first, so a failure says which case broke.
+//! printed first, so a failure says which case broke. The suites make their own
+//! multi-threaded runtime and call the stores through blocking adapters ([`blocking`]), so
+//! call them from a plain `#[test]`, not from inside a runtime.
 
 mod blob;
+pub mod blocking;
 pub mod fixtures;
 mod meta_concurrency;
 mod meta_records;
@@ -37,6 +40,14 @@ pub struct FreshBlobs {
 type Case<F> = (&'static str, fn(&dyn Fn() -> F));
 
 fn run_cases<F>(cases: &[Case<F>], fresh: &dyn Fn() -> F) {
+    // Several workers, as a server has: a backend that blocks a worker, or needs one free to
+    // make progress, shows it here.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a runtime for the contract suite");
+    let _inside = rt.enter();
     for (name, case) in cases {
         eprintln!("contract case: {name}");
         case(fresh);

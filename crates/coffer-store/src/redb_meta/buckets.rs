@@ -51,7 +51,7 @@ impl RedbMetaStore {
         self.get(BUCKETS, name)
     }
 
-    pub(super) fn list_buckets(&self) -> StoreResult<Vec<BucketRecord>> {
+    pub fn list_buckets(&self) -> StoreResult<Vec<BucketRecord>> {
         let txn = self.db.current()?.begin_read()?;
         let t = txn.open_table(BUCKETS)?;
         let mut out = Vec::new();

@@ -23,7 +23,10 @@ use serde::de::DeserializeOwned;
 
 use crate::blob::BlobId;
 use crate::error::StoreResult;
-use crate::meta::{ListControl, MetaStore, WriteCondition};
+use async_trait::async_trait;
+
+use crate::blocking::run_blocking;
+use crate::meta::{KeyStore, ListControl, MetaStore, WriteCondition};
 use crate::records::{BucketRecord, CompletedUploadRecord, ObjectRecord, PartRecord, UploadRecord};
 use crate::redb_handle::ReopeningDatabase;
 use blob_intents::BLOB_INTENTS;
@@ -100,160 +103,192 @@ impl RedbMetaStore {
 }
 
 // Each method lives beside the tables it uses, in the submodule of its idea.
+#[async_trait]
 impl MetaStore for RedbMetaStore {
-    fn create_bucket(&self, bucket: &BucketRecord) -> StoreResult<()> {
-        RedbMetaStore::create_bucket(self, bucket)
+    async fn create_bucket(&self, bucket: &BucketRecord) -> StoreResult<()> {
+        run_blocking(|| RedbMetaStore::create_bucket(self, bucket))
     }
 
-    fn get_bucket(&self, name: &str) -> StoreResult<Option<BucketRecord>> {
-        RedbMetaStore::get_bucket(self, name)
+    async fn get_bucket(&self, name: &str) -> StoreResult<Option<BucketRecord>> {
+        run_blocking(|| RedbMetaStore::get_bucket(self, name))
     }
 
-    fn list_buckets(&self) -> StoreResult<Vec<BucketRecord>> {
-        RedbMetaStore::list_buckets(self)
+    async fn list_buckets(&self) -> StoreResult<Vec<BucketRecord>> {
+        run_blocking(|| RedbMetaStore::list_buckets(self))
     }
 
-    fn set_bucket_encryption(
+    async fn set_bucket_encryption(
         &self,
         name: &str,
         encryption: Option<crate::records::BucketEncryption>,
     ) -> StoreResult<()> {
-        RedbMetaStore::set_bucket_encryption(self, name, encryption)
+        run_blocking(|| RedbMetaStore::set_bucket_encryption(self, name, encryption))
     }
 
-    fn set_bucket_policy(&self, name: &str, policy: Option<String>) -> StoreResult<()> {
-        RedbMetaStore::set_bucket_policy(self, name, policy)
+    async fn set_bucket_policy(&self, name: &str, policy: Option<String>) -> StoreResult<()> {
+        run_blocking(|| RedbMetaStore::set_bucket_policy(self, name, policy))
     }
 
-    fn set_bucket_tags(&self, name: &str, tags: crate::records::Tags) -> StoreResult<()> {
-        RedbMetaStore::set_bucket_tags(self, name, tags)
+    async fn set_bucket_tags(&self, name: &str, tags: crate::records::Tags) -> StoreResult<()> {
+        run_blocking(|| RedbMetaStore::set_bucket_tags(self, name, tags))
     }
 
-    fn delete_bucket(&self, name: &str) -> StoreResult<Vec<BlobId>> {
-        RedbMetaStore::delete_bucket(self, name)
+    async fn delete_bucket(&self, name: &str) -> StoreResult<Vec<BlobId>> {
+        run_blocking(|| RedbMetaStore::delete_bucket(self, name))
     }
 
-    fn put_object(
+    async fn put_object(
         &self,
         bucket: &str,
         key: &str,
         object: &ObjectRecord,
         condition: &WriteCondition,
     ) -> StoreResult<Vec<BlobId>> {
-        RedbMetaStore::put_object(self, bucket, key, object, condition)
+        run_blocking(|| RedbMetaStore::put_object(self, bucket, key, object, condition))
     }
 
-    fn copy_object(
+    async fn copy_object(
         &self,
         source: (&str, &str),
         source_blobs: &[BlobId],
         destination: (&str, &str),
         object: &ObjectRecord,
     ) -> StoreResult<Vec<BlobId>> {
-        RedbMetaStore::copy_object(self, source, source_blobs, destination, object)
+        run_blocking(|| RedbMetaStore::copy_object(self, source, source_blobs, destination, object))
     }
 
-    fn get_object(&self, bucket: &str, key: &str) -> StoreResult<Option<ObjectRecord>> {
-        RedbMetaStore::get_object(self, bucket, key)
+    async fn get_object(&self, bucket: &str, key: &str) -> StoreResult<Option<ObjectRecord>> {
+        run_blocking(|| RedbMetaStore::get_object(self, bucket, key))
     }
 
-    fn set_object_tags(
+    async fn set_object_tags(
         &self,
         bucket: &str,
         key: &str,
         tags: &crate::records::Tags,
     ) -> StoreResult<bool> {
-        RedbMetaStore::set_object_tags(self, bucket, key, tags)
+        run_blocking(|| RedbMetaStore::set_object_tags(self, bucket, key, tags))
     }
 
-    fn delete_object(
+    async fn delete_object(
         &self,
         bucket: &str,
         key: &str,
         condition: &WriteCondition,
     ) -> StoreResult<(Option<ObjectRecord>, Vec<BlobId>)> {
-        RedbMetaStore::delete_object(self, bucket, key, condition)
+        run_blocking(|| RedbMetaStore::delete_object(self, bucket, key, condition))
     }
 
-    fn delete_objects(
+    async fn delete_objects(
         &self,
         bucket: &str,
         keys: &[String],
     ) -> StoreResult<(Vec<bool>, Vec<BlobId>)> {
-        RedbMetaStore::delete_objects(self, bucket, keys)
+        run_blocking(|| RedbMetaStore::delete_objects(self, bucket, keys))
     }
 
-    fn list_objects(
+    async fn list_objects(
         &self,
         bucket: &str,
         prefix: &str,
         start_after: &str,
-        visit: &mut dyn FnMut(&str, &ObjectRecord) -> ListControl,
+        visit: &mut (dyn for<'k, 'r> FnMut(&'k str, &'r ObjectRecord) -> ListControl + Send),
     ) -> StoreResult<()> {
-        RedbMetaStore::list_objects(self, bucket, prefix, start_after, visit)
+        run_blocking(|| RedbMetaStore::list_objects(self, bucket, prefix, start_after, visit))
     }
 
-    fn create_upload(&self, upload: &UploadRecord) -> StoreResult<()> {
-        RedbMetaStore::create_upload(self, upload)
+    async fn create_upload(&self, upload: &UploadRecord) -> StoreResult<()> {
+        run_blocking(|| RedbMetaStore::create_upload(self, upload))
     }
 
-    fn get_upload(&self, upload_id: &str) -> StoreResult<Option<UploadRecord>> {
-        RedbMetaStore::get_upload(self, upload_id)
+    async fn get_upload(&self, upload_id: &str) -> StoreResult<Option<UploadRecord>> {
+        run_blocking(|| RedbMetaStore::get_upload(self, upload_id))
     }
 
-    fn list_uploads(&self, bucket: &str) -> StoreResult<Vec<UploadRecord>> {
-        RedbMetaStore::list_uploads(self, bucket)
+    async fn list_uploads(&self, bucket: &str) -> StoreResult<Vec<UploadRecord>> {
+        run_blocking(|| RedbMetaStore::list_uploads(self, bucket))
     }
 
-    fn put_part(&self, upload_id: &str, part: &PartRecord) -> StoreResult<Vec<BlobId>> {
-        RedbMetaStore::put_part(self, upload_id, part)
+    async fn put_part(&self, upload_id: &str, part: &PartRecord) -> StoreResult<Vec<BlobId>> {
+        run_blocking(|| RedbMetaStore::put_part(self, upload_id, part))
     }
 
-    fn list_parts(&self, upload_id: &str) -> StoreResult<Vec<PartRecord>> {
-        RedbMetaStore::list_parts(self, upload_id)
+    async fn list_parts(&self, upload_id: &str) -> StoreResult<Vec<PartRecord>> {
+        run_blocking(|| RedbMetaStore::list_parts(self, upload_id))
     }
 
-    fn abort_upload(&self, upload_id: &str) -> StoreResult<Vec<BlobId>> {
-        RedbMetaStore::abort_upload(self, upload_id)
+    async fn abort_upload(&self, upload_id: &str) -> StoreResult<Vec<BlobId>> {
+        run_blocking(|| RedbMetaStore::abort_upload(self, upload_id))
     }
 
-    fn complete_upload(
+    async fn complete_upload(
         &self,
         upload_id: &str,
         object: &ObjectRecord,
         condition: &WriteCondition,
         completed: &CompletedUploadRecord,
     ) -> StoreResult<Vec<BlobId>> {
-        RedbMetaStore::complete_upload(self, upload_id, object, condition, completed)
+        run_blocking(|| {
+            RedbMetaStore::complete_upload(self, upload_id, object, condition, completed)
+        })
     }
 
-    fn get_completed_upload(&self, upload_id: &str) -> StoreResult<Option<CompletedUploadRecord>> {
-        RedbMetaStore::get_completed_upload(self, upload_id)
+    async fn get_completed_upload(
+        &self,
+        upload_id: &str,
+    ) -> StoreResult<Option<CompletedUploadRecord>> {
+        run_blocking(|| RedbMetaStore::get_completed_upload(self, upload_id))
     }
 
-    fn reseal_object(
+    async fn reseal_object(
         &self,
         bucket: &str,
         key: &str,
         expected: &str,
         encryption: &crate::records::EncryptionRecord,
     ) -> StoreResult<bool> {
-        RedbMetaStore::reseal_object(self, bucket, key, expected, encryption)
+        run_blocking(|| RedbMetaStore::reseal_object(self, bucket, key, expected, encryption))
     }
 
-    fn reseal_upload(
+    async fn reseal_upload(
         &self,
         upload_id: &str,
         expected: &str,
         encryption: &crate::records::EncryptionRecord,
     ) -> StoreResult<bool> {
-        RedbMetaStore::reseal_upload(self, upload_id, expected, encryption)
+        run_blocking(|| RedbMetaStore::reseal_upload(self, upload_id, expected, encryption))
     }
 
-    fn retire_master_versions_below(&self, floor: u32) -> StoreResult<u64> {
-        RedbMetaStore::retire_master_versions_below(self, floor)
+    async fn retire_master_versions_below(&self, floor: u32) -> StoreResult<u64> {
+        run_blocking(|| RedbMetaStore::retire_master_versions_below(self, floor))
     }
 
+    async fn referenced_blobs(&self) -> StoreResult<HashSet<BlobId>> {
+        run_blocking(|| RedbMetaStore::referenced_blobs(self))
+    }
+
+    async fn record_blob_intent(&self, id: &BlobId, at_ms: i64) -> StoreResult<()> {
+        run_blocking(|| RedbMetaStore::record_blob_intent(self, id, at_ms))
+    }
+
+    async fn forget_blob_intent(&self, id: &BlobId) -> StoreResult<()> {
+        run_blocking(|| RedbMetaStore::forget_blob_intent(self, id))
+    }
+
+    async fn blobs_in_use(
+        &self,
+        ids: &[BlobId],
+        intents_since_ms: i64,
+    ) -> StoreResult<HashSet<BlobId>> {
+        run_blocking(|| RedbMetaStore::blobs_in_use(self, ids, intents_since_ms))
+    }
+
+    async fn drop_stale_blob_intents(&self, before_ms: i64, limit: usize) -> StoreResult<usize> {
+        run_blocking(|| RedbMetaStore::drop_stale_blob_intents(self, before_ms, limit))
+    }
+}
+
+impl KeyStore for RedbMetaStore {
     fn get_kms_key(&self, id: &str) -> StoreResult<Option<Vec<u8>>> {
         RedbMetaStore::get_kms_key(self, id)
     }
@@ -288,25 +323,5 @@ impl MetaStore for RedbMetaStore {
 
     fn put_setting(&self, name: &str, value: &[u8]) -> StoreResult<()> {
         RedbMetaStore::put_setting(self, name, value)
-    }
-
-    fn referenced_blobs(&self) -> StoreResult<HashSet<BlobId>> {
-        RedbMetaStore::referenced_blobs(self)
-    }
-
-    fn record_blob_intent(&self, id: &BlobId, at_ms: i64) -> StoreResult<()> {
-        RedbMetaStore::record_blob_intent(self, id, at_ms)
-    }
-
-    fn forget_blob_intent(&self, id: &BlobId) -> StoreResult<()> {
-        RedbMetaStore::forget_blob_intent(self, id)
-    }
-
-    fn blobs_in_use(&self, ids: &[BlobId], intents_since_ms: i64) -> StoreResult<HashSet<BlobId>> {
-        RedbMetaStore::blobs_in_use(self, ids, intents_since_ms)
-    }
-
-    fn drop_stale_blob_intents(&self, before_ms: i64, limit: usize) -> StoreResult<usize> {
-        RedbMetaStore::drop_stale_blob_intents(self, before_ms, limit)
     }
 }

@@ -199,7 +199,7 @@ impl RedbMetaStore {
         })
     }
 
-    pub(super) fn list_objects(
+    pub fn list_objects(
         &self,
         bucket: &str,
         prefix: &str,

@@ -66,7 +66,7 @@ impl RedbMetaStore {
         self.get(UPLOADS, upload_id)
     }
 
-    pub(super) fn list_uploads(&self, bucket: &str) -> StoreResult<Vec<UploadRecord>> {
+    pub fn list_uploads(&self, bucket: &str) -> StoreResult<Vec<UploadRecord>> {
         let txn = self.db.current()?.begin_read()?;
         let t = txn.open_table(UPLOADS)?;
         let mut out: Vec<UploadRecord> = Vec::new();
@@ -106,7 +106,7 @@ impl RedbMetaStore {
         })
     }
 
-    pub(super) fn list_parts(&self, upload_id: &str) -> StoreResult<Vec<PartRecord>> {
+    pub fn list_parts(&self, upload_id: &str) -> StoreResult<Vec<PartRecord>> {
         let txn = self.db.current()?.begin_read()?;
         let t = txn.open_table(PARTS)?;
         let (lo, hi) = (format!("{upload_id}/"), format!("{upload_id}0"));

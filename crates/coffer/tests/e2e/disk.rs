@@ -8,7 +8,7 @@ use std::sync::Arc;
 use base64::Engine as _;
 use coffer_crypto::{DataKey, KeyEncryptionKey, SealedKey, open_key};
 use coffer_kms::{MasterKeyring, RootKey};
-use coffer_store::{EncryptionRecord, ListControl, MetaStore, RedbMetaStore};
+use coffer_store::{EncryptionRecord, ListControl, RedbMetaStore};
 
 /// Finds any 32-byte window of `plaintext` inside `haystack`.
 pub struct WindowIndex<'a> {

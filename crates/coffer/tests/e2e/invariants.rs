@@ -11,7 +11,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
-use coffer_store::{BlobId, ListControl, MetaStore, RedbMetaStore};
+use coffer_store::{BlobId, ListControl, RedbMetaStore};
 use serde_json::Value;
 
 use crate::common::*;
