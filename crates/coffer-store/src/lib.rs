@@ -36,6 +36,7 @@ mod redb_meta;
 
 pub use audit_store::{AuditStore, IndexCursor, IndexScan, IndexedRecord, KmsWrite};
 pub use blob::{BlobId, BlobReader, BlobStore, BlobWriter, ListedBlob};
+pub use blocking::run_blocking;
 pub use error::{StoreError, StoreResult};
 pub use fs_blob::FsBlobStore;
 pub use gc::{GcPolicy, GcReport, collect_orphans};
