@@ -33,6 +33,7 @@ mod kms;
 mod master;
 mod records;
 mod root;
+mod root_source;
 
 pub use api_error::KmsApiError;
 pub use builtin::{BuiltinKms, Caller, ClientInfo, DataKeyOutput, Decrypted, S3_MANAGED_ALIAS};
@@ -41,4 +42,5 @@ pub use error::KmsError;
 pub use key_ref::{KeyRef, KmsIdentity};
 pub use kms::Kms;
 pub use master::{MasterKeyring, MasterVersion};
-pub use root::{ROOT_KEY_ENV, RootKey};
+pub use root::RootKey;
+pub use root_source::{ROOT_KEY_ENV, RootKeySource};

@@ -1,9 +1,6 @@
-//! The root key: from `COFFER_ROOT_KEY`, or `<data>/root.key` (generated on first start,
-//! mode 0600). It seals every KMS key's material at rest.
+//! The root key: it seals every KMS key's material at rest. Where it comes from is
+//! [`RootKeySource`]'s business (`root_source.rs`); here is what it is and does.
 
-use std::fs;
-use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
 use base64::Engine as _;
@@ -16,9 +13,7 @@ use zeroize::Zeroizing;
 
 use crate::error::KmsError;
 
-/// The environment variable that may carry the root key (base64 of 32 bytes).
-pub const ROOT_KEY_ENV: &str = "COFFER_ROOT_KEY";
-const ROOT_KEY_FILE: &str = "root.key";
+use crate::root_source::RootKeySource;
 /// Settings entry holding HMAC(root key, CHECK_LABEL): proves which root key a data
 /// directory belongs to without storing anything that would help recover the key.
 const CHECK_SETTING: &str = "root_key_check";
@@ -48,46 +43,21 @@ fn decode(text: &str, source: &str) -> Result<KeyEncryptionKey, KmsError> {
 }
 
 impl RootKey {
-    /// Loads the root key for `data_dir`: from [`ROOT_KEY_ENV`] when set, else from
-    /// `<data_dir>/root.key`, which is generated (0600) if absent. Refuses a key file that
-    /// anyone but its owner can read.
+    /// Loads the root key for `data_dir` the embedded way: from [`ROOT_KEY_ENV`] when set,
+    /// else from `<data_dir>/root.key`, generated (0600) if absent. See [`RootKeySource`] for
+    /// the other places a key can come from.
     pub fn load(data_dir: &Path) -> Result<Self, KmsError> {
-        if let Ok(value) = std::env::var(ROOT_KEY_ENV) {
-            let value = Zeroizing::new(value);
-            return Ok(Self(decode(&value, ROOT_KEY_ENV)?));
-        }
-        let path = data_dir.join(ROOT_KEY_FILE);
-        if path.exists() {
-            let mode = fs::metadata(&path)
-                .map_err(|e| KmsError::RootKey(format!("{}: {e}", path.display())))?
-                .permissions()
-                .mode();
-            if mode & 0o077 != 0 {
-                return Err(KmsError::RootKey(format!(
-                    "{} is readable by others (mode {:o}); run chmod 600 on it",
-                    path.display(),
-                    mode & 0o777
-                )));
-            }
-            let text = Zeroizing::new(
-                fs::read_to_string(&path)
-                    .map_err(|e| KmsError::RootKey(format!("{}: {e}", path.display())))?,
-            );
-            return Ok(Self(decode(&text, &path.display().to_string())?));
-        }
+        RootKeySource::for_data_dir(data_dir).load()
+    }
+
+    pub(crate) fn from_base64(text: &str, source: &str) -> Result<Self, KmsError> {
+        Ok(Self(decode(text, source)?))
+    }
+
+    pub(crate) fn generate() -> Result<(Self, Zeroizing<String>), KmsError> {
         let key = KeyEncryptionKey::generate()?;
         let text = Zeroizing::new(B64.encode(key.expose_secret()));
-        let mut f = fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&path)
-            .map_err(|e| KmsError::RootKey(format!("cannot create {}: {e}", path.display())))?;
-        f.write_all(text.as_bytes())
-            .and_then(|_| f.sync_all())
-            .map_err(|e| KmsError::RootKey(format!("cannot write {}: {e}", path.display())))?;
-        tracing::info!(path = %path.display(), "generated the root key");
-        Ok(Self(key))
+        Ok((Self(key), text))
     }
 
     /// Binds the data directory to this key on first use, and refuses a directory that was

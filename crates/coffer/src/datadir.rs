@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use coffer_audit::{AuditLog, Cadence, ChainKey, Layout, SigningKey, StoreAnchors};
-use coffer_kms::{BuiltinKms, KmsIdentity, MasterKeyring, RootKey};
+use coffer_kms::{BuiltinKms, KmsIdentity, MasterKeyring, RootKey, RootKeySource};
 use coffer_s3::{CofferS3, ServerIdentity, UserDirectory};
 use coffer_store::{BlobStore, FsBlobStore, MetaStore, RedbMetaStore, StoreError};
 
@@ -67,7 +67,11 @@ pub fn open(storage: &StorageConfig, data_dir: &Path) -> Result<DataDir, OpenErr
     let secrets = Arc::new(FileSecrets {
         dir: data_dir.join("audit"),
     });
-    let root = Arc::new(RootKey::load(data_dir).map_err(|e| OpenError::Other(e.to_string()))?);
+    let root = Arc::new(
+        RootKeySource::for_data_dir(data_dir)
+            .load()
+            .map_err(|e| OpenError::Other(e.to_string()))?,
+    );
     root.check_against(meta.as_ref())
         .map_err(|e| OpenError::Other(e.to_string()))?;
     // Shared: the keyring finds master-key versions another gateway made in this store.
