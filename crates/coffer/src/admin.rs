@@ -51,6 +51,7 @@ pub async fn run(args: AdminArgs) -> Result<(), String> {
         }
         AdminCommand::Rekey(args) => rekey(args).await,
         AdminCommand::Scrub(args) => scrub(args).await,
+        AdminCommand::Migrate(args) => crate::migrate::run(args).await,
     }
 }
 

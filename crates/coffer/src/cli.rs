@@ -169,6 +169,20 @@ pub enum AdminCommand {
     /// Read back and authenticate every stored segment; report damaged objects by name
     /// (exit status 1 if any). Online and rate-limited.
     Scrub(ScrubArgs),
+    /// Copy this data directory's metadata and sealed blobs into the backends another
+    /// configuration names, without decrypting anything. Offline (stop the server first),
+    /// resumable: run it again after an interruption.
+    Migrate(MigrateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    /// The source (its server stopped).
+    #[command(flatten)]
+    pub target: Target,
+    /// The destination's configuration file: its `data_dir`, `[metadata]` and `[blobs]`.
+    #[arg(long, value_name = "CONFIG")]
+    pub to: std::path::PathBuf,
 }
 
 /// Which data directory (through its server when one is running).

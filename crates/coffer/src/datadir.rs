@@ -40,6 +40,39 @@ impl From<OpenError> for String {
 /// Opens the backends `storage` names (the embedded ones by default), then the root key,
 /// which binds to the metadata before anything sealed under it is read, then the keyring.
 pub fn open(storage: &StorageConfig, data_dir: &Path) -> Result<DataDir, OpenError> {
+    let Backends { meta, blobs } = open_backends(storage, data_dir)?;
+    // The embedded backends keep sealed secrets beside the trail, as files.
+    let secrets = Arc::new(FileSecrets {
+        dir: data_dir.join("audit"),
+    });
+    let root = Arc::new(
+        RootKeySource::for_data_dir(data_dir)
+            .load()
+            .map_err(|e| OpenError::Other(e.to_string()))?,
+    );
+    root.check_against(meta.as_ref())
+        .map_err(|e| OpenError::Other(e.to_string()))?;
+    // Shared: the keyring finds master-key versions another gateway made in this store.
+    let keyring = MasterKeyring::open_shared(meta.clone(), root.clone())
+        .map_err(|e| OpenError::Other(e.to_string()))?;
+    Ok(DataDir {
+        meta,
+        blobs,
+        keyring,
+        root,
+        secrets,
+    })
+}
+
+/// A metadata store and a blob store, opened.
+pub struct Backends {
+    pub meta: Arc<dyn MetaStore>,
+    pub blobs: Arc<dyn BlobStore>,
+}
+
+/// The metadata and blob backends alone, with no key opened and nothing written: what a
+/// migration copies from and to.
+pub fn open_backends(storage: &StorageConfig, data_dir: &Path) -> Result<Backends, OpenError> {
     // Refuse before opening anything, so a refused configuration leaves no trace.
     if storage.metadata.backend == MetadataBackend::Postgres {
         return Err(not_built("[metadata] backend = \"postgres\""));
@@ -63,27 +96,7 @@ pub fn open(storage: &StorageConfig, data_dir: &Path) -> Result<DataDir, OpenErr
         ),
         BlobBackend::S3 => return Err(not_built("[blobs] backend = \"s3\"")),
     };
-    // The embedded backends keep sealed secrets beside the trail, as files.
-    let secrets = Arc::new(FileSecrets {
-        dir: data_dir.join("audit"),
-    });
-    let root = Arc::new(
-        RootKeySource::for_data_dir(data_dir)
-            .load()
-            .map_err(|e| OpenError::Other(e.to_string()))?,
-    );
-    root.check_against(meta.as_ref())
-        .map_err(|e| OpenError::Other(e.to_string()))?;
-    // Shared: the keyring finds master-key versions another gateway made in this store.
-    let keyring = MasterKeyring::open_shared(meta.clone(), root.clone())
-        .map_err(|e| OpenError::Other(e.to_string()))?;
-    Ok(DataDir {
-        meta,
-        blobs,
-        keyring,
-        root,
-        secrets,
-    })
+    Ok(Backends { meta, blobs })
 }
 
 /// A backend the configuration names that this build cannot open yet: refused at start,

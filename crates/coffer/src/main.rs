@@ -20,6 +20,7 @@ mod kms_cli;
 mod listener;
 mod listening;
 mod log_throttle;
+mod migrate;
 mod private_files;
 mod process_metrics;
 mod request_body;

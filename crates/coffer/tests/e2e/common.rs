@@ -86,6 +86,22 @@ impl Server {
         Some(s)
     }
 
+    /// A server's directory and configuration (the same users as every test server), not
+    /// started: for a test that fills its data directory first, then calls
+    /// [`Server::start_prepared`].
+    pub fn prepared(extra: &[&str]) -> Self {
+        Self::prepare("", extra, None)
+    }
+
+    pub fn start_prepared(&mut self) {
+        self.launch();
+    }
+
+    /// The configuration file the server runs with.
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.path().join("coffer.toml")
+    }
+
     /// A server's directory and configuration, not started yet.
     fn prepare(config_lines: &str, extra: &[&str], log_level: Option<&str>) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");

@@ -29,6 +29,7 @@ mod kms;
 #[cfg(feature = "failpoints")]
 mod kms_changes;
 mod listing;
+mod migrate;
 mod multipart;
 mod multipart_fidelity;
 mod objects;
