@@ -10,7 +10,7 @@ use s3s::{S3Request, S3Response, S3Result, s3_error};
 use crate::body;
 use crate::checksum;
 use crate::conditions::{Context, Preconditions};
-use crate::error::no_such_key;
+use crate::error::{OrS3, no_such_key};
 use crate::object::{etag, timestamp};
 use crate::object_response::{Served, object_output, object_response_headers, response_overrides};
 use crate::service::CofferS3;
@@ -192,12 +192,13 @@ impl CofferS3 {
         key: &str,
         version_id: Option<&str>,
     ) -> S3Result<ObjectRecord> {
-        // The policy may name the object's stored tags (`s3:ExistingObjectTag/<key>`).
-        self.bucket_for_object(user, bucket, action, key).await?;
-        let record = self
-            .load_object(bucket, key)
-            .await?
-            .ok_or_else(no_such_key)?;
+        // Bucket and object in one read (one round trip to a shared database); the policy
+        // may name the object's stored tags (`s3:ExistingObjectTag/<key>`).
+        let (bucket_record, object) = self.meta.get_bucket_and_object(bucket, key).await.or_s3()?;
+        let bucket_record = bucket_record
+            .ok_or_else(|| s3_error!(NoSuchBucket, "The specified bucket does not exist"))?;
+        self.check_object_access(user, &bucket_record, action, key, object.as_ref())?;
+        let record = object.ok_or_else(no_such_key)?;
         // Unversioned buckets hold one version per key, and S3 calls it "null".
         if let Some(v) = version_id
             && v != "null"

@@ -271,6 +271,14 @@ impl Requester {
     }
 }
 
+/// Whether a bucket's policy can depend on an object's stored tags.
+fn policy_names_tags(bucket: &BucketRecord) -> bool {
+    bucket
+        .policy
+        .as_deref()
+        .is_some_and(|p| p.to_ascii_lowercase().contains("s3:existingobjecttag/"))
+}
+
 impl CofferS3 {
     /// Loads `bucket` for `action` on `key` as [`CofferS3::bucket_for`] does, with the
     /// object's stored tags in the policy's context when the policy names them
@@ -284,22 +292,33 @@ impl CofferS3 {
         key: &str,
     ) -> S3Result<BucketRecord> {
         let record = self.load_bucket(bucket).await?;
-        let names_tags = record
-            .policy
-            .as_deref()
-            .is_some_and(|p| p.to_ascii_lowercase().contains("s3:existingobjecttag/"));
-        let allowed = if names_tags {
-            let tags = self
-                .load_object(bucket, key)
-                .await?
-                .map(|o| o.tags)
-                .unwrap_or_default();
-            self.may(&who.with_existing_tags(&tags), &record, action, Some(key))
+        let existing = if policy_names_tags(&record) {
+            self.load_object(bucket, key).await?
         } else {
-            self.may(who, &record, action, Some(key))
+            None
+        };
+        self.check_object_access(who, &record, action, key, existing.as_ref())?;
+        Ok(record)
+    }
+
+    /// Whether `who` may do `action` on `key`, given the bucket and (when its policy names
+    /// `s3:ExistingObjectTag/<key>`) the object stored there now.
+    pub(crate) fn check_object_access(
+        &self,
+        who: &Requester,
+        bucket: &BucketRecord,
+        action: &str,
+        key: &str,
+        existing: Option<&coffer_store::ObjectRecord>,
+    ) -> S3Result<()> {
+        let allowed = if policy_names_tags(bucket) {
+            let tags = existing.map(|o| o.tags.clone()).unwrap_or_default();
+            self.may(&who.with_existing_tags(&tags), bucket, action, Some(key))
+        } else {
+            self.may(who, bucket, action, Some(key))
         };
         if allowed {
-            Ok(record)
+            Ok(())
         } else {
             Err(access_denied())
         }

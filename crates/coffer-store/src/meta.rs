@@ -71,6 +71,21 @@ pub trait MetaStore: KeyStore + crate::AuditStore + Send + Sync + 'static {
         object: &ObjectRecord,
     ) -> StoreResult<Vec<BlobId>>;
     async fn get_object(&self, bucket: &str, key: &str) -> StoreResult<Option<ObjectRecord>>;
+    /// A bucket and one of its objects, read together: what every GET and HEAD needs first
+    /// (the bucket for its policy and encryption, the object for its record). A backend across
+    /// a network answers in one round trip; the default reads one, then the other.
+    async fn get_bucket_and_object(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> StoreResult<(Option<BucketRecord>, Option<ObjectRecord>)> {
+        let b = self.get_bucket(bucket).await?;
+        let o = match b {
+            Some(_) => self.get_object(bucket, key).await?,
+            None => None,
+        };
+        Ok((b, o))
+    }
     /// Replaces the tag set of the object now stored at the key, leaving everything else as
     /// it is. Returns false if there is no such object.
     async fn set_object_tags(

@@ -91,6 +91,15 @@ impl SyncMeta {
         self.rt.block_on(self.inner.get_object(bucket, key))
     }
 
+    pub fn get_bucket_and_object(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> StoreResult<(Option<BucketRecord>, Option<ObjectRecord>)> {
+        self.rt
+            .block_on(self.inner.get_bucket_and_object(bucket, key))
+    }
+
     pub fn set_object_tags(
         &self,
         bucket: &str,

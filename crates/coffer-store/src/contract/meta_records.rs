@@ -467,7 +467,25 @@ pub(super) fn a_reseal_applies_only_to_the_expected_key(fresh: &dyn Fn() -> Fres
     assert!(!s.set_object_tags("b", "none", &Default::default()).unwrap());
 }
 
+pub(super) fn bucket_and_object_read_together(fresh: &dyn Fn() -> FreshMeta) {
+    let (_keep, s) = with_bucket(fresh);
+    let blob = BlobId::random();
+    s.put_object("b", "k", &object(&[&blob]), &WriteCondition::Always)
+        .unwrap();
+    let (bucket, found) = s.get_bucket_and_object("b", "k").unwrap();
+    assert_eq!(bucket.unwrap().name, "b");
+    assert_eq!(found.unwrap().parts[0].blob, blob);
+    let (bucket, found) = s.get_bucket_and_object("b", "absent").unwrap();
+    assert!(bucket.is_some() && found.is_none());
+    let (bucket, found) = s.get_bucket_and_object("absent", "k").unwrap();
+    assert!(bucket.is_none() && found.is_none());
+}
+
 pub(super) const CASES: &[super::Case<FreshMeta>] = &[
+    (
+        "bucket and object read together",
+        bucket_and_object_read_together,
+    ),
     (
         "master versions retire only when unused",
         master_versions_retire_only_when_unused_and_stay_retired,

@@ -161,6 +161,14 @@ impl MetaStore for RedbMetaStore {
         run_blocking(|| RedbMetaStore::get_object(self, bucket, key))
     }
 
+    async fn get_bucket_and_object(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> StoreResult<(Option<BucketRecord>, Option<ObjectRecord>)> {
+        run_blocking(|| RedbMetaStore::get_bucket_and_object(self, bucket, key))
+    }
+
     async fn set_object_tags(
         &self,
         bucket: &str,

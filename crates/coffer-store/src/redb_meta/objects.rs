@@ -132,6 +132,27 @@ impl RedbMetaStore {
         self.get(OBJECTS, &object_key(bucket, key))
     }
 
+    /// Both records from one read transaction: one snapshot, one trip to the database.
+    pub(super) fn get_bucket_and_object(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> StoreResult<(Option<crate::records::BucketRecord>, Option<ObjectRecord>)> {
+        let txn = self.db.current()?.begin_read()?;
+        let Some(b) = txn.open_table(BUCKETS)?.get(bucket)? else {
+            return Ok((None, None));
+        };
+        let b = decode(b.value())?;
+        let o = match txn
+            .open_table(OBJECTS)?
+            .get(object_key(bucket, key).as_str())?
+        {
+            Some(v) => Some(decode(v.value())?),
+            None => None,
+        };
+        Ok((Some(b), o))
+    }
+
     pub(super) fn set_object_tags(
         &self,
         bucket: &str,
