@@ -49,8 +49,8 @@ pid_of() {
     local f=$C/run/ceph-$1.pid pid
     [ -f "$f" ] || return 1
     pid=$(cat "$f" 2>/dev/null) || return 1
-    [ -n "$pid" ] && [ -r "/proc/$pid/comm" ] || return 1
-    case "$(cat "/proc/$pid/comm")" in ceph-mon|ceph-osd|radosgw) echo "$pid" ;; *) return 1 ;; esac
+    [ -n "$pid" ] && proc_alive "$pid" || return 1
+    case "$(cat "/proc/$pid/comm" 2>/dev/null)" in ceph-mon|ceph-osd|radosgw) echo "$pid" ;; *) return 1 ;; esac
 }
 alive() { pid_of "$1" >/dev/null; }
 
@@ -59,7 +59,7 @@ stop_daemon() {
     pid=$(pid_of "$name") || return 0
     kill -TERM "$pid" 2>/dev/null || true
     for i in $(seq 1 60); do
-        [ -d "/proc/$pid" ] || { note "stopped $name"; return 0; }
+        proc_alive "$pid" || { note "stopped $name"; return 0; }
         sleep 0.5
     done
     kill -KILL "$pid" 2>/dev/null || true
@@ -146,15 +146,45 @@ rgw_thread_pool_size = 64
 CONF
 }
 
+# launch NAME CMD...: start a daemon. It forks into the background by itself, and its
+# foreground part returns only once the daemon has initialised, failing if init failed.
+# What it prints before that (e.g. "Falling back to public interface") goes to a log, not
+# the caller's terminal. A stale pid file (from a crash) is removed first so that it cannot
+# be mistaken for the new daemon's.
+launch() {
+    local name=$1; shift
+    rm -f "$C/run/ceph-$name.pid"
+    LAUNCHED_AT=$(date +%s)
+    "$@" 2>>"$C/log/daemon-start.log"
+}
+
+# await NAME WHAT LOG CHECK...: wait until CHECK succeeds. Returns 2 as soon as the daemon
+# has died (its pid file is there but its process is not, or 15 s passed with no pid file:
+# the forked child writes the file a moment after the parent returns), so that a daemon that
+# crashed during boot is reported at once instead of at the deadline.
+await() {
+    local name=$1 what=$2 log=$3; shift 3
+    until "$@" >/dev/null 2>&1; do
+        if ! alive "$name"; then
+            if [ -f "$C/run/ceph-$name.pid" ] || [ $(( $(date +%s) - LAUNCHED_AT )) -gt 15 ]; then
+                note "$name exited while starting; last lines of $log:"
+                tail -n 3 "$log" | cut -c1-300 >&2 || true
+                return 2
+            fi
+        fi
+        [ "$(date +%s)" -lt "$DEADLINE" ] || die "timed out waiting for $what, see $log"
+        sleep 0.5
+    done
+}
+
 # start_X: launch the daemon if it is not running, then (in every case, so a daemon that a
 # previous run left still booting is waited for too) wait until it serves.
 start_mon() {
+    LAUNCHED_AT=$(date +%s)
     if alive mon.a; then wait_for "the monitor" ceph_ mon stat; return 0; fi
     ! port_open "$MON_PORT" || die "127.0.0.1:$MON_PORT (monitor) is already in use by another program"
-    # The daemons fork into the background themselves; what they print before that (e.g.
-    # "Falling back to public interface") goes to a log, not the caller's terminal.
-    ceph-mon -c "$CONF" -i a 2>>"$C/log/daemon-start.log" || die "ceph-mon did not start, see $C/log/ceph-mon.a.log"
-    wait_for "the monitor (see $C/log/ceph-mon.a.log)" ceph_ mon stat
+    launch mon.a ceph-mon -c "$CONF" -i a || die "ceph-mon did not start, see $C/log/ceph-mon.a.log"
+    await mon.a "the monitor" "$C/log/ceph-mon.a.log" ceph_ mon stat || die "the monitor died, see $C/log/ceph-mon.a.log"
     note "monitor up on 127.0.0.1:$MON_PORT"
 }
 
@@ -163,10 +193,24 @@ osd_up() {
 }
 
 start_osd() {
+    local try
+    LAUNCHED_AT=$(date +%s)
     if alive osd.0; then wait_for "the OSD to be up" osd_up; return 0; fi
-    ceph-osd -c "$CONF" -i 0 2>>"$C/log/daemon-start.log" || die "ceph-osd did not start, see $C/log/ceph-osd.0.log"
-    wait_for "the OSD to be up (see $C/log/ceph-osd.0.log)" osd_up
-    note "OSD up"
+    # Up to three launches: Pacific's OSD sometimes sends its first monitor command before
+    # it has the cluster's fsid (the monitor logs "handle_command on fsid 0000...") and fails
+    # its init with "init unable to update_crush_device_class: (1) Operation not permitted".
+    # Seen once in the first few fresh starts on this kind of machine; launched again, it
+    # came up.
+    for try in 1 2 3; do
+        if launch osd.0 ceph-osd -c "$CONF" -i 0 \
+            && await osd.0 "the OSD to be up" "$C/log/ceph-osd.0.log" osd_up; then
+            note "OSD up"
+            return 0
+        fi
+        note "the OSD did not come up (try $try of 3): $(grep -v '^$' "$C/log/daemon-start.log" | tail -n 1 | cut -c1-200)"
+        sleep 1
+    done
+    die "the OSD failed to start three times, see $C/log/ceph-osd.0.log"
 }
 
 rgw_answers() {
@@ -174,11 +218,13 @@ rgw_answers() {
 }
 
 start_rgw() {
+    LAUNCHED_AT=$(date +%s)
     if alive "$RGW_NAME"; then wait_for "radosgw to answer on $ENDPOINT" rgw_answers; return 0; fi
     ! port_open "$RGW_PORT" || die "127.0.0.1:$RGW_PORT (RGW) is already in use by another program"
-    radosgw -c "$CONF" -n "$RGW_NAME" 2>>"$C/log/daemon-start.log" || die "radosgw did not start, see $C/log/rgw.log"
+    launch "$RGW_NAME" radosgw -c "$CONF" -n "$RGW_NAME" || die "radosgw did not start, see $C/log/rgw.log"
     # On its first start RGW creates its pools and zone, which takes some seconds.
-    wait_for "radosgw to answer on $ENDPOINT (see $C/log/rgw.log)" rgw_answers
+    await "$RGW_NAME" "radosgw to answer on $ENDPOINT" "$C/log/rgw.log" rgw_answers \
+        || die "radosgw died, see $C/log/rgw.log"
     note "radosgw up on $ENDPOINT"
 }
 
@@ -250,6 +296,7 @@ cmd_start() {
     start_deadline "${COFFER_SERVICES_TIMEOUT:-180}"
     # The file below is written last on the first run: without it a previous first run was
     # cut short, and its half-made cluster is thrown away rather than repaired.
+    alive mon.a && alive osd.0 && alive "$RGW_NAME" && note "already running"
     if [ ! -f "$C/ready" ]; then
         [ -d "$C" ] && { cmd_stop; rm -rf "$C"; }
         create_cluster

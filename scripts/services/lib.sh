@@ -85,3 +85,13 @@ env_unset() {
 port_open() {
     (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
+
+# proc_alive PID: the process exists and is not a zombie. A killed daemon stays a zombie until
+# its parent (here init, which in a container may reap late) collects it, and /proc and
+# kill -0 still show it; such a daemon must count as stopped.
+proc_alive() {
+    local stat
+    stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+    # The state is the field after the ")" that closes the command name.
+    case "${stat##*) }" in Z*|X*) return 1 ;; esac
+}

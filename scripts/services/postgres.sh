@@ -50,8 +50,18 @@ as_pg() {
 
 BIN=$(find_bindir)
 
+# The postmaster's pid, from the first line of its lock file.
+postmaster_pid() {
+    head -n 1 "$PG_DATA/postmaster.pid" 2>/dev/null
+}
+
+# Not `pg_ctl status` alone: it trusts kill -0, which also succeeds on a killed postmaster
+# that is still a zombie, and then nothing would start a new one.
 running() {
-    [ -n "$BIN" ] && [ -f "$PG_DATA/PG_VERSION" ] && as_pg "$BIN/pg_ctl" -D "$PG_DATA" status >/dev/null 2>&1
+    local pid
+    [ -n "$BIN" ] && [ -f "$PG_DATA/PG_VERSION" ] || return 1
+    pid=$(postmaster_pid) && [ -n "$pid" ] && proc_alive "$pid" || return 1
+    as_pg "$BIN/pg_ctl" -D "$PG_DATA" status >/dev/null 2>&1
 }
 
 # psql as the superuser over the unix socket in $PG_BASE (the server's socket lives there, not
@@ -105,6 +115,17 @@ max_connections = 100
 shared_buffers = 128MB
 logging_collector = off
 CONF
+        fi
+        # A postmaster that was killed but not yet reaped still holds its lock file in the
+        # server's eyes (kill -0 succeeds on a zombie), and the new one would refuse to start.
+        # Give init some seconds to reap it; if it does not, drop the lock file: the zombie is
+        # dead, and the server still refuses to start while any old backend is attached to
+        # the old shared memory, which is the check that protects the data.
+        local old i
+        old=$(postmaster_pid) || true
+        if [ -n "$old" ] && [ -e "/proc/$old" ] && ! proc_alive "$old"; then
+            for i in $(seq 1 20); do [ -e "/proc/$old" ] || break; sleep 0.5; done
+            [ ! -e "/proc/$old" ] || { note "old postmaster $old is an unreaped zombie; removing its lock file"; rm -f "$PG_DATA/postmaster.pid"; }
         fi
         # A port held by something else would make the server fail with a less clear log line.
         ! port_open "$PG_PORT" || die "127.0.0.1:$PG_PORT is already in use by another program"
