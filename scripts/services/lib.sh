@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by scripts/services/*.sh (sourced, not run). Those scripts install and start, as
 # root on a Debian 12 machine, the services that the integration tests reach over loopback,
 # and record how to reach them in an env file that a test run sources.

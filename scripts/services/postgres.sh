@@ -121,10 +121,10 @@ CONF
         # Give init some seconds to reap it; if it does not, drop the lock file: the zombie is
         # dead, and the server still refuses to start while any old backend is attached to
         # the old shared memory, which is the check that protects the data.
-        local old i
+        local old
         old=$(postmaster_pid) || true
         if [ -n "$old" ] && [ -e "/proc/$old" ] && ! proc_alive "$old"; then
-            for i in $(seq 1 20); do [ -e "/proc/$old" ] || break; sleep 0.5; done
+            for _ in $(seq 1 20); do [ -e "/proc/$old" ] || break; sleep 0.5; done
             [ ! -e "/proc/$old" ] || { note "old postmaster $old is an unreaped zombie; removing its lock file"; rm -f "$PG_DATA/postmaster.pid"; }
         fi
         # A port held by something else would make the server fail with a less clear log line.
