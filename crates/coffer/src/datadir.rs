@@ -74,6 +74,9 @@ pub struct Backends {
 /// migration copies from and to.
 pub fn open_backends(storage: &StorageConfig, data_dir: &Path) -> Result<Backends, OpenError> {
     // Refuse before opening anything, so a refused configuration leaves no trace.
+    let storage = &storage
+        .resolved(|name| std::env::var(name).ok())
+        .map_err(OpenError::Other)?;
     if storage.metadata.backend == MetadataBackend::Postgres {
         return Err(not_built("[metadata] backend = \"postgres\""));
     }
