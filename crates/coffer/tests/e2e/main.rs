@@ -17,6 +17,7 @@ mod crash;
 #[cfg(feature = "failpoints")]
 mod crash_matrix;
 mod data_dir_permissions;
+mod database_restart;
 mod disk;
 mod disk_full;
 #[cfg(feature = "failpoints")]
