@@ -35,9 +35,11 @@
 //!   metadata commit that names a blob is the moment its write takes effect.
 //! - **Ranged GETs**: each read asks for exactly the bytes it needs.
 //! - **Multipart writes**: a blob larger than one part (8 MiB) is sent as a multipart
-//!   upload, two parts in flight, so a writer holds a few parts in memory whatever the
-//!   blob's size; a smaller blob is one PUT at commit. The blob becomes visible only when
-//!   the write closes (PUT or CompleteMultipartUpload).
+//!   upload, two parts in flight. A writer holds at most about four parts (32 MiB) in
+//!   memory whatever the blob's size: the part filling, the one OpenDAL holds back (it
+//!   opens the upload only once a second part is due, so a blob of one part stays a single
+//!   PUT) and the two on the wire. The blob becomes visible only when the write closes
+//!   (PUT or CompleteMultipartUpload).
 //! - **Idempotent deletes**: deleting a missing blob succeeds.
 //! - **Listing in key order** from a start key (S3's ListObjectsV2 `start-after`), with
 //!   each object's last-modified time; services that cannot are read whole a page at a

@@ -16,7 +16,8 @@ use crate::error::{Place, store_error};
 /// 10,000 parts, so 8 MiB parts reach 78 GiB per blob; Coffer's blobs are far smaller.
 pub(crate) const PART_SIZE: usize = 8 << 20;
 /// Parts in flight at once per writer: enough to keep one connection busy while the next
-/// part fills, and bounded, so a writer holds at most (1 + this) parts in memory.
+/// part fills, and bounded, so a writer holds at most (2 + this) parts in memory (the part
+/// filling and the one OpenDAL holds back besides these).
 pub(crate) const PARTS_IN_FLIGHT: usize = 2;
 
 /// A writer's OpenDAL writer, shared with the store's table of unfinished writes. The lock
