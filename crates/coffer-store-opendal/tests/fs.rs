@@ -123,3 +123,22 @@ async fn a_blob_shorter_than_its_record_is_corrupt_and_a_missing_one_is_gone() {
         "{gone:?}"
     );
 }
+
+/// Files under `blobs/` whose names are not blob ids (a stray note, an upper-case id) are
+/// not blobs: listing skips them, and they stay untouched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listing_skips_names_that_are_not_blob_ids() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = OpendalBlobStore::fs(dir.path()).unwrap();
+    let mut w = store.create().await.unwrap();
+    w.write(Bytes::from_static(b"blob")).await.unwrap();
+    let id = w.commit().await.unwrap();
+    let blobs = dir.path().join("blobs");
+    std::fs::write(blobs.join("README"), b"stray").unwrap();
+    std::fs::write(blobs.join(id.as_str().to_uppercase()), b"stray").unwrap();
+    for page in [1, 10] {
+        let listed = store.list_page(None, page).await.unwrap();
+        assert_eq!(listed.iter().map(|b| &b.id).collect::<Vec<_>>(), vec![&id]);
+    }
+    assert_eq!(files_under(&blobs), 3);
+}

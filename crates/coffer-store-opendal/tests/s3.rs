@@ -64,6 +64,47 @@ async fn an_abandoned_writer_leaves_no_object_and_no_multipart_upload() {
     assert!(store.list_page(None, 10).await.unwrap().is_empty());
 }
 
+/// Objects under `blobs/` whose names are not blob ids are not blobs: listing skips them
+/// (whether they sort before or after the real ones), and they stay untouched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listing_skips_names_that_are_not_blob_ids() {
+    let Some(settings) = common::s3_or_skip("s3::listing_skips_names_that_are_not_blob_ids") else {
+        return;
+    };
+    let sdk = sdk_client(&settings);
+    let store: Arc<dyn BlobStore> = Arc::new(OpendalBlobStore::s3(settings.clone()).unwrap());
+    let _empty = common::EmptyOnDrop(store.clone());
+    let mut w = store.create().await.unwrap();
+    w.write(bytes::Bytes::from_static(b"blob")).await.unwrap();
+    let id = w.commit().await.unwrap();
+    let strays = [
+        "0-stray".to_owned(),
+        id.as_str().to_uppercase(),
+        "zz-stray".to_owned(),
+    ];
+    for name in &strays {
+        sdk.put_object()
+            .bucket(&settings.bucket)
+            .key(format!("{}/blobs/{name}", settings.prefix))
+            .body(bytes::Bytes::from_static(b"stray").into())
+            .send()
+            .await
+            .unwrap();
+    }
+    for page in [1, 10] {
+        let listed = store.list_page(None, page).await.unwrap();
+        assert_eq!(listed.iter().map(|b| &b.id).collect::<Vec<_>>(), vec![&id]);
+    }
+    for name in &strays {
+        sdk.delete_object()
+            .bucket(&settings.bucket)
+            .key(format!("{}/blobs/{name}", settings.prefix))
+            .send()
+            .await
+            .unwrap();
+    }
+}
+
 /// The skip rule itself: loud skip outside CI, failure inside it, and a half-set
 /// environment is always an error.
 #[test]
