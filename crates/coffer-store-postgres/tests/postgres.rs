@@ -9,5 +9,6 @@ mod postgres {
     pub mod harness;
     pub mod kms;
     pub mod listing;
+    pub mod resilience;
     pub mod schema;
 }

@@ -14,7 +14,11 @@ pub fn url() -> Option<String> {
             panic!("COFFER_TEST_POSTGRES_URL is unset and CI=true: the PostgreSQL tests must run")
         }
         _ => {
-            eprintln!(
+            // Straight to the process's stderr: the test harness captures `eprintln!` of
+            // passing tests, and a skip must be seen.
+            use std::io::Write;
+            let _ = writeln!(
+                std::io::stderr(),
                 "SKIPPED: COFFER_TEST_POSTGRES_URL is unset; the PostgreSQL backend was NOT tested"
             );
             None
@@ -84,6 +88,33 @@ impl Scratch {
         PostgresMetaStore::connect_with(&self.url, self.options())
             .await
             .expect("connect to the test database")
+    }
+
+    /// The one number `sql` (a query in this schema) answers.
+    pub fn count(&self, sql: &str) -> i64 {
+        let (url, schema, sql) = (self.url.clone(), self.schema.clone(), sql.to_owned());
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+                    .await
+                    .unwrap();
+                let conn = tokio::spawn(conn);
+                client
+                    .batch_execute(&format!("SET search_path = {schema}"))
+                    .await
+                    .unwrap();
+                let n: i64 = client.query_one(&sql, &[]).await.unwrap().get(0);
+                drop(client);
+                let _ = conn.await;
+                n
+            })
+        })
+        .join()
+        .unwrap()
     }
 
     /// Runs SQL in this schema.
