@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use coffer_store::{StoreError, StoreResult};
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use deadpool_postgres::{Hook, Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 /// How [`crate::PostgresMetaStore`] connects, beyond the URL.
@@ -71,16 +71,28 @@ fn session_options(existing: Option<&str>, schema: Option<&str>) -> String {
         options.push_str(&setting);
     };
     add("-c default_transaction_isolation=serializable".into());
-    // PostgreSQL's serializable isolation locks what a query reads: a sequential scan locks
-    // the whole table, so every concurrent writer of it conflicts with every other and
-    // most retry. The planner picks such scans for small tables (every table, early on);
-    // steering it to the indexes keeps read locks to the index pages actually visited.
-    // Every query here is written to be answered from an index.
-    add("-c enable_seqscan=off".into());
     if let Some(schema) = schema {
         add(format!("-c search_path={schema}"));
     }
     options
+}
+
+/// PostgreSQL's serializable isolation locks what a query reads: a sequential scan locks
+/// the whole table, so every concurrent writer of it conflicts with every other and most
+/// retry. The planner picks such scans for small tables (every table, early on); steering
+/// it to the indexes keeps read locks to the index pages actually visited (every query
+/// here is written to be answered from an index). Set after connecting, not in the startup
+/// options, because an engine without the setting (CockroachDB) would refuse the
+/// connection; there it is simply skipped.
+fn prefer_index_scans() -> Hook {
+    Hook::async_fn(|client, _| {
+        Box::pin(async move {
+            if let Err(e) = client.batch_execute("SET enable_seqscan = off").await {
+                tracing::debug!(error = %e, "the database has no enable_seqscan; skipped");
+            }
+            Ok(())
+        })
+    })
 }
 
 pub(crate) fn build_pool(url: &str, options: &ConnectOptions) -> StoreResult<Pool> {
@@ -122,6 +134,7 @@ pub(crate) fn build_pool(url: &str, options: &ConnectOptions) -> StoreResult<Poo
         .wait_timeout(Some(options.wait_timeout))
         .create_timeout(Some(options.wait_timeout))
         .recycle_timeout(Some(options.wait_timeout))
+        .post_create(prefer_index_scans())
         .build()
         .map_err(|e| StoreError::Database(format!("postgres pool: {e}")))
 }
@@ -134,12 +147,11 @@ mod tests {
     fn session_options_keep_the_urls_own_and_name_the_schema() {
         assert_eq!(
             session_options(None, None),
-            "-c default_transaction_isolation=serializable -c enable_seqscan=off"
+            "-c default_transaction_isolation=serializable"
         );
         assert_eq!(
             session_options(Some("-c work_mem=8MB"), Some("coffer_x")),
-            "-c work_mem=8MB -c default_transaction_isolation=serializable \
-             -c enable_seqscan=off -c search_path=coffer_x"
+            "-c work_mem=8MB -c default_transaction_isolation=serializable -c search_path=coffer_x"
         );
     }
 

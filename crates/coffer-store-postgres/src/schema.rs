@@ -174,11 +174,16 @@ async fn step(pool: &Pool) -> Attempt<bool> {
 }
 
 /// Two openers creating the same tables at once may also see each other's catalog rows
-/// (duplicate table or key) rather than a serialization failure: the same race, retried.
+/// (a duplicate table, type or catalog key) rather than a serialization failure: the same
+/// race, retried.
 fn racing_ddl(e: tokio_postgres::Error) -> Fail {
     use tokio_postgres::error::SqlState;
     match e.code() {
-        Some(c) if *c == SqlState::DUPLICATE_TABLE || *c == SqlState::UNIQUE_VIOLATION => {
+        Some(c)
+            if *c == SqlState::DUPLICATE_TABLE
+                || *c == SqlState::DUPLICATE_OBJECT
+                || *c == SqlState::UNIQUE_VIOLATION =>
+        {
             Fail::Retry(e.to_string())
         }
         _ => Fail::from(e),
