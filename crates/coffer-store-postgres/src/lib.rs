@@ -33,6 +33,7 @@ mod reseal;
 mod retry;
 mod schema;
 mod sql;
+mod tls;
 mod uploads;
 
 use std::collections::HashMap;
@@ -44,6 +45,7 @@ use tokio::runtime::{Handle, RuntimeFlavor};
 
 pub use pool::ConnectOptions;
 pub use schema::SCHEMA_VERSION;
+pub use tls::tls_trusting;
 
 use retry::{Attempt, retrying};
 

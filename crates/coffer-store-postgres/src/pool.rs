@@ -1,7 +1,6 @@
 //! The connection pool: how a URL becomes connections that are SERIALIZABLE by default, in
 //! the right schema, over TLS when the URL asks for it.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use coffer_store::{StoreError, StoreResult};
@@ -16,8 +15,10 @@ pub struct ConnectOptions {
     /// The schema to keep the tables in (the connection's `search_path`); `None` leaves the
     /// server's default (normally `public`). Must be a plain identifier.
     pub schema: Option<String>,
-    /// The TLS client configuration used when the URL's `sslmode` is `prefer` (the default)
-    /// or `require`; `None` trusts the system's root certificates.
+    /// The TLS client configuration, which verifies the server's certificate (see
+    /// [`crate::tls_trusting`] for a private CA). `None`: with `sslmode=require`, the
+    /// system's root certificates; with `prefer` (the default), TLS without verification,
+    /// as libpq does (see `tls`).
     pub tls: Option<rustls::ClientConfig>,
     /// How long a request waits for a free connection, or for a new one to open, before it
     /// is answered `Unavailable`.
@@ -33,19 +34,6 @@ impl Default for ConnectOptions {
             wait_timeout: Duration::from_secs(10),
         }
     }
-}
-
-/// A TLS configuration that trusts the system's roots (the same ring provider the rest of
-/// Coffer uses, named here so no process-wide default has to be installed first).
-fn system_roots_tls() -> StoreResult<rustls::ClientConfig> {
-    let mut roots = rustls::RootCertStore::empty();
-    // Certificates the system offers but rustls cannot parse are skipped, as browsers do.
-    let found = rustls_native_certs::load_native_certs();
-    roots.add_parsable_certificates(found.certs);
-    rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .map_err(|e| StoreError::Database(format!("TLS to postgres: {e}")))
-        .map(|b| b.with_root_certificates(roots).with_no_client_auth())
 }
 
 /// Whether `name` can go into `search_path` and DDL unquoted: nothing to escape, nothing to
@@ -114,10 +102,7 @@ pub(crate) fn build_pool(url: &str, options: &ConnectOptions) -> StoreResult<Poo
     if config.get_application_name().is_none() {
         config.application_name("coffer");
     }
-    let tls = match &options.tls {
-        Some(tls) => tls.clone(),
-        None => system_roots_tls()?,
-    };
+    let tls = crate::tls::client_config(config.get_ssl_mode(), options.tls.as_ref())?;
     let manager = Manager::from_config(
         config,
         MakeRustlsConnect::new(tls),

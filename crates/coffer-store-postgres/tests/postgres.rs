@@ -11,4 +11,5 @@ mod postgres {
     pub mod listing;
     pub mod resilience;
     pub mod schema;
+    pub mod tls;
 }
