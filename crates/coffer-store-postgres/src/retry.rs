@@ -9,10 +9,10 @@ use std::time::Duration;
 use coffer_store::StoreError;
 use tokio_postgres::error::SqlState;
 
-/// Attempts per call. Ten with the backoff below spans about a second and a half, far more
+/// Attempts per call. Sixteen with the backoff below span about three seconds, far more
 /// than the contention a key sees in practice; past it the caller gets `Unavailable`
 /// (503 SlowDown at the S3 layer), which clients retry themselves.
-const MAX_ATTEMPTS: u32 = 10;
+const MAX_ATTEMPTS: u32 = 16;
 /// First backoff; doubles each attempt, capped at [`MAX_BACKOFF`].
 const FIRST_BACKOFF: Duration = Duration::from_millis(2);
 const MAX_BACKOFF: Duration = Duration::from_millis(300);
@@ -55,8 +55,13 @@ impl From<deadpool_postgres::PoolError> for Fail {
 /// database being unreachable or going away (`Unavailable`), or anything else (`Database`).
 pub(crate) fn classify(e: &tokio_postgres::Error) -> Fail {
     let Some(code) = e.code() else {
-        // No SQLSTATE: the error is the connection's own (refused, reset, closed, TLS).
-        return Fail::Store(StoreError::Unavailable(format!("postgres: {e}")));
+        return Fail::Store(if is_connection_error(e) {
+            StoreError::Unavailable(format!("postgres: {e}"))
+        } else {
+            // A parameter or column of the wrong type, bad configuration: a bug or a
+            // misconfiguration, which a retry by the client would not cure.
+            StoreError::Database(format!("postgres: {e}"))
+        });
     };
     if *code == SqlState::T_R_SERIALIZATION_FAILURE || *code == SqlState::T_R_DEADLOCK_DETECTED {
         return Fail::Retry(describe(e));
@@ -68,6 +73,27 @@ pub(crate) fn classify(e: &tokio_postgres::Error) -> Fail {
         return Fail::Store(StoreError::Unavailable(format!("postgres: {e}")));
     }
     Fail::Store(StoreError::Database(format!("postgres: {}", describe(e))))
+}
+
+/// Whether an error without SQLSTATE is the connection's own (refused, reset, closed, TLS,
+/// timed out). tokio-postgres does not expose its error kinds, only their wording and an
+/// I/O source.
+fn is_connection_error(e: &tokio_postgres::Error) -> bool {
+    use std::error::Error as _;
+    if e.is_closed() || e.source().is_some_and(|s| s.is::<std::io::Error>()) {
+        return true;
+    }
+    let text = e.to_string();
+    [
+        "error connecting",
+        "error communicating",
+        "error performing TLS",
+        "timeout waiting",
+        "unexpected message",
+        "connection closed",
+    ]
+    .iter()
+    .any(|p| text.starts_with(p))
 }
 
 /// The server's message with its detail, which `Display` leaves out.
