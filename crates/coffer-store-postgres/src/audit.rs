@@ -3,10 +3,10 @@
 
 use coffer_store::{AuditStore, IndexCursor, IndexScan, IndexedRecord, KmsWrite, StoreResult};
 
-use crate::PostgresMetaStore;
 use crate::codec::to_i64;
 use crate::kms::apply_kms_writes;
 use crate::retry::{Attempt, retrying};
+use crate::{PostgresMetaStore, cached};
 
 /// Moves the anchor to (`$1`, `$2`) if `$1` is past the one kept, and `indexed_through` to
 /// `$3` if past; either may be NULL. The anchor only moves forward.
@@ -98,9 +98,13 @@ impl PostgresMetaStore {
         let txn = Self::serializable(&mut client).await?;
         apply_kms_writes(&txn, writes).await?;
         txn.execute(
-            "INSERT INTO coffer_audit_outbox (record_id, at_ns, record)
+            &cached(
+                &txn,
+                "INSERT INTO coffer_audit_outbox (record_id, at_ns, record)
              VALUES ($1::text, $2::int8, $3::bytea)
              ON CONFLICT (record_id, at_ns) DO UPDATE SET record = excluded.record",
+            )
+            .await?,
             &[&record_id, &at_ns, &record],
         )
         .await?;

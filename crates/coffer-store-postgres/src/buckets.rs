@@ -2,10 +2,10 @@
 
 use coffer_store::{BlobId, BucketRecord, StoreError};
 
-use crate::PostgresMetaStore;
 use crate::codec::{blob_ids, decode, encode};
 use crate::retry::{Attempt, Fail};
 use crate::sql::{freed, ref_ctes, verdict};
+use crate::{PostgresMetaStore, cached};
 
 /// Inserts bucket `$1` unless it exists; returns whether it did, and the existing record
 /// (read in the same snapshot) so the caller learns its owner.
@@ -94,7 +94,11 @@ impl PostgresMetaStore {
         let txn = Self::serializable(&mut client).await?;
         let row = txn
             .query_opt(
-                "SELECT record FROM coffer_buckets WHERE name = $1::text FOR UPDATE",
+                &cached(
+                    &txn,
+                    "SELECT record FROM coffer_buckets WHERE name = $1::text FOR UPDATE",
+                )
+                .await?,
                 &[&name],
             )
             .await?;
@@ -104,7 +108,11 @@ impl PostgresMetaStore {
         let mut record: BucketRecord = decode(row.get(0))?;
         change(&mut record);
         txn.execute(
-            "UPDATE coffer_buckets SET record = $2::bytea WHERE name = $1::text",
+            &cached(
+                &txn,
+                "UPDATE coffer_buckets SET record = $2::bytea WHERE name = $1::text",
+            )
+            .await?,
             &[&name, &encode(&record)?],
         )
         .await?;

@@ -9,9 +9,9 @@ use std::collections::HashMap;
 
 use coffer_store::{KeyStore, KmsWrite, StoreError, StoreResult};
 
-use crate::PostgresMetaStore;
 use crate::retry::{Attempt, retrying};
 use crate::sql::prefix_end;
+use crate::{PostgresMetaStore, cached};
 
 /// An unconditional write or delete (`$2` NULL): the next version either way.
 const PUT: &str = "INSERT INTO coffer_kms (id, version, record) VALUES ($1::text, 1, $2::bytea)
@@ -34,8 +34,12 @@ pub(crate) async fn apply_kms_writes(
     // Locked in id order, so two gateways changing the same records queue, not deadlock.
     let rows = txn
         .query(
-            "SELECT id, version, record IS NOT NULL FROM coffer_kms
+            &cached(
+                txn,
+                "SELECT id, version, record IS NOT NULL FROM coffer_kms
              WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE",
+            )
+            .await?,
             &[&ids],
         )
         .await?;
@@ -66,9 +70,13 @@ pub(crate) async fn apply_kms_writes(
         records.push(record);
     }
     txn.execute(
-        "INSERT INTO coffer_kms (id, version, record)
+        &cached(
+            txn,
+            "INSERT INTO coffer_kms (id, version, record)
          SELECT * FROM unnest($1::text[], $2::int8[], $3::bytea[])
          ON CONFLICT (id) DO UPDATE SET version = excluded.version, record = excluded.record",
+        )
+        .await?,
         &[&out_ids, &versions, &records],
     )
     .await?;

@@ -56,6 +56,15 @@ pub struct PostgresMetaStore {
     runtime: Handle,
 }
 
+/// A statement prepared once per connection (the pool's cache), so running it again costs
+/// one round trip rather than a parse and an execute.
+async fn cached(
+    txn: &deadpool_postgres::Transaction<'_>,
+    sql: &str,
+) -> Attempt<tokio_postgres::Statement> {
+    Ok(txn.prepare_cached(sql).await?)
+}
+
 impl PostgresMetaStore {
     /// Connects to `url` (`postgres://user:password@host:port/db?sslmode=…`), brings the
     /// schema up to date, and keeps a pool of connections. TLS (rustls, the system's

@@ -8,9 +8,9 @@
 
 use coffer_store::{EncryptionRecord, ObjectRecord, StoreError, Tags, UploadRecord};
 
-use crate::PostgresMetaStore;
 use crate::codec::{decode, encode, master_version};
 use crate::retry::Attempt;
+use crate::{PostgresMetaStore, cached};
 
 /// Counts the records that still need a master-key version below `$1` and, if none does,
 /// raises the floor to `$1` (never lowers it); one statement.
@@ -35,7 +35,10 @@ async fn refuse_retired(
         return Ok(());
     };
     let row = txn
-        .query_opt("SELECT floor FROM coffer_master_floor", &[])
+        .query_opt(
+            &cached(txn, "SELECT floor FROM coffer_master_floor").await?,
+            &[],
+        )
         .await?;
     match row.map(|r| r.get::<_, i64>(0)) {
         Some(floor) if needed < floor => Err(StoreError::MasterKeyRetired.into()),
@@ -54,8 +57,12 @@ impl PostgresMetaStore {
         let txn = Self::serializable(&mut client).await?;
         let row = txn
             .query_opt(
-                "SELECT record FROM coffer_objects WHERE bucket = $1::text AND key = $2::text
+                &cached(
+                    &txn,
+                    "SELECT record FROM coffer_objects WHERE bucket = $1::text AND key = $2::text
                  FOR UPDATE",
+                )
+                .await?,
                 &[&bucket, &key],
             )
             .await?;
@@ -65,8 +72,12 @@ impl PostgresMetaStore {
         let mut record: ObjectRecord = decode(row.get(0))?;
         record.tags = tags.clone();
         txn.execute(
-            "UPDATE coffer_objects SET record = $3::bytea
+            &cached(
+                &txn,
+                "UPDATE coffer_objects SET record = $3::bytea
              WHERE bucket = $1::text AND key = $2::text",
+            )
+            .await?,
             &[&bucket, &key, &encode(&record)?],
         )
         .await?;
@@ -86,8 +97,12 @@ impl PostgresMetaStore {
         refuse_retired(&txn, encryption).await?;
         let row = txn
             .query_opt(
-                "SELECT record FROM coffer_objects WHERE bucket = $1::text AND key = $2::text
+                &cached(
+                    &txn,
+                    "SELECT record FROM coffer_objects WHERE bucket = $1::text AND key = $2::text
                  FOR UPDATE",
+                )
+                .await?,
                 &[&bucket, &key],
             )
             .await?;
@@ -100,8 +115,12 @@ impl PostgresMetaStore {
         }
         record.encryption = Some(encryption.clone());
         txn.execute(
-            "UPDATE coffer_objects SET record = $3::bytea, master_version = $4::int8
+            &cached(
+                &txn,
+                "UPDATE coffer_objects SET record = $3::bytea, master_version = $4::int8
              WHERE bucket = $1::text AND key = $2::text",
+            )
+            .await?,
             &[
                 &bucket,
                 &key,
@@ -125,7 +144,11 @@ impl PostgresMetaStore {
         refuse_retired(&txn, encryption).await?;
         let row = txn
             .query_opt(
-                "SELECT record FROM coffer_uploads WHERE upload_id = $1::text FOR UPDATE",
+                &cached(
+                    &txn,
+                    "SELECT record FROM coffer_uploads WHERE upload_id = $1::text FOR UPDATE",
+                )
+                .await?,
                 &[&upload_id],
             )
             .await?;
@@ -138,8 +161,12 @@ impl PostgresMetaStore {
         }
         record.template.encryption = Some(encryption.clone());
         txn.execute(
-            "UPDATE coffer_uploads SET record = $2::bytea, master_version = $3::int8
+            &cached(
+                &txn,
+                "UPDATE coffer_uploads SET record = $2::bytea, master_version = $3::int8
              WHERE upload_id = $1::text",
+            )
+            .await?,
             &[
                 &upload_id,
                 &encode(&record)?,

@@ -10,6 +10,7 @@ mod postgres {
     pub mod kms;
     pub mod listing;
     pub mod resilience;
+    pub mod round_trips;
     pub mod schema;
     pub mod tls;
 }
