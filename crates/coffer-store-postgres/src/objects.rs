@@ -19,9 +19,11 @@ use crate::sql::{condition, condition_checks, freed, master_check, ref_ctes, ver
 /// locks the index page it visits, and concurrent writers of nearby keys (one page of a
 /// small bucket, or of keys sharing a prefix) would then refuse each other in turn. An
 /// upsert takes no such lock; it returns the replaced record's blobs by saving them in
-/// `prev_blobs` as it updates the row. `If-None-Match` is the same upsert that declines to
-/// update; `If-Match` an `UPDATE … WHERE etag = $8`. Only a refused `If-Match` reads, to
-/// tell `NoSuchKey` from `PreconditionFailed`.
+/// `prev_blobs` as it updates the row. `If-None-Match` is the same upsert declining to
+/// update; `If-Match` the upsert updating only `WHERE etag = $8`, and inserting only if a
+/// row exists (so never). Only `If-Match` reads, to tell `NoSuchKey` from
+/// `PreconditionFailed`. One modification of the table per statement, as CockroachDB
+/// requires by default.
 const PUT: &str = concat!(
     "WITH
     verdict AS (SELECT CASE
@@ -32,24 +34,17 @@ const PUT: &str = concat!(
         WHEN $11::text[] IS NOT NULL AND (SELECT blobs FROM coffer_objects
             WHERE bucket = $9::text AND key = $10::text) IS DISTINCT FROM $11 THEN 3
         ELSE 0 END AS v),
-    upserted AS (
+    written AS (
         INSERT INTO coffer_objects (bucket, key, etag, master_version, blobs, record)
         SELECT $1, $2::text, $4::text, $5, $6::text[], $3::bytea FROM verdict
-        WHERE v = 0 AND $7::int4 <> 2
+        WHERE v = 0 AND ($7::int4 <> 2
+            OR EXISTS (SELECT 1 FROM coffer_objects WHERE bucket = $1 AND key = $2))
         ON CONFLICT (bucket, key) DO UPDATE SET etag = excluded.etag,
             master_version = excluded.master_version, blobs = excluded.blobs,
             record = excluded.record, prev_blobs = coffer_objects.blobs
-        WHERE $7 = 0
+        WHERE $7 = 0 OR ($7 = 2 AND coffer_objects.etag = $8::text)
         RETURNING prev_blobs
     ),
-    matched AS (
-        UPDATE coffer_objects SET etag = $4, master_version = $5, blobs = $6, record = $3,
-            prev_blobs = blobs
-        WHERE bucket = $1 AND key = $2 AND etag = $8::text AND $7 = 2
-            AND (SELECT v FROM verdict) = 0
-        RETURNING prev_blobs
-    ),
-    written AS (SELECT prev_blobs FROM upserted UNION ALL SELECT prev_blobs FROM matched),
     delta AS (
         SELECT blob, sum(d)::int8 AS d FROM (
             SELECT unnest($6) AS blob, 1 AS d FROM written

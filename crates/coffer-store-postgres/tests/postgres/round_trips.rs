@@ -24,10 +24,15 @@ async fn counting_proxy(target: String, sends: Arc<AtomicUsize>) -> String {
             tokio::spawn(async move {
                 let mut buf = vec![0u8; 1 << 16];
                 while let Ok(n) = cr.read(&mut buf).await {
-                    if n == 0 || sw.write_all(&buf[..n]).await.is_err() {
+                    if n == 0 {
                         break;
                     }
+                    // Counted before it is forwarded: the answer, and the caller's next
+                    // step, cannot come before the count.
                     sends.fetch_add(1, Ordering::SeqCst);
+                    if sw.write_all(&buf[..n]).await.is_err() {
+                        break;
+                    }
                 }
             });
             tokio::spawn(async move {
