@@ -389,7 +389,9 @@ pub(super) fn deleting_several_objects_reports_each_key(fresh: &dyn Fn() -> Fres
 }
 
 pub(super) fn kms_records_and_settings_read_back_in_id_order(fresh: &dyn Fn() -> FreshMeta) {
-    let s = SyncMeta::new(fresh().handles[0].clone());
+    // Bound, not a temporary: the store's backing (a scratch schema, say) lives for the case.
+    let f = fresh();
+    let s = SyncMeta::new(f.handles[0].clone());
     for id in ["key/2", "alias/x", "key/1"] {
         s.put_kms_key(id, id.as_bytes()).unwrap();
     }

@@ -1,0 +1,289 @@
+//! [`AuditStore`]: the outbox that commits a KMS change with its audit record, the chain's
+//! anchor, and the lookup index (records by chain position, one row per term).
+
+use coffer_store::{AuditStore, IndexCursor, IndexScan, IndexedRecord, KmsWrite, StoreResult};
+
+use crate::codec::to_i64;
+use crate::kms::apply_kms_writes;
+use crate::retry::{Attempt, retrying};
+use crate::{PostgresMetaStore, cached};
+
+/// Moves the anchor to (`$1`, `$2`) if `$1` is past the one kept, and `indexed_through` to
+/// `$3` if past; either may be NULL. The anchor only moves forward.
+macro_rules! advance {
+    ($seq:literal, $anchor:literal, $through:literal) => {
+        concat!(
+            "INSERT INTO coffer_audit_state AS s (only_row, anchor, anchor_seq, indexed_through)
+            VALUES (true, CASE WHEN ",
+            $seq,
+            "::int8 > 0 THEN ",
+            $anchor,
+            "::bytea END,
+                    CASE WHEN ",
+            $seq,
+            " > 0 THEN ",
+            $seq,
+            " ELSE 0 END,
+                    greatest(coalesce(",
+            $through,
+            "::int8, 0), 0))
+            ON CONFLICT (only_row) DO UPDATE SET
+                anchor = CASE WHEN ",
+            $seq,
+            " > s.anchor_seq THEN ",
+            $anchor,
+            " ELSE s.anchor END,
+                anchor_seq = greatest(s.anchor_seq, coalesce(",
+            $seq,
+            ", 0)),
+                indexed_through = greatest(s.indexed_through, coalesce(",
+            $through,
+            ", 0))"
+        )
+    };
+}
+
+const ADVANCE: &str = advance!("$1", "$2", "$3");
+
+/// Stores the records and their terms and moves the state (`$6`..`$8` as `$1`..`$3` of
+/// [`ADVANCE`]), in one statement: one commit.
+const INDEX: &str = concat!(
+    "WITH
+    bodies AS (
+        INSERT INTO coffer_audit_records (seq, record)
+        SELECT * FROM unnest($1::int8[], $2::bytea[])
+        ON CONFLICT (seq) DO UPDATE SET record = excluded.record
+    ),
+    terms AS (
+        INSERT INTO coffer_audit_terms (term, time, seq)
+        SELECT * FROM unnest($3::text[], $4::text[], $5::int8[])
+        ON CONFLICT DO NOTHING
+    ),
+    state AS (",
+    advance!("$6", "$7", "$8"),
+    ")
+    SELECT 1"
+);
+
+/// Newest first within [`$2`, `$3`] and before (`$4`, `$5`), up to `$6` rows of term `$1`.
+const SCAN: &str = "SELECT t.time, t.seq, r.record FROM coffer_audit_terms t
+    LEFT JOIN coffer_audit_records r ON r.seq = t.seq
+    WHERE t.term = $1::text
+      AND ($2::text IS NULL OR t.time >= $2)
+      AND ($3::text IS NULL OR t.time <= $3)
+      AND ($4::text IS NULL OR (t.time, t.seq) < ($4, $5::int8))
+    ORDER BY t.time DESC, t.seq DESC
+    LIMIT $6::int8";
+
+/// PostgreSQL text holds no NUL; the embedded index drops them from terms too.
+fn without_nul(s: &str) -> String {
+    s.replace('\0', "")
+}
+
+fn outbox_time() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+}
+
+impl PostgresMetaStore {
+    async fn commit_kms_change_once(
+        &self,
+        writes: &[KmsWrite],
+        record_id: &str,
+        record: &[u8],
+        at_ns: i64,
+    ) -> Attempt<()> {
+        let mut client = self.client().await?;
+        let txn = Self::serializable(&mut client).await?;
+        apply_kms_writes(&txn, writes).await?;
+        txn.execute(
+            &cached(
+                &txn,
+                "INSERT INTO coffer_audit_outbox (record_id, at_ns, record)
+             VALUES ($1::text, $2::int8, $3::bytea)
+             ON CONFLICT (record_id, at_ns) DO UPDATE SET record = excluded.record",
+            )
+            .await?,
+            &[&record_id, &at_ns, &record],
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
+    async fn advance_once(
+        &self,
+        anchor: Option<(i64, &[u8])>,
+        indexed_through: Option<i64>,
+    ) -> Attempt<()> {
+        let (seq, bytes) = anchor.unzip();
+        let client = self.client().await?;
+        let stmt = client.prepare_cached(ADVANCE).await?;
+        client
+            .execute(&stmt, &[&seq, &bytes, &indexed_through])
+            .await?;
+        Ok(())
+    }
+
+    async fn index_once(
+        &self,
+        records: &[IndexedRecord],
+        anchor: Option<(i64, &[u8])>,
+        newest: i64,
+    ) -> Attempt<()> {
+        let (mut seqs, mut bodies) = (Vec::new(), Vec::new());
+        let (mut terms, mut times, mut term_seqs) = (Vec::new(), Vec::new(), Vec::new());
+        for r in records {
+            let seq = to_i64(r.seq)?;
+            seqs.push(seq);
+            bodies.push(r.record.as_slice());
+            for term in &r.terms {
+                terms.push(without_nul(term));
+                times.push(without_nul(&r.time));
+                term_seqs.push(seq);
+            }
+        }
+        let (anchor_seq, anchor) = anchor.unzip();
+        let client = self.client().await?;
+        let stmt = client.prepare_cached(INDEX).await?;
+        client
+            .execute(
+                &stmt,
+                &[
+                    &seqs,
+                    &bodies,
+                    &terms,
+                    &times,
+                    &term_seqs,
+                    &anchor_seq,
+                    &anchor,
+                    &Some(newest),
+                ],
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn audit_state_once(&self) -> Attempt<(Option<Vec<u8>>, u64)> {
+        let client = self.client().await?;
+        let row = client
+            .query_opt(
+                "SELECT anchor, indexed_through FROM coffer_audit_state",
+                &[],
+            )
+            .await?;
+        Ok(row.map_or((None, 0), |r| {
+            (r.get(0), u64::try_from(r.get::<_, i64>(1)).unwrap_or(0))
+        }))
+    }
+
+    async fn scan_once(&self, scan: &IndexScan<'_>) -> Attempt<Vec<(IndexCursor, Vec<u8>)>> {
+        let (before_time, before_seq) = match scan.before {
+            Some((time, seq)) => (Some(without_nul(time)), Some(to_i64(*seq)?)),
+            None => (None, None),
+        };
+        let client = self.client().await?;
+        let stmt = client.prepare_cached(SCAN).await?;
+        let rows = client
+            .query(
+                &stmt,
+                &[
+                    &without_nul(scan.term),
+                    &scan.from,
+                    &scan.to,
+                    &before_time,
+                    &before_seq,
+                    &to_i64(scan.limit)?,
+                ],
+            )
+            .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            let seq: i64 = r.get(1);
+            let Some(body) = r.get::<_, Option<Vec<u8>>>(2) else {
+                return Err(coffer_store::StoreError::Corrupt(format!(
+                    "the audit index names record {seq} but does not hold it"
+                ))
+                .into());
+            };
+            out.push(((r.get(0), u64::try_from(seq).unwrap_or(0)), body));
+        }
+        Ok(out)
+    }
+}
+
+impl AuditStore for PostgresMetaStore {
+    fn commit_kms_change(
+        &self,
+        writes: Vec<KmsWrite>,
+        record_id: &str,
+        record: &[u8],
+    ) -> StoreResult<()> {
+        // Fixed before the first attempt, so a retried commit keeps its place in the order.
+        let at_ns = outbox_time();
+        self.block(retrying(|| {
+            self.commit_kms_change_once(&writes, record_id, record, at_ns)
+        }))
+    }
+
+    fn save_audit_anchor(&self, seq: u64, anchor: &[u8]) -> StoreResult<()> {
+        let seq = to_i64(seq)?;
+        self.block(retrying(|| self.advance_once(Some((seq, anchor)), None)))
+    }
+
+    fn audit_anchor(&self) -> StoreResult<Option<Vec<u8>>> {
+        Ok(self.block(retrying(|| self.audit_state_once()))?.0)
+    }
+
+    fn audit_outbox(&self) -> StoreResult<Vec<(String, Vec<u8>)>> {
+        self.block(retrying(|| async {
+            let client = self.client().await?;
+            let rows = client
+                .query(
+                    "SELECT record_id, record FROM coffer_audit_outbox
+                     ORDER BY at_ns, record_id",
+                    &[],
+                )
+                .await?;
+            Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+        }))
+    }
+
+    fn clear_audit_outbox(&self, record_id: &str) -> StoreResult<()> {
+        self.block(retrying(|| async {
+            let client = self.client().await?;
+            client
+                .execute(
+                    "DELETE FROM coffer_audit_outbox WHERE record_id = $1::text",
+                    &[&record_id],
+                )
+                .await?;
+            Ok(())
+        }))
+    }
+
+    fn index_audit_records(
+        &self,
+        records: Vec<IndexedRecord>,
+        anchor: Option<(u64, Vec<u8>)>,
+    ) -> StoreResult<()> {
+        let Some(newest) = records.iter().map(|r| r.seq).max() else {
+            return Ok(());
+        };
+        let newest = to_i64(newest)?;
+        let anchor = match &anchor {
+            Some((seq, bytes)) => Some((to_i64(*seq)?, bytes.as_slice())),
+            None => None,
+        };
+        self.block(retrying(|| self.index_once(&records, anchor, newest)))
+    }
+
+    fn audit_indexed_through(&self) -> StoreResult<u64> {
+        Ok(self.block(retrying(|| self.audit_state_once()))?.1)
+    }
+
+    fn scan_audit_index(&self, scan: &IndexScan<'_>) -> StoreResult<Vec<(IndexCursor, Vec<u8>)>> {
+        self.block(retrying(|| self.scan_once(scan)))
+    }
+}

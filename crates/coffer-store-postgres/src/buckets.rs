@@ -1,0 +1,130 @@
+//! Bucket records.
+
+use coffer_store::{BlobId, BucketRecord, StoreError};
+
+use crate::codec::{blob_ids, decode, encode};
+use crate::retry::{Attempt, Fail};
+use crate::sql::{freed, ref_ctes, verdict};
+use crate::{PostgresMetaStore, cached};
+
+/// Inserts bucket `$1` unless it exists; returns whether it did, and the existing record
+/// (read in the same snapshot) so the caller learns its owner.
+const CREATE: &str = "WITH stored AS (
+        INSERT INTO coffer_buckets (name, record) VALUES ($1::text, $2::bytea)
+        ON CONFLICT (name) DO NOTHING RETURNING 1
+    )
+    SELECT EXISTS (SELECT 1 FROM stored),
+           (SELECT record FROM coffer_buckets WHERE name = $1)";
+
+/// Deletes bucket `$1` if it holds no object, with its uploads and their parts.
+const DELETE: &str = concat!(
+    "WITH
+    verdict AS (SELECT CASE
+        WHEN NOT EXISTS (SELECT 1 FROM coffer_buckets WHERE name = $1::text) THEN 1
+        WHEN EXISTS (SELECT 1 FROM coffer_objects WHERE bucket = $1) THEN 8
+        ELSE 0 END AS v),
+    uploads AS (
+        DELETE FROM coffer_uploads WHERE bucket = $1 AND (SELECT v FROM verdict) = 0
+        RETURNING upload_id
+    ),
+    parts AS (
+        DELETE FROM coffer_parts WHERE upload_id IN (SELECT upload_id FROM uploads)
+        RETURNING blob
+    ),
+    bucket_gone AS (
+        DELETE FROM coffer_buckets WHERE name = $1 AND (SELECT v FROM verdict) = 0
+    ),
+    delta AS (SELECT blob, -count(*) AS d FROM parts GROUP BY blob),",
+    ref_ctes!(),
+    "SELECT (SELECT v FROM verdict), ",
+    freed!()
+);
+
+impl PostgresMetaStore {
+    pub(crate) async fn create_bucket_once(&self, bucket: &BucketRecord) -> Attempt<()> {
+        let record = encode(bucket)?;
+        let client = self.client().await?;
+        let stmt = client.prepare_cached(CREATE).await?;
+        let row = client.query_one(&stmt, &[&bucket.name, &record]).await?;
+        if row.get::<_, bool>(0) {
+            return Ok(());
+        }
+        let existing: Option<&[u8]> = row.get(1);
+        let existing: BucketRecord = match existing {
+            Some(bytes) => decode(bytes)?,
+            // Inserted by a transaction our snapshot cannot see (PostgreSQL refuses ours
+            // with 40001 then; a database that did not would land here): run again.
+            None => return Err(Fail::Retry("bucket created concurrently".into())),
+        };
+        Err(StoreError::BucketExists {
+            owner: existing.owner,
+        }
+        .into())
+    }
+
+    pub(crate) async fn get_bucket_once(&self, name: &str) -> Attempt<Option<BucketRecord>> {
+        let client = self.client().await?;
+        let stmt = client
+            .prepare_cached("SELECT record FROM coffer_buckets WHERE name = $1::text")
+            .await?;
+        let row = client.query_opt(&stmt, &[&name]).await?;
+        Ok(row.map(|r| decode(r.get(0))).transpose()?)
+    }
+
+    pub(crate) async fn list_buckets_once(&self) -> Attempt<Vec<BucketRecord>> {
+        let client = self.client().await?;
+        let stmt = client
+            .prepare_cached("SELECT record FROM coffer_buckets ORDER BY name")
+            .await?;
+        let rows = client.query(&stmt, &[]).await?;
+        Ok(rows
+            .iter()
+            .map(|r| decode(r.get(0)))
+            .collect::<Result<_, _>>()?)
+    }
+
+    /// Changes one bucket's record: read, change, write back in one transaction
+    /// (`NoSuchBucket` if it is gone). Configuration changes are rare; clarity wins here.
+    pub(crate) async fn update_bucket_once(
+        &self,
+        name: &str,
+        change: &(dyn Fn(&mut BucketRecord) + Send + Sync),
+    ) -> Attempt<()> {
+        let mut client = self.client().await?;
+        let txn = Self::serializable(&mut client).await?;
+        let row = txn
+            .query_opt(
+                &cached(
+                    &txn,
+                    "SELECT record FROM coffer_buckets WHERE name = $1::text FOR UPDATE",
+                )
+                .await?,
+                &[&name],
+            )
+            .await?;
+        let Some(row) = row else {
+            return Err(StoreError::NoSuchBucket.into());
+        };
+        let mut record: BucketRecord = decode(row.get(0))?;
+        change(&mut record);
+        txn.execute(
+            &cached(
+                &txn,
+                "UPDATE coffer_buckets SET record = $2::bytea WHERE name = $1::text",
+            )
+            .await?,
+            &[&name, &encode(&record)?],
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
+    pub(crate) async fn delete_bucket_once(&self, name: &str) -> Attempt<Vec<BlobId>> {
+        let client = self.client().await?;
+        let stmt = client.prepare_cached(DELETE).await?;
+        let row = client.query_one(&stmt, &[&name]).await?;
+        verdict(row.get(0))?;
+        Ok(blob_ids(row.get(1))?)
+    }
+}

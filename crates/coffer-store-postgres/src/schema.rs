@@ -1,0 +1,210 @@
+//! The schema and its migrations, applied when a store opens.
+//!
+//! `coffer_schema` holds one row: the version of the schema the tables are at. Opening
+//! applies each migration above it, each in its own transaction together with the version
+//! bump, so a crash leaves the schema at one version or the next. A schema newer than this
+//! binary knows is refused: an older gateway must not write records a newer one reads
+//! differently.
+//!
+//! Written for PostgreSQL and for the databases that speak its protocol (CockroachDB,
+//! YugabyteDB): no sequences or serial keys (no key grows monotonically, so no range of a
+//! distributed table is hot), no advisory locks, no LISTEN/NOTIFY.
+//!
+//! Every record is stored as `bytea` holding the very serde JSON the embedded backend
+//! writes, so that `coffer admin migrate` can copy records verbatim; beside it, the columns
+//! that queries need (an object's ETag, blobs and SSE-S3 master-key version). Keys that are
+//! listed in order are `text COLLATE "C"`: compared byte by byte, as S3 lists, whatever the
+//! database's locale.
+
+use coffer_store::{StoreError, StoreResult};
+use deadpool_postgres::Pool;
+
+use crate::retry::{Attempt, Fail, retrying};
+
+/// Migration `i` brings the schema from version `i` to `i + 1`.
+const MIGRATIONS: &[&str] = &[
+    // 1: everything the embedded store holds.
+    r#"
+    CREATE TABLE coffer_buckets (
+        name text COLLATE "C" PRIMARY KEY,
+        record bytea NOT NULL
+    );
+    CREATE TABLE coffer_objects (
+        bucket text COLLATE "C" NOT NULL,
+        key text COLLATE "C" NOT NULL,
+        etag text NOT NULL,
+        -- The SSE-S3 master-key version the data key is sealed under (NULL: none).
+        master_version bigint,
+        -- The blobs the record names, in order, for reference counting in SQL.
+        blobs text[] NOT NULL,
+        record bytea NOT NULL,
+        -- The blobs of the record this one replaced, set by the upsert that replaced it, so
+        -- that it can return them without first reading the row (see `objects`).
+        prev_blobs text[],
+        PRIMARY KEY (bucket, key)
+    );
+    CREATE INDEX coffer_objects_master_version ON coffer_objects (master_version)
+        WHERE master_version IS NOT NULL;
+    CREATE TABLE coffer_uploads (
+        upload_id text COLLATE "C" PRIMARY KEY,
+        bucket text COLLATE "C" NOT NULL,
+        key text COLLATE "C" NOT NULL,
+        master_version bigint,
+        record bytea NOT NULL
+    );
+    CREATE INDEX coffer_uploads_by_bucket ON coffer_uploads (bucket, key, upload_id);
+    CREATE TABLE coffer_parts (
+        upload_id text COLLATE "C" NOT NULL,
+        number bigint NOT NULL,
+        blob text NOT NULL,
+        record bytea NOT NULL,
+        -- The blob of the part this one replaced, as `prev_blobs` of objects.
+        prev_blob text,
+        PRIMARY KEY (upload_id, number)
+    );
+    -- How many records (objects and parts) name each blob; a blob is freed when its count
+    -- reaches zero. Counts change by relative upserts, which read nothing, so a row may stay
+    -- at zero until garbage collection prunes it (`drop_stale_blob_intents`).
+    CREATE TABLE coffer_blob_refs (
+        blob text COLLATE "C" PRIMARY KEY,
+        n bigint NOT NULL
+    );
+    CREATE INDEX coffer_blob_refs_unreferenced ON coffer_blob_refs (blob) WHERE n <= 0;
+    CREATE TABLE coffer_blob_intents (
+        blob text COLLATE "C" PRIMARY KEY,
+        at_ms bigint NOT NULL
+    );
+    CREATE INDEX coffer_blob_intents_at ON coffer_blob_intents (at_ms);
+    CREATE TABLE coffer_completed_uploads (
+        upload_id text COLLATE "C" PRIMARY KEY,
+        completed_ms bigint NOT NULL,
+        record bytea NOT NULL
+    );
+    CREATE INDEX coffer_completed_uploads_at ON coffer_completed_uploads (completed_ms);
+    -- SSE-S3 master-key versions below `floor` are retired.
+    CREATE TABLE coffer_master_floor (
+        only_row boolean PRIMARY KEY DEFAULT true CHECK (only_row),
+        floor bigint NOT NULL
+    );
+    -- KMS records by id, each with the last version it was given. A deleted record keeps its
+    -- row (record NULL) so that its version never repeats.
+    CREATE TABLE coffer_kms (
+        id text COLLATE "C" PRIMARY KEY,
+        version bigint NOT NULL,
+        record bytea
+    );
+    CREATE TABLE coffer_settings (
+        name text COLLATE "C" PRIMARY KEY,
+        value bytea NOT NULL
+    );
+    -- Audit records committed with a KMS change, until the trail holds them.
+    CREATE TABLE coffer_audit_outbox (
+        record_id text COLLATE "C" NOT NULL,
+        at_ns bigint NOT NULL,
+        record bytea NOT NULL,
+        PRIMARY KEY (record_id, at_ns)
+    );
+    CREATE INDEX coffer_audit_outbox_order ON coffer_audit_outbox (at_ns, record_id);
+    -- The chain's anchor and how far the index reaches.
+    CREATE TABLE coffer_audit_state (
+        only_row boolean PRIMARY KEY DEFAULT true CHECK (only_row),
+        anchor bytea,
+        anchor_seq bigint NOT NULL,
+        indexed_through bigint NOT NULL
+    );
+    -- The index: each record by its chain position (given by the audit layer), and one row
+    -- per term it is found by.
+    CREATE TABLE coffer_audit_records (
+        seq bigint PRIMARY KEY,
+        record bytea NOT NULL
+    );
+    CREATE TABLE coffer_audit_terms (
+        term text COLLATE "C" NOT NULL,
+        time text COLLATE "C" NOT NULL,
+        seq bigint NOT NULL,
+        PRIMARY KEY (term, time, seq)
+    );
+    "#,
+];
+
+/// The schema version this binary writes and reads.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+async fn current_version(client: &deadpool_postgres::Transaction<'_>) -> Attempt<i64> {
+    let row = client
+        .query_opt("SELECT version FROM coffer_schema WHERE only_row", &[])
+        .await?;
+    Ok(row.map_or(0, |r| r.get(0)))
+}
+
+/// One step: the next migration and the version bump in one transaction. Two gateways
+/// starting at once both try it; the database lets one commit and refuses the other, which
+/// then finds the step done.
+async fn step(pool: &Pool) -> Attempt<bool> {
+    let mut client = pool.get().await?;
+    let txn = client
+        .build_transaction()
+        .isolation_level(tokio_postgres::IsolationLevel::Serializable)
+        .start()
+        .await?;
+    let version = current_version(&txn).await?;
+    if version > SCHEMA_VERSION {
+        return Err(Fail::Store(StoreError::Database(format!(
+            "the postgres schema is at version {version}, newer than this binary's \
+             {SCHEMA_VERSION}: run the newer Coffer, or restore a matching backup"
+        ))));
+    }
+    let Some(migration) = usize::try_from(version)
+        .ok()
+        .and_then(|v| MIGRATIONS.get(v))
+    else {
+        return Ok(false);
+    };
+    txn.batch_execute(migration).await.map_err(racing_ddl)?;
+    txn.execute(
+        "INSERT INTO coffer_schema (only_row, version) VALUES (true, $1::int8)
+         ON CONFLICT (only_row) DO UPDATE SET version = excluded.version",
+        &[&(version + 1)],
+    )
+    .await
+    .map_err(racing_ddl)?;
+    txn.commit().await.map_err(racing_ddl)?;
+    tracing::info!(version = version + 1, "postgres schema migrated");
+    Ok(true)
+}
+
+/// Two openers creating the same tables at once may also see each other's catalog rows
+/// (a duplicate table, type or catalog key) rather than a serialization failure: the same
+/// race, retried.
+fn racing_ddl(e: tokio_postgres::Error) -> Fail {
+    use tokio_postgres::error::SqlState;
+    match e.code() {
+        Some(c)
+            if *c == SqlState::DUPLICATE_TABLE
+                || *c == SqlState::DUPLICATE_OBJECT
+                || *c == SqlState::UNIQUE_VIOLATION =>
+        {
+            Fail::Retry(e.to_string())
+        }
+        _ => Fail::from(e),
+    }
+}
+
+/// Brings the schema to [`SCHEMA_VERSION`], or refuses one that is newer.
+pub(crate) async fn migrate(pool: &Pool) -> StoreResult<()> {
+    retrying(|| async {
+        let client = pool.get().await?;
+        client
+            .batch_execute(
+                "CREATE TABLE IF NOT EXISTS coffer_schema (
+                     only_row boolean PRIMARY KEY DEFAULT true CHECK (only_row),
+                     version bigint NOT NULL
+                 )",
+            )
+            .await
+            .map_err(racing_ddl)
+    })
+    .await?;
+    while retrying(|| step(pool)).await? {}
+    Ok(())
+}

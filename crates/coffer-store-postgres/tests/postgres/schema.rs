@@ -1,0 +1,85 @@
+//! Migrations run on open, race safely, and refuse a schema newer than the binary.
+
+use coffer_store::StoreError;
+use coffer_store_postgres::{ConnectOptions, PostgresMetaStore, SCHEMA_VERSION};
+
+use crate::postgres::harness::{Scratch, runtime, url};
+
+#[test]
+fn gateways_opening_at_once_migrate_once_and_a_newer_schema_is_refused() {
+    let Some(url) = url() else { return };
+    let scratch = Scratch::new(&url);
+    let rt = runtime();
+    let opened: Vec<_> = rt.block_on(async {
+        let opens: Vec<_> = (0..4)
+            .map(|_| {
+                let (url, options) = (scratch.url.clone(), scratch.options());
+                tokio::spawn(async move { PostgresMetaStore::connect_with(&url, options).await })
+            })
+            .collect();
+        let mut out = Vec::new();
+        for o in opens {
+            out.push(o.await.unwrap());
+        }
+        out
+    });
+    for store in &opened {
+        let store = store.as_ref().expect("every opener succeeds");
+        assert_eq!(rt.block_on(store.schema_version()).unwrap(), SCHEMA_VERSION);
+    }
+    scratch.sql(&format!(
+        "UPDATE coffer_schema SET version = {}",
+        SCHEMA_VERSION + 1
+    ));
+    let refused = rt.block_on(PostgresMetaStore::connect_with(
+        &scratch.url,
+        scratch.options(),
+    ));
+    let Err(StoreError::Database(why)) = refused else {
+        panic!("a newer schema must be refused");
+    };
+    assert!(why.contains("newer than this binary"), "{why}");
+}
+
+#[test]
+fn an_unreachable_database_is_unavailable_and_tls_is_attempted_when_required() {
+    let Some(url) = url() else { return };
+    let rt = runtime();
+    // Nothing listens on port 1.
+    let down = rt.block_on(PostgresMetaStore::connect_with(
+        "postgres://coffer@127.0.0.1:1/coffer?connect_timeout=2",
+        ConnectOptions::default(),
+    ));
+    assert!(
+        matches!(down, Err(StoreError::Unavailable(_))),
+        "{:?}",
+        down.err()
+    );
+    // `sslmode=require` goes through rustls: against a server without TLS (the loopback
+    // test server) or whose certificate the system does not trust, it fails rather than
+    // falling back to plain text.
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let required = format!("{url}{sep}sslmode=require");
+    if !url.contains("sslmode=") {
+        let tls = rt.block_on(PostgresMetaStore::connect_with(
+            &required,
+            ConnectOptions::default(),
+        ));
+        assert!(
+            matches!(tls, Err(StoreError::Unavailable(_))),
+            "{:?}",
+            tls.err()
+        );
+    }
+}
+
+#[test]
+fn a_current_thread_runtime_is_refused_at_connect() {
+    let Some(url) = url() else { return };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let out = rt.block_on(PostgresMetaStore::connect(&url));
+    assert!(matches!(out, Err(StoreError::Database(m)) if m.contains("multi-threaded")));
+}
