@@ -38,6 +38,7 @@ mod stores;
 mod trail;
 mod trail_files;
 mod verify;
+mod verify_walk;
 mod writer;
 
 pub use anchor::{AnchorStore, MemoryAnchorStore, StoreAnchors};

@@ -9,7 +9,7 @@ use std::collections::HashSet;
 use serde_json::Value;
 
 use crate::anchor::parse_anchor;
-use crate::chain::{CHAIN_MEMBER, ChainKey, Link};
+use crate::chain::{ChainKey, Link};
 use crate::digest_state::{DigestState, read_state, signature_path, signed_string};
 use crate::layout::{
     ANCHOR, HEAD, JOURNAL, Layout, PUBLIC_KEY, ROLLING, STATE, gunzip, sha256_hex,
@@ -17,6 +17,7 @@ use crate::layout::{
 use crate::signing::{fingerprint, verify as verify_signature};
 use crate::stores::Stores;
 use crate::trail_files::TrailFiles;
+use crate::verify_walk::{LogFile, Walk};
 
 /// What a verification trusts besides the trail's own files.
 pub struct Trust<'a> {
@@ -71,117 +72,6 @@ impl Report {
     /// Whether there was anything to check at all (an empty trail is not "intact").
     pub fn checked_anything(&self) -> bool {
         self.records_checked + self.unchained_records + self.digests_checked > 0
-    }
-}
-
-/// The walk along the chain: every record in trail order.
-struct Walk<'a> {
-    chain: Option<&'a ChainKey>,
-    prev: Option<Link>,
-    /// Links that must be met (anchors, the live head), with where they came from.
-    targets: Vec<(Link, String, bool)>,
-}
-
-impl Walk<'_> {
-    fn record(&mut self, place: &str, record: &Value, report: &mut Report) {
-        let (link, bare) = Link::split(record);
-        let Some(link) = link else {
-            if record.get(CHAIN_MEMBER).is_some() {
-                report
-                    .problems
-                    .push(format!("{place}: its chain link is malformed"));
-            } else if self.prev.is_some() {
-                report.problems.push(format!(
-                    "{place}: not chained where every record is: inserted, or its link removed"
-                ));
-            } else {
-                report.unchained_records += 1;
-            }
-            return;
-        };
-        report.records_checked += 1;
-        let expected = self.prev.map_or(1, |p| p.seq + 1);
-        let before = self.prev.unwrap_or(Link::GENESIS);
-        if link.seq > expected {
-            report.problems.push(format!(
-                "{place}: record {} follows record {}: records {expected}..{} were removed",
-                link.seq,
-                expected - 1,
-                link.seq - 1
-            ));
-        } else if link.seq < expected {
-            report.problems.push(format!(
-                "{place}: record {} comes after record {}: reordered or repeated",
-                link.seq,
-                expected - 1
-            ));
-        } else if let Some(key) = self.chain
-            && !key.link(&before, link.seq, &bare).same_mac(&link.mac)
-        {
-            report.problems.push(format!(
-                "{place}: record {} was changed, or forged (its MAC does not verify)",
-                link.seq
-            ));
-        }
-        for (target, from, met) in &mut self.targets {
-            if target.seq == link.seq {
-                *met = true;
-                if !target.same_mac(&link.mac) {
-                    report.problems.push(format!(
-                        "{place}: record {} is not the one {from} names: replaced",
-                        link.seq
-                    ));
-                }
-            }
-        }
-        self.prev = Some(link);
-    }
-
-    /// A log file's records; a missing or corrupt file is reported by its hash check.
-    fn file_records(&mut self, path: &str, log: &LogFile, report: &mut Report) {
-        let LogFile::Content(content) = log else {
-            return;
-        };
-        let Ok(records) = serde_json::from_slice::<Value>(content) else {
-            return;
-        };
-        for (i, r) in records["Records"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .enumerate()
-        {
-            self.record(&format!("{path} record #{}", i + 1), r, report);
-        }
-    }
-
-    /// A journal's lines (`name` says which, in messages); a torn last line was never
-    /// acknowledged and is skipped.
-    fn lines(&mut self, bytes: Option<Vec<u8>>, name: &str, report: &mut Report) -> usize {
-        let Some(bytes) = bytes else {
-            return 0;
-        };
-        let complete = bytes.ends_with(b"\n");
-        let lines: Vec<&[u8]> = bytes.split(|b| *b == b'\n').collect();
-        let mut n = 0;
-        for (i, line) in lines.iter().enumerate() {
-            if line.is_empty() {
-                continue;
-            }
-            let last = i + 1 == lines.len();
-            match serde_json::from_slice::<Value>(line) {
-                Ok(r) => {
-                    n += 1;
-                    self.record(&format!("audit/{name} line {}", i + 1), &r, report);
-                }
-                Err(_) if last && !complete => {}
-                Err(_) => report.problems.push(format!(
-                    "audit/{name} line {}: damaged (not a JSON record)",
-                    i + 1
-                )),
-            }
-        }
-        n
     }
 }
 
@@ -520,15 +410,7 @@ fn check_head(
     }
 }
 
-/// A log file as read from disk, once: its hash and its records are both checked from it.
-enum LogFile {
-    Missing,
-    /// Not a complete gzip file.
-    Corrupt,
-    /// The decompressed content.
-    Content(Vec<u8>),
-}
-
+/// Reads a log file once, for both its hash check and its records.
 fn read_log(files: &dyn TrailFiles, path: &str) -> LogFile {
     match read(files, path) {
         None => LogFile::Missing,
