@@ -54,7 +54,9 @@ pub trait JournalStore: Send + Sync {
     fn open(&self) -> AuditResult<()>;
 
     /// Appends `lines` (complete lines, each ending in `\n`), returning once they are durable.
-    fn append(&self, lines: &[u8]) -> AuditResult<()>;
+    /// `first` is the first line's position in the chain, and the lines after it follow one
+    /// by one: a table keys its rows by it (with the gateway's id), a file needs only the order.
+    fn append(&self, first: u64, lines: &[u8]) -> AuditResult<()>;
 
     /// The whole live journal (empty when there is none).
     fn read(&self) -> AuditResult<Vec<u8>>;

@@ -88,7 +88,7 @@ impl JournalStore for LocalJournal {
         Ok(())
     }
 
-    fn append(&self, lines: &[u8]) -> AuditResult<()> {
+    fn append(&self, _first: u64, lines: &[u8]) -> AuditResult<()> {
         let mut live = self.live();
         let journal = live.as_mut().ok_or_else(|| {
             AuditError::io(
@@ -171,10 +171,10 @@ mod tests {
             b"{\"n\":1}\n",
             "the torn tail is dropped"
         );
-        journal.append(b"{\"n\":2}\n").unwrap();
+        journal.append(0, b"{\"n\":2}\n").unwrap();
         let cut = journal.take_for_cut().unwrap().unwrap();
         assert_eq!(journal.unfinished_cut().unwrap(), Some(cut.clone()));
-        journal.append(b"{\"n\":3}\n").unwrap();
+        journal.append(0, b"{\"n\":3}\n").unwrap();
         let mut taken = Vec::new();
         journal
             .cut_records(&cut)

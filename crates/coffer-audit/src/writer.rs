@@ -264,6 +264,7 @@ impl Writer {
     /// only when they are on disk.
     fn append(&mut self, records: Vec<Value>) -> AuditResult<()> {
         let mut head = *self.head.lock().unwrap_or_else(|p| p.into_inner());
+        let first = head.seq + 1;
         let mut buf = Vec::new();
         let mut linked = Vec::with_capacity(records.len());
         for mut record in records {
@@ -284,7 +285,7 @@ impl Writer {
                 });
             }
         }
-        self.journal.append(&buf)?;
+        self.journal.append(first, &buf)?;
         // Queued for the index before the head moves: a lookup that sees the new head and
         // asks the index to flush finds these records already queued.
         if let Some(feed) = &self.index_feed {

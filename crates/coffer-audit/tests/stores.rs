@@ -14,62 +14,78 @@ use coffer_audit::{
 };
 use serde_json::Value;
 
-/// The journal as a table would keep it: the live records, and the ones a cut took, by the
-/// highest position taken (the token).
+/// The journal as a table would keep it: rows keyed by their position, and the highest
+/// position a cut took (the token), forgotten row by row when the cut finishes.
 #[derive(Default)]
-struct MemoryJournal {
-    live: Mutex<Vec<u8>>,
-    taken: Mutex<Option<Vec<u8>>>,
+struct TableJournal {
+    rows: Mutex<BTreeMap<u64, Vec<u8>>>,
+    taken_through: Mutex<Option<u64>>,
 }
 
-impl JournalStore for MemoryJournal {
+impl TableJournal {
+    /// The rows in `range`, as journal lines.
+    fn lines(&self, range: impl std::ops::RangeBounds<u64>) -> Vec<u8> {
+        self.rows
+            .lock()
+            .unwrap()
+            .range(range)
+            .flat_map(|(_, line)| line.iter().copied())
+            .collect()
+    }
+
+    fn through(cut: &CutToken) -> u64 {
+        cut.as_str().parse().unwrap()
+    }
+}
+
+impl JournalStore for TableJournal {
     fn open(&self) -> AuditResult<()> {
         Ok(())
     }
 
-    fn append(&self, lines: &[u8]) -> AuditResult<()> {
-        self.live.lock().unwrap().extend_from_slice(lines);
+    fn append(&self, first: u64, lines: &[u8]) -> AuditResult<()> {
+        let mut rows = self.rows.lock().unwrap();
+        for (i, line) in lines.split_inclusive(|b| *b == b'\n').enumerate() {
+            rows.insert(first + i as u64, line.to_vec());
+        }
         Ok(())
     }
 
     fn read(&self) -> AuditResult<Vec<u8>> {
-        Ok(self.live.lock().unwrap().clone())
+        let after = self.taken_through.lock().unwrap().map_or(0, |t| t + 1);
+        Ok(self.lines(after..))
     }
 
     fn take_for_cut(&self) -> AuditResult<Option<CutToken>> {
-        let mut live = self.live.lock().unwrap();
-        if live.is_empty() {
-            return Ok(None);
+        let mut taken = self.taken_through.lock().unwrap();
+        let newest = self.rows.lock().unwrap().keys().next_back().copied();
+        match newest {
+            Some(n) if Some(n) != *taken => {
+                *taken = Some(n);
+                Ok(Some(CutToken::new(n.to_string())))
+            }
+            _ => Ok(None),
         }
-        let lines = std::mem::take(&mut *live);
-        let last = lines
-            .split(|b| *b == b'\n')
-            .filter(|l| !l.is_empty())
-            .count();
-        *self.taken.lock().unwrap() = Some(lines);
-        Ok(Some(CutToken::new(last.to_string())))
     }
 
     fn unfinished_cut(&self) -> AuditResult<Option<CutToken>> {
-        Ok(self
-            .taken
-            .lock()
-            .unwrap()
-            .as_ref()
-            .map(|_| CutToken::new("taken")))
+        let taken = *self.taken_through.lock().unwrap();
+        Ok(taken.map(|t| CutToken::new(t.to_string())))
     }
 
-    fn cut_records(&self, _cut: &CutToken) -> AuditResult<Box<dyn BufRead + Send + '_>> {
-        let lines = self.taken.lock().unwrap().clone().unwrap_or_default();
-        Ok(Box::new(io::Cursor::new(lines)))
+    fn cut_records(&self, cut: &CutToken) -> AuditResult<Box<dyn BufRead + Send + '_>> {
+        Ok(Box::new(io::Cursor::new(self.lines(..=Self::through(cut)))))
     }
 
     fn read_unfinished_cut(&self) -> AuditResult<Option<Vec<u8>>> {
-        Ok(self.taken.lock().unwrap().clone())
+        let taken = *self.taken_through.lock().unwrap();
+        Ok(taken.map(|t| self.lines(..=t)))
     }
 
-    fn finish_cut(&self, _cut: CutToken) -> AuditResult<()> {
-        *self.taken.lock().unwrap() = None;
+    fn finish_cut(&self, cut: CutToken) -> AuditResult<()> {
+        let through = Self::through(&cut);
+        self.rows.lock().unwrap().retain(|seq, _| *seq > through);
+        *self.taken_through.lock().unwrap() = None;
         Ok(())
     }
 }
@@ -180,7 +196,7 @@ fn a_trail_in_other_stores_records_cuts_signs_verifies_and_finds() {
     let layout = Layout::new(dir.path(), "000000000000", "us-east-1");
     let files = MemoryFiles::default();
     let stores = Stores {
-        journal: Arc::new(MemoryJournal::default()),
+        journal: Arc::new(TableJournal::default()),
         files: Arc::new(files.clone()),
     };
     let log = AuditLog::open_in(
