@@ -2,14 +2,13 @@
 //! the last one itself), authenticated by a MAC under the chain key so that listing a forged
 //! log file in it is caught.
 
-use std::path::PathBuf;
-
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::chain::ChainKey;
 use crate::error::{AuditError, AuditResult};
-use crate::layout::{Layout, STATE};
+use crate::layout::STATE;
+use crate::trail_files::TrailFiles;
 
 /// Label of the MAC that authenticates `digest-state.json` (its `mac` member).
 pub(crate) const STATE_TAG: &str = "digest-state";
@@ -38,13 +37,13 @@ pub(crate) struct DigestState {
 /// Reads a state file, checking its MAC. A state without one is accepted only from before the
 /// chain existed (no anchor anywhere): anything else was edited.
 pub(crate) fn read_state(
-    layout: &Layout,
+    files: &dyn TrailFiles,
     chain: &ChainKey,
     anchored: bool,
 ) -> AuditResult<DigestState> {
-    let bytes = match std::fs::read(layout.file(STATE)) {
-        Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(DigestState::default()),
+    let bytes = match files.read(STATE) {
+        Ok(Some(b)) => b,
+        Ok(None) => return Ok(DigestState::default()),
         Err(e) => return Err(AuditError::io(STATE, e)),
     };
     let mut value: Value = serde_json::from_slice(&bytes)
@@ -79,11 +78,10 @@ pub(crate) struct PreviousDigest {
     pub signature: String,
 }
 
-/// Where a digest's signature is kept (CloudTrail keeps it in S3 object metadata).
-pub(crate) fn signature_path(digest: &std::path::Path) -> PathBuf {
-    let mut s = digest.as_os_str().to_owned();
-    s.push(".sig");
-    PathBuf::from(s)
+/// Where a digest's (or the head's) signature is kept, by name (CloudTrail keeps it in S3
+/// object metadata).
+pub(crate) fn signature_path(digest: &str) -> String {
+    format!("{digest}.sig")
 }
 
 /// The string a digest's signature covers (SPEC.md §8.6): end time, digest path, the hash

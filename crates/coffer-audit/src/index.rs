@@ -18,8 +18,9 @@ use coffer_store::{AuditStore, IndexCursor, IndexScan, IndexedRecord};
 
 use crate::chain::{CHAIN_MEMBER, ChainKey, Link};
 use crate::error::{AuditError, AuditResult};
-use crate::layout::{JOURNAL, Layout, ROLLING, files_ending};
+use crate::layout::Layout;
 use crate::lookup::Filter;
+use crate::stores::Stores;
 
 /// A place in the index: (event time, chain position). Lookups page by it, newest first.
 pub type Cursor = IndexCursor;
@@ -108,6 +109,8 @@ pub(crate) struct Indexer {
     /// the files.
     behind: Arc<AtomicBool>,
     layout: Layout,
+    /// Where the records it catches up from are kept.
+    stores: Stores,
     /// Authenticates the anchor each indexed batch moves in the metadata store.
     chain: Arc<ChainKey>,
 }
@@ -154,6 +157,7 @@ impl Indexer {
     pub(crate) fn start(
         index: Arc<dyn AuditStore>,
         layout: &Layout,
+        stores: &Stores,
         chain: Arc<ChainKey>,
     ) -> AuditResult<(IndexFeed, IndexReader)> {
         let indexer = Indexer {
@@ -161,6 +165,7 @@ impl Indexer {
             through: Arc::new((Mutex::new(0), Condvar::new())),
             behind: Arc::new(AtomicBool::new(true)),
             layout: layout.clone(),
+            stores: stores.clone(),
             chain,
         };
         indexer.catch_up();
@@ -275,24 +280,25 @@ impl Indexer {
             }
             all_indexed
         };
-        for name in [JOURNAL, ROLLING] {
-            if let Ok(bytes) = std::fs::read(self.layout.file(name)) {
-                take(
-                    bytes
-                        .split(|b| *b == b'\n')
-                        .filter_map(|l| serde_json::from_slice(l).ok())
-                        .collect(),
-                );
-            }
+        for bytes in crate::lookup::journals(&self.stores, true) {
+            take(
+                bytes
+                    .split(|b| *b == b'\n')
+                    .filter_map(|l| serde_json::from_slice(l).ok())
+                    .collect(),
+            );
         }
         // Log files sort by their newest record's time; two cut in the same minute may sort
         // either way, so the walk stops only after two files the index already covers.
         let mut covered = 0;
-        for file in files_ending(&self.layout.logs_dir(), ".json.gz")
+        let files = self.stores.files.as_ref();
+        for name in files
+            .list(&self.layout.logs_dir(), ".json.gz")
+            .unwrap_or_default()
             .into_iter()
             .rev()
         {
-            if take(crate::lookup::log_file_records(&file)) {
+            if take(crate::lookup::log_file_records(files, &name)) {
                 covered += 1;
                 if covered >= 2 {
                     break;

@@ -3,7 +3,6 @@
 //! and `AWSLogs/<account>/CloudTrail-Digest/<region>/YYYY/MM/DD/..._CloudTrail-Digest_...json.gz`.
 
 use std::io::{Read, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use time::OffsetDateTime;
@@ -71,19 +70,18 @@ impl Layout {
         self.root.join(name)
     }
 
-    fn base(&self, kind: &str) -> PathBuf {
-        self.root
-            .join("AWSLogs")
-            .join(&self.account_id)
-            .join(kind)
-            .join(&self.region)
+    /// The folder of one kind of file, relative to the trail root, ending in `/`.
+    fn base(&self, kind: &str) -> String {
+        format!("AWSLogs/{}/{kind}/{}/", self.account_id, self.region)
     }
 
-    pub(crate) fn logs_dir(&self) -> PathBuf {
+    /// The folder of the log files, relative to the trail root.
+    pub(crate) fn logs_dir(&self) -> String {
         self.base("CloudTrail")
     }
 
-    pub(crate) fn digests_dir(&self) -> PathBuf {
+    /// The folder of the digests, relative to the trail root.
+    pub(crate) fn digests_dir(&self) -> String {
         self.base("CloudTrail-Digest")
     }
 
@@ -111,60 +109,6 @@ impl Layout {
             s = stamp(end),
         )
     }
-}
-
-/// Every file under `dir` whose name ends with `suffix`, sorted by path.
-pub(crate) fn files_ending(dir: &Path, suffix: &str) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in entries.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.to_string_lossy().ends_with(suffix) {
-                out.push(p);
-            }
-        }
-    }
-    out.sort();
-    out
-}
-
-/// Creates `dir` (and missing parents) readable by the owner only: the trail names users,
-/// keys and objects.
-pub(crate) fn private_dir(dir: &Path) -> std::io::Result<()> {
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-}
-
-/// Writes `bytes` to `path` durably: a temporary file, fsync, rename, fsync of the directory.
-pub(crate) fn write_durably(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path
-        .parent()
-        .ok_or_else(|| std::io::Error::other("a file needs a directory"))?;
-    private_dir(dir)?;
-    let tmp = dir.join(format!(
-        ".{}.tmp",
-        path.file_name().unwrap_or_default().to_string_lossy()
-    ));
-    {
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-    }
-    std::fs::rename(&tmp, path)?;
-    std::fs::File::open(dir)?.sync_all()
 }
 
 pub(crate) fn gzip(bytes: &[u8]) -> std::io::Result<Vec<u8>> {

@@ -11,6 +11,10 @@
 //! anchored in the metadata store, so the journal's newest records are as tamper-evident as
 //! the digested ones.
 //!
+//! The trail is kept in two [`Stores`]: the live journal ([`JournalStore`]) and the named
+//! files ([`TrailFiles`]), both under `<data>/audit` by default ([`LocalJournal`],
+//! [`LocalTrailFiles`]), behind traits so a shared backend can hold them.
+//!
 //! Invariants: a record never holds plaintext, ciphertext, key material or key policies (the
 //! callers build events from what may be logged); nothing in a log file or digest changes
 //! after it is written.
@@ -22,13 +26,19 @@ mod digest_state;
 mod error;
 mod event;
 mod index;
+mod journal_store;
 mod layout;
+mod local_files;
+mod local_journal;
 mod log_file;
 mod lookup;
 mod lookup_events;
 mod signing;
+mod stores;
 mod trail;
+mod trail_files;
 mod verify;
+mod verify_walk;
 mod writer;
 
 pub use anchor::{AnchorStore, MemoryAnchorStore, StoreAnchors};
@@ -36,9 +46,14 @@ pub use chain::{ChainKey, Link};
 pub use error::{AuditError, AuditResult};
 pub use event::{AuditEvent, Identity, KMS_SOURCE, MAX_RECORD_BYTES, Origin, S3_SOURCE};
 pub use index::Cursor;
+pub use journal_store::{CutToken, JournalStore};
 pub use layout::{Layout, PUBLIC_KEY, rfc3339};
-pub use lookup::{Filter, lookup};
+pub use local_files::LocalTrailFiles;
+pub use local_journal::LocalJournal;
+pub use lookup::{Filter, lookup, lookup_in};
 pub use lookup_events::{LookupError, lookup_events};
 pub use signing::{SIGNATURE_ALGORITHM, SigningKey};
+pub use stores::Stores;
 pub use trail::{AuditLog, Cadence};
-pub use verify::{Report, Trust, verify};
+pub use trail_files::{StagedFile, TrailFiles};
+pub use verify::{Report, Trust, verify, verify_in};

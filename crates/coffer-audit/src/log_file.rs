@@ -1,20 +1,19 @@
 //! Turning a journal moved aside into a CloudTrail log file, one record at a time: the
-//! records stream from the journal through gzip into a temporary file while their hash, time
+//! records stream from the journal through gzip into a staged file while their hash, time
 //! span and last link are taken, so a cut's memory does not grow with the journal.
 
-use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, BufWriter, Write};
-use std::os::unix::fs::OpenOptionsExt;
-use std::path::{Path, PathBuf};
+use std::io::{BufRead, BufWriter, Write};
 
 use serde_json::Value;
 
 use crate::chain::{CHAIN_MEMBER, Link};
 use crate::error::{AuditError, AuditResult};
+use crate::trail_files::StagedFile;
 
-/// A log file written to its temporary place, and what its name and the digest need.
+/// A log file written to its staged place, and what its name and the digest need.
 pub(crate) struct CutFile {
-    pub tmp: PathBuf,
+    /// Durable where it is staged; to be committed under its name, or discarded.
+    pub staged: Box<dyn StagedFile>,
     /// SHA-256 of the uncompressed content, hex.
     pub hash: String,
     pub oldest: String,
@@ -23,21 +22,17 @@ pub(crate) struct CutFile {
     pub last_link: Option<Link>,
 }
 
-/// Writes `{"Records":[…]}` of the journal at `journal` as gzip to `tmp` (durably). A torn
+/// Writes `{"Records":[…]}` of the journal's `lines` as gzip to `out` (durably). A torn
 /// last line (a crash mid-append, never acknowledged) is dropped; any other line that does
 /// not parse was acknowledged once and is now damaged: left out, and said loudly. `None`
-/// when the journal holds no record.
-pub(crate) fn write(journal: &Path, tmp: &Path) -> AuditResult<Option<CutFile>> {
-    let input =
-        File::open(journal).map_err(|e| AuditError::io(journal.display().to_string(), e))?;
-    let mut lines = BufReader::with_capacity(1 << 16, input);
-    let out = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(tmp)
-        .map_err(|e| AuditError::io(tmp.display().to_string(), e))?;
+/// (and `out` discarded) when the journal holds no record. `journal` and `tmp` name the two
+/// in errors.
+pub(crate) fn write(
+    mut lines: impl BufRead,
+    journal: &str,
+    out: Box<dyn StagedFile>,
+    tmp: &str,
+) -> AuditResult<Option<CutFile>> {
     let mut gz = flate2::write::GzEncoder::new(
         BufWriter::with_capacity(1 << 16, out),
         flate2::Compression::default(),
@@ -45,8 +40,7 @@ pub(crate) fn write(journal: &Path, tmp: &Path) -> AuditResult<Option<CutFile>> 
     let mut hash = ring::digest::Context::new(&ring::digest::SHA256);
     let mut emit = |bytes: &[u8]| -> AuditResult<()> {
         hash.update(bytes);
-        gz.write_all(bytes)
-            .map_err(|e| AuditError::io(tmp.display().to_string(), e))
+        gz.write_all(bytes).map_err(|e| AuditError::io(tmp, e))
     };
     let (mut oldest, mut newest): (Option<String>, Option<String>) = (None, None);
     let mut last_link = None;
@@ -58,7 +52,7 @@ pub(crate) fn write(journal: &Path, tmp: &Path) -> AuditResult<Option<CutFile>> 
         line.clear();
         let n = lines
             .read_until(b'\n', &mut line)
-            .map_err(|e| AuditError::io(journal.display().to_string(), e))?;
+            .map_err(|e| AuditError::io(journal, e))?;
         if n == 0 {
             break;
         }
@@ -101,16 +95,18 @@ pub(crate) fn write(journal: &Path, tmp: &Path) -> AuditResult<Option<CutFile>> 
     }
     emit(b"]}")?;
     let digest = hash.finish();
-    gz.finish()
+    let mut staged = gz
+        .finish()
         .and_then(|w| w.into_inner().map_err(|e| e.into_error()))
-        .and_then(|file| file.sync_all())
-        .map_err(|e| AuditError::io(tmp.display().to_string(), e))?;
+        .map_err(|e| AuditError::io(tmp, e))?;
+    staged.finish().map_err(|e| AuditError::io(tmp, e))?;
     if count == 0 {
-        let _ = std::fs::remove_file(tmp);
+        // Nothing to keep; a scratch file left behind is overwritten by the next cut.
+        let _ = staged.discard();
         return Ok(None);
     }
     Ok(Some(CutFile {
-        tmp: tmp.to_path_buf(),
+        staged,
         hash: hex::encode(digest.as_ref()),
         oldest: oldest.unwrap_or_default(),
         newest: newest.unwrap_or_default(),
@@ -121,6 +117,15 @@ pub(crate) fn write(journal: &Path, tmp: &Path) -> AuditResult<Option<CutFile>> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::local_files::LocalTrailFiles;
+    use crate::trail_files::TrailFiles;
+
+    /// Cuts the journal file at `journal` into a log file staged at `t.gz`.
+    fn cut_file(journal: &std::path::Path) -> Option<CutFile> {
+        let files = LocalTrailFiles::new(journal.parent().unwrap());
+        let lines = std::io::BufReader::new(std::fs::File::open(journal).unwrap());
+        write(lines, "j", files.stage("t.gz").unwrap(), "t.gz").unwrap()
+    }
 
     #[test]
     fn the_log_file_holds_the_complete_records_and_its_hash_is_of_its_content() {
@@ -132,7 +137,7 @@ mod tests {
         )
         .unwrap();
         let tmp = dir.path().join("t.gz");
-        let cut = write(&journal, &tmp).unwrap().unwrap();
+        let cut = cut_file(&journal).unwrap();
         let content = crate::layout::gunzip(&std::fs::read(&tmp).unwrap()).unwrap();
         let doc: Value = serde_json::from_slice(&content).unwrap();
         assert_eq!(doc["Records"].as_array().unwrap().len(), 2);
@@ -140,6 +145,6 @@ mod tests {
         assert_eq!(cut.oldest, "2026-01-01T00:00:01Z");
         assert_eq!(cut.newest, "2026-01-01T00:00:02Z");
         std::fs::write(&journal, b"").unwrap();
-        assert!(write(&journal, &tmp).unwrap().is_none());
+        assert!(cut_file(&journal).is_none());
     }
 }

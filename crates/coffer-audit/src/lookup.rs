@@ -7,7 +7,9 @@ use serde_json::Value;
 
 use crate::chain::{CHAIN_MEMBER, Link};
 use crate::index::Cursor;
-use crate::layout::{JOURNAL, Layout, ROLLING, files_ending, gunzip};
+use crate::layout::{Layout, gunzip};
+use crate::stores::Stores;
+use crate::trail_files::TrailFiles;
 
 /// What to look for; every field given must match.
 #[derive(Debug, Clone, Default)]
@@ -103,9 +105,11 @@ fn journal_records(bytes: &[u8]) -> impl Iterator<Item = Value> + '_ {
         .filter_map(|l| serde_json::from_slice(l).ok())
 }
 
-pub(crate) fn log_file_records(file: &std::path::Path) -> Vec<Value> {
-    std::fs::read(file)
+pub(crate) fn log_file_records(files: &dyn TrailFiles, name: &str) -> Vec<Value> {
+    files
+        .read(name)
         .ok()
+        .flatten()
         .and_then(|b| gunzip(&b).ok())
         .and_then(|c| serde_json::from_slice::<Value>(&c).ok())
         .and_then(|mut d| d["Records"].as_array_mut().map(std::mem::take))
@@ -120,21 +124,29 @@ fn place(r: &Value) -> Cursor {
     )
 }
 
-/// Every record of the trail that `filter` matches, newest first. Unreadable files are
-/// skipped here (`verify` is what reports them).
+/// Every record of the trail under `layout.root` (`<data>/audit`) that `filter` matches,
+/// newest first: [`lookup_in`] the local stores.
 pub fn lookup(layout: &Layout, filter: &Filter) -> Vec<Value> {
+    lookup_in(layout, &Stores::local(layout), filter)
+}
+
+/// Every record of the trail kept in `stores` that `filter` matches, newest first.
+/// Unreadable files are skipped here (`verify` is what reports them).
+pub fn lookup_in(layout: &Layout, stores: &Stores, filter: &Filter) -> Vec<Value> {
     let mut out: Vec<Value> = Vec::new();
-    for file in files_ending(&layout.logs_dir(), ".json.gz") {
+    let files = stores.files.as_ref();
+    for name in files
+        .list(&layout.logs_dir(), ".json.gz")
+        .unwrap_or_default()
+    {
         out.extend(
-            log_file_records(&file)
+            log_file_records(files, &name)
                 .into_iter()
                 .filter(|r| filter.matches(r)),
         );
     }
-    for name in [ROLLING, JOURNAL] {
-        if let Ok(bytes) = std::fs::read(layout.file(name)) {
-            out.extend(journal_records(&bytes).filter(|r| filter.matches(r)));
-        }
+    for bytes in journals(stores, false) {
+        out.extend(journal_records(&bytes).filter(|r| filter.matches(r)));
     }
     out.sort_by_cached_key(|r| std::cmp::Reverse(place(r)));
     out
@@ -158,20 +170,27 @@ pub(crate) fn page(
     (page, next)
 }
 
+/// The journal's records not yet in a log file, readable ones only: a cut's, then the live
+/// journal's, or the other way round with `live_first`.
+pub(crate) fn journals(stores: &Stores, live_first: bool) -> Vec<Vec<u8>> {
+    let live = stores.journal.read().ok();
+    let cut = stores.journal.read_unfinished_cut().ok().flatten();
+    let both = if live_first { [live, cut] } else { [cut, live] };
+    both.into_iter().flatten().collect()
+}
+
 /// The records of the live journal, a journal moved aside, and the `files` newest log files.
-pub(crate) fn recent_records(layout: &Layout, files: usize) -> Vec<Value> {
+pub(crate) fn recent_records(layout: &Layout, stores: &Stores, files: usize) -> Vec<Value> {
     let mut out = Vec::new();
-    for name in [JOURNAL, ROLLING] {
-        if let Ok(bytes) = std::fs::read(layout.file(name)) {
-            out.extend(journal_records(&bytes));
-        }
+    for bytes in journals(stores, true) {
+        out.extend(journal_records(&bytes));
     }
-    for file in files_ending(&layout.logs_dir(), ".json.gz")
-        .iter()
-        .rev()
-        .take(files)
-    {
-        out.extend(log_file_records(file));
+    let names = stores
+        .files
+        .list(&layout.logs_dir(), ".json.gz")
+        .unwrap_or_default();
+    for name in names.iter().rev().take(files) {
+        out.extend(log_file_records(stores.files.as_ref(), name));
     }
     out
 }

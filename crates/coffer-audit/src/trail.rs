@@ -18,9 +18,10 @@ use crate::chain::{ChainKey, Link};
 use crate::error::{AuditError, AuditResult};
 use crate::event::AuditEvent;
 use crate::index::{Cursor, IndexReader, Indexer, Page};
-use crate::layout::{Layout, PUBLIC_KEY, rfc3339, write_durably};
+use crate::layout::{Layout, PUBLIC_KEY, rfc3339};
 use crate::lookup::Filter;
 use crate::signing::SigningKey;
+use crate::stores::Stores;
 use crate::writer::{Job, Writer};
 
 /// How often the journal is cut into a log file, and how often a digest is signed.
@@ -42,6 +43,7 @@ impl Default for Cadence {
 /// The audit trail of one server.
 pub struct AuditLog {
     layout: Layout,
+    stores: Stores,
     jobs: mpsc::Sender<Job>,
     chain: Arc<ChainKey>,
     anchors: Arc<dyn AnchorStore>,
@@ -55,9 +57,8 @@ pub struct AuditLog {
 }
 
 impl AuditLog {
-    /// Opens (or starts) the trail under `layout`, finishing a cut a crash interrupted, and
-    /// starts the thread that owns it and the timer that cuts and signs on `cadence`. With
-    /// an `index`, lookups read it instead of every file.
+    /// Opens (or starts) the trail under `layout.root` (`<data>/audit`): [`Self::open_in`]
+    /// with the journal and the files kept there.
     pub fn open(
         layout: Layout,
         key: SigningKey,
@@ -66,19 +67,35 @@ impl AuditLog {
         index: Option<Arc<dyn coffer_store::AuditStore>>,
         cadence: Cadence,
     ) -> AuditResult<Self> {
-        crate::layout::private_dir(&layout.root)
+        crate::local_files::private_dir(&layout.root)
             .map_err(|e| AuditError::io("the audit folder", e))?;
+        let stores = Stores::local(&layout);
+        Self::open_in(layout, stores, key, chain, anchors, index, cadence)
+    }
+
+    /// Opens (or starts) the trail kept in `stores` and named by `layout` (its account and
+    /// region), finishing a cut a crash interrupted, and starts the thread that owns it and
+    /// the timer that cuts and signs on `cadence`. With an `index`, lookups read it instead
+    /// of every file.
+    pub fn open_in(
+        layout: Layout,
+        stores: Stores,
+        key: SigningKey,
+        chain: ChainKey,
+        anchors: Arc<dyn AnchorStore>,
+        index: Option<Arc<dyn coffer_store::AuditStore>>,
+        cadence: Cadence,
+    ) -> AuditResult<Self> {
         let public_key = key.public_key();
-        write_durably(
-            &layout.file(PUBLIC_KEY),
-            hex::encode(&public_key).as_bytes(),
-        )
-        .map_err(|e| AuditError::io("cannot publish the audit public key", e))?;
+        stores
+            .files
+            .write_durably(PUBLIC_KEY, hex::encode(&public_key).as_bytes())
+            .map_err(|e| AuditError::io("cannot publish the audit public key", e))?;
         let chain = Arc::new(chain);
-        let writer = Writer::open(&layout, key, chain.clone(), anchors.clone())?;
+        let writer = Writer::open(&layout, &stores, key, chain.clone(), anchors.clone())?;
         let (index_feed, index) = match index {
             Some(index) => {
-                let (feed, reader) = Indexer::start(index, &layout, chain.clone())?;
+                let (feed, reader) = Indexer::start(index, &layout, &stores, chain.clone())?;
                 (Some(feed), Some(reader))
             }
             None => (None, None),
@@ -87,6 +104,7 @@ impl AuditLog {
         let jobs = writer.start(index_feed, cadence)?;
         Ok(Self {
             layout,
+            stores,
             jobs,
             chain,
             anchors,
@@ -101,6 +119,11 @@ impl AuditLog {
         &self.layout
     }
 
+    /// Where the trail is kept.
+    pub fn stores(&self) -> &Stores {
+        &self.stores
+    }
+
     /// The newest acknowledged record's link.
     pub fn head(&self) -> Link {
         *self.head.lock().unwrap_or_else(|p| p.into_inner())
@@ -109,8 +132,9 @@ impl AuditLog {
     /// Verifies the whole trail against this server's keys, its anchor and its live head.
     pub fn verify(&self, from: Option<&str>, to: Option<&str>) -> crate::Report {
         let _quiet = self.maintenance.read().unwrap_or_else(|p| p.into_inner());
-        crate::verify::verify(
+        crate::verify::verify_in(
             &self.layout,
+            &self.stores,
             &crate::verify::Trust {
                 signing_key: Some(&self.public_key),
                 chain: Some(&self.chain),
@@ -153,7 +177,7 @@ impl AuditLog {
             event_id: Some(event_id.to_owned()),
             ..Default::default()
         };
-        crate::lookup::recent_records(&self.layout, 2)
+        crate::lookup::recent_records(&self.layout, &self.stores, 2)
             .iter()
             .any(|r| filter.matches(r))
     }
@@ -175,7 +199,7 @@ impl AuditLog {
         }
         metrics::counter!("coffer_audit_lookups_total", "via" => "files").increment(1);
         Ok(crate::lookup::page(
-            crate::lookup::lookup(&self.layout, filter),
+            crate::lookup::lookup_in(&self.layout, &self.stores, filter),
             before,
             limit,
         ))

@@ -5,17 +5,19 @@
 //! cut short, by file and position.
 
 use std::collections::HashSet;
-use std::path::Path;
 
 use serde_json::Value;
 
 use crate::anchor::parse_anchor;
-use crate::chain::{CHAIN_MEMBER, ChainKey, Link};
+use crate::chain::{ChainKey, Link};
 use crate::digest_state::{DigestState, read_state, signature_path, signed_string};
 use crate::layout::{
-    ANCHOR, HEAD, JOURNAL, Layout, PUBLIC_KEY, ROLLING, STATE, files_ending, gunzip, sha256_hex,
+    ANCHOR, HEAD, JOURNAL, Layout, PUBLIC_KEY, ROLLING, STATE, gunzip, sha256_hex,
 };
 use crate::signing::{fingerprint, verify as verify_signature};
+use crate::stores::Stores;
+use crate::trail_files::TrailFiles;
+use crate::verify_walk::{LogFile, Walk};
 
 /// What a verification trusts besides the trail's own files.
 pub struct Trust<'a> {
@@ -73,129 +75,33 @@ impl Report {
     }
 }
 
-/// The walk along the chain: every record in trail order.
-struct Walk<'a> {
-    chain: Option<&'a ChainKey>,
-    prev: Option<Link>,
-    /// Links that must be met (anchors, the live head), with where they came from.
-    targets: Vec<(Link, String, bool)>,
-}
-
-impl Walk<'_> {
-    fn record(&mut self, place: &str, record: &Value, report: &mut Report) {
-        let (link, bare) = Link::split(record);
-        let Some(link) = link else {
-            if record.get(CHAIN_MEMBER).is_some() {
-                report
-                    .problems
-                    .push(format!("{place}: its chain link is malformed"));
-            } else if self.prev.is_some() {
-                report.problems.push(format!(
-                    "{place}: not chained where every record is: inserted, or its link removed"
-                ));
-            } else {
-                report.unchained_records += 1;
-            }
-            return;
-        };
-        report.records_checked += 1;
-        let expected = self.prev.map_or(1, |p| p.seq + 1);
-        let before = self.prev.unwrap_or(Link::GENESIS);
-        if link.seq > expected {
-            report.problems.push(format!(
-                "{place}: record {} follows record {}: records {expected}..{} were removed",
-                link.seq,
-                expected - 1,
-                link.seq - 1
-            ));
-        } else if link.seq < expected {
-            report.problems.push(format!(
-                "{place}: record {} comes after record {}: reordered or repeated",
-                link.seq,
-                expected - 1
-            ));
-        } else if let Some(key) = self.chain
-            && !key.link(&before, link.seq, &bare).same_mac(&link.mac)
-        {
-            report.problems.push(format!(
-                "{place}: record {} was changed, or forged (its MAC does not verify)",
-                link.seq
-            ));
-        }
-        for (target, from, met) in &mut self.targets {
-            if target.seq == link.seq {
-                *met = true;
-                if !target.same_mac(&link.mac) {
-                    report.problems.push(format!(
-                        "{place}: record {} is not the one {from} names: replaced",
-                        link.seq
-                    ));
-                }
-            }
-        }
-        self.prev = Some(link);
-    }
-
-    /// A log file's records; a missing or corrupt file is reported by its hash check.
-    fn file_records(&mut self, path: &str, log: &LogFile, report: &mut Report) {
-        let LogFile::Content(content) = log else {
-            return;
-        };
-        let Ok(records) = serde_json::from_slice::<Value>(content) else {
-            return;
-        };
-        for (i, r) in records["Records"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .enumerate()
-        {
-            self.record(&format!("{path} record #{}", i + 1), r, report);
-        }
-    }
-
-    /// A journal's lines; a torn last line was never acknowledged and is skipped.
-    fn lines(&mut self, root: &Path, name: &str, report: &mut Report) -> usize {
-        let Ok(bytes) = std::fs::read(root.join(name)) else {
-            return 0;
-        };
-        let complete = bytes.ends_with(b"\n");
-        let lines: Vec<&[u8]> = bytes.split(|b| *b == b'\n').collect();
-        let mut n = 0;
-        for (i, line) in lines.iter().enumerate() {
-            if line.is_empty() {
-                continue;
-            }
-            let last = i + 1 == lines.len();
-            match serde_json::from_slice::<Value>(line) {
-                Ok(r) => {
-                    n += 1;
-                    self.record(&format!("audit/{name} line {}", i + 1), &r, report);
-                }
-                Err(_) if last && !complete => {}
-                Err(_) => report.problems.push(format!(
-                    "audit/{name} line {}: damaged (not a JSON record)",
-                    i + 1
-                )),
-            }
-        }
-        n
-    }
-}
-
-fn relative(root: &Path, p: &Path) -> String {
-    p.strip_prefix(root)
-        .unwrap_or(p)
-        .to_string_lossy()
-        .into_owned()
-}
-
-/// Verifies the trail. `from`/`to` (RFC 3339) restrict which digests' log files have their
-/// hashes checked; both chains (digests, records) are always checked whole, since a gap
-/// anywhere breaks them.
+/// Verifies the trail under `layout.root` (`<data>/audit`): [`verify_in`] the local stores.
 pub fn verify(layout: &Layout, trust: &Trust<'_>, from: Option<&str>, to: Option<&str>) -> Report {
+    verify_in(layout, &Stores::local(layout), trust, from, to)
+}
+
+/// A file's content; missing and unreadable alike are `None` (the checks name the file).
+fn read(files: &dyn TrailFiles, name: &str) -> Option<Vec<u8>> {
+    files.read(name).ok().flatten()
+}
+
+/// A small text file's content: `None` when missing, unreadable or not UTF-8.
+fn read_text(files: &dyn TrailFiles, name: &str) -> Option<String> {
+    read(files, name).and_then(|b| String::from_utf8(b).ok())
+}
+
+/// Verifies the trail kept in `stores`. `from`/`to` (RFC 3339) restrict which digests' log
+/// files have their hashes checked; both chains (digests, records) are always checked whole,
+/// since a gap anywhere breaks them.
+pub fn verify_in(
+    layout: &Layout,
+    stores: &Stores,
+    trust: &Trust<'_>,
+    from: Option<&str>,
+    to: Option<&str>,
+) -> Report {
     let mut report = Report::default();
-    let root = &layout.root;
+    let files = stores.files.as_ref();
     let trusted_key = trust.signing_key;
     let mut walk = Walk {
         chain: trust.chain,
@@ -208,7 +114,7 @@ pub fn verify(layout: &Layout, trust: &Trust<'_>, from: Option<&str>, to: Option
                 .into(),
         ),
         Some(key) => {
-            let file = std::fs::read(root.join(ANCHOR)).ok();
+            let file = read(files, ANCHOR);
             let stored = match &trust.stored_anchor {
                 Ok(a) => a.clone(),
                 Err(e) => {
@@ -239,9 +145,7 @@ pub fn verify(layout: &Layout, trust: &Trust<'_>, from: Option<&str>, to: Option
             }
         }
     }
-    let published = std::fs::read_to_string(root.join(PUBLIC_KEY))
-        .ok()
-        .and_then(|s| hex::decode(s.trim()).ok());
+    let published = read_text(files, PUBLIC_KEY).and_then(|s| hex::decode(s.trim()).ok());
     let public = match (trusted_key, published) {
         (Some(trusted), published) => {
             if published.as_deref() != Some(trusted) {
@@ -264,11 +168,17 @@ pub fn verify(layout: &Layout, trust: &Trust<'_>, from: Option<&str>, to: Option
     let mut previous: Option<(String, String, String)> = None; // path, hash, signature
     let mut chain: Vec<(String, String)> = Vec::new(); // every digest: path, hash
 
-    for digest_path in files_ending(&layout.digests_dir(), ".json.gz") {
-        let name = relative(root, &digest_path);
+    for name in list(files, &layout.digests_dir()) {
         report.digests_checked += 1;
-        let raw = match std::fs::read(&digest_path) {
-            Ok(b) => b,
+        let raw = match files.read(&name) {
+            Ok(Some(b)) => b,
+            // Listed, then gone: removed while this ran.
+            Ok(None) => {
+                report
+                    .problems
+                    .push(format!("{name}: unreadable: listed, then gone"));
+                continue;
+            }
             Err(e) => {
                 report.problems.push(format!("{name}: unreadable: {e}"));
                 continue;
@@ -305,9 +215,7 @@ pub fn verify(layout: &Layout, trust: &Trust<'_>, from: Option<&str>, to: Option
                 digest["digestPublicKeyFingerprint"]
             ));
         }
-        let signature = std::fs::read_to_string(signature_path(&digest_path))
-            .ok()
-            .map(|s| s.trim().to_owned());
+        let signature = read_text(files, &signature_path(&name)).map(|s| s.trim().to_owned());
         let previous_signature = digest["previousDigestSignature"].as_str();
         match &signature {
             None => report
@@ -358,7 +266,7 @@ pub fn verify(layout: &Layout, trust: &Trust<'_>, from: Option<&str>, to: Option
         for file in digest["logFiles"].as_array().into_iter().flatten() {
             let path = file["s3Object"].as_str().unwrap_or_default().to_owned();
             covered.insert(path.clone());
-            let log = read_log(root, &path);
+            let log = read_log(files, &path);
             walk.file_records(&path, &log, &mut report);
             if !in_range {
                 continue;
@@ -370,13 +278,13 @@ pub fn verify(layout: &Layout, trust: &Trust<'_>, from: Option<&str>, to: Option
 
     // The chain must end where the signed head says: a missing newest digest would
     // otherwise leave a shorter chain that verifies.
-    check_head(root, &public, &chain, &mut report);
+    check_head(files, &public, &chain, &mut report);
 
     // Log files cut since the last digest, in the order the (authenticated) state lists them:
     // their records continue the chain.
     let anchored = !walk.targets.is_empty();
     let state = match trust.chain {
-        Some(key) => match read_state(layout, key, anchored) {
+        Some(key) => match read_state(files, key, anchored) {
             Ok(s) => s,
             Err(e) => {
                 report.problems.push(format!("audit/{e}"));
@@ -385,7 +293,7 @@ pub fn verify(layout: &Layout, trust: &Trust<'_>, from: Option<&str>, to: Option
         },
         None => DigestState::default(),
     };
-    if anchored && !root.join(STATE).exists() && !report_has_no_files(layout) {
+    if anchored && !files.exists(STATE).unwrap_or(false) && !report_has_no_files(layout, files) {
         report.problems.push(format!(
             "audit/{STATE}: missing, though the trail is chained: removed"
         ));
@@ -394,7 +302,7 @@ pub fn verify(layout: &Layout, trust: &Trust<'_>, from: Option<&str>, to: Option
         if covered.contains(&entry.path) {
             continue;
         }
-        let log = read_log(root, &entry.path);
+        let log = read_log(files, &entry.path);
         let intact = match &log {
             LogFile::Missing => {
                 report.problems.push(format!(
@@ -414,8 +322,13 @@ pub fn verify(layout: &Layout, trust: &Trust<'_>, from: Option<&str>, to: Option
         }
         walk.file_records(&entry.path, &log, &mut report);
     }
-    walk.lines(root, ROLLING, &mut report);
-    report.journal_records = walk.lines(root, JOURNAL, &mut report);
+    let journal = stores.journal.as_ref();
+    walk.lines(
+        journal.read_unfinished_cut().ok().flatten(),
+        ROLLING,
+        &mut report,
+    );
+    report.journal_records = walk.lines(journal.read().ok(), JOURNAL, &mut report);
 
     // The end of the chain: every anchor and the live head must have been met.
     let end = walk.prev.map_or(0, |p| p.seq);
@@ -443,8 +356,7 @@ pub fn verify(layout: &Layout, trust: &Trust<'_>, from: Option<&str>, to: Option
 
     // Log files no digest covers: inserted, unless cut since the last digest.
     let pending: HashSet<String> = state.pending.into_iter().map(|p| p.path).collect();
-    for log in files_ending(&layout.logs_dir(), ".json.gz") {
-        let name = relative(root, &log);
+    for name in list(files, &layout.logs_dir()) {
         if covered.contains(&name) {
             continue;
         }
@@ -459,11 +371,15 @@ pub fn verify(layout: &Layout, trust: &Trust<'_>, from: Option<&str>, to: Option
     report
 }
 
-fn check_head(root: &Path, public: &[u8], chain: &[(String, String)], report: &mut Report) {
-    let head = std::fs::read(root.join(HEAD)).ok();
-    let signature = std::fs::read_to_string(signature_path(&root.join(HEAD)))
-        .ok()
-        .and_then(|s| hex::decode(s.trim()).ok());
+fn check_head(
+    files: &dyn TrailFiles,
+    public: &[u8],
+    chain: &[(String, String)],
+    report: &mut Report,
+) {
+    let head = read(files, HEAD);
+    let signature =
+        read_text(files, &signature_path(HEAD)).and_then(|s| hex::decode(s.trim()).ok());
     let (head, signature) = match (head, signature) {
         (Some(h), Some(s)) => (h, s),
         _ if chain.is_empty() => return, // no digest yet
@@ -494,19 +410,11 @@ fn check_head(root: &Path, public: &[u8], chain: &[(String, String)], report: &m
     }
 }
 
-/// A log file as read from disk, once: its hash and its records are both checked from it.
-enum LogFile {
-    Missing,
-    /// Not a complete gzip file.
-    Corrupt,
-    /// The decompressed content.
-    Content(Vec<u8>),
-}
-
-fn read_log(root: &Path, path: &str) -> LogFile {
-    match std::fs::read(root.join(path)) {
-        Err(_) => LogFile::Missing,
-        Ok(raw) => gunzip(&raw).map_or(LogFile::Corrupt, LogFile::Content),
+/// Reads a log file once, for both its hash check and its records.
+fn read_log(files: &dyn TrailFiles, path: &str) -> LogFile {
+    match read(files, path) {
+        None => LogFile::Missing,
+        Some(raw) => gunzip(&raw).map_or(LogFile::Corrupt, LogFile::Content),
     }
 }
 
@@ -536,8 +444,13 @@ fn check_log_file(path: &str, log: &LogFile, entry: &Value, report: &mut Report)
     }
 }
 
+/// The log files or digests in `folder`, in name order. A folder that cannot be listed is
+/// taken as empty: what should be in it is named by the digests, the state and the head.
+fn list(files: &dyn TrailFiles, folder: &str) -> Vec<String> {
+    files.list(folder, ".json.gz").unwrap_or_default()
+}
+
 /// Whether the trail holds no digest and no log file.
-fn report_has_no_files(layout: &Layout) -> bool {
-    files_ending(&layout.digests_dir(), ".json.gz").is_empty()
-        && files_ending(&layout.logs_dir(), ".json.gz").is_empty()
+fn report_has_no_files(layout: &Layout, files: &dyn TrailFiles) -> bool {
+    list(files, &layout.digests_dir()).is_empty() && list(files, &layout.logs_dir()).is_empty()
 }

@@ -3,9 +3,6 @@
 //! cuts the journal into log files and signs digests. One owner means appends, cuts and
 //! digests never interleave.
 
-use std::fs::{File, OpenOptions};
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::sync::{Arc, Mutex, RwLock, TryLockError, mpsc};
 use std::time::{Duration, Instant};
 
@@ -19,12 +16,12 @@ use crate::digest_state::{
 };
 use crate::error::{AuditError, AuditResult};
 use crate::index::IndexFeed;
-use crate::layout::{
-    ANCHOR, CUT_TMP, HEAD, JOURNAL, Layout, ROLLING, STATE, gzip, rfc3339, sha256_hex,
-    write_durably,
-};
+use crate::journal_store::{CutToken, JournalStore};
+use crate::layout::{ANCHOR, CUT_TMP, HEAD, Layout, ROLLING, STATE, gzip, rfc3339, sha256_hex};
 use crate::signing::{SIGNATURE_ALGORITHM, SigningKey, fingerprint};
+use crate::stores::Stores;
 use crate::trail::Cadence;
+use crate::trail_files::TrailFiles;
 
 /// Most records folded into one write and fsync.
 const MAX_BATCH: usize = 512;
@@ -39,7 +36,8 @@ pub(crate) enum Job {
 
 pub(crate) struct Writer {
     layout: Layout,
-    journal: File,
+    journal: Arc<dyn JournalStore>,
+    files: Arc<dyn TrailFiles>,
     key: SigningKey,
     chain: Arc<ChainKey>,
     anchors: Arc<dyn AnchorStore>,
@@ -52,19 +50,20 @@ pub(crate) struct Writer {
 }
 
 impl Writer {
-    /// Opens the journal under `layout`, finishing a cut a crash interrupted and recovering
+    /// Opens the journal in `stores`, finishing a cut a crash interrupted and recovering
     /// the chain's head, and anchors it.
     pub(crate) fn open(
         layout: &Layout,
+        stores: &Stores,
         key: SigningKey,
         chain: Arc<ChainKey>,
         anchors: Arc<dyn AnchorStore>,
     ) -> AuditResult<Self> {
-        drop_torn_tail(&layout.file(JOURNAL))?;
-        let journal = open_journal(layout)?;
+        stores.journal.open()?;
         let mut writer = Writer {
             layout: layout.clone(),
-            journal,
+            journal: stores.journal.clone(),
+            files: stores.files.clone(),
             key,
             chain,
             anchors,
@@ -76,7 +75,7 @@ impl Writer {
         writer.finish_cut()?;
         // A state written before the chain existed carries no MAC: authenticate it now, while
         // nothing is anchored yet, or the first cut after an upgrade would refuse it.
-        if layout.file(STATE).exists() {
+        if stores.files.exists(STATE).unwrap_or(false) {
             let state = writer.state()?;
             writer.save_state(&state)?;
         }
@@ -128,32 +127,6 @@ impl Writer {
     }
 }
 
-/// Cuts a journal back to its last complete line. A torn line is a crash mid-append, never
-/// acknowledged; left in place, the next record would be glued to it and lost.
-fn drop_torn_tail(path: &std::path::Path) -> AuditResult<()> {
-    let bytes = match std::fs::read(path) {
-        Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(AuditError::io("audit journal", e)),
-    };
-    if bytes.is_empty() || bytes.ends_with(b"\n") {
-        return Ok(());
-    }
-    let keep = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
-    let f = OpenOptions::new()
-        .write(true)
-        .open(path)
-        .map_err(|e| AuditError::io("audit journal", e))?;
-    f.set_len(keep as u64)
-        .and_then(|()| f.sync_all())
-        .map_err(|e| AuditError::io("audit journal", e))?;
-    tracing::warn!(
-        dropped = bytes.len() - keep,
-        "dropped a torn, unacknowledged record at the end of the audit journal"
-    );
-    Ok(())
-}
-
 /// The last link among a journal's lines.
 fn last_link_in_lines(bytes: &[u8]) -> Option<Link> {
     bytes
@@ -162,15 +135,6 @@ fn last_link_in_lines(bytes: &[u8]) -> Option<Link> {
         .filter_map(|l| serde_json::from_slice::<Value>(l).ok())
         .filter_map(|r| Link::from_json(&r[CHAIN_MEMBER]))
         .next_back()
-}
-
-fn open_journal(layout: &Layout) -> AuditResult<File> {
-    OpenOptions::new()
-        .create(true)
-        .append(true)
-        .mode(0o600)
-        .open(layout.file(JOURNAL))
-        .map_err(|e| AuditError::io("cannot open the audit journal", e))
 }
 
 fn tick(jobs: mpsc::Sender<Job>, cadence: Cadence) {
@@ -300,6 +264,7 @@ impl Writer {
     /// only when they are on disk.
     fn append(&mut self, records: Vec<Value>) -> AuditResult<()> {
         let mut head = *self.head.lock().unwrap_or_else(|p| p.into_inner());
+        let first = head.seq + 1;
         let mut buf = Vec::new();
         let mut linked = Vec::with_capacity(records.len());
         for mut record in records {
@@ -320,19 +285,7 @@ impl Writer {
                 });
             }
         }
-        let before = self.journal.metadata().map(|m| m.len()).ok();
-        let result = coffer_faults::io_step("audit.append.write")
-            .and_then(|()| self.journal.write_all(&buf))
-            .and_then(|()| coffer_faults::io_step("audit.append.fsync"))
-            .and_then(|()| self.journal.sync_data());
-        if let Err(e) = result {
-            // A partial write would glue the next batch's first record to its fragment:
-            // take the fragment back so later acknowledged records stay whole.
-            if let Some(len) = before {
-                let _ = self.journal.set_len(len);
-            }
-            return Err(AuditError::io("audit journal write failed", e));
-        }
+        self.journal.append(first, &buf)?;
         // Queued for the index before the head moves: a lookup that sees the new head and
         // asks the index to flush finds these records already queued.
         if let Some(feed) = &self.index_feed {
@@ -349,7 +302,7 @@ impl Writer {
 
     /// The newest link on disk: the journal's last record, else the last cut's.
     fn recover_head(&self) -> AuditResult<Link> {
-        let journal = std::fs::read(self.layout.file(JOURNAL)).unwrap_or_default();
+        let journal = self.journal.read().unwrap_or_default();
         if let Some(link) = last_link_in_lines(&journal) {
             return Ok(link);
         }
@@ -376,7 +329,9 @@ impl Writer {
             return Ok(());
         }
         let bytes = anchor_bytes(&self.chain, head);
-        write_durably(&self.layout.file(ANCHOR), &bytes).map_err(|e| AuditError::io(ANCHOR, e))?;
+        self.files
+            .write_durably(ANCHOR, &bytes)
+            .map_err(|e| AuditError::io(ANCHOR, e))?;
         self.anchors.save(head.seq, &bytes)?;
         self.anchored = (head, Instant::now());
         Ok(())
@@ -384,7 +339,7 @@ impl Writer {
 
     /// The links the anchor file and the anchor store hold, where their MACs verify.
     fn anchors_on_record(&self) -> Vec<Link> {
-        let file = std::fs::read(self.layout.file(ANCHOR)).ok();
+        let file = self.files.read(ANCHOR).ok().flatten();
         let stored = self.anchors.load().ok().flatten();
         [file, stored]
             .into_iter()
@@ -394,11 +349,11 @@ impl Writer {
     }
 
     fn anchored_ever(&self) -> bool {
-        self.layout.file(ANCHOR).exists() || matches!(self.anchors.load(), Ok(Some(_)))
+        self.files.exists(ANCHOR).unwrap_or(false) || matches!(self.anchors.load(), Ok(Some(_)))
     }
 
     fn state(&self) -> AuditResult<DigestState> {
-        read_state(&self.layout, &self.chain, self.anchored_ever()).inspect_err(|e| {
+        read_state(self.files.as_ref(), &self.chain, self.anchored_ever()).inspect_err(|e| {
             tracing::error!(
                 target: "coffer::integrity",
                 error = %e,
@@ -413,34 +368,40 @@ impl Writer {
         value["mac"] = json!(mac);
         let bytes =
             serde_json::to_vec_pretty(&value).map_err(|e| AuditError::malformed(STATE, e))?;
-        write_durably(&self.layout.file(STATE), &bytes)
+        self.files
+            .write_durably(STATE, &bytes)
             .map_err(|e| AuditError::io("digest state", e))
     }
 
     /// Moves the journal aside and turns it into a log file.
     fn cut(&mut self) -> AuditResult<()> {
-        let journal = self.layout.file(JOURNAL);
-        let len = std::fs::metadata(&journal).map(|m| m.len()).unwrap_or(0);
-        if len == 0 {
-            return Ok(());
+        match self.journal.take_for_cut()? {
+            Some(cut) => self.cut_to_log_file(cut),
+            None => Ok(()),
         }
-        std::fs::rename(&journal, self.layout.file(ROLLING))
-            .map_err(|e| AuditError::io(ROLLING, e))?;
-        self.journal = open_journal(&self.layout)?;
-        File::open(&self.layout.root)
-            .and_then(|d| d.sync_all())
-            .map_err(|e| AuditError::io("the audit folder", e))?;
-        self.finish_cut()
     }
 
-    /// Writes the log file of a journal moved aside (also after a crash), then removes it.
+    /// Finishes a cut a crash (or a failure) interrupted, if there is one.
     fn finish_cut(&mut self) -> AuditResult<()> {
-        let rolling = self.layout.file(ROLLING);
-        if !rolling.exists() {
-            return Ok(());
+        match self.journal.unfinished_cut()? {
+            Some(cut) => self.cut_to_log_file(cut),
+            None => Ok(()),
         }
-        let tmp = self.layout.file(CUT_TMP);
-        if let Some(cut) = crate::log_file::write(&rolling, &tmp)? {
+    }
+
+    /// Writes the log file of a journal moved aside (also after a crash), then forgets it.
+    fn cut_to_log_file(&mut self, token: CutToken) -> AuditResult<()> {
+        // The local files' names, in errors as before the stores were traits.
+        let (rolling, tmp) = (
+            self.layout.file(ROLLING).display().to_string(),
+            self.layout.file(CUT_TMP).display().to_string(),
+        );
+        let lines = self.journal.cut_records(&token)?;
+        let staged = self
+            .files
+            .stage(CUT_TMP)
+            .map_err(|e| AuditError::io(tmp.as_str(), e))?;
+        if let Some(cut) = crate::log_file::write(lines, &rolling, staged, &tmp)? {
             // Named by its content (newest record's time and hash), so finishing a cut after
             // a crash names the file it may already have written, not a second copy.
             let stamp =
@@ -451,17 +412,15 @@ impl Writer {
             if let Some(link) = cut.last_link {
                 state.chain_head = Some(link.to_json());
             }
-            let full = self.layout.root.join(&path);
-            if state.pending.iter().any(|p| p.hash == cut.hash) || full.exists() {
-                std::fs::remove_file(&cut.tmp).map_err(|e| AuditError::io(CUT_TMP, e))?;
+            if state.pending.iter().any(|p| p.hash == cut.hash)
+                || self.files.exists(&path).unwrap_or(false)
+            {
+                cut.staged
+                    .discard()
+                    .map_err(|e| AuditError::io(CUT_TMP, e))?;
             } else {
-                let dir = full
-                    .parent()
-                    .ok_or_else(|| AuditError::malformed(&path, "a log file needs a directory"))?;
-                crate::layout::private_dir(dir).map_err(|e| AuditError::io(&path, e))?;
-                std::fs::rename(&cut.tmp, &full).map_err(|e| AuditError::io(&path, e))?;
-                File::open(dir)
-                    .and_then(|d| d.sync_all())
+                cut.staged
+                    .commit(&path)
                     .map_err(|e| AuditError::io(&path, e))?;
             }
             if !state.pending.iter().any(|p| p.hash == cut.hash) {
@@ -474,7 +433,7 @@ impl Writer {
             }
             self.save_state(&state)?;
         }
-        std::fs::remove_file(&rolling).map_err(|e| AuditError::io(ROLLING, e))
+        self.journal.finish_cut(token)
     }
 
     /// Signs a digest over the log files cut since the last digest (even none, as
@@ -518,12 +477,12 @@ impl Writer {
         let hash = sha256_hex(&bytes);
         let signed = signed_string(&end, &path, &hash, prev.map(|p| p.signature.as_str()));
         let signature = hex::encode(self.key.sign(signed.as_bytes())?);
-        let full = self.layout.root.join(&path);
         // The signature first: a digest is never on disk without it.
-        write_durably(&signature_path(&full), signature.as_bytes())
+        self.files
+            .put_new(&signature_path(&path), signature.as_bytes())
             .map_err(|e| AuditError::io(&path, e))?;
         gzip(&bytes)
-            .and_then(|gz| write_durably(&full, &gz))
+            .and_then(|gz| self.files.put_new(&path, &gz))
             .map_err(|e| AuditError::io(&path, e))?;
         let head = serde_json::to_vec(&json!({
             "sequence": sequence,
@@ -542,11 +501,11 @@ impl Writer {
             signature,
         });
         self.save_state(&state)?;
-        write_durably(&self.layout.file(HEAD), &head).map_err(|e| AuditError::io(HEAD, e))?;
-        write_durably(
-            &signature_path(&self.layout.file(HEAD)),
-            head_signature.as_bytes(),
-        )
-        .map_err(|e| AuditError::io(HEAD, e))
+        self.files
+            .write_durably(HEAD, &head)
+            .map_err(|e| AuditError::io(HEAD, e))?;
+        self.files
+            .write_durably(&signature_path(HEAD), head_signature.as_bytes())
+            .map_err(|e| AuditError::io(HEAD, e))
     }
 }
