@@ -61,7 +61,7 @@ pub(crate) async fn connect(target: &Target) -> Result<Ops, String> {
         account_id: config.account_id.clone(),
         region: config.region.clone(),
     };
-    match datadir::open(&config.storage, &config.data_dir) {
+    match datadir::open(&config.storage, &config.data_dir).await {
         Ok(dir) => {
             let audit = if config.audit_enabled {
                 Some(dir.open_audit(&config.data_dir, &identity, config.audit_cadence)?)

@@ -8,10 +8,14 @@ use std::sync::Arc;
 use coffer_audit::{AuditLog, Cadence, ChainKey, Layout, SigningKey, StoreAnchors};
 use coffer_kms::{BuiltinKms, KmsIdentity, MasterKeyring, RootKey, RootKeySource};
 use coffer_s3::{CofferS3, ServerIdentity, UserDirectory};
-use coffer_store::{BlobStore, FsBlobStore, MetaStore, RedbMetaStore, StoreError};
+use coffer_store::{
+    BlobStore, FsBlobStore, IntentRecordingBlobStore, MetaStore, RedbMetaStore, StoreError,
+};
+use coffer_store_opendal::{OpendalBlobStore, S3Settings, Secret};
+use coffer_store_postgres::PostgresMetaStore;
 
 use crate::sealed_secrets::{FileSecrets, SealedSecrets};
-use crate::storage_config::{BlobBackend, MetadataBackend, StorageConfig};
+use crate::storage_config::{BlobBackend, MetadataBackend, StorageConfig, redact_password};
 
 /// The opened backends and the keys over them.
 pub struct DataDir {
@@ -39,8 +43,8 @@ impl From<OpenError> for String {
 
 /// Opens the backends `storage` names (the embedded ones by default), then the root key,
 /// which binds to the metadata before anything sealed under it is read, then the keyring.
-pub fn open(storage: &StorageConfig, data_dir: &Path) -> Result<DataDir, OpenError> {
-    let Backends { meta, blobs } = open_backends(storage, data_dir)?;
+pub async fn open(storage: &StorageConfig, data_dir: &Path) -> Result<DataDir, OpenError> {
+    let Backends { meta, blobs } = open_backends(storage, data_dir).await?;
     // The embedded backends keep sealed secrets beside the trail, as files.
     let secrets = Arc::new(FileSecrets {
         dir: data_dir.join("audit"),
@@ -72,17 +76,14 @@ pub struct Backends {
 
 /// The metadata and blob backends alone, with no key opened and nothing written: what a
 /// migration copies from and to.
-pub fn open_backends(storage: &StorageConfig, data_dir: &Path) -> Result<Backends, OpenError> {
-    // Refuse before opening anything, so a refused configuration leaves no trace.
+pub async fn open_backends(
+    storage: &StorageConfig,
+    data_dir: &Path,
+) -> Result<Backends, OpenError> {
+    // Refuse an incomplete configuration before opening anything, so it leaves no trace.
     let storage = &storage
         .resolved(|name| std::env::var(name).ok())
         .map_err(OpenError::Other)?;
-    if storage.metadata.backend == MetadataBackend::Postgres {
-        return Err(not_built("[metadata] backend = \"postgres\""));
-    }
-    if storage.blobs.backend == BlobBackend::S3 {
-        return Err(not_built("[blobs] backend = \"s3\""));
-    }
     let meta: Arc<dyn MetaStore> = match storage.metadata.backend {
         MetadataBackend::Embedded => Arc::new(
             RedbMetaStore::open(&data_dir.join("meta.redb")).map_err(|e| match e {
@@ -90,24 +91,38 @@ pub fn open_backends(storage: &StorageConfig, data_dir: &Path) -> Result<Backend
                 other => OpenError::Other(format!("cannot open metadata database: {other}")),
             })?,
         ),
-        MetadataBackend::Postgres => return Err(not_built("[metadata] backend = \"postgres\"")),
+        MetadataBackend::Postgres => {
+            let url = storage.metadata.url.as_deref().unwrap_or_default();
+            Arc::new(PostgresMetaStore::connect(url).await.map_err(|e| {
+                OpenError::Other(format!(
+                    "cannot open the postgres metadata store at {}: {e}",
+                    redact_password(url)
+                ))
+            })?)
+        }
     };
     let blobs: Arc<dyn BlobStore> = match storage.blobs.backend {
         BlobBackend::Local => Arc::new(
             FsBlobStore::open(&data_dir.join("objects"))
                 .map_err(|e| OpenError::Other(format!("cannot open blob store: {e}")))?,
         ),
-        BlobBackend::S3 => return Err(not_built("[blobs] backend = \"s3\"")),
+        BlobBackend::S3 => {
+            let b = &storage.blobs;
+            let store = OpendalBlobStore::s3(S3Settings {
+                endpoint: b.endpoint.clone(),
+                bucket: b.bucket.clone().unwrap_or_default(),
+                prefix: b.prefix.clone().unwrap_or_default(),
+                region: b.region.clone(),
+                access_key: b.access_key.clone(),
+                secret_key: b.secret_key.as_deref().map(Secret::new),
+            })
+            .map_err(|e| OpenError::Other(format!("cannot open the s3 blob store: {e}")))?;
+            // A store other gateways may write to: every blob's intent is recorded before it
+            // exists, so a collection elsewhere never takes a blob whose record is on its way.
+            Arc::new(IntentRecordingBlobStore::new(Arc::new(store), meta.clone()))
+        }
     };
     Ok(Backends { meta, blobs })
-}
-
-/// A backend the configuration names that this build cannot open yet: refused at start,
-/// never replaced by the embedded one behind the operator's back.
-fn not_built(what: &str) -> OpenError {
-    OpenError::Other(format!(
-        "{what} is not available in this version of coffer; remove it to use the embedded default"
-    ))
 }
 
 /// What the audit chain's MAC key is derived from the root key for.

@@ -45,16 +45,20 @@ pub async fn run(args: MigrateArgs) -> Result<(), String> {
     if same_place(&from, &to) {
         return Err("the destination is the source: nothing to migrate".into());
     }
-    let src = datadir::open_backends(&from.storage, &from.data_dir).map_err(|e| match e {
-        OpenError::InUse => format!(
-            "a server holds {}: stop it first (a migration copies a directory at rest)",
-            from.data_dir.display()
-        ),
-        other => String::from(other),
-    })?;
+    let src = datadir::open_backends(&from.storage, &from.data_dir)
+        .await
+        .map_err(|e| match e {
+            OpenError::InUse => format!(
+                "a server holds {}: stop it first (a migration copies a directory at rest)",
+                from.data_dir.display()
+            ),
+            other => String::from(other),
+        })?;
     crate::private_files::create_private_dir(&to.data_dir)?;
     carry_root_key(&from.data_dir, &to.data_dir)?;
-    let dst = datadir::open_backends(&to.storage, &to.data_dir).map_err(String::from)?;
+    let dst = datadir::open_backends(&to.storage, &to.data_dir)
+        .await
+        .map_err(String::from)?;
     let mut m = Migration {
         src,
         dst,

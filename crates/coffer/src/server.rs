@@ -82,22 +82,40 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
 
     // Test builds only (feature `failpoints`); a no-op otherwise.
     coffer_faults::configure_from_env()?;
-    let dir = datadir::open(&config.storage, &config.data_dir)?;
-    // Exclusive: the database lock is ours and nothing is served yet, so whatever no record
-    // names is a leftover, however young.
-    let report = collect_orphans(
-        dir.meta.as_ref(),
-        dir.blobs.as_ref(),
-        &GcPolicy::exclusive(),
-    )
-    .await
-    .map_err(|e| format!("start-up collection failed: {e}"))?;
-    tracing::info!(
-        unfinished_writes = report.unfinished_writes,
-        orphan_blobs = report.orphan_blobs,
-        stale_intents = report.stale_intents,
-        "collected leftovers of earlier runs"
-    );
+    let dir = datadir::open(&config.storage, &config.data_dir).await?;
+    if config.storage.is_embedded() {
+        // Exclusive: the database lock is ours and nothing is served yet, so whatever no
+        // record names is a leftover, however young.
+        let report = collect_orphans(
+            dir.meta.as_ref(),
+            dir.blobs.as_ref(),
+            &GcPolicy::exclusive(),
+        )
+        .await
+        .map_err(|e| format!("start-up collection failed: {e}"))?;
+        tracing::info!(
+            unfinished_writes = report.unfinished_writes,
+            orphan_blobs = report.orphan_blobs,
+            stale_intents = report.stale_intents,
+            "collected leftovers of earlier runs"
+        );
+    } else {
+        // A shared store may have other writers (other gateways, a migration): only blobs
+        // past the grace period that no record names and no intent covers are leftovers,
+        // and walking a whole bucket must not hold up the start.
+        let (meta, blobs) = (dir.meta.clone(), dir.blobs.clone());
+        tokio::spawn(async move {
+            match collect_orphans(meta.as_ref(), blobs.as_ref(), &GcPolicy::default()).await {
+                Ok(report) => tracing::info!(
+                    orphan_blobs = report.orphan_blobs,
+                    young_blobs = report.young_blobs,
+                    stale_intents = report.stale_intents,
+                    "collected leftovers in the shared store"
+                ),
+                Err(e) => tracing::warn!(error = %e, "collection in the shared store failed"),
+            }
+        });
+    }
     let identity = ServerIdentity {
         account_id: config.account_id.clone(),
         region: config.region.clone(),

@@ -117,6 +117,12 @@ pub struct StorageConfig {
 }
 
 impl StorageConfig {
+    /// Both backends are the embedded ones: one process, one data directory.
+    pub fn is_embedded(&self) -> bool {
+        self.metadata.backend == MetadataBackend::Embedded
+            && self.blobs.backend == BlobBackend::Local
+    }
+
     /// Fills what the file leaves out from the environment, so secrets need not be written
     /// in it: `COFFER_METADATA_URL` for the database URL, and the standard AWS variables
     /// (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_REGION` or `AWS_DEFAULT_REGION`)

@@ -547,6 +547,14 @@ fn shared_backend_sections() -> String {
             .as_nanos()
     );
     let url = var("COFFER_TEST_POSTGRES_URL");
+    // The schema must exist before the server's migrations put its tables there.
+    let created = Command::new("psql")
+        .arg(&url)
+        .args(["-q", "-v", "ON_ERROR_STOP=1", "-c"])
+        .arg(format!("CREATE SCHEMA {unique}"))
+        .status()
+        .expect("psql (from Debian's postgresql-client) creates each server's schema");
+    assert!(created.success(), "CREATE SCHEMA {unique} failed");
     let sep = if url.contains('?') { '&' } else { '?' };
     format!(
         r#"
