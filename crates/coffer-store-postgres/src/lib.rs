@@ -1,5 +1,5 @@
 //! Coffer's metadata on PostgreSQL: [`PostgresMetaStore`] implements
-//! [`MetaStore`], [`coffer_store::KeyStore`] and [`coffer_store::AuditStore`] with the same
+//! [`coffer_store::MetaStore`], [`coffer_store::KeyStore`] and [`coffer_store::AuditStore`] with the same
 //! guarantees as the embedded redb store (`coffer_store::RedbMetaStore`, the reference),
 //! so that several gateways can share one database.
 //!
