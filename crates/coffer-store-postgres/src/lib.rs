@@ -1,5 +1,5 @@
 //! Coffer's metadata on PostgreSQL: [`PostgresMetaStore`] implements
-//! [`MetaStore`], [`coffer_store::KeyStore`] and [`coffer_store::AuditStore`] with the same
+//! [`coffer_store::MetaStore`], [`coffer_store::KeyStore`] and [`coffer_store::AuditStore`] with the same
 //! guarantees as the embedded redb store (`coffer_store::RedbMetaStore`, the reference),
 //! so that several gateways can share one database.
 //!
@@ -76,7 +76,9 @@ impl PostgresMetaStore {
     /// [`PostgresMetaStore::connect`] with a pool size, a schema, or a TLS configuration of
     /// one's own (a private CA, client certificates).
     pub async fn connect_with(url: &str, options: ConnectOptions) -> StoreResult<Self> {
-        let runtime = Handle::current();
+        let runtime = Handle::try_current().map_err(|_| {
+            StoreError::Database("the postgres metadata store needs a tokio runtime".into())
+        })?;
         // The synchronous traits block on this runtime from other threads; a
         // current-thread runtime makes no progress then, so refuse it up front rather
         // than hang on the first KMS call.
@@ -86,7 +88,7 @@ impl PostgresMetaStore {
             ));
         }
         let pool = pool::build_pool(url, &options)?;
-        schema::migrate(&pool).await?;
+        schema::migrate(&pool, options.schema.as_deref()).await?;
         Ok(Self { pool, runtime })
     }
 

@@ -103,7 +103,7 @@ impl MetaStore for PostgresMetaStore {
         retrying(|| self.delete_objects_once(bucket, keys)).await
     }
 
-    /// Reads pages of [`crate::objects::LIST_PAGE`] keys, each its own statement, and stops
+    /// Reads pages of 1000 keys (`objects::LIST_PAGE`), each its own statement, and stops
     /// reading once the visitor says so. Each page is a consistent snapshot; a listing as a
     /// whole is not (as S3's own, which pages over requests, is not either).
     async fn list_objects(

@@ -181,6 +181,7 @@ fn racing_ddl(e: tokio_postgres::Error) -> Fail {
     match e.code() {
         Some(c)
             if *c == SqlState::DUPLICATE_TABLE
+                || *c == SqlState::DUPLICATE_SCHEMA
                 || *c == SqlState::DUPLICATE_OBJECT
                 || *c == SqlState::UNIQUE_VIOLATION =>
         {
@@ -190,10 +191,17 @@ fn racing_ddl(e: tokio_postgres::Error) -> Fail {
     }
 }
 
-/// Brings the schema to [`SCHEMA_VERSION`], or refuses one that is newer.
-pub(crate) async fn migrate(pool: &Pool) -> StoreResult<()> {
+/// Brings the schema to [`SCHEMA_VERSION`], or refuses one that is newer. A named
+/// PostgreSQL schema (already checked to be a plain identifier) is created if missing.
+pub(crate) async fn migrate(pool: &Pool, namespace: Option<&str>) -> StoreResult<()> {
     retrying(|| async {
         let client = pool.get().await?;
+        if let Some(namespace) = namespace {
+            client
+                .batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {namespace}"))
+                .await
+                .map_err(racing_ddl)?;
+        }
         client
             .batch_execute(
                 "CREATE TABLE IF NOT EXISTS coffer_schema (

@@ -124,3 +124,32 @@ fn settings_and_unconditional_kms_writes_read_back() {
         .collect();
     assert_eq!(ids, ["key/", "key/a"]);
 }
+
+/// The KMS calls the synchronous traits from a runtime worker (through `block_in_place`),
+/// from blocking threads, and the audit writer from a plain thread: each must complete.
+#[test]
+fn synchronous_calls_work_from_workers_blocking_threads_and_plain_threads() {
+    let Some(url) = url() else { return };
+    let scratch = Scratch::new(&url);
+    let rt = runtime();
+    let s = std::sync::Arc::new(rt.block_on(scratch.connect()));
+    let on_worker = s.clone();
+    rt.block_on(rt.spawn(async move {
+        on_worker.put_setting("from-worker", b"1").unwrap();
+        on_worker.get_setting("from-worker").unwrap()
+    }))
+    .map(|v| assert_eq!(v.as_deref(), Some(&b"1"[..])))
+    .unwrap();
+    let on_blocking = s.clone();
+    rt.block_on(rt.spawn_blocking(move || {
+        on_blocking.put_setting("from-blocking", b"2").unwrap();
+    }))
+    .unwrap();
+    let on_thread = s.clone();
+    std::thread::spawn(move || on_thread.put_setting("from-thread", b"3").unwrap())
+        .join()
+        .unwrap();
+    for (name, value) in [("from-blocking", b"2"), ("from-thread", b"3")] {
+        assert_eq!(s.get_setting(name).unwrap().as_deref(), Some(&value[..]));
+    }
+}

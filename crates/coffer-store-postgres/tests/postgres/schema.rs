@@ -74,6 +74,21 @@ fn an_unreachable_database_is_unavailable_and_tls_is_attempted_when_required() {
 }
 
 #[test]
+fn a_named_schema_that_does_not_exist_yet_is_created() {
+    let Some(url) = url() else { return };
+    // A scratch schema's name, dropped (with what connect creates in it) at the end.
+    let scratch = Scratch::new(&url);
+    crate::postgres::harness::admin(&url, format!("DROP SCHEMA {}", scratch.schema)).unwrap();
+    let rt = runtime();
+    let store = rt.block_on(scratch.connect());
+    assert_eq!(rt.block_on(store.schema_version()).unwrap(), SCHEMA_VERSION);
+    assert_eq!(
+        scratch.count("SELECT count(*) FROM pg_tables WHERE schemaname = current_schema()"),
+        15
+    );
+}
+
+#[test]
 fn a_current_thread_runtime_is_refused_at_connect() {
     let Some(url) = url() else { return };
     let rt = tokio::runtime::Builder::new_current_thread()
