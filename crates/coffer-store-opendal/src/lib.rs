@@ -52,6 +52,9 @@
 //!   OpenDAL 0.59 cannot list multipart uploads, so give the bucket a lifecycle rule that
 //!   aborts incomplete multipart uploads after a day (`AbortIncompleteMultipartUpload`,
 //!   which RGW, AWS and MinIO honour).
+//! - A write or commit whose caller goes away (a dropped future) still runs to its end in
+//!   a task of its own: a cut-off commit leaves a whole blob that no record names, which
+//!   garbage collection removes; a cut-off write is aborted with its writer.
 //! - [`open`](coffer_store::BlobStore::open) costs one HEAD request (to answer `NoSuchBlob`
 //!   or `Corrupt` before any byte is served); each read is then one ranged GET.
 //! - Every request has a deadline (15 s for control requests, 30 s per read, write call or

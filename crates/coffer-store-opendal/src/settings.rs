@@ -5,8 +5,9 @@ use std::fmt;
 use zeroize::Zeroize;
 
 /// A credential: never printed (`Debug` shows `<redacted>`), and wiped from memory when
-/// dropped, so it cannot leak through a log line or linger in a freed page.
-#[derive(Clone, PartialEq, Eq)]
+/// dropped, so it cannot leak through a log line or linger in a freed page. No `PartialEq`:
+/// nothing here compares secrets, and a plain comparison would not be constant-time.
+#[derive(Clone)]
 pub struct Secret(String);
 
 impl Secret {

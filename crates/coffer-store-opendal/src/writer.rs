@@ -1,6 +1,11 @@
 //! Streaming writes: each blob is one OpenDAL `Writer`, which gathers the caller's ~1 MiB
 //! pieces into parts and sends a large blob as a multipart upload, in constant memory. A
 //! blob smaller than one part goes as a single PUT at commit.
+//!
+//! Every call on the OpenDAL writer runs in a task of its own, so it runs to its end even
+//! when the caller's future is dropped (a client that went away): an OpenDAL writer whose
+//! call was cut off halfway cannot even abort ("retry layer is in bad state"), and its
+//! multipart upload would linger.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -20,8 +25,9 @@ pub(crate) const PART_SIZE: usize = 8 << 20;
 /// filling and the one OpenDAL holds back besides these).
 pub(crate) const PARTS_IN_FLIGHT: usize = 2;
 
-/// A writer's OpenDAL writer, shared with the store's table of unfinished writes. The lock
-/// is a tokio one because a write holds it across the upload of a part.
+/// A writer's OpenDAL writer, shared with the store's table of unfinished writes and with
+/// the tasks that work on it. The lock is a tokio one because a task holds it across the
+/// upload of a part; `None` once the write is committed or aborted.
 type Slot = Arc<tokio::sync::Mutex<Option<opendal::Writer>>>;
 
 /// The writes this store handle has started and not yet finished. A writer that is
@@ -97,10 +103,10 @@ impl OpendalBlobWriter {
             rt: Handle::current(),
         }
     }
+}
 
-    fn finished(&self) -> StoreError {
-        StoreError::Database(format!("blob writer {} already finished", self.id))
-    }
+fn finished(id: &BlobId) -> StoreError {
+    StoreError::Database(format!("blob writer {id} already finished"))
 }
 
 #[async_trait]
@@ -109,31 +115,47 @@ impl BlobWriter for OpendalBlobWriter {
         &self.id
     }
 
+    /// In a task of its own (see the module docs), which holds the slot's lock throughout:
+    /// calls run one at a time and in order, and an abort from Drop waits for the last.
     async fn write(&mut self, data: Bytes) -> StoreResult<()> {
-        let mut slot = self.slot.lock().await;
-        let w = slot.as_mut().ok_or_else(|| self.finished())?;
-        w.write(data)
-            .await
-            .map_err(|e| store_error(self.place, Some(&self.id), e))
+        let slot = self.slot.clone();
+        let (id, place) = (self.id.clone(), self.place);
+        let task = self.rt.spawn(async move {
+            let mut slot = slot.lock_owned().await;
+            let w = slot.as_mut().ok_or_else(|| finished(&id))?;
+            w.write(data)
+                .await
+                .map_err(|e| store_error(place, Some(&id), e))
+        });
+        task.await.map_err(|e| {
+            StoreError::Database(format!("blob {}: write task failed: {e}", self.id))
+        })?
     }
 
     async fn commit(self: Box<Self>) -> StoreResult<BlobId> {
-        let taken = self.slot.lock().await.take();
-        let mut w = taken.ok_or_else(|| self.finished())?;
-        // Close sends what is buffered (a single PUT, or the last part and
-        // CompleteMultipartUpload): only then does the blob become visible, whole.
-        let closed = w.close().await;
-        let result = match closed {
-            Ok(_) => Ok(self.id.clone()),
-            Err(e) => {
-                // The parts already sent would otherwise stay stored (and billed) until a
-                // lifecycle rule removes them.
-                if let Err(abort) = w.abort().await {
-                    tracing::warn!(blob = %self.id, error = %abort, "abort after a failed commit failed");
+        let slot = self.slot.clone();
+        let (id, place) = (self.id.clone(), self.place);
+        let task = self.rt.spawn(async move {
+            let mut w = slot.lock_owned().await.take().ok_or_else(|| finished(&id))?;
+            // Close sends what is buffered (a single PUT, or the last part and
+            // CompleteMultipartUpload): only then does the blob become visible, whole. If the
+            // caller is gone by then, the blob is an orphan no record names, which garbage
+            // collection removes after its grace period.
+            match w.close().await {
+                Ok(_) => Ok(id),
+                Err(e) => {
+                    // The parts already sent would otherwise stay stored (and billed) until a
+                    // lifecycle rule removes them.
+                    if let Err(abort) = w.abort().await {
+                        tracing::warn!(blob = %id, error = %abort, "abort after a failed commit failed");
+                    }
+                    Err(store_error(place, Some(&id), e))
                 }
-                Err(store_error(self.place, Some(&self.id), e))
             }
-        };
+        });
+        let result = task.await.map_err(|e| {
+            StoreError::Database(format!("blob {}: commit task failed: {e}", self.id))
+        })?;
         self.unfinished.remove(&self.id);
         result
     }
@@ -141,23 +163,18 @@ impl BlobWriter for OpendalBlobWriter {
 
 impl Drop for OpendalBlobWriter {
     fn drop(&mut self) {
-        // Committed (slot empty), or being aborted by `clear_unfinished` (slot locked; it
-        // takes the writer out and removes the entry itself): nothing to do.
-        let Ok(mut slot) = self.slot.try_lock() else {
-            return;
-        };
-        let Some(mut w) = slot.take() else {
-            self.unfinished.remove(&self.id);
-            return;
-        };
-        drop(slot);
-        // Abandoned: abort the multipart upload (or remove the partial file) now, in the
-        // background, since Drop cannot wait. If that abort fails it is logged: the writer
-        // is consumed by then, and the bucket's lifecycle rule (see the crate docs) is what
-        // removes the parts of an upload nobody can name any more.
-        let (id, unfinished) = (self.id.clone(), self.unfinished.clone());
+        // Abandoned (or committed: then the slot is empty and this only forgets the entry).
+        // Abort in the background, since Drop cannot wait: after any call still running,
+        // whose task holds the lock. If the abort fails it is logged: the writer is consumed
+        // by then, and the bucket's lifecycle rule (see the crate docs) is what removes the
+        // parts of an upload nobody can name any more. The entry stays until then, so a
+        // `clear_unfinished` meanwhile finds the writer gone and does not count it.
+        let (slot, id, unfinished) = (self.slot.clone(), self.id.clone(), self.unfinished.clone());
         self.rt.spawn(async move {
-            if let Err(e) = w.abort().await {
+            let taken = slot.lock_owned().await.take();
+            if let Some(mut w) = taken
+                && let Err(e) = w.abort().await
+            {
                 tracing::warn!(blob = %id, error = %e, "aborting an abandoned blob write failed");
             }
             unfinished.remove(&id);

@@ -36,19 +36,9 @@ async fn an_abandoned_writer_leaves_no_object_and_no_multipart_upload() {
         return;
     };
     let sdk = sdk_client(&settings);
-    let uploads_prefix = format!("{}/blobs/", settings.prefix);
     let store: Arc<dyn BlobStore> = Arc::new(OpendalBlobStore::s3(settings.clone()).unwrap());
     let _empty = common::EmptyOnDrop(store.clone());
-    let open_uploads = || async {
-        let listed = sdk
-            .list_multipart_uploads()
-            .bucket(&settings.bucket)
-            .prefix(&uploads_prefix)
-            .send()
-            .await
-            .unwrap();
-        listed.uploads().len()
-    };
+    let open_uploads = || uploads_under(&sdk, &settings);
     common::abandon_a_writer(store.as_ref(), |_| async {
         assert_eq!(
             open_uploads().await,
@@ -62,6 +52,85 @@ async fn an_abandoned_writer_leaves_no_object_and_no_multipart_upload() {
     })
     .await;
     assert!(store.list_page(None, 10).await.unwrap().is_empty());
+}
+
+/// A commit whose caller goes away halfway still runs to its end (in a task of its own):
+/// the blob becomes visible whole, an orphan that no record names and garbage collection
+/// removes, and the upload it was completing does not linger. Cut off inside OpenDAL, the
+/// writer could not even abort and the upload would stay.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commit_dropped_halfway_still_finishes_and_leaves_no_upload() {
+    let Some(settings) = common::s3_or_skip("s3::a_commit_dropped_halfway") else {
+        return;
+    };
+    const LEN: usize = 17 * common::MIB;
+    let sdk = sdk_client(&settings);
+    let store: Arc<dyn BlobStore> = Arc::new(OpendalBlobStore::s3(settings.clone()).unwrap());
+    let _empty = common::EmptyOnDrop(store.clone());
+    let mut w = store.create().await.unwrap();
+    for piece in 0..LEN / common::MIB {
+        let bytes = common::expected(piece * common::MIB, common::MIB);
+        w.write(bytes::Bytes::from(bytes)).await.unwrap();
+    }
+    let id = w.id().clone();
+    assert_eq!(uploads_under(&sdk, &settings).await, 1);
+    // Nine MiB still to send: a millisecond is not enough to complete the upload.
+    let cut = tokio::time::timeout(std::time::Duration::from_millis(1), w.commit()).await;
+    assert!(cut.is_err(), "the commit finished within a millisecond");
+    common::eventually("the dropped commit completes its upload", || async {
+        uploads_under(&sdk, &settings).await == 0
+    })
+    .await;
+    let listed = store.list_page(None, 10).await.unwrap();
+    assert_eq!(listed.iter().map(|b| &b.id).collect::<Vec<_>>(), vec![&id]);
+    let mut r = store.open(&id, LEN as u64).await.unwrap();
+    assert!(r.read_at(0, LEN).await.unwrap() == common::expected(0, LEN));
+}
+
+/// A write whose caller goes away halfway (while it opens the upload and sends the first
+/// part) still runs to its end, so dropping the writer afterwards can abort the upload.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_dropped_halfway_then_abandoned_leaves_no_upload() {
+    let Some(settings) = common::s3_or_skip("s3::a_write_dropped_halfway") else {
+        return;
+    };
+    let sdk = sdk_client(&settings);
+    let store: Arc<dyn BlobStore> = Arc::new(OpendalBlobStore::s3(settings.clone()).unwrap());
+    let _empty = common::EmptyOnDrop(store.clone());
+    let mut w = store.create().await.unwrap();
+    for piece in 0..16 {
+        let bytes = common::expected(piece * common::MIB, common::MIB);
+        w.write(bytes::Bytes::from(bytes)).await.unwrap();
+    }
+    assert_eq!(
+        uploads_under(&sdk, &settings).await,
+        0,
+        "no part is due yet"
+    );
+    // OpenDAL hands a part on when the next byte comes after it, and opens the upload
+    // when it has a second part: the seventeenth MiB's write opens it and sends the first
+    // part, and is cut off a millisecond in.
+    let piece = bytes::Bytes::from(common::expected(16 * common::MIB, common::MIB));
+    let cut = tokio::time::timeout(std::time::Duration::from_millis(1), w.write(piece)).await;
+    assert!(cut.is_err(), "the write finished within a millisecond");
+    drop(w);
+    common::eventually("the abandoned upload is aborted", || async {
+        uploads_under(&sdk, &settings).await == 0
+    })
+    .await;
+    assert!(store.list_page(None, 10).await.unwrap().is_empty());
+}
+
+/// Multipart uploads open under this test's prefix, asked of the server itself.
+async fn uploads_under(sdk: &aws_sdk_s3::Client, settings: &S3Settings) -> usize {
+    sdk.list_multipart_uploads()
+        .bucket(&settings.bucket)
+        .prefix(format!("{}/blobs/", settings.prefix))
+        .send()
+        .await
+        .unwrap()
+        .uploads()
+        .len()
 }
 
 /// Objects under `blobs/` whose names are not blob ids are not blobs: listing skips them
