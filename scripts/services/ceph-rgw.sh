@@ -138,7 +138,9 @@ bluestore_block_create = true
 bluestore_block_size = $OSD_BYTES
 
 [$RGW_NAME]
-rgw_frontends = beast endpoint=127.0.0.1:$RGW_PORT
+# tcp_nodelay: without it, small responses on a kept-alive connection wait ~40 ms for
+# Nagle's algorithm (measured with curl: 3 ms on a fresh connection, 42 ms on a reused one).
+rgw_frontends = beast endpoint=127.0.0.1:$RGW_PORT tcp_nodelay=1
 rgw_data = $C/rgw
 log_file = $C/log/rgw.log
 # 512 threads by default; tests run a few dozen requests at once at most.

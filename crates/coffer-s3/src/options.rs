@@ -8,6 +8,10 @@ pub struct ServerOptions {
     pub allow_sse_c_over_http: bool,
     /// New buckets start with SSE-C blocked, as on AWS since April 2026.
     pub block_sse_c_on_new_buckets: bool,
+    /// How long blobs an overwrite or delete released stay before they are deleted. A GET
+    /// already streaming the old object keeps reading them, as on S3: an open file outlives
+    /// its unlinking, but an object in a shared store does not, so there they wait.
+    pub blob_release_delay: std::time::Duration,
 }
 
 impl Default for ServerOptions {
@@ -15,6 +19,7 @@ impl Default for ServerOptions {
         Self {
             allow_sse_c_over_http: false,
             block_sse_c_on_new_buckets: true,
+            blob_release_delay: std::time::Duration::ZERO,
         }
     }
 }

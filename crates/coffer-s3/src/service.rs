@@ -119,7 +119,12 @@ impl CofferS3 {
             return;
         }
         let blobs = self.blobs.clone();
+        let delay = self.options.blob_release_delay;
         tokio::spawn(async move {
+            // A restart meanwhile leaves them to garbage collection: no record names them.
+            if !delay.is_zero() {
+                tokio::time::sleep(delay).await;
+            }
             for id in freed {
                 if let Err(e) = blobs.delete(&id).await {
                     tracing::warn!(blob = %id, error = %e, "could not delete released blob");

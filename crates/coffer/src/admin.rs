@@ -61,6 +61,11 @@ pub(crate) async fn connect(target: &Target) -> Result<Ops, String> {
         account_id: config.account_id.clone(),
         region: config.region.clone(),
     };
+    // The embedded database's lock says whether a server holds the directory; the shared
+    // backends have no such lock, so a live server's record of its addresses says it.
+    if !config.storage.is_embedded() && crate::listening::server_alive(&config.data_dir) {
+        return Remote::new(&config).map(Ops::Remote);
+    }
     match datadir::open(&config.storage, &config.data_dir).await {
         Ok(dir) => {
             let audit = if config.audit_enabled {

@@ -43,6 +43,15 @@ impl Listening {
     }
 }
 
+/// Whether a server that recorded its addresses in `data_dir` is still alive. With the
+/// shared backends nothing locks the data directory, so this is how an operator command tells
+/// that a server holds it (and goes through it rather than beside it).
+pub fn server_alive(data_dir: &Path) -> bool {
+    read(data_dir).ok().flatten().is_some_and(|l| {
+        l.pid != std::process::id() && Path::new(&format!("/proc/{}", l.pid)).exists()
+    })
+}
+
 fn path(data_dir: &Path) -> PathBuf {
     data_dir.join(FILE)
 }

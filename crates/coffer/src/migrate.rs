@@ -45,6 +45,12 @@ pub async fn run(args: MigrateArgs) -> Result<(), String> {
     if same_place(&from, &to) {
         return Err("the destination is the source: nothing to migrate".into());
     }
+    if crate::listening::server_alive(&from.data_dir) {
+        return Err(format!(
+            "a server holds {}: stop it first (a migration copies a directory at rest)",
+            from.data_dir.display()
+        ));
+    }
     let src = datadir::open_backends(&from.storage, &from.data_dir)
         .await
         .map_err(|e| match e {

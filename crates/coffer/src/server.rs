@@ -22,7 +22,12 @@ use crate::listener::Connections;
 use crate::listening;
 use crate::private_files;
 use crate::routes::Routes;
+use crate::storage_config::BlobBackend;
 use crate::tls;
+
+/// How long released blobs wait in a shared store before they are deleted (see
+/// `ServerOptions::blob_release_delay`).
+const SHARED_BLOB_RELEASE_DELAY: Duration = Duration::from_secs(600);
 
 pub async fn serve(args: ServeArgs) -> Result<(), String> {
     let config = ServeConfig::resolve(&args)?;
@@ -144,6 +149,11 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
     let s3 = s3.with_options(ServerOptions {
         allow_sse_c_over_http: config.allow_sse_c_over_http,
         block_sse_c_on_new_buckets: config.block_sse_c_on_new_buckets,
+        blob_release_delay: match config.storage.blobs.backend {
+            BlobBackend::Local => Duration::ZERO,
+            // Longer than any read of an object that is being replaced should take.
+            BlobBackend::S3 => SHARED_BLOB_RELEASE_DELAY,
+        },
     });
     if config.master_key_rotation_days > 0 {
         tokio::spawn(rotate_on_schedule(

@@ -32,6 +32,9 @@ pub struct Server {
     log_level: Option<String>,
     /// A tmpfs mounted on the data directory, unmounted when the server is dropped.
     tmpfs: Option<PathBuf>,
+    /// `[metadata]` and `[blobs]` under the shared backends (empty otherwise): an operator
+    /// command's configuration names them too, to reach the same store.
+    pub backend_sections: String,
     /// Shell commands run before the server is started in their place (`umask`, `ulimit`).
     shell_prelude: Option<String>,
 }
@@ -127,7 +130,8 @@ secret_key = "{bs}"
             bk = BOB.1,
             bs = BOB.2,
         );
-        let config = config + &shared_backend_sections();
+        let backend_sections = shared_backend_sections();
+        let config = config + &backend_sections;
         std::fs::write(dir.path().join("coffer.toml"), config).unwrap();
         Server {
             child: None,
@@ -139,6 +143,7 @@ secret_key = "{bs}"
             log_level: log_level.map(str::to_owned),
             tmpfs: None,
             shell_prelude: None,
+            backend_sections,
         }
     }
 

@@ -367,21 +367,33 @@ async fn run_cases(op: Op) {
 
 #[tokio::test]
 async fn crash_at_each_step_of_a_put() {
+    if embedded_only("injects faults at the embedded store's file and database steps") {
+        return;
+    }
     run_cases(Op::Put).await;
 }
 
 #[tokio::test]
 async fn crash_at_each_step_of_a_multipart_complete() {
+    if embedded_only("injects faults at the embedded store's file and database steps") {
+        return;
+    }
     run_cases(Op::Complete).await;
 }
 
 #[tokio::test]
 async fn crash_at_each_step_of_a_rekey() {
+    if embedded_only("injects faults at the embedded store's file and database steps") {
+        return;
+    }
     run_cases(Op::Rekey).await;
 }
 
 #[tokio::test]
 async fn crash_at_each_step_of_an_audit_append() {
+    if embedded_only("injects faults at the embedded store's file and database steps") {
+        return;
+    }
     run_cases(Op::PutKms).await;
     run_cases(Op::KmsCall).await;
 }

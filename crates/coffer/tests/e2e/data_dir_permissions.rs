@@ -64,6 +64,9 @@ async fn fill(server: &Server) {
 
 #[tokio::test]
 async fn under_umask_000_every_directory_is_0700_and_every_file_0600() {
+    if embedded_only("checks the modes of the embedded store's files") {
+        return;
+    }
     let server = Server::start_after_shell(Some("umask 000"), "", &[], None);
     fill(&server).await;
     let data = server.data_dir();
@@ -77,6 +80,9 @@ async fn under_umask_000_every_directory_is_0700_and_every_file_0600() {
 
 #[tokio::test]
 async fn a_data_directory_left_readable_by_an_earlier_version_is_tightened_at_start() {
+    if embedded_only("checks the modes of the embedded store's files") {
+        return;
+    }
     let mut server = Server::start_configured("", &[], Some("warn"));
     fill(&server).await;
     server.kill9();

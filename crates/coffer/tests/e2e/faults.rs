@@ -24,6 +24,9 @@ const PUT_FAULTS: &[(&str, &str, u16, &str)] = &[
 
 #[tokio::test]
 async fn a_put_hit_by_a_disk_fault_fails_cleanly_and_the_next_one_works() {
+    if embedded_only("injects disk faults into the embedded store's files") {
+        return;
+    }
     let mut server = Server::start();
     let c = no_retry_client(&server);
     c.create_bucket().bucket("fault-put").send().await.unwrap();
@@ -94,6 +97,9 @@ async fn a_put_hit_by_a_disk_fault_fails_cleanly_and_the_next_one_works() {
 
 #[tokio::test]
 async fn multipart_faults_fail_the_step_and_the_upload_still_completes() {
+    if embedded_only("injects disk faults into the embedded store's files") {
+        return;
+    }
     let mut server = Server::start();
     let c = no_retry_client(&server);
     c.create_bucket().bucket("fault-mpu").send().await.unwrap();
@@ -199,6 +205,9 @@ async fn multipart_faults_fail_the_step_and_the_upload_still_completes() {
 
 #[tokio::test]
 async fn a_rekey_hit_by_a_disk_fault_fails_and_a_later_run_finishes() {
+    if embedded_only("injects disk faults into the embedded store's files") {
+        return;
+    }
     let server = Server::start();
     let c = server.alice();
     c.create_bucket()
@@ -239,6 +248,9 @@ async fn a_rekey_hit_by_a_disk_fault_fails_and_a_later_run_finishes() {
 
 #[tokio::test]
 async fn a_kms_call_whose_audit_record_cannot_be_written_fails() {
+    if embedded_only("injects disk faults into the embedded store's files") {
+        return;
+    }
     let server = Server::start();
     let c = no_retry_client(&server);
     let kms = no_retry_kms(&server);

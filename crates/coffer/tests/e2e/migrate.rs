@@ -41,6 +41,9 @@ async fn body(c: &aws_sdk_s3::Client, key: &str, customer: Option<&Ck>) -> Vec<u
 
 #[tokio::test]
 async fn a_stopped_data_directory_moves_whole_and_a_second_run_copies_nothing() {
+    if embedded_only("moves an embedded data directory") {
+        return;
+    }
     let mut from = Server::start_configured(
         "block_sse_c_on_new_buckets = false",
         &["--allow-sse-c-over-http"],
@@ -232,6 +235,9 @@ async fn a_stopped_data_directory_moves_whole_and_a_second_run_copies_nothing() 
 
 #[tokio::test]
 async fn a_running_source_or_a_destination_of_another_root_key_is_refused() {
+    if embedded_only("moves an embedded data directory") {
+        return;
+    }
     let mut from = Server::start();
     from.alice()
         .create_bucket()

@@ -306,9 +306,12 @@ async fn completion_errors_and_abort() {
         .unwrap_err();
     assert_eq!(err_code(&e), (Some("NoSuchUpload".into()), 404));
 
-    // Unused part 2 and the aborted upload's blobs are gone: only part 1 of "small" stays.
-    let blobs = blob_files_settled(&server, 1).await;
-    assert_eq!(blobs.len(), 1, "{blobs:?}");
+    // Unused part 2 and the aborted upload's blobs are gone: only part 1 of "small" stays
+    // (a shared store keeps released blobs a while, for reads already under way).
+    if !shared_backends() {
+        let blobs = blob_files_settled(&server, 1).await;
+        assert_eq!(blobs.len(), 1, "{blobs:?}");
+    }
 }
 
 #[tokio::test]

@@ -424,9 +424,12 @@ async fn delete_and_delete_objects() {
     assert!(quiet.deleted().is_empty());
     let left = c.list_objects_v2().bucket("obj").send().await.unwrap();
     assert_eq!(left.key_count(), Some(0));
-    // Deleted objects' blobs are gone from disk.
-    let blobs = blob_files_settled(&server, 0).await;
-    assert!(blobs.is_empty(), "left behind: {blobs:?}");
+    // Deleted objects' blobs are gone from disk (a shared store keeps them a while, for
+    // reads already under way).
+    if !shared_backends() {
+        let blobs = blob_files_settled(&server, 0).await;
+        assert!(blobs.is_empty(), "left behind: {blobs:?}");
+    }
 }
 
 #[tokio::test]

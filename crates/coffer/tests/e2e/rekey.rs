@@ -12,12 +12,13 @@ use crate::common::*;
 pub fn admin_config(server: &Server) -> std::path::PathBuf {
     let path = server.dir.path().join("admin.toml");
     let text = format!(
-        "data_dir = \"{}\"\nhttp_listen = \"{}\"\n[[users]]\nname = \"{}\"\naccess_key = \"{}\"\nsecret_key = \"{}\"\nadmin = true\n",
+        "data_dir = \"{}\"\nhttp_listen = \"{}\"\n[[users]]\nname = \"{}\"\naccess_key = \"{}\"\nsecret_key = \"{}\"\nadmin = true\n{}",
         server.data_dir().display(),
         server.http,
         ALICE.0,
         ALICE.1,
-        ALICE.2
+        ALICE.2,
+        server.backend_sections,
     );
     std::fs::write(&path, text).unwrap();
     path
@@ -225,11 +226,12 @@ async fn rotate_and_rekey_survive_a_crash_and_keep_every_object_readable() {
     std::fs::write(
         &bob_config,
         format!(
-            "data_dir = \"{}\"\nhttp_listen = \"{}\"\n[[users]]\nname = \"bob\"\naccess_key = \"{}\"\nsecret_key = \"{}\"\nadmin = true\n",
+            "data_dir = \"{}\"\nhttp_listen = \"{}\"\n[[users]]\nname = \"bob\"\naccess_key = \"{}\"\nsecret_key = \"{}\"\nadmin = true\n{}",
             server.data_dir().display(),
             server.http,
             BOB.1,
-            BOB.2
+            BOB.2,
+            server.backend_sections,
         ),
     )
     .unwrap();
