@@ -84,6 +84,12 @@ pub async fn open_backends(
     let storage = &storage
         .resolved(|name| std::env::var(name).ok())
         .map_err(OpenError::Other)?;
+    // The object store first: probing it creates nothing, so a store that cannot be used
+    // stops the start before any database is created or migrated.
+    let shared_blobs = match storage.blobs.backend {
+        BlobBackend::Local => None,
+        BlobBackend::S3 => Some(open_s3_blobs(&storage.blobs).await?),
+    };
     let meta: Arc<dyn MetaStore> = match storage.metadata.backend {
         MetadataBackend::Embedded => Arc::new(
             RedbMetaStore::open(&data_dir.join("meta.redb")).map_err(|e| match e {
@@ -101,28 +107,41 @@ pub async fn open_backends(
             })?)
         }
     };
-    let blobs: Arc<dyn BlobStore> = match storage.blobs.backend {
-        BlobBackend::Local => Arc::new(
+    let blobs: Arc<dyn BlobStore> = match shared_blobs {
+        None => Arc::new(
             FsBlobStore::open(&data_dir.join("objects"))
                 .map_err(|e| OpenError::Other(format!("cannot open blob store: {e}")))?,
         ),
-        BlobBackend::S3 => {
-            let b = &storage.blobs;
-            let store = OpendalBlobStore::s3(S3Settings {
-                endpoint: b.endpoint.clone(),
-                bucket: b.bucket.clone().unwrap_or_default(),
-                prefix: b.prefix.clone().unwrap_or_default(),
-                region: b.region.clone(),
-                access_key: b.access_key.clone(),
-                secret_key: b.secret_key.as_deref().map(Secret::new),
-            })
-            .map_err(|e| OpenError::Other(format!("cannot open the s3 blob store: {e}")))?;
-            // A store other gateways may write to: every blob's intent is recorded before it
-            // exists, so a collection elsewhere never takes a blob whose record is on its way.
-            Arc::new(IntentRecordingBlobStore::new(Arc::new(store), meta.clone()))
-        }
+        // A store other gateways may write to: every blob's intent is recorded before it
+        // exists, so a collection elsewhere never takes a blob whose record is on its way.
+        Some(store) => Arc::new(IntentRecordingBlobStore::new(Arc::new(store), meta.clone())),
     };
     Ok(Backends { meta, blobs })
+}
+
+/// The S3 service of OpenDAL over `[blobs]`, tried with one listing request, so missing
+/// credentials, a wrong bucket or an unreachable endpoint stop the start with their reason
+/// instead of turning every request into a 503 later.
+async fn open_s3_blobs(
+    b: &crate::storage_config::BlobsSection,
+) -> Result<OpendalBlobStore, OpenError> {
+    let store = OpendalBlobStore::s3(S3Settings {
+        endpoint: b.endpoint.clone(),
+        bucket: b.bucket.clone().unwrap_or_default(),
+        prefix: b.prefix.clone().unwrap_or_default(),
+        region: b.region.clone(),
+        access_key: b.access_key.clone(),
+        secret_key: b.secret_key.as_deref().map(Secret::new),
+    })
+    .map_err(|e| OpenError::Other(format!("cannot open the s3 blob store: {e}")))?;
+    store.list_page(None, 1).await.map_err(|e| {
+        OpenError::Other(format!(
+            "cannot use the s3 blob store (bucket {:?} at {}): {e}",
+            b.bucket.as_deref().unwrap_or_default(),
+            b.endpoint.as_deref().unwrap_or("AWS S3")
+        ))
+    })?;
+    Ok(store)
 }
 
 /// What the audit chain's MAC key is derived from the root key for.

@@ -72,6 +72,10 @@ fn a_shared_backend_that_cannot_be_used_is_refused_with_its_reason() {
             "[blobs]\nbackend = \"s3\"\nendpoint = \"http://127.0.0.1:1\"\nsecret_key = \"not-for-the-log\"\n",
             "[blobs] backend = \"s3\" needs bucket",
         ),
+        (
+            "[blobs]\nbackend = \"s3\"\nendpoint = \"http://127.0.0.1:1\"\nbucket = \"gone\"\naccess_key = \"AK\"\nsecret_key = \"not-for-the-log\"\n",
+            "cannot use the s3 blob store (bucket \"gone\" at http://127.0.0.1:1)",
+        ),
     ] {
         let dir = tempfile::tempdir().unwrap();
         let config = write_config(dir.path(), sections);
