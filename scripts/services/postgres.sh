@@ -79,6 +79,8 @@ cmd_stop() {
         note "not running"
     fi
     env_unset COFFER_TEST_POSTGRES_URL
+    env_unset COFFER_TEST_POSTGRES_TLS_URL
+    env_unset COFFER_TEST_POSTGRES_TLS_CA
 }
 
 cmd_start() {
@@ -115,6 +117,7 @@ max_connections = 100
 shared_buffers = 128MB
 logging_collector = off
 CONF
+            tls_setup
         fi
         # A postmaster that was killed but not yet reaped still holds its lock file in the
         # server's eyes (kill -0 succeeds on a zombie), and the new one would refuse to start.
@@ -152,7 +155,36 @@ SQL
         || die "server is up but $URL does not log in"
 
     env_set COFFER_TEST_POSTGRES_URL "$URL"
+    if [ -f "$PG_BASE/ca.pem" ]; then
+        env_set COFFER_TEST_POSTGRES_TLS_URL "$URL?sslmode=require"
+        env_set COFFER_TEST_POSTGRES_TLS_CA "$PG_BASE/ca.pem"
+    fi
     echo "COFFER_TEST_POSTGRES_URL=$URL"
+}
+
+# A CA and a server certificate for 127.0.0.1, so the tests can connect over TLS that is
+# verified (sslmode=require with the CA) and see an unknown CA refused. Made once, at initdb.
+tls_setup() {
+    command -v openssl >/dev/null || apt_install openssl
+    local d=$PG_DATA
+    openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=coffer test CA" \
+        -keyout "$PG_BASE/ca.key" -out "$PG_BASE/ca.pem" >/dev/null 2>&1 \
+        || die "openssl could not make the test CA"
+    openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" \
+        -keyout "$d/server.key" -out "$PG_BASE/server.csr" >/dev/null 2>&1 \
+        || die "openssl could not make the server key"
+    printf 'subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n' >"$PG_BASE/server.ext"
+    openssl x509 -req -in "$PG_BASE/server.csr" -CA "$PG_BASE/ca.pem" -CAkey "$PG_BASE/ca.key" \
+        -CAcreateserial -days 3650 -extfile "$PG_BASE/server.ext" -out "$d/server.crt" >/dev/null 2>&1 \
+        || die "openssl could not sign the server certificate"
+    chown postgres: "$d/server.key" "$d/server.crt"
+    chmod 600 "$d/server.key"
+    chmod 644 "$PG_BASE/ca.pem"
+    cat >>"$d/postgresql.conf" <<CONF
+ssl = on
+ssl_cert_file = 'server.crt'
+ssl_key_file = 'server.key'
+CONF
 }
 
 case "${1:-start}" in

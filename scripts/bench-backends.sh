@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# The backends side by side in one sitting: coffer with its embedded defaults, with metadata
+# on PostgreSQL and local blobs, and with metadata on PostgreSQL and blobs on the S3 store;
+# then the S3 store itself, plain, through the same tool, as the yardstick for the last one.
+#
+# Usage: scripts/bench-backends.sh [BIN_DIR] [-- extra coffer-bench args]
+#   BIN_DIR holds release builds of `coffer` and `coffer-bench` (default target/release).
+#   Needs the COFFER_TEST_* variables of scripts/services/start-all.sh (PostgreSQL, the S3 store).
+# BENCH_SIZES (default "64MiB:16:4 4KiB:5000:16", size:count:concurrency) and BENCH_MODES
+# (default "s3 kms") narrow the matrix.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bin=${1:-target/release}
+[ $# -gt 0 ] && shift
+[ "${1:-}" = "--" ] && shift
+: "${COFFER_TEST_POSTGRES_URL:?source the env file scripts/services/start-all.sh prints}"
+: "${COFFER_TEST_S3_ENDPOINT:?source the env file scripts/services/start-all.sh prints}"
+sizes=${BENCH_SIZES:-"64MiB:16:4 4KiB:5000:16"}
+modes=${BENCH_MODES:-"s3 kms"}
+work=$(mktemp -d "${BENCH_DIR:-/var/tmp}/coffer-backends.XXXXXX")
+pids=()
+trap 'kill "${pids[@]}" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
+ak=AKIABENCH00000000001
+sk=bench-secret-000000000000000000000000001
+run_id=b$$_$(date +%s)
+
+# name port sections
+start() {
+    cat > "$work/$1.toml" <<T
+data_dir = "$work/$1"
+[[users]]
+name = "b"
+access_key = "$ak"
+secret_key = "$sk"
+admin = true
+$3
+T
+    AWS_ACCESS_KEY_ID=$COFFER_TEST_S3_ACCESS_KEY AWS_SECRET_ACCESS_KEY=$COFFER_TEST_S3_SECRET_KEY \
+        "$bin/coffer" serve --config "$work/$1.toml" --http "127.0.0.1:$2" --https "" \
+        >"$work/$1.out" 2>"$work/$1.err" &
+    pids+=($!)
+    for _ in $(seq 1 100); do
+        grep -q "coffer ready" "$work/$1.out" 2>/dev/null && return
+        sleep 0.1
+    done
+    echo "coffer ($1) did not start:" >&2
+    cat "$work/$1.err" >&2
+    exit 1
+}
+
+schema() {
+    psql "$COFFER_TEST_POSTGRES_URL" -q -c "CREATE SCHEMA $1" >/dev/null
+    echo "$COFFER_TEST_POSTGRES_URL?options=-csearch_path%3D$1"
+}
+
+start embedded 19701 ""
+start pg-local 19702 "[metadata]
+backend = \"postgres\"
+url = \"$(schema "${run_id}_local")\""
+start pg-s3 19703 "[metadata]
+backend = \"postgres\"
+url = \"$(schema "${run_id}_s3")\"
+[blobs]
+backend = \"s3\"
+endpoint = \"$COFFER_TEST_S3_ENDPOINT\"
+bucket = \"$COFFER_TEST_S3_BUCKET\"
+prefix = \"$run_id\""
+
+bench() { # label endpoint access secret bucket sse size count concurrency
+    "$bin/coffer-bench" --endpoint "$2" --access-key "$3" --secret-key "$4" --bucket "$5" \
+        --sse "$6" --size "$7" --count "$8" --concurrency "$9" "${extra[@]}" 2>&1 \
+        | grep -E "^(PUT|GET) " | sed "s/^/$1 sse=$6: /"
+}
+extra=("$@")
+for spec in $sizes; do
+    IFS=: read -r size count conc <<<"$spec"
+    for mode in $modes; do
+        bench embedded http://127.0.0.1:19701 $ak $sk bench-e "$mode" "$size" "$count" "$conc"
+        bench pg-local http://127.0.0.1:19702 $ak $sk bench-l "$mode" "$size" "$count" "$conc"
+        bench pg-s3 http://127.0.0.1:19703 $ak $sk bench-s "$mode" "$size" "$count" "$conc"
+    done
+    # The store alone, no encryption, its own bucket: what the S3 backend rides on.
+    bench "s3-store-plain" "$COFFER_TEST_S3_ENDPOINT" "$COFFER_TEST_S3_ACCESS_KEY" \
+        "$COFFER_TEST_S3_SECRET_KEY" "bench-plain-${run_id//_/-}" none "$size" "$count" "$conc"
+done
