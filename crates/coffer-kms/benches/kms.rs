@@ -40,6 +40,7 @@ fn bench(c: &mut Criterion) {
         admin: true,
         via_service: Some("s3.us-east-1.amazonaws.com".into()),
         client: None,
+        key_read: None,
     };
     let key = kms
         .create_key(&caller, Default::default())

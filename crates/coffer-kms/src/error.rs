@@ -1,3 +1,6 @@
+//! Errors of the KMS as a component (its root key, its store), as opposed to the errors of
+//! the AWS KMS API it answers (`api_error`).
+
 use thiserror::Error;
 
 #[derive(Debug, Error)]

@@ -5,8 +5,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-/// Store id prefix of key records (`key/<uuid>`).
-pub(crate) const KEY_PREFIX: &str = "key/";
+/// Store id prefix of key records (`key/<uuid>`): the store's, so that an object read can
+/// bring its key's record along.
+pub(crate) const KEY_PREFIX: &str = coffer_store::KMS_KEY_RECORD_PREFIX;
 /// Store id prefix of alias records (the alias name itself, `alias/<name>`).
 pub(crate) const ALIAS_PREFIX: &str = "alias/";
 

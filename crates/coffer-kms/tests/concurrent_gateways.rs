@@ -14,6 +14,7 @@ fn admin() -> Caller {
         admin: true,
         via_service: None,
         client: None,
+        key_read: None,
     }
 }
 

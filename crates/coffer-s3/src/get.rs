@@ -1,8 +1,9 @@
 //! GetObject, HeadObject and GetObjectAttributes.
 
 use std::ops::Range as Span;
+use std::sync::Arc;
 
-use coffer_store::ObjectRecord;
+use coffer_store::{BucketRecord, KmsRecordSnapshot, ObjectRecord};
 use http::StatusCode;
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
@@ -143,15 +144,17 @@ impl CofferS3 {
         record: &ObjectRecord,
         customer: Option<&CustomerKey>,
         user: &crate::User,
+        key_read: Option<Arc<KmsRecordSnapshot>>,
     ) -> S3Result<body::SourceData> {
         Ok(body::SourceData {
             parts: record.parts.clone(),
-            key: self.open_data_key(
+            key: self.open_data_key_read(
                 bucket,
                 key,
                 record.encryption.as_ref(),
                 customer,
                 Some(user),
+                key_read,
             )?,
             name: format!("{bucket}/{key}"),
         })
@@ -192,9 +195,43 @@ impl CofferS3 {
         key: &str,
         version_id: Option<&str>,
     ) -> S3Result<ObjectRecord> {
-        // Bucket and object in one read (one round trip to a shared database); the policy
-        // may name the object's stored tags (`s3:ExistingObjectTag/<key>`).
         let (bucket_record, object) = self.meta.get_bucket_and_object(bucket, key).await.or_s3()?;
+        self.check_readable(user, action, key, version_id, bucket_record, object)
+    }
+
+    /// [`CofferS3::readable_object`] for a GET, which also needs the record of the KMS key the
+    /// object is sealed under: read with the object, in the same round trip, where the
+    /// backend can.
+    async fn readable_object_and_key(
+        &self,
+        user: &crate::requester::Requester,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+    ) -> S3Result<(ObjectRecord, Option<Arc<KmsRecordSnapshot>>)> {
+        let read = self.meta.get_object_for_read(bucket, key).await.or_s3()?;
+        let record = self.check_readable(
+            user,
+            "s3:GetObject",
+            key,
+            version_id,
+            read.bucket,
+            read.object,
+        )?;
+        Ok((record, read.kms_key.map(Arc::new)))
+    }
+
+    /// The object of a read, if the bucket exists and the caller may read it. The policy may
+    /// name the object's stored tags (`s3:ExistingObjectTag/<key>`).
+    fn check_readable(
+        &self,
+        user: &crate::requester::Requester,
+        action: &str,
+        key: &str,
+        version_id: Option<&str>,
+        bucket_record: Option<BucketRecord>,
+        object: Option<ObjectRecord>,
+    ) -> S3Result<ObjectRecord> {
         let bucket_record = bucket_record
             .ok_or_else(|| s3_error!(NoSuchBucket, "The specified bucket does not exist"))?;
         self.check_object_access(user, &bucket_record, action, key, object.as_ref())?;
@@ -229,10 +266,9 @@ impl CofferS3 {
         // there now (or NoSuchKey).
         let mut attempts = 0;
         let (record, selection, opened) = loop {
-            let record = self
-                .readable_object(
+            let (record, key_read) = self
+                .readable_object_and_key(
                     &user,
-                    "s3:GetObject",
                     &input.bucket,
                     &input.key,
                     input.version_id.as_deref(),
@@ -244,8 +280,14 @@ impl CofferS3 {
             conditions.check(&record, Context::Read)?;
             let selection = select(&record, input.range.as_ref(), input.part_number)?;
             let len = selection.span.end - selection.span.start;
-            let source =
-                self.source_data(&input.bucket, &input.key, &record, customer.as_ref(), &user)?;
+            let source = self.source_data(
+                &input.bucket,
+                &input.key,
+                &record,
+                customer.as_ref(),
+                &user,
+                key_read,
+            )?;
             match body::open_range(self.blobs.clone(), source, selection.span.start, len).await {
                 Ok(opened) => break (record, selection, opened),
                 Err(body::OpenError::Missing(_)) if attempts < 3 => attempts += 1,

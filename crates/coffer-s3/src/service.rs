@@ -1,3 +1,7 @@
+//! `CofferS3`: the S3 service itself, holding what every handler needs (the metadata and
+//! blob stores, the keyring, the KMS, the policy cache) and the `s3s::S3` trait that
+//! dispatches each verb to its handler module.
+
 use std::sync::Arc;
 
 use coffer_kms::MasterKeyring;

@@ -56,7 +56,9 @@
 //!   a task of its own: a cut-off commit leaves a whole blob that no record names, which
 //!   garbage collection removes; a cut-off write is aborted with its writer.
 //! - [`open`](coffer_store::BlobStore::open) costs one HEAD request (to answer `NoSuchBlob`
-//!   or `Corrupt` before any byte is served); each read is then one ranged GET.
+//!   or `Corrupt` before any byte is served); each read is then one ranged GET, except
+//!   that a read announced as sequential (`will_read`: a whole object or a long range) is
+//!   fetched in 4 MiB pieces, up to three ahead of the caller (see `reader`).
 //! - Every request has a deadline (15 s for control requests, 30 s per read, write call or
 //!   listing page) and is retried up to three times on 5xx, SlowDown, timeouts and reset
 //!   connections. What still fails is `StoreError::Unavailable` (503 at the S3 layer); a

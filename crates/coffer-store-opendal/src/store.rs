@@ -186,13 +186,13 @@ impl BlobStore for OpendalBlobStore {
                 meta.content_length()
             )));
         }
-        Ok(Box::new(OpendalBlobReader {
-            op: self.op.clone(),
+        Ok(Box::new(OpendalBlobReader::new(
+            self.op.clone(),
             path,
-            id: id.clone(),
+            id.clone(),
             len,
-            place: self.place,
-        }))
+            self.place,
+        )))
     }
 
     /// S3's DELETE of a missing key succeeds. OpenDAL's fs service looks before it removes,

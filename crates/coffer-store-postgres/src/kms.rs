@@ -144,7 +144,7 @@ impl PostgresMetaStore {
     }
 }
 
-fn version(v: i64) -> u64 {
+pub(crate) fn version(v: i64) -> u64 {
     u64::try_from(v).unwrap_or(0)
 }
 

@@ -6,7 +6,8 @@ use std::collections::HashSet;
 use async_trait::async_trait;
 use coffer_store::{
     BlobId, BucketEncryption, BucketRecord, CompletedUploadRecord, EncryptionRecord, ListControl,
-    MetaStore, ObjectRecord, PartRecord, StoreResult, Tags, UploadRecord, WriteCondition,
+    MetaStore, ObjectRead, ObjectRecord, PartRecord, StoreResult, Tags, UploadRecord,
+    WriteCondition,
 };
 
 use crate::PostgresMetaStore;
@@ -80,6 +81,10 @@ impl MetaStore for PostgresMetaStore {
         key: &str,
     ) -> StoreResult<(Option<BucketRecord>, Option<ObjectRecord>)> {
         retrying(|| self.get_bucket_and_object_once(bucket, key)).await
+    }
+
+    async fn get_object_for_read(&self, bucket: &str, key: &str) -> StoreResult<ObjectRead> {
+        retrying(|| self.get_object_for_read_once(bucket, key)).await
     }
 
     async fn set_object_tags(&self, bucket: &str, key: &str, tags: &Tags) -> StoreResult<bool> {

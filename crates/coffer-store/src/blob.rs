@@ -1,3 +1,6 @@
+//! The `BlobStore` seam: sealed segments under random ids, written once through a writer
+//! that commits them whole, read by ranges, listed page by page, deleted idempotently.
+
 use std::fmt;
 use std::time::SystemTime;
 
@@ -91,4 +94,11 @@ pub trait BlobReader: Send {
     /// `len` bytes from `offset`; a read that would pass the end of the blob is `Corrupt`
     /// (a truncated blob is an error, never fewer bytes).
     async fn read_at(&mut self, offset: u64, len: usize) -> StoreResult<Bytes>;
+
+    /// Tells the reader that its caller will now read `range` in order, `chunk` bytes per
+    /// `read_at` (the last one shorter). A store across a network may then fetch the next
+    /// chunks while the caller works on this one; a local one has no latency to hide.
+    fn will_read(&mut self, range: std::ops::Range<u64>, chunk: usize) {
+        let _ = (range, chunk);
+    }
 }

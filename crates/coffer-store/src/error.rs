@@ -1,3 +1,6 @@
+//! `StoreError`: what can go wrong below the S3 layer, one variant per thing a caller must
+//! tell apart (missing, unavailable, corrupt, conflicting, locked).
+
 use thiserror::Error;
 
 /// What can go wrong below the S3 layer. The S3 layer maps each variant to an S3 error in one

@@ -1,3 +1,6 @@
+//! `FsBlobStore`: blobs as files under the data directory, sharded by id prefix, written to a
+//! temporary name, fsynced and renamed into place on commit.
+
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Write};
 use std::os::unix::fs::{DirBuilderExt, FileExt, OpenOptionsExt};

@@ -1,3 +1,6 @@
+//! Garbage collection: blobs no record names, older than a grace period and without a
+//! pending write intent, walked a page at a time and removed.
+
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::blob::{BlobId, BlobStore};

@@ -41,7 +41,10 @@ pub use error::{StoreError, StoreResult};
 pub use fs_blob::FsBlobStore;
 pub use gc::{GcPolicy, GcReport, collect_orphans};
 pub use intent_blobs::IntentRecordingBlobStore;
-pub use meta::{KeyStore, ListControl, MetaStore, WriteCondition};
+pub use meta::{
+    KMS_KEY_RECORD_PREFIX, KeyStore, KmsRecordSnapshot, ListControl, MetaStore, ObjectRead,
+    WriteCondition,
+};
 pub use records::{
     BucketEncryption, BucketRecord, COMPLETED_UPLOAD_RETENTION_MS, ChecksumRecord,
     CompletedUploadRecord, EncryptionRecord, ObjectRecord, PartRecord, RECORD_VERSION, StoredPart,

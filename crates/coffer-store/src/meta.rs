@@ -1,3 +1,6 @@
+//! The `MetaStore` seam: buckets, objects, multipart uploads and blob reference counts, with
+//! the conditional writes S3 promises; `KeyStore` for the KMS's versioned records.
+
 use async_trait::async_trait;
 
 use crate::blob::BlobId;
@@ -21,6 +24,28 @@ pub enum ListControl {
     Continue,
     Stop,
 }
+
+/// A KMS record as one read of the metadata store saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KmsRecordSnapshot {
+    /// The record's id (for a key, [`KMS_KEY_RECORD_PREFIX`] and the key id).
+    pub id: String,
+    /// Its version and bytes; `None` when there was no such record.
+    pub found: Option<(u64, Vec<u8>)>,
+}
+
+/// What [`MetaStore::get_object_for_read`] returns.
+#[derive(Debug, Clone, Default)]
+pub struct ObjectRead {
+    pub bucket: Option<BucketRecord>,
+    pub object: Option<ObjectRecord>,
+    /// The record of the KMS key the object is sealed under, read with it (`None`: not read).
+    pub kms_key: Option<KmsRecordSnapshot>,
+}
+
+/// Where the KMS keeps a key's record: this prefix and the key id. The store knows it so
+/// that a read of an object can bring the record of its key along.
+pub const KMS_KEY_RECORD_PREFIX: &str = "key/";
 
 /// Structured state. Every mutating call is one transaction, durable when it returns.
 ///
@@ -85,6 +110,18 @@ pub trait MetaStore: KeyStore + crate::AuditStore + Send + Sync + 'static {
             None => None,
         };
         Ok((b, o))
+    }
+    /// What a GET reads before it can decrypt, together: [`MetaStore::get_bucket_and_object`]
+    /// and, for an object sealed under a KMS key, that key's record as of the same read. A
+    /// backend across a network answers in one round trip; the default leaves the key record
+    /// to the KMS (`kms_key: None`), which then reads it itself.
+    async fn get_object_for_read(&self, bucket: &str, key: &str) -> StoreResult<ObjectRead> {
+        let (bucket, object) = self.get_bucket_and_object(bucket, key).await?;
+        Ok(ObjectRead {
+            bucket,
+            object,
+            kms_key: None,
+        })
     }
     /// Replaces the tag set of the object now stored at the key, leaving everything else as
     /// it is. Returns false if there is no such object.

@@ -179,6 +179,14 @@ impl EncryptionRecord {
         !matches!(self, EncryptionRecord::SseS3 { .. })
     }
 
+    /// SSE-KMS: the id of the KMS record of the key (see [`crate::KMS_KEY_RECORD_PREFIX`]),
+    /// taken from its ARN (`arn:aws:kms:<region>:<account>:key/<id>`).
+    pub fn kms_key_record_id(&self) -> Option<String> {
+        let (arn, _) = self.kms_key()?;
+        let (_, id) = arn.rsplit_once(":key/")?;
+        Some(format!("{}{id}", crate::KMS_KEY_RECORD_PREFIX))
+    }
+
     /// SSE-KMS: the KMS key's ARN, and whether an S3 Bucket Key is used.
     pub fn kms_key(&self) -> Option<(&str, bool)> {
         match self {

@@ -176,6 +176,7 @@ impl JsonApis {
                 user_agent,
                 access_key_id: user.access_key.clone(),
             }),
+            key_read: None,
         };
         let kms = self.kms.clone();
         let started = std::time::Instant::now();

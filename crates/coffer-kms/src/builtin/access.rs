@@ -102,7 +102,8 @@ impl BuiltinKms {
         action: &str,
         context: &EncryptionContext,
     ) -> Result<(), KmsApiError> {
-        let record = self.authorized_key(caller, given, action, Some(context))?;
+        let record = self.resolve_for_use(caller, given)?;
+        self.authorize(caller, action, &record, Some(context))?;
         self.check_usable(&record)
     }
 
@@ -172,6 +173,7 @@ mod tests {
             admin,
             via_service: via_s3.then(|| "s3.us-east-1.amazonaws.com".into()),
             client: None,
+            key_read: None,
         }
     }
 

@@ -88,9 +88,11 @@ impl BuiltinKms {
         expected_key: Option<&str>,
     ) -> Result<(KeyRecord, u32, Zeroizing<Vec<u8>>), KmsApiError> {
         let header = ciphertext::header(blob)?;
-        let record = self.load_key(&header.key_id)?.ok_or_else(|| {
-            KmsApiError::key_does_not_exist(&self.identity.key_arn(&header.key_id))
-        })?;
+        let record = self
+            .load_key_for_use(caller, &header.key_id)?
+            .ok_or_else(|| {
+                KmsApiError::key_does_not_exist(&self.identity.key_arn(&header.key_id))
+            })?;
         self.authorize(caller, action, &record, Some(context))?;
         if let Some(expected) = expected_key
             && self.resolve(expected)?.key_id != record.key_id

@@ -43,6 +43,11 @@ pub struct Caller {
     pub via_service: Option<String>,
     /// Where a direct call came from, for the audit trail.
     pub client: Option<ClientInfo>,
+    /// The record of the key this request uses, as the request's first read of the metadata
+    /// store saw it (S3 reads an object and its key together, see
+    /// [`coffer_store::MetaStore::get_object_for_read`]): used instead of reading it again.
+    /// Only what a request read at its start, so a change committed before it is seen.
+    pub key_read: Option<Arc<coffer_store::KmsRecordSnapshot>>,
 }
 
 /// The network side of a direct call.

@@ -8,7 +8,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use coffer_crypto::{KeyEncryptionKey, SealedKey, open_key, seal_key};
 use coffer_store::KmsWrite;
 
-use super::{BuiltinKms, now_ms};
+use super::{BuiltinKms, Caller, now_ms};
 use crate::api_error::KmsApiError;
 use crate::key_ref::KeyRef;
 use crate::records::{
@@ -40,6 +40,26 @@ impl BuiltinKms {
             .get_kms_record(&KeyRecord::store_id(key_id))?
             .map(|(version, b)| decode(version, &b))
             .transpose()
+    }
+
+    /// [`BuiltinKms::load_key`] for a cryptographic use by `caller`: from the record the
+    /// caller's request already read with its object, when that is this key's.
+    pub(super) fn load_key_for_use(
+        &self,
+        caller: &Caller,
+        key_id: &str,
+    ) -> Result<Option<KeyRecord>, KmsApiError> {
+        match &caller.key_read {
+            Some(read) if read.id == KeyRecord::store_id(key_id) => {
+                metrics::counter!("coffer_kms_key_reads_total", "via" => "object_read")
+                    .increment(1);
+                read.found
+                    .as_ref()
+                    .map(|(version, b)| decode(*version, b))
+                    .transpose()
+            }
+            _ => self.load_key(key_id),
+        }
     }
 
     /// Saves a key record, expecting it still at the version it was read at.
@@ -106,6 +126,24 @@ impl BuiltinKms {
     /// The key a reference names. An alias that does not exist, or a key that does not, is
     /// `NotFoundException` with AWS's wording.
     pub fn resolve(&self, given: &str) -> Result<KeyRecord, KmsApiError> {
+        self.resolve_with(given, |id| self.load_key(id))
+    }
+
+    /// [`BuiltinKms::resolve`] for a cryptographic use by `caller` (see
+    /// [`BuiltinKms::load_key_for_use`]).
+    pub(super) fn resolve_for_use(
+        &self,
+        caller: &Caller,
+        given: &str,
+    ) -> Result<KeyRecord, KmsApiError> {
+        self.resolve_with(given, |id| self.load_key_for_use(caller, id))
+    }
+
+    fn resolve_with(
+        &self,
+        given: &str,
+        load: impl FnOnce(&str) -> Result<Option<KeyRecord>, KmsApiError>,
+    ) -> Result<KeyRecord, KmsApiError> {
         let key_id = match KeyRef::parse(given, &self.identity)? {
             KeyRef::Id(id) => id,
             KeyRef::Alias(name) => match self.load_alias(&name)? {
@@ -118,7 +156,7 @@ impl BuiltinKms {
                 }
             },
         };
-        self.load_key(&key_id)?
+        load(&key_id)?
             .ok_or_else(|| KmsApiError::key_does_not_exist(&self.identity.key_arn(&key_id)))
     }
 

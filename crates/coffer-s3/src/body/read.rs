@@ -185,6 +185,7 @@ impl Slice {
         each: &mut impl FnMut(Bytes) -> Result<(), String>,
     ) -> Result<(), String> {
         let mut pos = self.from;
+        self.reader.will_read(self.from..self.to, READ_CHUNK);
         while pos < self.to {
             let n = READ_CHUNK.min((self.to - pos) as usize);
             let buf = rt
@@ -209,6 +210,13 @@ impl Slice {
         let (first, last) = (*plan.segments().start(), *plan.segments().end());
         let base = plan.blob_range().start;
         let mut index = first;
+        let sealed_len: u64 = (first..=last)
+            .map(|i| plan.sealed_segment_len(i) as u64)
+            .sum();
+        self.reader.will_read(
+            base..base + sealed_len,
+            SEGMENTS_PER_READ as usize * SEALED_SEGMENT_LEN,
+        );
         // Contiguous segments are fetched SEGMENTS_PER_READ at a time and opened in place;
         // their plaintext is then compacted over the tags so each batch goes out as one
         // chunk (as many bytes per hand-off as a plaintext read).

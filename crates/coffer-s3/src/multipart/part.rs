@@ -275,6 +275,7 @@ impl CofferS3 {
             &source,
             source_customer.as_ref(),
             &user,
+            None,
         )?;
         let ingested = body::copy_range(
             self.blobs.clone(),

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use coffer_crypto::{DataKey, SealedKey, open_key, seal_key};
-use coffer_kms::EncryptionContext;
-use coffer_store::EncryptionRecord;
+use coffer_kms::{Caller, EncryptionContext};
+use coffer_store::{EncryptionRecord, KmsRecordSnapshot};
 use s3s::S3Result;
 use zeroize::Zeroizing;
 
@@ -158,12 +158,11 @@ impl CofferS3 {
         bucket: &str,
         key_arn: &str,
         blob: &str,
-        user: &User,
+        caller: &Caller,
     ) -> S3Result<Zeroizing<Vec<u8>>> {
         let kms = self.kms()?;
-        let caller = self.kms_caller(user);
         let context = s3_context(&bucket_arn(bucket), &EncryptionContext::new());
-        kms.check_access(&caller, key_arn, "kms:Decrypt", &context)
+        kms.check_access(caller, key_arn, "kms:Decrypt", &context)
             .map_err(kms_error)?;
         if let Some(material) = self.bucket_keys.opened(blob) {
             return Ok(material);
@@ -171,7 +170,7 @@ impl CofferS3 {
         let raw = B64
             .decode(blob)
             .map_err(|_| internal("bucket key ciphertext is malformed"))?;
-        let out = kms.decrypt(&caller, &raw, &context).map_err(kms_error)?;
+        let out = kms.decrypt(caller, &raw, &context).map_err(kms_error)?;
         self.bucket_keys.insert_opened(blob, out.plaintext.clone());
         Ok(out.plaintext)
     }
@@ -200,6 +199,21 @@ impl CofferS3 {
         encryption: Option<&EncryptionRecord>,
         customer: Option<&CustomerKey>,
         user: Option<&User>,
+    ) -> S3Result<Option<Arc<DataKey>>> {
+        self.open_data_key_read(bucket, key, encryption, customer, user, None)
+    }
+
+    /// [`CofferS3::open_data_key`], handing the KMS the key record the request read with the
+    /// object (see [`coffer_store::MetaStore::get_object_for_read`]) so it need not read it
+    /// again.
+    pub(crate) fn open_data_key_read(
+        &self,
+        bucket: &str,
+        key: &str,
+        encryption: Option<&EncryptionRecord>,
+        customer: Option<&CustomerKey>,
+        user: Option<&User>,
+        key_read: Option<Arc<KmsRecordSnapshot>>,
     ) -> S3Result<Option<Arc<DataKey>>> {
         match (is_customer(encryption), customer) {
             (true, None) => return Err(customer_key::key_required()),
@@ -238,7 +252,8 @@ impl CofferS3 {
                 ..
             } => {
                 let user = user.ok_or_else(|| internal("an SSE-KMS read without a caller"))?;
-                let material = self.open_bucket_key(bucket, key_arn, bucket_key, user)?;
+                let caller = self.kms_caller_read(user, key_read);
+                let material = self.open_bucket_key(bucket, key_arn, bucket_key, &caller)?;
                 open_key(&object_kek(&material, &arn), &sealed()?, arn.as_bytes())
                     .map_err(|_| integrity_alert(bucket, key, "sealed data key does not open"))?
             }
@@ -250,7 +265,7 @@ impl CofferS3 {
                 let context = s3_context(&arn, &parse_stored_context(context.as_deref())?);
                 let out = self
                     .kms()?
-                    .decrypt(&self.kms_caller(user), blob, &context)
+                    .decrypt(&self.kms_caller_read(user, key_read), blob, &context)
                     .map_err(kms_error)?;
                 DataKey::from_bytes(&out.plaintext).map_err(internal)?
             }

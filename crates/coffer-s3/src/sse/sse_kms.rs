@@ -107,6 +107,18 @@ impl CofferS3 {
     }
 
     /// The user as the KMS sees them when S3 calls on their behalf.
+    /// [`CofferS3::kms_caller`] for a read that already holds its key's record.
+    pub(crate) fn kms_caller_read(
+        &self,
+        user: &User,
+        key_read: Option<Arc<coffer_store::KmsRecordSnapshot>>,
+    ) -> Caller {
+        Caller {
+            key_read,
+            ..self.kms_caller(user)
+        }
+    }
+
     pub(crate) fn kms_caller(&self, user: &User) -> Caller {
         Caller {
             arn: self.user_arn(user),
@@ -114,6 +126,7 @@ impl CofferS3 {
             admin: user.admin,
             via_service: Some(format!("s3.{}.amazonaws.com", self.identity.region)),
             client: None,
+            key_read: None,
         }
     }
 }

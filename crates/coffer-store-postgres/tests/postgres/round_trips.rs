@@ -4,7 +4,10 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use coffer_store::{BlobId, BucketRecord, MetaStore, ObjectRecord, WriteCondition};
+use coffer_store::{
+    BlobId, BucketRecord, EncryptionRecord, KeyStore, KmsRecordSnapshot, KmsWrite, MetaStore,
+    ObjectRecord, WriteCondition,
+};
 use coffer_store_postgres::{ConnectOptions, PostgresMetaStore};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -105,6 +108,48 @@ fn put_get_and_head_cost_one_round_trip_each_and_rare_changes_four() {
     count("get_bucket_and_object (GET/HEAD)", &|| {
         let (b, o) = rt.block_on(s.get_bucket_and_object("b", "k")).unwrap();
         assert!(b.is_some() && o.is_some());
+    });
+    // An SSE-KMS object brings its key's record along: the KMS need not read it again.
+    let arn = "arn:aws:kms:us-east-1:111122223333:key/2f0e1c4a-key";
+    let mut sealed = object();
+    sealed.encryption = Some(EncryptionRecord::Kms {
+        key_arn: arn.into(),
+        sealed_key: "c2VhbGVk".into(),
+        context: None,
+    });
+    rt.block_on(s.put_object("b", "kms", &sealed, &WriteCondition::Always))
+        .unwrap();
+    let key_id = "key/2f0e1c4a-key".to_string();
+    let read_key = || rt.block_on(s.get_object_for_read("b", "kms")).unwrap();
+    assert_eq!(
+        read_key().kms_key,
+        Some(KmsRecordSnapshot {
+            id: key_id.clone(),
+            found: None
+        }),
+        "a key with no record is read as absent"
+    );
+    s.write_kms_records(vec![KmsWrite::Put {
+        id: key_id.clone(),
+        record: b"{\"state\":\"Enabled\"}".to_vec(),
+        expected: None,
+    }])
+    .unwrap();
+    let (version, _) = s.get_kms_record(&key_id).unwrap().unwrap();
+    count("get_object_for_read (SSE-KMS GET)", &|| {
+        let read = read_key();
+        assert!(read.bucket.is_some() && read.object.is_some());
+        assert_eq!(
+            read.kms_key,
+            Some(KmsRecordSnapshot {
+                id: key_id.clone(),
+                found: Some((version, b"{\"state\":\"Enabled\"}".to_vec())),
+            })
+        );
+    });
+    count("get_object_for_read (no KMS key)", &|| {
+        let read = rt.block_on(s.get_object_for_read("b", "k")).unwrap();
+        assert!(read.object.is_some() && read.kms_key.is_none());
     });
     count("get_object", &|| {
         assert!(rt.block_on(s.get_object("b", "k")).unwrap().is_some());

@@ -174,6 +174,48 @@ fn eight_writers_through_two_handles(fresh: &dyn Fn() -> FreshBlobs) {
     }
 }
 
+/// A read announced as sequential (which a network store serves by fetching ahead, in
+/// pieces of its own size) returns exactly the bytes asked for, chunk after chunk across the
+/// store's pieces; a read elsewhere mid-sequence, and a second announced range, still do.
+fn announced_sequential_reads_return_the_same_bytes(fresh: &dyn Fn() -> FreshBlobs) {
+    let f = fresh();
+    let store = &SyncBlobs::new(f.handles[0].clone());
+    let data: Vec<u8> = (0..(9 << 20) + 123u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
+    let id = write(store, &data);
+    let len = data.len() as u64;
+    let chunk = 65_600usize; // divides no power of two: pieces end mid-chunk unless rounded
+    let check = |r: &mut super::blocking::SyncReader, from: u64, to: u64| {
+        let mut at = from;
+        while at < to {
+            let n = chunk.min((to - at) as usize);
+            let mut buf = vec![0u8; n];
+            r.read_exact_at(at, &mut buf).unwrap();
+            assert!(buf == data[at as usize..at as usize + n], "bytes at {at}");
+            at += n as u64;
+        }
+    };
+    let mut r = store.open(&id, len).unwrap();
+    r.will_read(0..len, chunk);
+    check(&mut r, 0, len);
+    // Announced from mid-blob, abandoned after one chunk for a read elsewhere.
+    r.will_read(1_000_000..len, chunk);
+    check(&mut r, 1_000_000, 1_000_000 + chunk as u64);
+    check(&mut r, 17, 17 + 3 * chunk as u64);
+    // A second announcement over a short tail.
+    r.will_read(len - 100..len, chunk);
+    check(&mut r, len - 100, len);
+    assert!(matches!(
+        r.read_exact_at(len - 10, &mut [0u8; 11]),
+        Err(StoreError::Corrupt(_))
+    ));
+    // Announcing more than the blob holds is ignored, not an error.
+    r.will_read(0..len + 1, chunk);
+    check(&mut r, 0, 2 * chunk as u64);
+    store.delete(&id).unwrap();
+}
+
 pub(super) const CASES: &[super::Case<FreshBlobs>] = &[
     (
         "committed blob reads back",
@@ -190,5 +232,9 @@ pub(super) const CASES: &[super::Case<FreshBlobs>] = &[
     (
         "eight writers through two handles",
         eight_writers_through_two_handles,
+    ),
+    (
+        "announced sequential reads",
+        announced_sequential_reads_return_the_same_bytes,
     ),
 ];

@@ -321,4 +321,8 @@ impl SyncReader {
         buf.copy_from_slice(&got);
         Ok(())
     }
+
+    pub fn will_read(&mut self, range: std::ops::Range<u64>, chunk: usize) {
+        self.inner.will_read(range, chunk);
+    }
 }

@@ -304,6 +304,26 @@ async fn key_states_rotation_and_deletion_reach_the_objects() {
         );
     }
     assert_eq!(get(&c, "states", "b").await.unwrap(), b"under kept");
+    // Over PostgreSQL every GET above read its key's record together with the object, in
+    // one round trip, and the KMS decided on that record; the embedded store leaves the
+    // read to the KMS.
+    let from_object_read = key_reads_with_the_object(&server);
+    if shared_backends() {
+        assert!(from_object_read >= 6, "{from_object_read}");
+    } else {
+        assert_eq!(from_object_read, 0);
+    }
+}
+
+/// Prometheus's count of KMS key records taken from the request's object read.
+fn key_reads_with_the_object(server: &Server) -> u64 {
+    let (_, text) = http_get(&format!("{}/metrics", server.endpoint()));
+    text.lines()
+        .filter(|l| {
+            l.starts_with("coffer_kms_key_reads_total") && l.contains("via=\"object_read\"")
+        })
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum::<f64>() as u64
 }
 
 #[tokio::test]
