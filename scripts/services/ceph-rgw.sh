@@ -145,6 +145,10 @@ rgw_data = $C/rgw
 log_file = $C/log/rgw.log
 # 512 threads by default; tests run a few dozen requests at once at most.
 rgw_thread_pool_size = 64
+# Deleted objects' data is kept for 2 hours by default before RGW's garbage collector frees
+# it; benchmarks that write and delete gigabytes would fill the 10 GiB OSD long before.
+rgw_gc_obj_min_wait = 30
+rgw_gc_processor_period = 30
 CONF
 }
 

@@ -131,6 +131,33 @@ impl PostgresMetaStore {
         Ok(row.map(|r| r.get(0)))
     }
 
+    /// One statement: take a free or expired lease (a new token), renew one's own (the same
+    /// token), or leave another's running lease alone (no row returned).
+    async fn acquire_lease_once(
+        &self,
+        name: &str,
+        holder: &str,
+        ttl_ms: i64,
+    ) -> Attempt<Option<u64>> {
+        let client = self.client().await?;
+        let stmt = client
+            .prepare_cached(
+                "WITH now AS (SELECT (extract(epoch FROM clock_timestamp()) * 1000)::int8 AS ms)
+                 INSERT INTO coffer_leases (name, holder, token, expires_ms)
+                 SELECT $1::text, $2::text, 1, ms + $3::int8 FROM now
+                 ON CONFLICT (name) DO UPDATE SET holder = excluded.holder,
+                     expires_ms = excluded.expires_ms,
+                     token = CASE WHEN coffer_leases.holder = excluded.holder
+                         THEN coffer_leases.token ELSE coffer_leases.token + 1 END
+                 WHERE coffer_leases.holder = excluded.holder
+                     OR coffer_leases.expires_ms < (SELECT ms FROM now)
+                 RETURNING token",
+            )
+            .await?;
+        let row = client.query_opt(&stmt, &[&name, &holder, &ttl_ms]).await?;
+        Ok(row.map(|r| version(r.get(0))))
+    }
+
     async fn put_setting_once(&self, name: &str, value: &[u8]) -> Attempt<()> {
         let client = self.client().await?;
         let stmt = client
@@ -185,5 +212,10 @@ impl KeyStore for PostgresMetaStore {
 
     fn put_setting(&self, name: &str, value: &[u8]) -> StoreResult<()> {
         self.block(retrying(|| self.put_setting_once(name, value)))
+    }
+
+    fn acquire_lease(&self, name: &str, holder: &str, ttl_ms: u64) -> StoreResult<Option<u64>> {
+        let ttl_ms = i64::try_from(ttl_ms).unwrap_or(i64::MAX / 2);
+        self.block(retrying(|| self.acquire_lease_once(name, holder, ttl_ms)))
     }
 }

@@ -125,6 +125,16 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (term, time, seq)
     );
     "#,
+    // 2: leases, so that one gateway at a time runs each chore. Timed by the database's
+    // clock; the token grows each time a lease changes hands.
+    r#"
+    CREATE TABLE coffer_leases (
+        name text COLLATE "C" PRIMARY KEY,
+        holder text NOT NULL,
+        token bigint NOT NULL,
+        expires_ms bigint NOT NULL
+    );
+    "#,
 ];
 
 /// The schema version this binary writes and reads.

@@ -251,4 +251,12 @@ pub trait KeyStore: Send + Sync {
     /// Small server-wide values, such as the root key's check value.
     fn get_setting(&self, name: &str) -> StoreResult<Option<Vec<u8>>>;
     fn put_setting(&self, name: &str, value: &[u8]) -> StoreResult<()>;
+    /// Takes or renews the lease `name` for `holder` for `ttl_ms` from now, if it is free,
+    /// expired, or already `holder`'s. Returns the lease's fencing token while `holder`
+    /// holds it (the same token as long as it keeps holding it, a greater one each time the
+    /// lease changes hands), `None` while another holder's lease runs. Several gateways run
+    /// each chore (rotation, deletion windows, collection…) under one lease, so one of them
+    /// at a time does it; a backend across a network times leases by its own clock, so that
+    /// gateways' clocks need not agree.
+    fn acquire_lease(&self, name: &str, holder: &str, ttl_ms: u64) -> StoreResult<Option<u64>>;
 }

@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use coffer_s3::{CofferS3, RequireSigV4, ServerIdentity, ServerOptions, User, UserDirectory};
+use coffer_s3::{RequireSigV4, ServerIdentity, ServerOptions, User, UserDirectory};
 use coffer_store::{GcPolicy, collect_orphans};
 use s3s::service::S3ServiceBuilder;
 use tokio::net::TcpListener;
@@ -12,10 +12,12 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::admin_ops::AdminTarget;
 use crate::admin_route::AdminRoute;
+use crate::chores;
 use crate::cli::{ServeArgs, listen_addr};
 use crate::config::{ServeConfig, users_or_generated};
 use crate::datadir;
 use crate::front::Front;
+use crate::gateway;
 use crate::host::LocalVirtualHosts;
 use crate::json_api::JsonApis;
 use crate::listener::Connections;
@@ -88,6 +90,10 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
     // Test builds only (feature `failpoints`); a no-op otherwise.
     coffer_faults::configure_from_env()?;
     let dir = datadir::open(&config.storage, &config.data_dir).await?;
+    let gateway = gateway::load_or_create(&config.data_dir)?;
+    tracing::info!(gateway = %gateway, "gateway id");
+    let dir_meta = dir.meta.clone();
+    let shared_blobs = (!config.storage.is_embedded()).then(|| dir.blobs.clone());
     if config.storage.is_embedded() {
         // Exclusive: the database lock is ours and nothing is served yet, so whatever no
         // record names is a leftover, however young.
@@ -104,22 +110,6 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
             stale_intents = report.stale_intents,
             "collected leftovers of earlier runs"
         );
-    } else {
-        // A shared store may have other writers (other gateways, a migration): only blobs
-        // past the grace period that no record names and no intent covers are leftovers,
-        // and walking a whole bucket must not hold up the start.
-        let (meta, blobs) = (dir.meta.clone(), dir.blobs.clone());
-        tokio::spawn(async move {
-            match collect_orphans(meta.as_ref(), blobs.as_ref(), &GcPolicy::default()).await {
-                Ok(report) => tracing::info!(
-                    orphan_blobs = report.orphan_blobs,
-                    young_blobs = report.young_blobs,
-                    stale_intents = report.stale_intents,
-                    "collected leftovers in the shared store"
-                ),
-                Err(e) => tracing::warn!(error = %e, "collection in the shared store failed"),
-            }
-        });
     }
     let identity = ServerIdentity {
         account_id: config.account_id.clone(),
@@ -155,18 +145,40 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
             BlobBackend::S3 => SHARED_BLOB_RELEASE_DELAY,
         },
     });
+    // One gateway at a time runs each chore: the one holding its lease (taken before the
+    // chores start, so that the first round of each already knows).
+    let leases = chores::Leases::new(dir_meta.clone(), gateway.clone())?;
+    let first = leases.clone();
+    tokio::task::spawn_blocking(move || first.renew_once())
+        .await
+        .map_err(|_| "lease renewal panicked".to_string())?;
+    tokio::spawn(leases.clone().renew_forever());
     if config.master_key_rotation_days > 0 {
-        tokio::spawn(rotate_on_schedule(
+        tokio::spawn(chores::rotate_master_key(
             s3.clone(),
             Duration::from_secs(u64::from(config.master_key_rotation_days) * 86_400),
+            leases.clone(),
         ));
     }
-    tokio::spawn(kms_maintenance(kms.clone()));
+    tokio::spawn(chores::kms_schedule(kms.clone(), leases.clone()));
+    if let Some(blobs) = shared_blobs {
+        // A shared store may have other writers (other gateways, a migration): only blobs
+        // past the grace period that no record names and no intent covers are leftovers,
+        // and walking a whole bucket must not hold up the start.
+        tokio::spawn(chores::collect_shared(
+            dir_meta.clone(),
+            blobs,
+            leases.clone(),
+        ));
+    }
     let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
         .set_buckets(&[0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 30.0])
         .map_err(|e| format!("cannot configure metrics: {e}"))?
         .install_recorder()
         .map_err(|e| format!("cannot install the metrics recorder: {e}"))?;
+    // Which gateway this is, as Prometheus names identities: an info series to join on
+    // (a label on every series would change every existing series' identity).
+    metrics::gauge!("coffer_gateway_info", "gateway" => gateway.clone()).set(1.0);
     let service = {
         let mut b = S3ServiceBuilder::new(s3.clone());
         b.set_config(Arc::new(s3s::config::StaticConfigProvider::new(Arc::new(
@@ -243,6 +255,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
             tls_cert: tls_cert.map(|c| std::path::absolute(&c).unwrap_or(c)),
         },
     )?;
+    println!("coffer gateway {gateway}");
     println!("coffer ready http={} https={}", shown(&http), shown(&https));
 
     let mut tasks = Vec::new();
@@ -281,26 +294,6 @@ async fn bind(addr: SocketAddr) -> Result<TcpListener, String> {
 /// hourly, so a server that was down at the due time rotates soon after it starts.
 /// The KMS's scheduled work, checked hourly (and at start-up): automatic key rotations, and
 /// the destruction of keys whose deletion window has ended.
-async fn kms_maintenance(kms: Arc<coffer_kms::BuiltinKms>) {
-    loop {
-        let k = kms.clone();
-        let result = tokio::task::spawn_blocking(move || {
-            let now_ms = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_millis() as i64)
-                .unwrap_or(0);
-            k.run_due(now_ms)
-        })
-        .await;
-        match result {
-            Ok(Ok(_)) => {}
-            Ok(Err(e)) => tracing::error!(error = %e, "scheduled KMS work failed"),
-            Err(_) => tracing::error!("scheduled KMS work panicked"),
-        }
-        tokio::time::sleep(Duration::from_secs(3600)).await;
-    }
-}
-
 /// Verifies the whole trail every `period` (the first time one period after start): a
 /// failure raises `coffer_audit_integrity_failures_total` and logs a `coffer::integrity`
 /// line with what was found, so tampering is seen without anyone running `verify`.
@@ -331,33 +324,6 @@ async fn check_trail(audit: Arc<coffer_audit::AuditLog>, period: Duration) {
     }
 }
 
-async fn rotate_on_schedule(s3: CofferS3, period: Duration) {
-    loop {
-        let s = s3.clone();
-        let due = tokio::task::spawn_blocking(move || {
-            let newest = s
-                .master_key_versions()
-                .last()
-                .map(|(_, created)| *created)
-                .unwrap_or(0);
-            let now_ms = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_millis() as i64)
-                .unwrap_or(0);
-            if rotation_due(newest, now_ms, period)
-                && let Err(e) = s.rotate_master_key()
-            {
-                tracing::error!(error = %e, "scheduled master-key rotation failed");
-            }
-        })
-        .await;
-        if due.is_err() {
-            tracing::error!("scheduled master-key rotation check panicked");
-        }
-        tokio::time::sleep(Duration::from_secs(3600)).await;
-    }
-}
-
 /// Browser POST forms: the fields before the file are read (and held) before the signature
 /// is checked, so they are bounded as S3 bounds them, 20 KiB in all
 /// (`MaxPostPreDataLengthExceededError`); s3s's default, 20 MB, would let unsigned forms
@@ -372,21 +338,3 @@ fn post_form_limits() -> s3s::config::S3Config {
 
 /// S3's limit on a POST form's fields before the file.
 pub const POST_FIELDS_LIMIT: usize = 20 * 1024;
-
-fn rotation_due(newest_version_ms: i64, now_ms: i64, period: Duration) -> bool {
-    now_ms.saturating_sub(newest_version_ms) >= period.as_millis() as i64
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rotation_is_due_once_the_newest_version_is_a_period_old() {
-        let day = 86_400_000;
-        let ninety = Duration::from_secs(90 * 86_400);
-        assert!(!rotation_due(0, 89 * day, ninety));
-        assert!(rotation_due(0, 90 * day, ninety));
-        assert!(rotation_due(0, 400 * day, ninety));
-    }
-}

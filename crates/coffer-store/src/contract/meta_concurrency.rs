@@ -259,6 +259,50 @@ fn counter(n: u64) -> crate::records::ObjectRecord {
     record
 }
 
+/// A lease is held by one holder at a time, through either handle: the holder renews it
+/// under the same token; another takes it only once it has run out, under a greater token;
+/// of eight holders racing for a free lease exactly one gets it.
+fn leases_have_one_holder_and_change_hands_with_a_greater_token(fresh: &dyn Fn() -> FreshMeta) {
+    let f = fresh();
+    let [a, b] = &f.handles;
+    let first = a.acquire_lease("chore", "gw-a", 60_000).unwrap().unwrap();
+    assert_eq!(
+        a.acquire_lease("chore", "gw-a", 60_000).unwrap(),
+        Some(first)
+    );
+    assert_eq!(b.acquire_lease("chore", "gw-b", 60_000).unwrap(), None);
+    assert_eq!(
+        b.acquire_lease("chore", "gw-a", 60_000).unwrap(),
+        Some(first)
+    );
+    // Another lease is another lease.
+    assert!(b.acquire_lease("other", "gw-b", 60_000).unwrap().is_some());
+    // A short lease runs out; then another holder takes it, and the old one cannot renew.
+    a.acquire_lease("chore", "gw-a", 1).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let second = b.acquire_lease("chore", "gw-b", 60_000).unwrap().unwrap();
+    assert!(second > first, "{second} after {first}");
+    assert_eq!(a.acquire_lease("chore", "gw-a", 60_000).unwrap(), None);
+
+    let won: Vec<u64> = std::thread::scope(|scope| {
+        let racers: Vec<_> = (0..8)
+            .map(|i| {
+                let handle = f.handles[i % 2].clone();
+                scope.spawn(move || {
+                    handle
+                        .acquire_lease("race", &format!("gw-{i}"), 60_000)
+                        .unwrap()
+                })
+            })
+            .collect();
+        racers
+            .into_iter()
+            .filter_map(|r| r.join().unwrap())
+            .collect()
+    });
+    assert_eq!(won.len(), 1, "{won:?}");
+}
+
 pub(super) const CASES: &[super::Case<FreshMeta>] = &[
     (
         "concurrent writers share commits",
@@ -267,5 +311,9 @@ pub(super) const CASES: &[super::Case<FreshMeta>] = &[
     (
         "eight writers on the same keys",
         eight_writers_on_the_same_keys_keep_references_exact,
+    ),
+    (
+        "leases",
+        leases_have_one_holder_and_change_hands_with_a_greater_token,
     ),
 ];

@@ -332,4 +332,8 @@ impl KeyStore for RedbMetaStore {
     fn put_setting(&self, name: &str, value: &[u8]) -> StoreResult<()> {
         RedbMetaStore::put_setting(self, name, value)
     }
+
+    fn acquire_lease(&self, name: &str, holder: &str, ttl_ms: u64) -> StoreResult<Option<u64>> {
+        RedbMetaStore::acquire_lease(self, name, holder, ttl_ms)
+    }
 }

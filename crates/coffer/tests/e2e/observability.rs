@@ -31,6 +31,12 @@ async fn metrics_endpoint_counts_requests_and_bytes() {
         "{text}"
     );
     assert!(text.contains("coffer_s3_bytes_sent_total 4096"), "{text}");
+    // Which gateway answered: its id (kept in the data directory) as an info series.
+    let id = std::fs::read_to_string(server.data_dir().join("gateway-id")).unwrap();
+    assert!(
+        text.contains(&format!("coffer_gateway_info{{gateway=\"{}\"}} 1", id.trim())),
+        "{text}"
+    );
 
     let (_, head) = signed_raw(&server, "GET", "/obs/k", &[], b"");
     assert!(
