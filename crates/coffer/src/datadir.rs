@@ -14,7 +14,7 @@ use coffer_store::{
 use coffer_store_opendal::{OpendalBlobStore, S3Settings, Secret};
 use coffer_store_postgres::PostgresMetaStore;
 
-use crate::sealed_secrets::{FileSecrets, SealedSecrets};
+use crate::sealed_secrets::{FileSecrets, SealedSecrets, StoreSecrets};
 use crate::storage_config::{BlobBackend, MetadataBackend, StorageConfig, redact_password};
 
 /// The opened backends and the keys over them.
@@ -45,10 +45,14 @@ impl From<OpenError> for String {
 /// which binds to the metadata before anything sealed under it is read, then the keyring.
 pub async fn open(storage: &StorageConfig, data_dir: &Path) -> Result<DataDir, OpenError> {
     let Backends { meta, blobs } = open_backends(storage, data_dir).await?;
-    // The embedded backends keep sealed secrets beside the trail, as files.
-    let secrets = Arc::new(FileSecrets {
-        dir: data_dir.join("audit"),
-    });
+    // The embedded metadata store keeps sealed secrets beside the trail, as files; a shared
+    // one keeps them in the store, so that every gateway signs with the same key.
+    let secrets: Arc<dyn SealedSecrets> = match storage.metadata.backend {
+        MetadataBackend::Embedded => Arc::new(FileSecrets {
+            dir: data_dir.join("audit"),
+        }),
+        MetadataBackend::Postgres => Arc::new(StoreSecrets { meta: meta.clone() }),
+    };
     let root = Arc::new(
         RootKeySource::for_data_dir(data_dir)
             .load()

@@ -60,9 +60,64 @@ impl SealedSecrets for FileSecrets {
     }
 }
 
+/// Sealed secrets in the metadata store, as KMS records under `secret/<name>` created only
+/// where none exists (a compare-and-swap expecting no record): what gateways sharing a
+/// store use, so that all of them sign the trail with one key. `coffer admin migrate`
+/// carries them with the other KMS records.
+pub struct StoreSecrets {
+    pub meta: std::sync::Arc<dyn coffer_store::MetaStore>,
+}
+
+impl StoreSecrets {
+    fn id(name: &str) -> String {
+        format!("secret/{name}")
+    }
+}
+
+impl SealedSecrets for StoreSecrets {
+    fn load(&self, name: &str) -> Result<Option<Vec<u8>>, String> {
+        self.meta
+            .get_kms_record(&Self::id(name))
+            .map(|found| found.map(|(_, sealed)| sealed))
+            .map_err(|e| format!("sealed secret {name}: {e}"))
+    }
+
+    fn create(&self, name: &str, sealed: &[u8]) -> Result<Vec<u8>, String> {
+        let write = coffer_store::KmsWrite::Put {
+            id: Self::id(name),
+            record: sealed.to_vec(),
+            expected: None,
+        };
+        match self.meta.write_kms_records(vec![write]) {
+            Ok(()) => Ok(sealed.to_vec()),
+            // Another gateway created it first: its secret is the one.
+            Err(coffer_store::StoreError::KmsConflict(_)) => self
+                .load(name)?
+                .ok_or_else(|| format!("sealed secret {name} vanished")),
+            Err(e) => Err(format!("sealed secret {name}: {e}")),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn in_the_store_the_first_secret_created_is_the_one_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let meta: std::sync::Arc<dyn coffer_store::MetaStore> = std::sync::Arc::new(
+            coffer_store::RedbMetaStore::open(&dir.path().join("m.redb")).unwrap(),
+        );
+        let [a, b] = [
+            StoreSecrets { meta: meta.clone() },
+            StoreSecrets { meta: meta.clone() },
+        ];
+        assert_eq!(a.load("audit-signing-key").unwrap(), None);
+        assert_eq!(a.create("audit-signing-key", b"one").unwrap(), b"one");
+        assert_eq!(b.create("audit-signing-key", b"two").unwrap(), b"one");
+        assert_eq!(b.load("audit-signing-key").unwrap().unwrap(), b"one");
+    }
 
     #[test]
     fn the_first_secret_created_is_the_one_kept() {

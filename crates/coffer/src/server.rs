@@ -145,6 +145,11 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
             BlobBackend::S3 => SHARED_BLOB_RELEASE_DELAY,
         },
     });
+    let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .set_buckets(&[0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 30.0])
+        .map_err(|e| format!("cannot configure metrics: {e}"))?
+        .install_recorder()
+        .map_err(|e| format!("cannot install the metrics recorder: {e}"))?;
     // One gateway at a time runs each chore: the one holding its lease (taken before the
     // chores start, so that the first round of each already knows).
     let leases = chores::Leases::new(dir_meta.clone(), gateway.clone())?;
@@ -171,11 +176,6 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
             leases.clone(),
         ));
     }
-    let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
-        .set_buckets(&[0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 30.0])
-        .map_err(|e| format!("cannot configure metrics: {e}"))?
-        .install_recorder()
-        .map_err(|e| format!("cannot install the metrics recorder: {e}"))?;
     // Which gateway this is, as Prometheus names identities: an info series to join on
     // (a label on every series would change every existing series' identity).
     metrics::gauge!("coffer_gateway_info", "gateway" => gateway.clone()).set(1.0);

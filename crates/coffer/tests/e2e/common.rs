@@ -105,8 +105,40 @@ impl Server {
         self.dir.path().join("coffer.toml")
     }
 
+    /// A second gateway over this server's shared store (the same PostgreSQL schema and
+    /// object-store prefix), with a data directory of its own and this server's root key,
+    /// started. Only under the shared backends.
+    pub fn another_gateway(&self) -> Self {
+        assert!(
+            shared_backends(),
+            "gateways share a store only under the shared backends"
+        );
+        let mut other = Self::prepare_over("", &[], None, Some(self.backend_sections.clone()));
+        std::os::unix::fs::DirBuilderExt::mode(&mut std::fs::DirBuilder::new(), 0o700)
+            .create(other.data_dir())
+            .unwrap();
+        std::fs::copy(
+            self.data_dir().join("root.key"),
+            other.data_dir().join("root.key"),
+        )
+        .expect("the first gateway's root key");
+        other.launch();
+        other
+    }
+
     /// A server's directory and configuration, not started yet.
     fn prepare(config_lines: &str, extra: &[&str], log_level: Option<&str>) -> Self {
+        Self::prepare_over(config_lines, extra, log_level, None)
+    }
+
+    /// [`Server::prepare`] over the given `[metadata]`/`[blobs]` sections (`None`: a store of
+    /// its own).
+    fn prepare_over(
+        config_lines: &str,
+        extra: &[&str],
+        log_level: Option<&str>,
+        backend_sections: Option<String>,
+    ) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let config = format!(
             r#"
@@ -130,7 +162,7 @@ secret_key = "{bs}"
             bk = BOB.1,
             bs = BOB.2,
         );
-        let backend_sections = shared_backend_sections();
+        let backend_sections = backend_sections.unwrap_or_else(shared_backend_sections);
         let config = config + &backend_sections;
         std::fs::write(dir.path().join("coffer.toml"), config).unwrap();
         Server {

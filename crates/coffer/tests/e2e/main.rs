@@ -25,6 +25,7 @@ mod failpoints;
 #[cfg(feature = "failpoints")]
 mod faults;
 mod fidelity;
+mod gateways;
 mod hostile;
 mod kms;
 #[cfg(feature = "failpoints")]

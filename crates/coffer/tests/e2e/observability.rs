@@ -34,7 +34,10 @@ async fn metrics_endpoint_counts_requests_and_bytes() {
     // Which gateway answered: its id (kept in the data directory) as an info series.
     let id = std::fs::read_to_string(server.data_dir().join("gateway-id")).unwrap();
     assert!(
-        text.contains(&format!("coffer_gateway_info{{gateway=\"{}\"}} 1", id.trim())),
+        text.contains(&format!(
+            "coffer_gateway_info{{gateway=\"{}\"}} 1",
+            id.trim()
+        )),
         "{text}"
     );
 

@@ -1,0 +1,307 @@
+//! Two gateways over one store (PostgreSQL + the S3 store), as behind a load balancer: what
+//! one writes or changes, the other serves at once, and a user cannot tell which answered.
+//! Only under the shared backends: the embedded store belongs to one process.
+
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{
+    CompletedMultipartUpload, CompletedPart, ServerSideEncryption, ServerSideEncryptionByDefault,
+    ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
+};
+
+use crate::common::*;
+use crate::kms::kms_client;
+
+fn two_gateways() -> Option<(Server, Server)> {
+    if !shared_backends() {
+        eprintln!("SKIPPED: two gateways need the shared backends (COFFER_E2E_BACKENDS=shared)");
+        return None;
+    }
+    let a = Server::start();
+    let b = a.another_gateway();
+    Some((a, b))
+}
+
+/// A metric's value summed over its series whose line contains `labels`.
+fn metric(server: &Server, name: &str, labels: &str) -> f64 {
+    let (_, text) = http_get(&format!("{}/metrics", server.endpoint()));
+    text.lines()
+        .filter(|l| l.starts_with(name) && l.contains(labels))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+#[tokio::test]
+async fn what_one_gateway_writes_the_other_reads_lists_copies_and_deletes() {
+    let Some((a, b)) = two_gateways() else { return };
+    let (ca, cb) = (a.alice(), b.alice());
+    ca.create_bucket().bucket("shared").send().await.unwrap();
+    let data = pattern(3 << 20, 7);
+    ca.put_object()
+        .bucket("shared")
+        .key("from-a")
+        .body(ByteStream::from(data.clone()))
+        .send()
+        .await
+        .unwrap();
+    let got = cb
+        .get_object()
+        .bucket("shared")
+        .key("from-a")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(body_bytes(got).await, data);
+    let listed = cb.list_objects_v2().bucket("shared").send().await.unwrap();
+    let keys: Vec<&str> = listed.contents().iter().filter_map(|o| o.key()).collect();
+    assert_eq!(keys, ["from-a"]);
+    cb.copy_object()
+        .bucket("shared")
+        .key("copied-on-b")
+        .copy_source("shared/from-a")
+        .send()
+        .await
+        .unwrap();
+    let got = ca
+        .get_object()
+        .bucket("shared")
+        .key("copied-on-b")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(body_bytes(got).await, data);
+    cb.delete_object()
+        .bucket("shared")
+        .key("from-a")
+        .send()
+        .await
+        .unwrap();
+    let gone = ca.head_object().bucket("shared").key("from-a").send().await;
+    assert_eq!(err_code(&gone.unwrap_err()).1, 404);
+
+    // A multipart upload begun on A completes on B.
+    let up = ca
+        .create_multipart_upload()
+        .bucket("shared")
+        .key("mp")
+        .send()
+        .await
+        .unwrap();
+    let id = up.upload_id().unwrap();
+    let mut parts = Vec::new();
+    for (n, client) in [(1, &ca), (2, &cb)] {
+        let body = pattern(5 << 20, n as u64);
+        let p = client
+            .upload_part()
+            .bucket("shared")
+            .key("mp")
+            .upload_id(id)
+            .part_number(n)
+            .body(ByteStream::from(body))
+            .send()
+            .await
+            .unwrap();
+        parts.push(
+            CompletedPart::builder()
+                .part_number(n)
+                .e_tag(p.e_tag().unwrap())
+                .build(),
+        );
+    }
+    cb.complete_multipart_upload()
+        .bucket("shared")
+        .key("mp")
+        .upload_id(id)
+        .multipart_upload(
+            CompletedMultipartUpload::builder()
+                .set_parts(Some(parts))
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let got = ca
+        .get_object()
+        .bucket("shared")
+        .key("mp")
+        .send()
+        .await
+        .unwrap();
+    let mut expected = pattern(5 << 20, 1);
+    expected.extend(pattern(5 << 20, 2));
+    assert_eq!(body_bytes(got).await, expected);
+}
+
+#[tokio::test]
+async fn if_none_match_races_across_gateways_have_one_winner() {
+    let Some((a, b)) = two_gateways() else { return };
+    let (ca, cb) = (a.alice(), b.alice());
+    ca.create_bucket().bucket("race").send().await.unwrap();
+    for round in 0..8 {
+        let key = format!("k{round}");
+        let put = |c: aws_sdk_s3::Client, who: u8| {
+            let key = key.clone();
+            async move {
+                c.put_object()
+                    .bucket("race")
+                    .key(&key)
+                    .if_none_match("*")
+                    .body(ByteStream::from(vec![who; 1024]))
+                    .send()
+                    .await
+                    .map_err(|e| err_code(&e))
+            }
+        };
+        let (ra, rb) = tokio::join!(put(ca.clone(), 1), put(cb.clone(), 2));
+        let won: Vec<u8> = [(1u8, &ra), (2u8, &rb)]
+            .iter()
+            .filter(|(_, r)| r.is_ok())
+            .map(|(w, _)| *w)
+            .collect();
+        assert_eq!(won.len(), 1, "round {round}: {ra:?} {rb:?}");
+        for r in [&ra, &rb] {
+            if let Err((code, status)) = r {
+                assert_eq!(
+                    (code.as_deref(), *status),
+                    (Some("PreconditionFailed"), 412)
+                );
+            }
+        }
+        let got = cb
+            .get_object()
+            .bucket("race")
+            .key(&key)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            body_bytes(got).await,
+            vec![won[0]; 1024],
+            "the winner's bytes"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_key_disabled_on_one_gateway_stops_reads_on_the_other_at_once() {
+    let Some((a, b)) = two_gateways() else { return };
+    let (ca, cb) = (a.alice(), b.alice());
+    let kms_a = kms_client(&a, ALICE);
+    let key = kms_a.create_key().send().await.unwrap();
+    let key_id = key.key_metadata().unwrap().key_id().to_owned();
+    ca.create_bucket().bucket("plain-kms").send().await.unwrap();
+    ca.create_bucket()
+        .bucket("bucket-key")
+        .send()
+        .await
+        .unwrap();
+    ca.put_bucket_encryption()
+        .bucket("bucket-key")
+        .server_side_encryption_configuration(
+            ServerSideEncryptionConfiguration::builder()
+                .rules(
+                    ServerSideEncryptionRule::builder()
+                        .apply_server_side_encryption_by_default(
+                            ServerSideEncryptionByDefault::builder()
+                                .sse_algorithm(ServerSideEncryption::AwsKms)
+                                .kms_master_key_id(&key_id)
+                                .build()
+                                .unwrap(),
+                        )
+                        .bucket_key_enabled(true)
+                        .build(),
+                )
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    ca.put_object()
+        .bucket("plain-kms")
+        .key("o")
+        .server_side_encryption(ServerSideEncryption::AwsKms)
+        .ssekms_key_id(&key_id)
+        .body(ByteStream::from(b"no bucket key".to_vec()))
+        .send()
+        .await
+        .unwrap();
+    let put = ca
+        .put_object()
+        .bucket("bucket-key")
+        .key("o")
+        .body(ByteStream::from(b"under a bucket key".to_vec()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.bucket_key_enabled(), Some(true));
+    // B reads both (and so caches the bucket key).
+    for (bucket, body) in [
+        ("plain-kms", &b"no bucket key"[..]),
+        ("bucket-key", b"under a bucket key"),
+    ] {
+        let got = cb
+            .get_object()
+            .bucket(bucket)
+            .key("o")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(body_bytes(got).await, body);
+    }
+    kms_a.disable_key().key_id(&key_id).send().await.unwrap();
+    for bucket in ["plain-kms", "bucket-key"] {
+        let e = cb
+            .get_object()
+            .bucket(bucket)
+            .key("o")
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err_code(&e),
+            (Some("KMS.DisabledException".into()), 400),
+            "{bucket}"
+        );
+    }
+    kms_client(&b, ALICE)
+        .enable_key()
+        .key_id(&key_id)
+        .send()
+        .await
+        .unwrap();
+    let got = ca
+        .get_object()
+        .bucket("bucket-key")
+        .key("o")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(body_bytes(got).await, b"under a bucket key");
+}
+
+#[tokio::test]
+async fn each_gateway_has_its_own_id_and_each_chore_one_leader() {
+    let Some((a, b)) = two_gateways() else { return };
+    let id = |s: &Server| {
+        std::fs::read_to_string(s.data_dir().join("gateway-id"))
+            .unwrap()
+            .trim()
+            .to_owned()
+    };
+    assert_ne!(id(&a), id(&b));
+    for s in [&a, &b] {
+        assert!(
+            s.stdout_lines
+                .iter()
+                .any(|l| l == &format!("coffer gateway {}", id(s))),
+            "{:?}",
+            s.stdout_lines
+        );
+    }
+    for chore in ["master-key-rotation", "kms-schedule", "garbage-collection"] {
+        let label = format!("chore=\"{chore}\"");
+        let leaders =
+            metric(&a, "coffer_chore_leader", &label) + metric(&b, "coffer_chore_leader", &label);
+        assert_eq!(leaders, 1.0, "{chore}");
+    }
+}
