@@ -43,4 +43,4 @@ pub use key_ref::{KeyRef, KmsIdentity};
 pub use kms::Kms;
 pub use master::{MasterKeyring, MasterVersion};
 pub use root::RootKey;
-pub use root_source::{ROOT_KEY_ENV, RootKeySource};
+pub use root_source::{ROOT_KEY_COMMAND_ENV, ROOT_KEY_ENV, ROOT_KEY_FILE_ENV, RootKeySource};

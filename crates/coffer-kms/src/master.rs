@@ -414,8 +414,8 @@ mod tests {
             assert_eq!(ring.versions().len(), all.len() + 1);
         }
         assert_eq!(
-            rings[0].version(7).unwrap().expose_secret(),
-            rings[1].version(7).unwrap().expose_secret()
+            rings[0].version(newest).unwrap().expose_secret(),
+            rings[1].version(newest).unwrap().expose_secret()
         );
         // A keyring on a borrowed store cannot reload: it knows what it loaded.
         let local = MasterKeyring::open(meta.as_ref(), root.clone()).unwrap();

@@ -16,6 +16,10 @@ use crate::root::RootKey;
 
 /// The environment variable that may carry the root key (base64 of 32 bytes).
 pub const ROOT_KEY_ENV: &str = "COFFER_ROOT_KEY";
+/// The environment variable that may name a file holding the root key.
+pub const ROOT_KEY_FILE_ENV: &str = "COFFER_ROOT_KEY_FILE";
+/// The environment variable that may hold a shell command printing the root key.
+pub const ROOT_KEY_COMMAND_ENV: &str = "COFFER_ROOT_KEY_COMMAND";
 const ROOT_KEY_FILE: &str = "root.key";
 
 /// One place a root key can be read from.
@@ -32,11 +36,25 @@ pub enum RootKeySource {
 }
 
 impl RootKeySource {
-    /// The embedded default for `data_dir`: [`ROOT_KEY_ENV`] when set, else
-    /// `<data_dir>/root.key`, generated if absent.
+    /// Where a server on `data_dir` takes its root key from, the first that is set of:
+    /// [`ROOT_KEY_ENV`] (the key itself), [`ROOT_KEY_FILE_ENV`] (a file that must exist:
+    /// a mounted secret), [`ROOT_KEY_COMMAND_ENV`] (a command that prints it: a secret
+    /// manager); else `<data_dir>/root.key`, generated if absent (the embedded default).
+    /// Gateways that share a store use one of the first three, with the same key.
     pub fn for_data_dir(data_dir: &Path) -> Self {
-        if std::env::var_os(ROOT_KEY_ENV).is_some() {
+        Self::choose(data_dir, |name| std::env::var_os(name))
+    }
+
+    fn choose(data_dir: &Path, var: impl Fn(&str) -> Option<std::ffi::OsString>) -> Self {
+        if var(ROOT_KEY_ENV).is_some() {
             RootKeySource::Env(ROOT_KEY_ENV.into())
+        } else if let Some(path) = var(ROOT_KEY_FILE_ENV) {
+            RootKeySource::File {
+                path: PathBuf::from(path),
+                generate: false,
+            }
+        } else if let Some(command) = var(ROOT_KEY_COMMAND_ENV) {
+            RootKeySource::Command(command.to_string_lossy().into_owned())
         } else {
             RootKeySource::File {
                 path: data_dir.join(ROOT_KEY_FILE),
@@ -133,6 +151,45 @@ mod tests {
 
     fn same(a: &RootKey, b: &RootKey) -> bool {
         a.derive_key("t")[..] == b.derive_key("t")[..]
+    }
+
+    #[test]
+    fn the_environment_chooses_key_then_file_then_command_then_the_data_directory() {
+        let dir = Path::new("/data");
+        let env = |set: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                set.iter()
+                    .find(|(n, _)| *n == name)
+                    .map(|(_, v)| std::ffi::OsString::from(v))
+            }
+        };
+        let all: &[(&str, &str)] = &[
+            (ROOT_KEY_ENV, KEY_B64),
+            (ROOT_KEY_FILE_ENV, "/run/secrets/coffer"),
+            (ROOT_KEY_COMMAND_ENV, "vault read"),
+        ];
+        assert_eq!(
+            RootKeySource::choose(dir, env(all)),
+            RootKeySource::Env(ROOT_KEY_ENV.into())
+        );
+        assert_eq!(
+            RootKeySource::choose(dir, env(&all[1..])),
+            RootKeySource::File {
+                path: "/run/secrets/coffer".into(),
+                generate: false
+            }
+        );
+        assert_eq!(
+            RootKeySource::choose(dir, env(&all[2..])),
+            RootKeySource::Command("vault read".into())
+        );
+        assert_eq!(
+            RootKeySource::choose(dir, env(&[])),
+            RootKeySource::File {
+                path: "/data/root.key".into(),
+                generate: true
+            }
+        );
     }
 
     #[test]

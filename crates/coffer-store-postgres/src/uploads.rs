@@ -118,16 +118,9 @@ const COMPLETE: &str = concat!(
     settled AS (
         DELETE FROM coffer_blob_intents WHERE blob = ANY($5) AND (SELECT v FROM verdict) = 0
     ),
-    pruned AS (
-        DELETE FROM coffer_completed_uploads WHERE (SELECT v FROM verdict) = 0 AND upload_id IN (
-            SELECT upload_id FROM coffer_completed_uploads
-            WHERE completed_ms < $11::int8 AND upload_id <> $13::text
-            ORDER BY completed_ms LIMIT $12::int8
-        )
-    ),
     remembered AS (
         INSERT INTO coffer_completed_uploads (upload_id, completed_ms, record)
-        SELECT $13, $10::int8, $9::bytea FROM verdict WHERE v = 0
+        SELECT $11::text, $10::int8, $9::bytea FROM verdict WHERE v = 0
         ON CONFLICT (upload_id) DO UPDATE SET completed_ms = excluded.completed_ms,
             record = excluded.record
     ),",
@@ -135,6 +128,13 @@ const COMPLETE: &str = concat!(
     "SELECT (SELECT v FROM verdict), ",
     freed!()
 );
+
+/// Removes up to `$2` completion records older than `$1`, never `$3` (the one just made).
+const PRUNE_COMPLETED: &str = "DELETE FROM coffer_completed_uploads WHERE upload_id IN (
+    SELECT upload_id FROM coffer_completed_uploads
+    WHERE completed_ms < $1::int8 AND upload_id <> $3::text
+    ORDER BY completed_ms LIMIT $2::int8
+)";
 
 /// Most expired completion records one completion removes: pruning stays cheap per call and
 /// still outpaces the rate at which records are added (as in the embedded store).
@@ -254,14 +254,30 @@ impl PostgresMetaStore {
                     &etag,
                     &remembered,
                     &completed.completed_ms,
-                    &cutoff,
-                    &COMPLETED_PRUNE_BATCH,
                     &completed.upload_id,
                 ],
             )
             .await?;
         verdict(row.get(0))?;
-        Ok(blob_ids(row.get(1))?)
+        let freed = blob_ids(row.get(1))?;
+        // Expired completion records go in a statement of their own: CockroachDB refuses a
+        // statement that modifies one table twice (this one and the insert above). The
+        // completion has committed, so a failed prune must not fail it (nor be retried with
+        // it): it only leaves records for the next completion to remove.
+        let pruned = match client.prepare_cached(PRUNE_COMPLETED).await {
+            Ok(prune) => client
+                .execute(
+                    &prune,
+                    &[&cutoff, &COMPLETED_PRUNE_BATCH, &completed.upload_id],
+                )
+                .await
+                .map(drop),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = pruned {
+            tracing::debug!(error = %e, "pruning completion records failed; the next completion will");
+        }
+        Ok(freed)
     }
 
     pub(crate) async fn get_completed_upload_once(

@@ -109,14 +109,7 @@ impl Server {
     /// object-store prefix), with a data directory of its own and this server's root key,
     /// started. Only under the shared backends.
     pub fn another_gateway(&self) -> Self {
-        assert!(
-            shared_backends(),
-            "gateways share a store only under the shared backends"
-        );
-        let mut other = Self::prepare_over("", &[], None, Some(self.backend_sections.clone()));
-        std::os::unix::fs::DirBuilderExt::mode(&mut std::fs::DirBuilder::new(), 0o700)
-            .create(other.data_dir())
-            .unwrap();
+        let mut other = self.prepared_gateway();
         std::fs::copy(
             self.data_dir().join("root.key"),
             other.data_dir().join("root.key"),
@@ -124,6 +117,26 @@ impl Server {
         .expect("the first gateway's root key");
         other.launch();
         other
+    }
+
+    /// A second gateway over this server's shared store, with an empty data directory of
+    /// its own (no root key), not started.
+    pub fn prepared_gateway(&self) -> Self {
+        assert!(
+            shared_backends(),
+            "gateways share a store only under the shared backends"
+        );
+        let other = Self::prepare_over("", &[], None, Some(self.backend_sections.clone()));
+        std::os::unix::fs::DirBuilderExt::mode(&mut std::fs::DirBuilder::new(), 0o700)
+            .create(other.data_dir())
+            .unwrap();
+        other
+    }
+
+    /// Starts a prepared server after `/bin/sh` runs `prelude` (e.g. `export VAR=…`).
+    pub fn start_prepared_after_shell(&mut self, prelude: &str) {
+        self.shell_prelude = Some(prelude.to_owned());
+        self.launch();
     }
 
     /// A server's directory and configuration, not started yet.

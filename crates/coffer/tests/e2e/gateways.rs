@@ -305,3 +305,102 @@ async fn each_gateway_has_its_own_id_and_each_chore_one_leader() {
         assert_eq!(leaders, 1.0, "{chore}");
     }
 }
+
+/// Every gateway gets the one root key from outside (here: a command that prints it, as a
+/// secret manager's CLI would); a gateway given another key refuses to start, with one line
+/// saying why, before it serves anything.
+#[tokio::test]
+async fn gateways_share_one_root_key_and_another_key_is_refused_at_start() {
+    if !shared_backends() {
+        eprintln!("SKIPPED: two gateways need the shared backends (COFFER_E2E_BACKENDS=shared)");
+        return;
+    }
+    let a = Server::start();
+    let ca = a.alice();
+    ca.create_bucket().bucket("keyed").send().await.unwrap();
+    ca.put_object()
+        .bucket("keyed")
+        .key("o")
+        .body(ByteStream::from(
+            b"sealed under the shared master key".to_vec(),
+        ))
+        .send()
+        .await
+        .unwrap();
+    let key_file = a.data_dir().join("root.key");
+    let mut b = a.prepared_gateway();
+    b.start_prepared_after_shell(&format!(
+        "export COFFER_ROOT_KEY_COMMAND='cat {}'",
+        key_file.display()
+    ));
+    assert!(!b.data_dir().join("root.key").exists(), "no key of its own");
+    let got = b
+        .alice()
+        .get_object()
+        .bucket("keyed")
+        .key("o")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(body_bytes(got).await, b"sealed under the shared master key");
+
+    let stranger = a.prepared_gateway();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_coffer"))
+        .args(["serve", "--config"])
+        .arg(stranger.config_path())
+        .args(["--http", "127.0.0.1:0", "--https", ""])
+        .env(
+            "COFFER_ROOT_KEY",
+            "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+        )
+        .env("COFFER_LOG", "off")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!stdout.contains("coffer ready"), "{stdout}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "{stderr}");
+    assert!(lines[0].contains("root key does not match"), "{stderr}");
+}
+
+/// kill -9 of the gateway that leads every chore: the other takes the leases over once they
+/// run out (a 3 s lease here, renewed each second), and the failover time is printed.
+#[tokio::test]
+async fn a_killed_leaders_chores_pass_to_the_other_gateway() {
+    if !shared_backends() {
+        eprintln!("SKIPPED: two gateways need the shared backends (COFFER_E2E_BACKENDS=shared)");
+        return;
+    }
+    let prelude = "export COFFER_CHORE_LEASE_SECONDS=3";
+    let mut a = Server::start_after_shell(Some(prelude), "", &[], None);
+    let mut b = a.prepared_gateway();
+    std::fs::copy(a.data_dir().join("root.key"), b.data_dir().join("root.key")).unwrap();
+    b.start_prepared_after_shell(prelude);
+    let chores = ["master-key-rotation", "kms-schedule", "garbage-collection"];
+    let leads = |s: &Server| {
+        chores
+            .iter()
+            .map(|c| metric(s, "coffer_chore_leader", &format!("chore=\"{c}\"")))
+            .sum::<f64>()
+    };
+    // A started first and took every lease; B waits.
+    assert_eq!((leads(&a), leads(&b)), (3.0, 0.0));
+    a.kill9();
+    let killed = std::time::Instant::now();
+    while leads(&b) < 3.0 {
+        assert!(
+            killed.elapsed() < std::time::Duration::from_secs(10),
+            "B did not take the chores over"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let failover = killed.elapsed();
+    eprintln!(
+        "chore failover after kill -9: {:.2} s (lease 3 s)",
+        failover.as_secs_f64()
+    );
+    // Within a lease and one renewal (and a little for the polling).
+    assert!(failover.as_secs_f64() <= 3.0 + 1.0 + 0.5, "{failover:?}");
+}
