@@ -282,6 +282,45 @@ async fn rekey(args: RekeyArgs) -> Result<(), String> {
         )
         .map_err(|e| e.to_string())?,
     );
+    let (scanned, resealed) = rekey_pass(&ops, &args, &bar).await?;
+    bar.finish();
+    println!("coffer: rekey complete: {scanned} objects scanned, {resealed} data keys re-sealed");
+    if args.keep_old_versions {
+        return Ok(());
+    }
+    // Other gateways learn of a rotation within a few seconds (they reload the keyring
+    // every MASTER_KEY_FOLLOW_PERIOD); until then they may still seal new objects under
+    // the old version, and retiring it is refused. Such stragglers are re-sealed by another
+    // pass, and retiring is tried again, for a bounded time.
+    let mut attempts = 0;
+    let out = loop {
+        match ops.call("retire-master-keys", Value::Null).await {
+            Ok(out) => break out,
+            Err(e) if e.contains("still need older master-key versions") && attempts < 10 => {
+                attempts += 1;
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                let (_, again) = rekey_pass(&ops, &args, &ProgressBar::hidden()).await?;
+                println!("coffer: re-sealed {again} data keys written meanwhile");
+            }
+            Err(e) => return Err(e),
+        }
+    };
+    match out["retired"].as_array() {
+        Some(v) if !v.is_empty() => println!(
+            "coffer: retired master-key versions {}",
+            v.iter()
+                .map(|v| v.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        _ => println!("coffer: no master-key version to retire"),
+    }
+    Ok(())
+}
+
+/// One scan over every object, re-sealing what an older master-key version seals: returns
+/// how many were scanned and re-sealed.
+async fn rekey_pass(ops: &Ops, args: &RekeyArgs, bar: &ProgressBar) -> Result<(u64, u64), String> {
     let started = Instant::now();
     let (mut scanned, mut resealed) = (0u64, 0u64);
     let mut after = Value::Null;
@@ -295,7 +334,7 @@ async fn rekey(args: RekeyArgs) -> Result<(), String> {
         bar.inc(n);
         bar.set_message(format!("{resealed} re-sealed"));
         if step["next"].is_null() {
-            break;
+            return Ok((scanned, resealed));
         }
         after = step["next"].clone();
         if let Some(rate) = args.rate.filter(|r| *r > 0.0) {
@@ -305,22 +344,6 @@ async fn rekey(args: RekeyArgs) -> Result<(), String> {
             }
         }
     }
-    bar.finish();
-    println!("coffer: rekey complete: {scanned} objects scanned, {resealed} data keys re-sealed");
-    if !args.keep_old_versions {
-        let out = ops.call("retire-master-keys", Value::Null).await?;
-        match out["retired"].as_array() {
-            Some(v) if !v.is_empty() => println!(
-                "coffer: retired master-key versions {}",
-                v.iter()
-                    .map(|v| v.to_string())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-            _ => println!("coffer: no master-key version to retire"),
-        }
-    }
-    Ok(())
 }
 
 async fn scrub(args: ScrubArgs) -> Result<(), String> {

@@ -183,6 +183,25 @@ pub async fn collect_shared(
     }
 }
 
+/// How often a gateway over a shared store reloads the master keyring, to learn of a
+/// rotation made elsewhere: until it does, it seals new objects under the version before,
+/// and a rekey cannot retire that version (`coffer admin rekey` retries for a while).
+pub const MASTER_KEY_FOLLOW_PERIOD: Duration = Duration::from_secs(2);
+
+/// Reloads the master keyring every [`MASTER_KEY_FOLLOW_PERIOD`] (every gateway, not only
+/// a leader: each must seal under the current version).
+pub async fn follow_master_key(s3: CofferS3) {
+    loop {
+        tokio::time::sleep(MASTER_KEY_FOLLOW_PERIOD).await;
+        let s = s3.clone();
+        match tokio::task::spawn_blocking(move || s.refresh_master_keys()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "cannot reload the master keyring"),
+            Err(_) => tracing::error!("reloading the master keyring panicked"),
+        }
+    }
+}
+
 /// Whether the newest master-key version is `period` old.
 pub fn rotation_due(newest_version_ms: i64, now_ms: i64, period: Duration) -> bool {
     let period_ms = i64::try_from(period.as_millis()).unwrap_or(i64::MAX);

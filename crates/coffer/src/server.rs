@@ -166,6 +166,9 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
         ));
     }
     tokio::spawn(chores::kms_schedule(kms.clone(), leases.clone()));
+    if !config.storage.is_embedded() {
+        tokio::spawn(chores::follow_master_key(s3.clone()));
+    }
     if let Some(blobs) = shared_blobs {
         // A shared store may have other writers (other gateways, a migration): only blobs
         // past the grace period that no record names and no intent covers are leftovers,

@@ -40,6 +40,14 @@ impl CofferS3 {
         Ok(v)
     }
 
+    /// Reloads the master keyring from the store: how a gateway learns of a rotation
+    /// another gateway made, so that it seals new objects under the new version too.
+    pub fn refresh_master_keys(&self) -> Result<(), String> {
+        self.keyring
+            .reload(self.meta.as_ref())
+            .map_err(|e| e.to_string())
+    }
+
     /// Destroys the master-key versions older than the current one, provided no object or
     /// upload needs them any more (after a complete rekey). Returns the retired versions.
     pub fn retire_master_keys(&self) -> Result<Vec<u32>, String> {

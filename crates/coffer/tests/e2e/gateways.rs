@@ -404,3 +404,140 @@ async fn a_killed_leaders_chores_pass_to_the_other_gateway() {
     // Within a lease and one renewal (and a little for the polling).
     assert!(failover.as_secs_f64() <= 3.0 + 1.0 + 0.5, "{failover:?}");
 }
+
+/// A deletion window scheduled on A and ended by B's run of the KMS schedule (as the chore's
+/// leader would): the key is gone on both, and so are exactly its objects, on both.
+#[tokio::test]
+async fn a_deletion_window_ending_on_one_gateway_ends_the_key_on_both() {
+    let Some((a, b)) = two_gateways() else { return };
+    let (ca, cb) = (a.alice(), b.alice());
+    let kms_a = kms_client(&a, ALICE);
+    let doomed = kms_a.create_key().send().await.unwrap();
+    let doomed = doomed.key_metadata().unwrap().key_id().to_owned();
+    let kept = kms_a.create_key().send().await.unwrap();
+    let kept = kept.key_metadata().unwrap().key_id().to_owned();
+    ca.create_bucket().bucket("window").send().await.unwrap();
+    for (key, kms_key) in [("doomed", &doomed), ("kept", &kept)] {
+        ca.put_object()
+            .bucket("window")
+            .key(key)
+            .server_side_encryption(ServerSideEncryption::AwsKms)
+            .ssekms_key_id(kms_key)
+            .body(ByteStream::from(key.as_bytes().to_vec()))
+            .send()
+            .await
+            .unwrap();
+    }
+    kms_a
+        .schedule_key_deletion()
+        .key_id(&doomed)
+        .pending_window_in_days(7)
+        .send()
+        .await
+        .unwrap();
+    crate::sse_kms::kms_run_due_in(&b, 8);
+    for (gateway, client) in [("A", &ca), ("B", &cb)] {
+        let e = client
+            .get_object()
+            .bucket("window")
+            .key("doomed")
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err_code(&e),
+            (Some("KMS.NotFoundException".into()), 400),
+            "on {gateway}"
+        );
+        let got = client
+            .get_object()
+            .bucket("window")
+            .key("kept")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(body_bytes(got).await, b"kept", "on {gateway}");
+    }
+    let e = kms_client(&a, ALICE)
+        .describe_key()
+        .key_id(&doomed)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        crate::kms::kms_err(&e).0.as_deref(),
+        Some("NotFoundException")
+    );
+}
+
+/// A master-key rotation and a whole rekey (which retires the old version) run through A
+/// while B keeps writing and reading: every write on B succeeds, and every object, old or
+/// new, reads back on both gateways afterwards.
+#[tokio::test]
+async fn a_rekey_on_one_gateway_while_the_other_serves_loses_nothing() {
+    let Some((a, b)) = two_gateways() else { return };
+    let (ca, cb) = (a.alice(), b.alice());
+    ca.create_bucket().bucket("rekeyed").send().await.unwrap();
+    for i in 0..150u64 {
+        ca.put_object()
+            .bucket("rekeyed")
+            .key(format!("old/{i:03}"))
+            .body(ByteStream::from(pattern(200, i)))
+            .send()
+            .await
+            .unwrap();
+    }
+    let config = crate::rekey::admin_config(&a);
+    let (ok, out) = crate::rekey::coffer_command(&config, "admin", &["rotate-master-key"]);
+    assert!(ok, "{out}");
+    let writer = {
+        let cb = cb.clone();
+        tokio::spawn(async move {
+            for i in 0..150u64 {
+                cb.put_object()
+                    .bucket("rekeyed")
+                    .key(format!("new/{i:03}"))
+                    .body(ByteStream::from(pattern(300, 1000 + i)))
+                    .send()
+                    .await
+                    .unwrap_or_else(|e| panic!("PUT new/{i:03} on B during the rekey: {e:?}"));
+                let got = cb
+                    .get_object()
+                    .bucket("rekeyed")
+                    .key(format!("old/{:03}", i % 150))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(body_bytes(got).await, pattern(200, i % 150));
+            }
+        })
+    };
+    let rekey = tokio::task::spawn_blocking(move || {
+        crate::rekey::coffer_command(&config, "admin", &["rekey", "--batch", "50"])
+    });
+    let (ok, out) = rekey.await.unwrap();
+    writer.await.unwrap();
+    assert!(ok && out.contains("rekey complete"), "{out}");
+    // B learned of the rotation and stopped sealing under version 1, so it could go.
+    assert!(out.contains("retired master-key versions 1"), "{out}");
+    for client in [&ca, &cb] {
+        for i in 0..150u64 {
+            let got = client
+                .get_object()
+                .bucket("rekeyed")
+                .key(format!("old/{i:03}"))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(body_bytes(got).await, pattern(200, i));
+            let got = client
+                .get_object()
+                .bucket("rekeyed")
+                .key(format!("new/{i:03}"))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(body_bytes(got).await, pattern(300, 1000 + i));
+        }
+    }
+}

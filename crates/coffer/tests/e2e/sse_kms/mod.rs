@@ -66,7 +66,7 @@ fn s3_kms_calls(server: &Server, operation: &str) -> u64 {
 }
 
 /// Runs the KMS's scheduled work as of `days` from now, through the admin API.
-fn kms_run_due_in(server: &Server, days: i64) {
+pub(crate) fn kms_run_due_in(server: &Server, days: i64) {
     let at = (std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
