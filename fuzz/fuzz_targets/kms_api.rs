@@ -47,6 +47,7 @@ impl Fixture {
             admin: true,
             via_service: None,
             client: None,
+            key_read: None,
         };
         let created = api::handle(&kms, &caller, "CreateKey", b"{}").unwrap();
         let key_id = created["KeyMetadata"]["KeyId"].as_str().unwrap().to_owned();
