@@ -18,6 +18,7 @@ mod body;
 mod bucket;
 mod bucket_policy;
 mod checksum;
+mod collect;
 mod conditions;
 mod content_headers;
 mod copy;
