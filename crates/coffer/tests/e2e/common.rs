@@ -21,6 +21,9 @@ pub const BOB: (&str, &str, &str) = (
     "bob-secret-key-00000000000000000000000002",
 );
 
+use crate::backends::shared_backend_sections;
+pub use crate::backends::{embedded_only, shared_backends};
+
 pub struct Server {
     child: Option<Child>,
     pub dir: tempfile::TempDir,
@@ -561,71 +564,6 @@ pub struct Ck {
     pub raw: [u8; 32],
     pub b64: String,
     pub md5: String,
-}
-
-/// Whether this run drives servers over the shared backends (`COFFER_E2E_BACKENDS=shared`):
-/// PostgreSQL at `COFFER_TEST_POSTGRES_URL` and the S3 store of `COFFER_TEST_S3_*`.
-pub fn shared_backends() -> bool {
-    std::env::var("COFFER_E2E_BACKENDS").is_ok_and(|v| v == "shared")
-}
-
-/// For a test that looks inside the embedded data directory (files, the redb database):
-/// under the shared backends there is nothing there to look at, so it says so and stops.
-pub fn embedded_only(what: &str) -> bool {
-    if shared_backends() {
-        eprintln!("SKIPPED under the shared backends: this test {what}");
-        return true;
-    }
-    false
-}
-
-/// `[metadata]` and `[blobs]` for one server under the shared backends: a PostgreSQL schema
-/// and an object-store prefix of its own, so servers never see each other's state.
-fn shared_backend_sections() -> String {
-    if !shared_backends() {
-        return String::new();
-    }
-    let var = |name: &str| {
-        std::env::var(name).unwrap_or_else(|_| panic!("COFFER_E2E_BACKENDS=shared needs {name}"))
-    };
-    let unique = format!(
-        "e2e_{}_{}",
-        std::process::id(),
-        SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    );
-    let url = var("COFFER_TEST_POSTGRES_URL");
-    // The schema must exist before the server's migrations put its tables there.
-    let created = Command::new("psql")
-        .arg(&url)
-        .args(["-q", "-v", "ON_ERROR_STOP=1", "-c"])
-        .arg(format!("CREATE SCHEMA {unique}"))
-        .status()
-        .expect("psql (from Debian's postgresql-client) creates each server's schema");
-    assert!(created.success(), "CREATE SCHEMA {unique} failed");
-    let sep = if url.contains('?') { '&' } else { '?' };
-    format!(
-        r#"
-[metadata]
-backend = "postgres"
-url = "{url}{sep}options=-csearch_path%3D{unique}"
-[blobs]
-backend = "s3"
-endpoint = "{endpoint}"
-bucket = "{bucket}"
-prefix = "{unique}"
-region = "{region}"
-access_key = "{access}"
-secret_key = "{secret}"
-"#,
-        endpoint = var("COFFER_TEST_S3_ENDPOINT"),
-        bucket = var("COFFER_TEST_S3_BUCKET"),
-        region = std::env::var("COFFER_TEST_S3_REGION").unwrap_or_else(|_| "us-east-1".into()),
-        access = var("COFFER_TEST_S3_ACCESS_KEY"),
-        secret = var("COFFER_TEST_S3_SECRET_KEY"),
-    )
 }
 
 /// The customer key numbered `seed`.

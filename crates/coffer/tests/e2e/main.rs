@@ -1,6 +1,7 @@
 //! End-to-end tests: each module drives a real `coffer` server through the AWS SDK for Rust
 //! (or raw HTTP where the SDK would refuse to send the malformed request).
 
+mod backends;
 mod common;
 mod invariants;
 
