@@ -3,6 +3,11 @@
 //! from the root key. Someone with the data directory but not the root key can neither
 //! change, insert, reorder nor forge a record without breaking the chain from that record on.
 //!
+//! Several gateways sharing one trail keep one chain each (a *stream*, named by the gateway's
+//! id), so that no record waits for another gateway's: their links say which stream they
+//! belong to (`"stream": "gw-…"`), and the stream's name is under the MAC. The embedded
+//! trail's single stream has the empty name and links as before streams existed.
+//!
 //! The link lives in the record itself, as `cofferChain: {"seq": N, "mac": hex}`, so it
 //! travels from the journal into the log files unchanged, and a CloudTrail reader that does
 //! not know it just sees one more member. The MAC covers the record without that member, in
@@ -30,10 +35,27 @@ impl ChainKey {
         Self(hmac::Key::new(hmac::HMAC_SHA256, raw.as_ref()))
     }
 
-    /// The link of the record at `seq` that follows `prev`.
+    /// The link of the record at `seq` that follows `prev`, in the embedded trail's stream.
     pub fn link(&self, prev: &Link, seq: u64, record_without_link: &Value) -> Link {
+        self.link_in("", prev, seq, record_without_link)
+    }
+
+    /// The link of the record at `seq` of `stream` that follows `prev`. A record moved to
+    /// another stream no longer verifies.
+    pub fn link_in(
+        &self,
+        stream: &str,
+        prev: &Link,
+        seq: u64,
+        record_without_link: &Value,
+    ) -> Link {
         let mut ctx = hmac::Context::with_key(&self.0);
         ctx.update(DOMAIN);
+        if !stream.is_empty() {
+            ctx.update(b"stream ");
+            ctx.update(stream.as_bytes());
+            ctx.update(b"\n");
+        }
         ctx.update(&seq.to_be_bytes());
         ctx.update(&prev.mac);
         let mut canonical_bytes = Vec::with_capacity(1024);
@@ -92,6 +114,15 @@ impl Link {
         serde_json::json!({ "seq": self.seq, "mac": hex::encode(self.mac) })
     }
 
+    /// The link as a record of `stream` carries it (the embedded stream names none).
+    pub fn to_json_in(self, stream: &str) -> Value {
+        let mut v = self.to_json();
+        if !stream.is_empty() {
+            v["stream"] = Value::from(stream);
+        }
+        v
+    }
+
     pub fn from_json(v: &Value) -> Option<Link> {
         let seq = v["seq"].as_u64()?;
         let mac: [u8; 32] = hex::decode(v["mac"].as_str()?).ok()?.try_into().ok()?;
@@ -106,6 +137,11 @@ impl Link {
             .and_then(|m| m.remove(CHAIN_MEMBER))
             .and_then(|l| Link::from_json(&l));
         (link, bare)
+    }
+
+    /// The stream a link (as JSON) or a record's link names: `""` for the embedded trail's.
+    pub fn stream_of(link: &Value) -> &str {
+        link["stream"].as_str().unwrap_or_default()
     }
 
     /// Whether `mac` is this link's MAC, in constant time.
@@ -186,6 +222,16 @@ mod tests {
             "another position"
         );
         assert_ne!(k.link(&l2, 2, &r2), l2, "another predecessor");
+        assert_ne!(
+            k.link_in("gw-a", &Link::GENESIS, 1, &r1),
+            l1,
+            "another stream"
+        );
+        assert_ne!(
+            k.link_in("gw-a", &Link::GENESIS, 1, &r1),
+            k.link_in("gw-b", &Link::GENESIS, 1, &r1),
+            "streams apart"
+        );
         let other = ChainKey::new(&Zeroizing::new([8u8; 32]));
         assert_ne!(other.link(&Link::GENESIS, 1, &r1), l1, "another key");
 

@@ -32,6 +32,9 @@ pub(crate) struct DigestState {
     /// The newest record's link in a log file (`None` before the first chained cut).
     #[serde(default)]
     pub chain_head: Option<Value>,
+    /// In a trail several gateways share: each stream's newest link in a log file.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub streams: std::collections::BTreeMap<String, Value>,
 }
 
 /// Reads a state file, checking its MAC. A state without one is accepted only from before the
@@ -41,9 +44,19 @@ pub(crate) fn read_state(
     chain: &ChainKey,
     anchored: bool,
 ) -> AuditResult<DigestState> {
+    read_state_as_stored(files, chain, anchored).map(|(_, state)| state)
+}
+
+/// [`read_state`], with the bytes it was read from (`None`: no state yet): what a
+/// compare-and-swap of the state expects to replace.
+pub(crate) fn read_state_as_stored(
+    files: &dyn TrailFiles,
+    chain: &ChainKey,
+    anchored: bool,
+) -> AuditResult<(Option<Vec<u8>>, DigestState)> {
     let bytes = match files.read(STATE) {
         Ok(Some(b)) => b,
-        Ok(None) => return Ok(DigestState::default()),
+        Ok(None) => return Ok((None, DigestState::default())),
         Err(e) => return Err(AuditError::io(STATE, e)),
     };
     let mut value: Value = serde_json::from_slice(&bytes)
@@ -68,7 +81,8 @@ pub(crate) fn read_state(
         }
         None => {}
     }
-    serde_json::from_value(value).map_err(|e| AuditError::malformed(STATE, e))
+    let state = serde_json::from_value(value).map_err(|e| AuditError::malformed(STATE, e))?;
+    Ok((Some(bytes), state))
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

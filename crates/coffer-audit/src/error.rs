@@ -28,6 +28,10 @@ pub enum AuditError {
     /// The signing key could not be made, read or used.
     #[error("{0}")]
     Signing(&'static str),
+    /// Another sealer changed what this one was about to replace: this one lost its lease
+    /// (or never had it) and must not write over its successor's work.
+    #[error("{0}")]
+    Raced(&'static str),
     /// The thread that owns the trail's files is gone (the process is shutting down).
     #[error("the audit writer stopped")]
     WriterStopped,

@@ -113,6 +113,8 @@ pub(crate) struct Indexer {
     stores: Stores,
     /// Authenticates the anchor each indexed batch moves in the metadata store.
     chain: Arc<ChainKey>,
+    /// The stream this process appends and indexes: each gateway indexes its own records.
+    stream: String,
 }
 
 /// A record the writer appended: its position, the record, and its bytes in the journal.
@@ -128,6 +130,9 @@ pub(crate) enum Feed {
     Records(Vec<Appended>),
     /// A lookup is waiting: index what is held now, without waiting out the delay.
     Flush,
+    /// Other gateways' records, as the sealer cut them (journal lines): a gateway that died
+    /// before indexing its newest records would otherwise leave them out of every lookup.
+    Others(Vec<u8>),
 }
 
 /// The writer's end: appended records go here once they are on disk.
@@ -167,6 +172,7 @@ impl Indexer {
             layout: layout.clone(),
             stores: stores.clone(),
             chain,
+            stream: stores.stream.clone(),
         };
         indexer.catch_up();
         let (feed, rx) = mpsc::channel::<Feed>();
@@ -192,6 +198,10 @@ impl Indexer {
                     false
                 }
                 Feed::Flush => true,
+                Feed::Others(lines) => {
+                    self.index_others(&lines);
+                    false
+                }
             };
             let mut flush = take(first, &mut batch);
             let until = std::time::Instant::now() + GATHER_FOR;
@@ -227,18 +237,68 @@ impl Indexer {
                 .iter()
                 .filter_map(|a| Link::from_json(&a.record[CHAIN_MEMBER]))
                 .max_by_key(|l| l.seq)
-                .map(|l| (l.seq, crate::anchor::anchor_bytes(&self.chain, l)));
+                .map(|l| {
+                    let bytes = crate::anchor::anchor_bytes(&self.chain, &self.stream, l);
+                    (l.seq, bytes)
+                });
             let through = self.through();
             let entries: Vec<IndexedRecord> = batch
                 .into_iter()
                 .filter(|a| a.seq > through)
                 .filter_map(|a| entry(a.seq, &a.record, a.line))
                 .collect();
-            match self.index.index_audit_records(entries, anchor) {
+            match self
+                .index
+                .index_audit_records(&self.stream, entries, anchor)
+            {
                 Ok(()) => self.advance(newest),
                 Err(e) => {
                     tracing::error!(error = %e, "cannot index audit records; catching up from the trail's files");
                     self.behind.store(true, Ordering::Release);
+                }
+            }
+        }
+    }
+
+    /// Indexes the records of other streams among `lines` that their gateways have not
+    /// indexed: each stream's run that continues where its index ends (no gaps).
+    fn index_others(&self, lines: &[u8]) {
+        let mut by_stream: std::collections::BTreeMap<String, Vec<(u64, Value, Vec<u8>)>> =
+            Default::default();
+        for line in lines.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+            let Ok(record) = serde_json::from_slice::<Value>(line) else {
+                continue;
+            };
+            let stream = Link::stream_of(&record[CHAIN_MEMBER]).to_owned();
+            if stream == self.stream {
+                continue;
+            }
+            if let Some(link) = Link::from_json(&record[CHAIN_MEMBER]) {
+                by_stream
+                    .entry(stream)
+                    .or_default()
+                    .push((link.seq, record, line.to_vec()));
+            }
+        }
+        for (stream, mut records) in by_stream {
+            let Ok(mut through) = self.index.audit_indexed_through(&stream) else {
+                continue;
+            };
+            records.sort_by_key(|r| r.0);
+            let mut entries = Vec::new();
+            for (seq, record, line) in records {
+                if seq == through + 1 {
+                    through = seq;
+                    entries.extend(entry(seq, &record, line));
+                }
+            }
+            if entries.is_empty() {
+                continue;
+            }
+            match self.index.index_audit_records(&stream, entries, None) {
+                Ok(()) => tracing::debug!(%stream, through, "indexed another gateway's records"),
+                Err(e) => {
+                    tracing::warn!(%stream, error = %e, "cannot index another gateway's records")
                 }
             }
         }
@@ -258,7 +318,7 @@ impl Indexer {
     /// journal moved aside, then log files from the newest back to the first one the index
     /// already covers.
     fn catch_up(&self) {
-        let through = match self.index.audit_indexed_through() {
+        let through = match self.index.audit_indexed_through(&self.stream) {
             Ok(t) => t,
             Err(e) => {
                 tracing::error!(error = %e, "cannot read the audit index");
@@ -270,6 +330,9 @@ impl Indexer {
         let mut take = |records: Vec<Value>| -> bool {
             let mut all_indexed = true;
             for r in records {
+                if Link::stream_of(&r[CHAIN_MEMBER]) != self.stream {
+                    continue;
+                }
                 match Link::from_json(&r[CHAIN_MEMBER]) {
                     Some(l) if l.seq > through => {
                         missing.push((l.seq, r));
@@ -314,7 +377,7 @@ impl Indexer {
                 .iter()
                 .filter_map(|(s, r)| entry(*s, r, serde_json::to_vec(r).ok()?))
                 .collect();
-            if let Err(e) = self.index.index_audit_records(entries, None) {
+            if let Err(e) = self.index.index_audit_records(&self.stream, entries, None) {
                 tracing::error!(error = %e, "cannot index audit records");
                 return;
             }

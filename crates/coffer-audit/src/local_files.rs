@@ -101,6 +101,18 @@ impl TrailFiles for LocalTrailFiles {
         write_durably(&self.root.join(name), bytes)
     }
 
+    fn swap(&self, name: &str, expected: Option<&[u8]>, bytes: &[u8]) -> io::Result<bool> {
+        // One process owns a data directory (the database's lock): a lock in the process
+        // makes the comparison and the write one step.
+        static SWAPS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _one = SWAPS.lock().unwrap_or_else(|p| p.into_inner());
+        if self.read(name)?.as_deref() != expected {
+            return Ok(false);
+        }
+        write_durably(&self.root.join(name), bytes)?;
+        Ok(true)
+    }
+
     fn put_new(&self, name: &str, bytes: &[u8]) -> io::Result<()> {
         // A file on disk is as durable written once as rewritten: the same steps.
         write_durably(&self.root.join(name), bytes)

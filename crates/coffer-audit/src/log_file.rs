@@ -19,7 +19,8 @@ pub(crate) struct CutFile {
     pub oldest: String,
     pub newest: String,
     /// The newest record's link, when the records are chained.
-    pub last_link: Option<Link>,
+    /// Each stream's last link in the file (the embedded trail's stream is `""`).
+    pub last_links: std::collections::BTreeMap<String, Link>,
 }
 
 /// Writes `{"Records":[…]}` of the journal's `lines` as gzip to `out` (durably). A torn
@@ -43,7 +44,7 @@ pub(crate) fn write(
         gz.write_all(bytes).map_err(|e| AuditError::io(tmp, e))
     };
     let (mut oldest, mut newest): (Option<String>, Option<String>) = (None, None);
-    let mut last_link = None;
+    let mut last_links = std::collections::BTreeMap::new();
     let mut count = 0usize;
     let mut line = Vec::new();
     let mut number = 0usize;
@@ -84,7 +85,7 @@ pub(crate) fn write(
             }
         }
         if let Some(link) = Link::from_json(&record[CHAIN_MEMBER]) {
-            last_link = Some(link);
+            last_links.insert(Link::stream_of(&record[CHAIN_MEMBER]).to_owned(), link);
         }
         if count > 0 {
             emit(b",")?;
@@ -110,7 +111,7 @@ pub(crate) fn write(
         hash: hex::encode(digest.as_ref()),
         oldest: oldest.unwrap_or_default(),
         newest: newest.unwrap_or_default(),
-        last_link,
+        last_links,
     }))
 }
 

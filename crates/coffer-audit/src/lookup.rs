@@ -116,10 +116,12 @@ pub(crate) fn log_file_records(files: &dyn TrailFiles, name: &str) -> Vec<Value>
         .unwrap_or_default()
 }
 
-/// A record's place in lookups: its time, then its position in the chain (0 before it).
+/// A record's place in lookups: its time, then its stream and position in the chain (0
+/// before it).
 fn place(r: &Value) -> Cursor {
     (
         r["eventTime"].as_str().unwrap_or_default().to_owned(),
+        Link::stream_of(&r[CHAIN_MEMBER]).to_owned(),
         Link::from_json(&r[CHAIN_MEMBER]).map_or(0, |l| l.seq),
     )
 }

@@ -2,6 +2,7 @@
 //! `aws cloudtrail lookup-events --lookup-attributes AttributeKey=EventName,AttributeValue=Decrypt`
 //! works against Coffer.
 
+use crate::index::Cursor;
 use serde_json::{Value, json};
 
 use crate::lookup::Filter;
@@ -34,14 +35,21 @@ fn time_bound(v: &Value, member: &str) -> Result<Option<String>, LookupError> {
     }
 }
 
-/// NextToken: the place of the previous page's last event (opaque to clients).
-fn token(place: &(String, u64)) -> String {
-    format!("{}.{}", place.1, place.0)
+/// NextToken: the place of the previous page's last event (opaque to clients):
+/// `seq.time`, then `.stream` in a trail several gateways share.
+fn token(place: &Cursor) -> String {
+    let (time, stream, seq) = place;
+    if stream.is_empty() {
+        format!("{seq}.{time}")
+    } else {
+        format!("{seq}.{time}.{stream}")
+    }
 }
 
-fn parse_token(t: &str) -> Option<(String, u64)> {
-    let (seq, time) = t.split_once('.')?;
-    Some((time.to_owned(), seq.parse().ok()?))
+fn parse_token(t: &str) -> Option<Cursor> {
+    let (seq, rest) = t.split_once('.')?;
+    let (time, stream) = rest.split_once('.').unwrap_or((rest, ""));
+    Some((time.to_owned(), stream.to_owned(), seq.parse().ok()?))
 }
 
 /// Answers one LookupEvents request body.

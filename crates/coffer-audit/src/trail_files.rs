@@ -49,6 +49,11 @@ pub trait TrailFiles: Send + Sync {
     /// rewrites: its state, its head, the anchor, the public key).
     fn write_durably(&self, name: &str, bytes: &[u8]) -> io::Result<()>;
 
+    /// Replaces the file's content atomically and durably only if it still is `expected`
+    /// (`None`: only if there is no such file); says whether it did. The trail's state
+    /// changes this way, so that two sealers (a stale one and its successor) cannot fork it.
+    fn swap(&self, name: &str, expected: Option<&[u8]>, bytes: &[u8]) -> io::Result<bool>;
+
     /// Writes a file that is written once (a digest, its signature). Writing the same name
     /// again (a digest retried after a crash) replaces it, atomically and durably.
     fn put_new(&self, name: &str, bytes: &[u8]) -> io::Result<()>;

@@ -8,7 +8,7 @@ use std::collections::HashSet;
 
 use serde_json::Value;
 
-use crate::anchor::parse_anchor;
+use crate::anchor::{ANCHOR_DIR, anchor_file, parse_anchor};
 use crate::chain::{ChainKey, Link};
 use crate::digest_state::{DigestState, read_state, signature_path, signed_string};
 use crate::layout::{
@@ -17,7 +17,7 @@ use crate::layout::{
 use crate::signing::{fingerprint, verify as verify_signature};
 use crate::stores::Stores;
 use crate::trail_files::TrailFiles;
-use crate::verify_walk::{LogFile, Walk};
+use crate::verify_walk::{LogFile, Target, Walk, record_name};
 
 /// What a verification trusts besides the trail's own files.
 pub struct Trust<'a> {
@@ -28,10 +28,10 @@ pub struct Trust<'a> {
     /// The chain's MAC key (derived from the root key): without it records cannot be checked,
     /// and the verification fails.
     pub chain: Option<&'a ChainKey>,
-    /// The anchor the metadata store keeps (`Ok(None)`: none was ever written).
-    pub stored_anchor: crate::AuditResult<Option<Vec<u8>>>,
-    /// A running server's newest acknowledged link.
-    pub live_head: Option<Link>,
+    /// The anchors the metadata store keeps, one per stream (empty: none was ever written).
+    pub stored_anchors: crate::AuditResult<Vec<Vec<u8>>>,
+    /// A running server's newest acknowledged link, and the stream it appends.
+    pub live_head: Option<(String, Link)>,
 }
 
 impl Trust<'_> {
@@ -40,7 +40,7 @@ impl Trust<'_> {
         Self {
             signing_key: None,
             chain: None,
-            stored_anchor: Ok(None),
+            stored_anchors: Ok(Vec::new()),
             live_head: None,
         }
     }
@@ -105,7 +105,7 @@ pub fn verify_in(
     let trusted_key = trust.signing_key;
     let mut walk = Walk {
         chain: trust.chain,
-        prev: None,
+        prev: Default::default(),
         targets: Vec::new(),
     };
     match trust.chain {
@@ -114,34 +114,57 @@ pub fn verify_in(
                 .into(),
         ),
         Some(key) => {
-            let file = read(files, ANCHOR);
-            let stored = match &trust.stored_anchor {
+            let stored = match &trust.stored_anchors {
                 Ok(a) => a.clone(),
                 Err(e) => {
                     report
                         .problems
-                        .push(format!("the metadata store's anchor cannot be read: {e}"));
-                    None
+                        .push(format!("the metadata store's anchors cannot be read: {e}"));
+                    Vec::new()
                 }
             };
-            if file.is_none() && stored.is_some() {
-                report.problems.push(format!(
-                    "audit/{ANCHOR}: missing, though the metadata store holds an anchor: removed"
-                ));
+            // The anchor files: the embedded trail's one, and a shared trail's per stream.
+            let mut anchor_files: Vec<String> = vec![ANCHOR.to_owned()];
+            anchor_files.extend(files.list(ANCHOR_DIR, ".json").unwrap_or_default());
+            let mut with_file: HashSet<String> = HashSet::new();
+            let mut found: Vec<(Vec<u8>, String)> = Vec::new();
+            for name in anchor_files {
+                if let Some(bytes) = read(files, &name) {
+                    if let Ok((stream, _)) = parse_anchor(key, &bytes) {
+                        with_file.insert(stream);
+                    }
+                    found.push((bytes, format!("audit/{name}")));
+                }
             }
-            for (bytes, from) in [
-                (file, format!("audit/{ANCHOR}")),
-                (stored, "the metadata store's anchor".to_owned()),
-            ] {
-                let Some(bytes) = bytes else { continue };
+            for bytes in stored {
+                if let Ok((stream, _)) = parse_anchor(key, &bytes)
+                    && !with_file.contains(&stream)
+                {
+                    report.problems.push(format!(
+                        "audit/{}: missing, though the metadata store holds an anchor: removed",
+                        anchor_file(&stream)
+                    ));
+                }
+                found.push((bytes, "the metadata store's anchor".to_owned()));
+            }
+            for (bytes, from) in found {
                 match parse_anchor(key, &bytes) {
-                    Ok(link) => walk.targets.push((link, from, false)),
+                    Ok((stream, link)) => walk.targets.push(Target {
+                        stream,
+                        link,
+                        from,
+                        met: false,
+                    }),
                     Err(e) => report.problems.push(format!("{from}: {e}")),
                 }
             }
-            if let Some(head) = trust.live_head.filter(|h| h.seq > 0) {
-                walk.targets
-                    .push((head, "the running server's head".to_owned(), false));
+            if let Some((stream, head)) = trust.live_head.clone().filter(|(_, h)| h.seq > 0) {
+                walk.targets.push(Target {
+                    stream,
+                    link: head,
+                    from: "the running server's head".to_owned(),
+                    met: false,
+                });
             }
         }
     }
@@ -330,22 +353,20 @@ pub fn verify_in(
     );
     report.journal_records = walk.lines(journal.read().ok(), JOURNAL, &mut report);
 
-    // The end of the chain: every anchor and the live head must have been met.
-    let end = walk.prev.map_or(0, |p| p.seq);
-    for (target, from, met) in &walk.targets {
-        if !met {
-            report.problems.push(if target.seq > end {
-                format!(
-                    "{from} names record {}, but the trail ends at record {end}: the newest records were removed",
-                    target.seq
-                )
-            } else {
-                format!(
-                    "{from} names record {}, which is not in the trail: removed",
-                    target.seq
-                )
-            });
+    // The end of each chain: every anchor and the live head must have been met.
+    for t in &walk.targets {
+        if t.met {
+            continue;
         }
+        let end = walk.prev.get(&t.stream).map_or(0, |p| p.seq);
+        let (from, name) = (&t.from, record_name(&t.stream, t.link.seq));
+        report.problems.push(if t.link.seq > end {
+            format!(
+                "{from} names {name}, but the trail ends at record {end}: the newest records were removed"
+            )
+        } else {
+            format!("{from} names {name}, which is not in the trail: removed")
+        });
     }
     if anchored && report.records_checked == 0 {
         report.problems.push(

@@ -1,29 +1,52 @@
 //! The walk along the records' chain for [`crate::verify`]: every record, wherever it is (a
 //! digested or undigested log file, a journal), in trail order, each checked against the one
-//! before it and against the links that must be met (anchors, a running server's head).
+//! before it in its stream and against the links that must be met (anchors, a running
+//! server's head). A trail several gateways share holds one stream per gateway, interleaved
+//! in its log files; each is walked as its own chain.
+
+use std::collections::BTreeMap;
 
 use serde_json::Value;
 
 use crate::chain::{CHAIN_MEMBER, ChainKey, Link};
 use crate::verify::Report;
 
-/// The walk along the chain: every record in trail order.
+/// A link that must be met (an anchor, the live head): its stream, the link, where it came
+/// from, and whether the walk met it.
+pub(crate) struct Target {
+    pub stream: String,
+    pub link: Link,
+    pub from: String,
+    pub met: bool,
+}
+
+/// The walk along the chains: every record in trail order.
 pub(crate) struct Walk<'a> {
     pub chain: Option<&'a ChainKey>,
-    pub prev: Option<Link>,
-    /// Links that must be met (anchors, the live head), with where they came from.
-    pub targets: Vec<(Link, String, bool)>,
+    /// Each stream's last record so far.
+    pub prev: BTreeMap<String, Link>,
+    pub targets: Vec<Target>,
+}
+
+/// How messages name a record: by position, and by stream where there are several.
+pub(crate) fn record_name(stream: &str, seq: u64) -> String {
+    if stream.is_empty() {
+        format!("record {seq}")
+    } else {
+        format!("record {seq} of stream {stream}")
+    }
 }
 
 impl Walk<'_> {
     pub(crate) fn record(&mut self, place: &str, record: &Value, report: &mut Report) {
         let (link, bare) = Link::split(record);
+        let stream = Link::stream_of(&record[CHAIN_MEMBER]).to_owned();
         let Some(link) = link else {
             if record.get(CHAIN_MEMBER).is_some() {
                 report
                     .problems
                     .push(format!("{place}: its chain link is malformed"));
-            } else if self.prev.is_some() {
+            } else if !self.prev.is_empty() {
                 report.problems.push(format!(
                     "{place}: not chained where every record is: inserted, or its link removed"
                 ));
@@ -33,41 +56,42 @@ impl Walk<'_> {
             return;
         };
         report.records_checked += 1;
-        let expected = self.prev.map_or(1, |p| p.seq + 1);
-        let before = self.prev.unwrap_or(Link::GENESIS);
+        let prev = self.prev.get(&stream).copied();
+        let expected = prev.map_or(1, |p| p.seq + 1);
+        let before = prev.unwrap_or(Link::GENESIS);
+        let name = record_name(&stream, link.seq);
         if link.seq > expected {
             report.problems.push(format!(
-                "{place}: record {} follows record {}: records {expected}..{} were removed",
-                link.seq,
+                "{place}: {name} follows record {}: records {expected}..{} were removed",
                 expected - 1,
                 link.seq - 1
             ));
         } else if link.seq < expected {
             report.problems.push(format!(
-                "{place}: record {} comes after record {}: reordered or repeated",
-                link.seq,
+                "{place}: {name} comes after record {}: reordered or repeated",
                 expected - 1
             ));
         } else if let Some(key) = self.chain
-            && !key.link(&before, link.seq, &bare).same_mac(&link.mac)
+            && !key
+                .link_in(&stream, &before, link.seq, &bare)
+                .same_mac(&link.mac)
         {
             report.problems.push(format!(
-                "{place}: record {} was changed, or forged (its MAC does not verify)",
-                link.seq
+                "{place}: {name} was changed, or forged (its MAC does not verify)"
             ));
         }
-        for (target, from, met) in &mut self.targets {
-            if target.seq == link.seq {
-                *met = true;
-                if !target.same_mac(&link.mac) {
+        for t in &mut self.targets {
+            if t.stream == stream && t.link.seq == link.seq {
+                t.met = true;
+                if !t.link.same_mac(&link.mac) {
                     report.problems.push(format!(
-                        "{place}: record {} is not the one {from} names: replaced",
-                        link.seq
+                        "{place}: {name} is not the one {} names: replaced",
+                        t.from
                     ));
                 }
             }
         }
-        self.prev = Some(link);
+        self.prev.insert(stream, link);
     }
 
     /// A log file's records; a missing or corrupt file is reported by its hash check.

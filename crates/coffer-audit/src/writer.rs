@@ -3,21 +3,23 @@
 //! cuts the journal into log files and signs digests. One owner means appends, cuts and
 //! digests never interleave.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock, TryLockError, mpsc};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
-use crate::anchor::{ANCHOR_EVERY, AnchorStore, anchor_bytes, parse_anchor};
+use crate::anchor::{ANCHOR_EVERY, AnchorStore, anchor_bytes, anchor_file, parse_anchor};
 use crate::chain::{CHAIN_MEMBER, ChainKey, Link};
 use crate::digest_state::{
-    DigestState, LogFileEntry, PreviousDigest, STATE_TAG, read_state, signature_path, signed_string,
+    DigestState, LogFileEntry, PreviousDigest, STATE_TAG, read_state_as_stored, signature_path,
+    signed_string,
 };
 use crate::error::{AuditError, AuditResult};
 use crate::index::IndexFeed;
 use crate::journal_store::{CutToken, JournalStore};
-use crate::layout::{ANCHOR, CUT_TMP, HEAD, Layout, ROLLING, STATE, gzip, rfc3339, sha256_hex};
+use crate::layout::{CUT_TMP, HEAD, Layout, ROLLING, STATE, gzip, rfc3339, sha256_hex};
 use crate::signing::{SIGNATURE_ALGORITHM, SigningKey, fingerprint};
 use crate::stores::Stores;
 use crate::trail::Cadence;
@@ -36,6 +38,13 @@ pub(crate) enum Job {
 
 pub(crate) struct Writer {
     layout: Layout,
+    /// The stream this writer appends (`""`: the embedded trail's only one).
+    stream: String,
+    /// Whether this process seals the trail (cuts and digests): always for the embedded
+    /// trail; for a shared one, while this gateway holds the sealer's lease.
+    sealing: Arc<AtomicBool>,
+    /// The trail's state as last read: it is replaced only if still this (compare-and-swap).
+    state_seen: Option<Vec<u8>>,
     journal: Arc<dyn JournalStore>,
     files: Arc<dyn TrailFiles>,
     key: SigningKey,
@@ -62,6 +71,9 @@ impl Writer {
         stores.journal.open()?;
         let mut writer = Writer {
             layout: layout.clone(),
+            stream: stores.stream.clone(),
+            sealing: Arc::new(AtomicBool::new(!stores.is_shared())),
+            state_seen: None,
             journal: stores.journal.clone(),
             files: stores.files.clone(),
             key,
@@ -72,10 +84,13 @@ impl Writer {
             maintenance: Arc::new(RwLock::new(())),
             index_feed: None,
         };
-        writer.finish_cut()?;
+        // A shared trail's unfinished cut is the sealer's to finish, at its next cut.
+        if !stores.is_shared() {
+            writer.finish_cut()?;
+        }
         // A state written before the chain existed carries no MAC: authenticate it now, while
         // nothing is anchored yet, or the first cut after an upgrade would refuse it.
-        if stores.files.exists(STATE).unwrap_or(false) {
+        if !stores.is_shared() && stores.files.exists(STATE).unwrap_or(false) {
             let state = writer.state()?;
             writer.save_state(&state)?;
         }
@@ -100,9 +115,14 @@ impl Writer {
         Ok(writer)
     }
 
-    /// The head as the writer moves it, and the lock verifications share with maintenance.
-    pub(crate) fn shared(&self) -> (Arc<Mutex<Link>>, Arc<RwLock<()>>) {
-        (self.head.clone(), self.maintenance.clone())
+    /// The head as the writer moves it, the lock verifications share with maintenance, and
+    /// the switch that says whether this process seals the trail.
+    pub(crate) fn shared(&self) -> (Arc<Mutex<Link>>, Arc<RwLock<()>>, Arc<AtomicBool>) {
+        (
+            self.head.clone(),
+            self.maintenance.clone(),
+            self.sealing.clone(),
+        )
     }
 
     /// Starts the writer's thread, feeding `index` with what it appends, and the timer that
@@ -113,6 +133,7 @@ impl Writer {
         cadence: Cadence,
     ) -> AuditResult<mpsc::Sender<Job>> {
         self.index_feed = index;
+        let sealing = self.sealing.clone();
         let (tx, rx) = mpsc::channel::<Job>();
         std::thread::Builder::new()
             .name("coffer-audit".into())
@@ -121,23 +142,24 @@ impl Writer {
         let timer = tx.clone();
         std::thread::Builder::new()
             .name("coffer-audit-timer".into())
-            .spawn(move || tick(timer, cadence))
+            .spawn(move || tick(timer, cadence, &sealing))
             .map_err(|e| AuditError::io("cannot start the audit timer", e))?;
         Ok(tx)
     }
 }
 
-/// The last link among a journal's lines.
-fn last_link_in_lines(bytes: &[u8]) -> Option<Link> {
+/// The last link of `stream` among a journal's lines.
+fn last_link_in_lines(bytes: &[u8], stream: &str) -> Option<Link> {
     bytes
         .split(|b| *b == b'\n')
         .filter(|l| !l.is_empty())
         .filter_map(|l| serde_json::from_slice::<Value>(l).ok())
+        .filter(|r| Link::stream_of(&r[CHAIN_MEMBER]) == stream)
         .filter_map(|r| Link::from_json(&r[CHAIN_MEMBER]))
         .next_back()
 }
 
-fn tick(jobs: mpsc::Sender<Job>, cadence: Cadence) {
+fn tick(jobs: mpsc::Sender<Job>, cadence: Cadence, sealing: &AtomicBool) {
     // The anchor catches up with the head at least every ANCHOR_EVERY, even when no more
     // records come to trigger it.
     let step = cadence
@@ -152,6 +174,12 @@ fn tick(jobs: mpsc::Sender<Job>, cadence: Cadence) {
         since_digest += step;
         if jobs.send(Job::Anchor).is_err() {
             return;
+        }
+        if !sealing.load(Ordering::Acquire) {
+            // Another gateway seals; the periods start again when this one takes over.
+            since_cut = Duration::ZERO;
+            since_digest = Duration::ZERO;
+            continue;
         }
         let (reply, answer) = mpsc::sync_channel(1);
         let job = if since_digest >= cadence.digest_every {
@@ -268,8 +296,10 @@ impl Writer {
         let mut buf = Vec::new();
         let mut linked = Vec::with_capacity(records.len());
         for mut record in records {
-            let link = self.chain.link(&head, head.seq + 1, &record);
-            record[CHAIN_MEMBER] = link.to_json();
+            let link = self
+                .chain
+                .link_in(&self.stream, &head, head.seq + 1, &record);
+            record[CHAIN_MEMBER] = link.to_json_in(&self.stream);
             let start = buf.len();
             serde_json::to_writer(&mut buf, &record)
                 .map_err(|e| AuditError::malformed("audit record", e))?;
@@ -300,18 +330,26 @@ impl Writer {
         Ok(())
     }
 
-    /// The newest link on disk: the journal's last record, else the last cut's.
-    fn recover_head(&self) -> AuditResult<Link> {
+    /// The newest link of this writer's stream on disk: the journal's last record, else the
+    /// last cut's.
+    fn recover_head(&mut self) -> AuditResult<Link> {
         let journal = self.journal.read().unwrap_or_default();
-        if let Some(link) = last_link_in_lines(&journal) {
+        if let Some(link) = last_link_in_lines(&journal, &self.stream) {
+            return Ok(link);
+        }
+        // Records taken by an unfinished cut are still the newest (a shared trail leaves
+        // the cut for its sealer to finish).
+        let cut = self.journal.read_unfinished_cut()?.unwrap_or_default();
+        if let Some(link) = last_link_in_lines(&cut, &self.stream) {
             return Ok(link);
         }
         let state = self.state()?;
-        Ok(state
-            .chain_head
-            .as_ref()
-            .and_then(Link::from_json)
-            .unwrap_or(Link::GENESIS))
+        let head = if self.stream.is_empty() {
+            state.chain_head.as_ref()
+        } else {
+            state.streams.get(&self.stream)
+        };
+        Ok(head.and_then(Link::from_json).unwrap_or(Link::GENESIS))
     }
 
     fn anchor_if_moved(&mut self) {
@@ -328,10 +366,11 @@ impl Writer {
         if head == Link::GENESIS {
             return Ok(());
         }
-        let bytes = anchor_bytes(&self.chain, head);
+        let bytes = anchor_bytes(&self.chain, &self.stream, head);
+        let file = anchor_file(&self.stream);
         self.files
-            .write_durably(ANCHOR, &bytes)
-            .map_err(|e| AuditError::io(ANCHOR, e))?;
+            .write_durably(&file, &bytes)
+            .map_err(|e| AuditError::io(&file, e))?;
         self.anchors.save(head.seq, &bytes)?;
         self.anchored = (head, Instant::now());
         Ok(())
@@ -339,38 +378,59 @@ impl Writer {
 
     /// The links the anchor file and the anchor store hold, where their MACs verify.
     fn anchors_on_record(&self) -> Vec<Link> {
-        let file = self.files.read(ANCHOR).ok().flatten();
+        let file = self.files.read(&anchor_file(&self.stream)).ok().flatten();
         let stored = self.anchors.load().ok().flatten();
         [file, stored]
             .into_iter()
             .flatten()
             .filter_map(|b| parse_anchor(&self.chain, &b).ok())
+            .filter(|(stream, _)| *stream == self.stream)
+            .map(|(_, link)| link)
             .collect()
     }
 
     fn anchored_ever(&self) -> bool {
-        self.files.exists(ANCHOR).unwrap_or(false) || matches!(self.anchors.load(), Ok(Some(_)))
+        self.files
+            .exists(&anchor_file(&self.stream))
+            .unwrap_or(false)
+            || matches!(self.anchors.load_all().as_deref(), Ok([_, ..]))
     }
 
-    fn state(&self) -> AuditResult<DigestState> {
-        read_state(self.files.as_ref(), &self.chain, self.anchored_ever()).inspect_err(|e| {
-            tracing::error!(
-                target: "coffer::integrity",
-                error = %e,
-                "integrity alert: the audit trail's state was changed"
-            )
-        })
+    /// Reads the trail's state, and remembers it as the one a save must replace.
+    fn state(&mut self) -> AuditResult<DigestState> {
+        let (bytes, state) =
+            read_state_as_stored(self.files.as_ref(), &self.chain, self.anchored_ever())
+                .inspect_err(|e| {
+                    tracing::error!(
+                        target: "coffer::integrity",
+                        error = %e,
+                        "integrity alert: the audit trail's state was changed"
+                    )
+                })?;
+        self.state_seen = bytes;
+        Ok(state)
     }
 
-    fn save_state(&self, state: &DigestState) -> AuditResult<()> {
+    /// Replaces the state read last, if it is still what is stored: a sealer that lost its
+    /// lease and wakes late cannot overwrite what its successor did since.
+    fn save_state(&mut self, state: &DigestState) -> AuditResult<()> {
         let mut value = serde_json::to_value(state).map_err(|e| AuditError::malformed(STATE, e))?;
         let mac = self.chain.tag(STATE_TAG, &value);
         value["mac"] = json!(mac);
         let bytes =
             serde_json::to_vec_pretty(&value).map_err(|e| AuditError::malformed(STATE, e))?;
-        self.files
-            .write_durably(STATE, &bytes)
-            .map_err(|e| AuditError::io("digest state", e))
+        let swapped = self
+            .files
+            .swap(STATE, self.state_seen.as_deref(), &bytes)
+            .map_err(|e| AuditError::io("digest state", e))?;
+        if !swapped {
+            metrics::counter!("coffer_audit_state_conflicts_total").increment(1);
+            return Err(AuditError::Raced(
+                "another sealer changed the trail's state since this one read it",
+            ));
+        }
+        self.state_seen = Some(bytes);
+        Ok(())
     }
 
     /// Moves the journal aside and turns it into a log file.
@@ -409,8 +469,14 @@ impl Writer {
                     .unwrap_or_else(|_| OffsetDateTime::now_utc());
             let path = self.layout.log_file(stamp, &cut.hash[..16]);
             let mut state = self.state()?;
-            if let Some(link) = cut.last_link {
-                state.chain_head = Some(link.to_json());
+            for (stream, link) in &cut.last_links {
+                if stream.is_empty() {
+                    state.chain_head = Some(link.to_json());
+                } else {
+                    state
+                        .streams
+                        .insert(stream.clone(), link.to_json_in(stream));
+                }
             }
             if state.pending.iter().any(|p| p.hash == cut.hash)
                 || self.files.exists(&path).unwrap_or(false)
@@ -432,15 +498,36 @@ impl Writer {
                 });
             }
             self.save_state(&state)?;
+            self.index_other_streams(&token);
         }
         self.journal.finish_cut(token)
+    }
+
+    /// Hands the cut's records of other gateways to the index, for those their own
+    /// gateways did not index (they died first): only a trail several gateways share has any.
+    fn index_other_streams(&self, token: &CutToken) {
+        let Some(feed) = self.index_feed.as_ref().filter(|_| !self.stream.is_empty()) else {
+            return;
+        };
+        let mut lines = Vec::new();
+        if let Ok(mut records) = self.journal.cut_records(token) {
+            let _ = std::io::Read::read_to_end(&mut records, &mut lines);
+        }
+        let _ = feed.send(crate::index::Feed::Others(lines));
     }
 
     /// Signs a digest over the log files cut since the last digest (even none, as
     /// CloudTrail does), chained to the previous digest's hash and signature.
     fn digest(&mut self) -> AuditResult<()> {
         let mut state = self.state()?;
-        let now = OffsetDateTime::now_utc();
+        // Never before the last digest's end, whichever gateway's clock signed that one:
+        // digests sort by their end, and the chain is walked in that order.
+        let mut now = OffsetDateTime::now_utc();
+        if let Some(last) = state.last_end.as_deref().and_then(|t| {
+            OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok()
+        }) {
+            now = now.max(last);
+        }
         let end = rfc3339(now);
         let start = state.last_end.clone().unwrap_or_else(|| end.clone());
         let sequence = state.sequence + 1;

@@ -140,6 +140,15 @@ impl TrailFiles for MemoryFiles {
         Ok(())
     }
 
+    fn swap(&self, name: &str, expected: Option<&[u8]>, bytes: &[u8]) -> io::Result<bool> {
+        let mut files = self.0.lock().unwrap();
+        if files.get(name).map(Vec::as_slice) != expected {
+            return Ok(false);
+        }
+        files.insert(name.to_owned(), bytes.to_vec());
+        Ok(true)
+    }
+
     fn put_new(&self, name: &str, bytes: &[u8]) -> io::Result<()> {
         self.write_durably(name, bytes)
     }
@@ -198,6 +207,7 @@ fn a_trail_in_other_stores_records_cuts_signs_verifies_and_finds() {
     let stores = Stores {
         journal: Arc::new(TableJournal::default()),
         files: Arc::new(files.clone()),
+        stream: String::new(),
     };
     let log = AuditLog::open_in(
         layout.clone(),

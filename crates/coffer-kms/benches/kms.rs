@@ -28,7 +28,7 @@ fn bench(c: &mut Criterion) {
         coffer_audit::SigningKey::from_pkcs8(&coffer_audit::SigningKey::generate().unwrap())
             .unwrap(),
         coffer_audit::ChainKey::new(&root.derive_key("coffer audit chain")),
-        Arc::new(coffer_audit::StoreAnchors(meta.clone())),
+        Arc::new(coffer_audit::StoreAnchors(meta.clone(), String::new())),
         None,
         coffer_audit::Cadence::default(),
     )

@@ -71,6 +71,7 @@
 //! [Apache OpenDAL]: https://opendal.apache.org/
 #![forbid(unsafe_code)]
 
+mod audit_files;
 mod error;
 mod list;
 mod reader;
@@ -78,5 +79,6 @@ mod settings;
 mod store;
 mod writer;
 
+pub use audit_files::OpendalAuditFiles;
 pub use settings::{S3Settings, Secret};
 pub use store::OpendalBlobStore;

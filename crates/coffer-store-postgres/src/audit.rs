@@ -1,5 +1,5 @@
-//! [`AuditStore`]: the outbox that commits a KMS change with its audit record, the chain's
-//! anchor, and the lookup index (records by chain position, one row per term).
+//! [`AuditStore`]: the outbox that commits a KMS change with its audit record, each stream's
+//! anchor, and the lookup index (records by stream and chain position, one row per term).
 
 use coffer_store::{AuditStore, IndexCursor, IndexScan, IndexedRecord, KmsWrite, StoreResult};
 
@@ -8,13 +8,15 @@ use crate::kms::apply_kms_writes;
 use crate::retry::{Attempt, retrying};
 use crate::{PostgresMetaStore, cached};
 
-/// Moves the anchor to (`$1`, `$2`) if `$1` is past the one kept, and `indexed_through` to
-/// `$3` if past; either may be NULL. The anchor only moves forward.
+/// Moves stream `$1`'s anchor to (`$2`, `$3`) if `$2` is past the one kept, and its
+/// `indexed_through` to `$4` if past; either may be NULL. An anchor only moves forward.
 macro_rules! advance {
-    ($seq:literal, $anchor:literal, $through:literal) => {
+    ($stream:literal, $seq:literal, $anchor:literal, $through:literal) => {
         concat!(
-            "INSERT INTO coffer_audit_state AS s (only_row, anchor, anchor_seq, indexed_through)
-            VALUES (true, CASE WHEN ",
+            "INSERT INTO coffer_audit_streams AS s (stream, anchor, anchor_seq, indexed_through)
+            VALUES (",
+            $stream,
+            "::text, CASE WHEN ",
             $seq,
             "::int8 > 0 THEN ",
             $anchor,
@@ -27,7 +29,7 @@ macro_rules! advance {
                     greatest(coalesce(",
             $through,
             "::int8, 0), 0))
-            ON CONFLICT (only_row) DO UPDATE SET
+            ON CONFLICT (stream) DO UPDATE SET
                 anchor = CASE WHEN ",
             $seq,
             " > s.anchor_seq THEN ",
@@ -43,37 +45,39 @@ macro_rules! advance {
     };
 }
 
-const ADVANCE: &str = advance!("$1", "$2", "$3");
+const ADVANCE: &str = advance!("$1", "$2", "$3", "$4");
 
-/// Stores the records and their terms and moves the state (`$6`..`$8` as `$1`..`$3` of
-/// [`ADVANCE`]), in one statement: one commit.
+/// Stores stream `$1`'s records and their terms and moves its state (`$7`..`$9` as
+/// `$2`..`$4` of [`ADVANCE`]), in one statement: one commit.
 const INDEX: &str = concat!(
     "WITH
     bodies AS (
-        INSERT INTO coffer_audit_records (seq, record)
-        SELECT * FROM unnest($1::int8[], $2::bytea[])
-        ON CONFLICT (seq) DO UPDATE SET record = excluded.record
+        INSERT INTO coffer_audit_records (stream, seq, record)
+        SELECT $1::text, * FROM unnest($2::int8[], $3::bytea[])
+        ON CONFLICT (stream, seq) DO UPDATE SET record = excluded.record
     ),
     terms AS (
-        INSERT INTO coffer_audit_terms (term, time, seq)
-        SELECT * FROM unnest($3::text[], $4::text[], $5::int8[])
+        INSERT INTO coffer_audit_terms (term, time, stream, seq)
+        SELECT t.term, t.time, $1::text, t.seq FROM unnest($4::text[], $5::text[], $6::int8[])
+            AS t(term, time, seq)
         ON CONFLICT DO NOTHING
     ),
     state AS (",
-    advance!("$6", "$7", "$8"),
+    advance!("$1", "$7", "$8", "$9"),
     ")
     SELECT 1"
 );
 
-/// Newest first within [`$2`, `$3`] and before (`$4`, `$5`), up to `$6` rows of term `$1`.
-const SCAN: &str = "SELECT t.time, t.seq, r.record FROM coffer_audit_terms t
-    LEFT JOIN coffer_audit_records r ON r.seq = t.seq
+/// Newest first within [`$2`, `$3`] and before (`$4`, `$5`, `$6`), up to `$7` rows of term
+/// `$1`, of every stream.
+const SCAN: &str = "SELECT t.time, t.stream, t.seq, r.record FROM coffer_audit_terms t
+    LEFT JOIN coffer_audit_records r ON r.stream = t.stream AND r.seq = t.seq
     WHERE t.term = $1::text
       AND ($2::text IS NULL OR t.time >= $2)
       AND ($3::text IS NULL OR t.time <= $3)
-      AND ($4::text IS NULL OR (t.time, t.seq) < ($4, $5::int8))
-    ORDER BY t.time DESC, t.seq DESC
-    LIMIT $6::int8";
+      AND ($4::text IS NULL OR (t.time, t.stream, t.seq) < ($4, $5::text, $6::int8))
+    ORDER BY t.time DESC, t.stream DESC, t.seq DESC
+    LIMIT $7::int8";
 
 /// PostgreSQL text holds no NUL; the embedded index drops them from terms too.
 fn without_nul(s: &str) -> String {
@@ -114,6 +118,7 @@ impl PostgresMetaStore {
 
     async fn advance_once(
         &self,
+        stream: &str,
         anchor: Option<(i64, &[u8])>,
         indexed_through: Option<i64>,
     ) -> Attempt<()> {
@@ -121,13 +126,14 @@ impl PostgresMetaStore {
         let client = self.client().await?;
         let stmt = client.prepare_cached(ADVANCE).await?;
         client
-            .execute(&stmt, &[&seq, &bytes, &indexed_through])
+            .execute(&stmt, &[&stream, &seq, &bytes, &indexed_through])
             .await?;
         Ok(())
     }
 
     async fn index_once(
         &self,
+        stream: &str,
         records: &[IndexedRecord],
         anchor: Option<(i64, &[u8])>,
         newest: i64,
@@ -151,6 +157,7 @@ impl PostgresMetaStore {
             .execute(
                 &stmt,
                 &[
+                    &stream,
                     &seqs,
                     &bodies,
                     &terms,
@@ -165,12 +172,12 @@ impl PostgresMetaStore {
         Ok(())
     }
 
-    async fn audit_state_once(&self) -> Attempt<(Option<Vec<u8>>, u64)> {
+    async fn audit_state_once(&self, stream: &str) -> Attempt<(Option<Vec<u8>>, u64)> {
         let client = self.client().await?;
         let row = client
             .query_opt(
-                "SELECT anchor, indexed_through FROM coffer_audit_state",
-                &[],
+                "SELECT anchor, indexed_through FROM coffer_audit_streams WHERE stream = $1::text",
+                &[&stream],
             )
             .await?;
         Ok(row.map_or((None, 0), |r| {
@@ -179,9 +186,13 @@ impl PostgresMetaStore {
     }
 
     async fn scan_once(&self, scan: &IndexScan<'_>) -> Attempt<Vec<(IndexCursor, Vec<u8>)>> {
-        let (before_time, before_seq) = match scan.before {
-            Some((time, seq)) => (Some(without_nul(time)), Some(to_i64(*seq)?)),
-            None => (None, None),
+        let (before_time, before_stream, before_seq) = match scan.before {
+            Some((time, stream, seq)) => (
+                Some(without_nul(time)),
+                Some(stream.as_str()),
+                Some(to_i64(*seq)?),
+            ),
+            None => (None, None, None),
         };
         let client = self.client().await?;
         let stmt = client.prepare_cached(SCAN).await?;
@@ -193,6 +204,7 @@ impl PostgresMetaStore {
                     &scan.from,
                     &scan.to,
                     &before_time,
+                    &before_stream,
                     &before_seq,
                     &to_i64(scan.limit)?,
                 ],
@@ -200,14 +212,15 @@ impl PostgresMetaStore {
             .await?;
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
-            let seq: i64 = r.get(1);
-            let Some(body) = r.get::<_, Option<Vec<u8>>>(2) else {
+            let stream: String = r.get(1);
+            let seq: i64 = r.get(2);
+            let Some(body) = r.get::<_, Option<Vec<u8>>>(3) else {
                 return Err(coffer_store::StoreError::Corrupt(format!(
-                    "the audit index names record {seq} but does not hold it"
+                    "the audit index names record {seq} of stream {stream:?} but does not hold it"
                 ))
                 .into());
             };
-            out.push(((r.get(0), u64::try_from(seq).unwrap_or(0)), body));
+            out.push(((r.get(0), stream, u64::try_from(seq).unwrap_or(0)), body));
         }
         Ok(out)
     }
@@ -227,13 +240,29 @@ impl AuditStore for PostgresMetaStore {
         }))
     }
 
-    fn save_audit_anchor(&self, seq: u64, anchor: &[u8]) -> StoreResult<()> {
+    fn save_audit_anchor(&self, stream: &str, seq: u64, anchor: &[u8]) -> StoreResult<()> {
         let seq = to_i64(seq)?;
-        self.block(retrying(|| self.advance_once(Some((seq, anchor)), None)))
+        self.block(retrying(|| {
+            self.advance_once(stream, Some((seq, anchor)), None)
+        }))
     }
 
-    fn audit_anchor(&self) -> StoreResult<Option<Vec<u8>>> {
-        Ok(self.block(retrying(|| self.audit_state_once()))?.0)
+    fn audit_anchor(&self, stream: &str) -> StoreResult<Option<Vec<u8>>> {
+        Ok(self.block(retrying(|| self.audit_state_once(stream)))?.0)
+    }
+
+    fn audit_anchors(&self) -> StoreResult<Vec<Vec<u8>>> {
+        self.block(retrying(|| async {
+            let client = self.client().await?;
+            let rows = client
+                .query(
+                    "SELECT anchor FROM coffer_audit_streams WHERE anchor IS NOT NULL
+                     ORDER BY stream",
+                    &[],
+                )
+                .await?;
+            Ok(rows.iter().map(|r| r.get(0)).collect())
+        }))
     }
 
     fn audit_outbox(&self) -> StoreResult<Vec<(String, Vec<u8>)>> {
@@ -265,6 +294,7 @@ impl AuditStore for PostgresMetaStore {
 
     fn index_audit_records(
         &self,
+        stream: &str,
         records: Vec<IndexedRecord>,
         anchor: Option<(u64, Vec<u8>)>,
     ) -> StoreResult<()> {
@@ -276,11 +306,13 @@ impl AuditStore for PostgresMetaStore {
             Some((seq, bytes)) => Some((to_i64(*seq)?, bytes.as_slice())),
             None => None,
         };
-        self.block(retrying(|| self.index_once(&records, anchor, newest)))
+        self.block(retrying(|| {
+            self.index_once(stream, &records, anchor, newest)
+        }))
     }
 
-    fn audit_indexed_through(&self) -> StoreResult<u64> {
-        Ok(self.block(retrying(|| self.audit_state_once()))?.1)
+    fn audit_indexed_through(&self, stream: &str) -> StoreResult<u64> {
+        Ok(self.block(retrying(|| self.audit_state_once(stream)))?.1)
     }
 
     fn scan_audit_index(&self, scan: &IndexScan<'_>) -> StoreResult<Vec<(IndexCursor, Vec<u8>)>> {

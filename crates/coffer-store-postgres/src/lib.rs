@@ -23,6 +23,7 @@
 #![forbid(unsafe_code)]
 
 mod audit;
+mod audit_trail;
 mod blobs;
 mod buckets;
 mod codec;

@@ -135,6 +135,37 @@ const MIGRATIONS: &[&str] = &[
         expires_ms bigint NOT NULL
     );
     "#,
+    // 3: one audit trail for every gateway. Each gateway's records form a stream of their
+    // own, keyed (stream, seq): appends from several gateways meet no common row, and no key
+    // grows across the whole table. The anchor and the index's reach are per stream; the
+    // trail's files that are rewritten (its state, by compare-and-swap) live here too.
+    r#"
+    CREATE TABLE coffer_audit_journal (
+        stream text COLLATE "C" NOT NULL,
+        seq bigint NOT NULL,
+        line bytea NOT NULL,
+        PRIMARY KEY (stream, seq)
+    );
+    CREATE TABLE coffer_audit_streams (
+        stream text COLLATE "C" PRIMARY KEY,
+        anchor bytea,
+        anchor_seq bigint NOT NULL,
+        indexed_through bigint NOT NULL
+    );
+    INSERT INTO coffer_audit_streams (stream, anchor, anchor_seq, indexed_through)
+        SELECT '', anchor, anchor_seq, indexed_through FROM coffer_audit_state;
+    DROP TABLE coffer_audit_state;
+    CREATE TABLE coffer_audit_files (
+        name text COLLATE "C" PRIMARY KEY,
+        content bytea NOT NULL
+    );
+    ALTER TABLE coffer_audit_records ADD COLUMN stream text COLLATE "C" NOT NULL DEFAULT '';
+    ALTER TABLE coffer_audit_records DROP CONSTRAINT coffer_audit_records_pkey;
+    ALTER TABLE coffer_audit_records ADD PRIMARY KEY (stream, seq);
+    ALTER TABLE coffer_audit_terms ADD COLUMN stream text COLLATE "C" NOT NULL DEFAULT '';
+    ALTER TABLE coffer_audit_terms DROP CONSTRAINT coffer_audit_terms_pkey;
+    ALTER TABLE coffer_audit_terms ADD PRIMARY KEY (term, time, stream, seq);
+    "#,
 ];
 
 /// The schema version this binary writes and reads.

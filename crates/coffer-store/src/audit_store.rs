@@ -50,8 +50,9 @@ pub struct IndexedRecord {
     pub record: Vec<u8>,
 }
 
-/// A place in the index, newest first: (time, seq).
-pub type IndexCursor = (String, u64);
+/// A place in the index, newest first: (time, stream, seq). The stream is the chain a record
+/// belongs to (a gateway's id; `""` for the embedded trail's only one).
+pub type IndexCursor = (String, String, u64);
 
 /// A range of the index to read, newest first.
 #[derive(Debug, Clone, Default)]
@@ -76,25 +77,29 @@ pub trait AuditStore: Send + Sync {
         record_id: &str,
         record: &[u8],
     ) -> StoreResult<()>;
-    /// Keeps the chain's anchor (the newest link, authenticated by the audit layer) for
-    /// position `seq`, unless a newer one is kept already: the anchor only moves forward.
-    fn save_audit_anchor(&self, seq: u64, anchor: &[u8]) -> StoreResult<()>;
-    fn audit_anchor(&self) -> StoreResult<Option<Vec<u8>>>;
+    /// Keeps the anchor of `stream`'s chain (its newest link, authenticated by the audit
+    /// layer) for position `seq`, unless a newer one is kept already: an anchor only moves
+    /// forward.
+    fn save_audit_anchor(&self, stream: &str, seq: u64, anchor: &[u8]) -> StoreResult<()>;
+    fn audit_anchor(&self, stream: &str) -> StoreResult<Option<Vec<u8>>>;
+    /// Every stream's anchor: what a verification of the whole trail must meet.
+    fn audit_anchors(&self) -> StoreResult<Vec<Vec<u8>>>;
 
     /// Records committed with a change that the trail may not hold yet, in commit order.
     fn audit_outbox(&self) -> StoreResult<Vec<(String, Vec<u8>)>>;
     fn clear_audit_outbox(&self, record_id: &str) -> StoreResult<()>;
 
-    /// Adds records to the index, and marks it as holding every record through the highest
-    /// `seq` given: the caller gives no batch past a gap. With `anchor`, the chain's anchor
-    /// moves to it in the same commit.
+    /// Adds records of `stream` to the index, and marks it as holding every record of that
+    /// stream through the highest `seq` given: the caller gives no batch past a gap. With
+    /// `anchor`, the stream's anchor moves to it in the same commit.
     fn index_audit_records(
         &self,
+        stream: &str,
         records: Vec<IndexedRecord>,
         anchor: Option<(u64, Vec<u8>)>,
     ) -> StoreResult<()>;
-    /// The highest `seq` indexed (0 when none).
-    fn audit_indexed_through(&self) -> StoreResult<u64>;
-    /// Records carrying `scan.term`, newest first, each with its place.
+    /// The highest `seq` of `stream` indexed (0 when none).
+    fn audit_indexed_through(&self, stream: &str) -> StoreResult<u64>;
+    /// Records carrying `scan.term`, of every stream, newest first, each with its place.
     fn scan_audit_index(&self, scan: &IndexScan<'_>) -> StoreResult<Vec<(IndexCursor, Vec<u8>)>>;
 }

@@ -33,6 +33,7 @@ mod records;
 mod redb_audit;
 mod redb_handle;
 mod redb_meta;
+mod shared_audit;
 
 pub use audit_store::{AuditStore, IndexCursor, IndexScan, IndexedRecord, KmsWrite};
 pub use blob::{BlobId, BlobReader, BlobStore, BlobWriter, ListedBlob};
@@ -51,3 +52,4 @@ pub use records::{
     Tags, UploadRecord,
 };
 pub use redb_meta::RedbMetaStore;
+pub use shared_audit::{AuditFileStore, AuditJournalStore, StreamLine};

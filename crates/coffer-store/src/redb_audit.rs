@@ -54,7 +54,19 @@ fn place(key: &[u8], term_len: usize) -> Option<IndexCursor> {
     let rest = key.get(term_len + 1..)?;
     let (time, seq) = rest.split_at(rest.len().checked_sub(9)?);
     let seq = u64::from_be_bytes(seq.get(1..)?.try_into().ok()?);
-    Some((String::from_utf8(time.to_vec()).ok()?, seq))
+    Some((String::from_utf8(time.to_vec()).ok()?, String::new(), seq))
+}
+
+/// The embedded trail has one stream, the unnamed one: several gateways never share a
+/// redb file.
+fn only_stream(stream: &str) -> StoreResult<()> {
+    if stream.is_empty() {
+        Ok(())
+    } else {
+        Err(StoreError::Database(format!(
+            "the embedded metadata store keeps one audit stream, not {stream:?}"
+        )))
+    }
 }
 
 fn outbox_id(record_id: &str) -> String {
@@ -81,15 +93,24 @@ impl AuditStore for RedbMetaStore {
         })
     }
 
-    fn save_audit_anchor(&self, seq: u64, anchor: &[u8]) -> StoreResult<()> {
+    fn save_audit_anchor(&self, stream: &str, seq: u64, anchor: &[u8]) -> StoreResult<()> {
+        only_stream(stream)?;
         let anchor = anchor.to_vec();
         self.write(move |txn| put_anchor(&mut txn.open_table(SETTINGS)?, seq, &anchor))
     }
 
-    fn audit_anchor(&self) -> StoreResult<Option<Vec<u8>>> {
+    fn audit_anchor(&self, stream: &str) -> StoreResult<Option<Vec<u8>>> {
+        only_stream(stream)?;
+        self.audit_anchors().map(|a| a.into_iter().next())
+    }
+
+    fn audit_anchors(&self) -> StoreResult<Vec<Vec<u8>>> {
         let txn = self.db.current()?.begin_read()?;
         let t = txn.open_table(SETTINGS)?;
-        Ok(t.get(ANCHOR)?.map(|v| v.value().to_vec()))
+        Ok(t.get(ANCHOR)?
+            .map(|v| v.value().to_vec())
+            .into_iter()
+            .collect())
     }
 
     fn audit_outbox(&self) -> StoreResult<Vec<(String, Vec<u8>)>> {
@@ -123,9 +144,11 @@ impl AuditStore for RedbMetaStore {
 
     fn index_audit_records(
         &self,
+        stream: &str,
         records: Vec<IndexedRecord>,
         anchor: Option<(u64, Vec<u8>)>,
     ) -> StoreResult<()> {
+        only_stream(stream)?;
         let Some(newest) = records.iter().map(|r| r.seq).max() else {
             return Ok(());
         };
@@ -149,7 +172,8 @@ impl AuditStore for RedbMetaStore {
         })
     }
 
-    fn audit_indexed_through(&self) -> StoreResult<u64> {
+    fn audit_indexed_through(&self, stream: &str) -> StoreResult<u64> {
+        only_stream(stream)?;
         let txn = self.db.current()?.begin_read()?;
         setting_u64(&txn.open_table(SETTINGS)?, INDEXED_THROUGH)
     }
@@ -162,7 +186,7 @@ impl AuditStore for RedbMetaStore {
         let mut high = term_key(scan.term, scan.to.unwrap_or(""), 0);
         high.truncate(term_len + 1 + scan.to.map_or(0, str::len));
         high.push(if scan.to.is_some() { 1 } else { 0xff });
-        if let Some((time, seq)) = scan.before {
+        if let Some((time, _, seq)) = scan.before {
             high = high.min(term_key(scan.term, time, *seq));
         }
         if low >= high {
@@ -180,10 +204,10 @@ impl AuditStore for RedbMetaStore {
             let Some(place) = place(k.value(), term_len) else {
                 return Err(StoreError::Corrupt("an audit index key".into()));
             };
-            let Some(body) = bodies.get(place.1)? else {
+            let Some(body) = bodies.get(place.2)? else {
                 return Err(StoreError::Corrupt(format!(
                     "the audit index names record {} but does not hold it",
-                    place.1
+                    place.2
                 )));
             };
             out.push((place, body.value().to_vec()));
@@ -222,6 +246,7 @@ mod tests {
     fn a_scan_returns_one_term_newest_first_within_its_bounds_and_pages() {
         let (_d, s) = store();
         s.index_audit_records(
+            "",
             vec![
                 rec(1, "2026-01-01T00:00:00Z", &["*", "user=a"]),
                 rec(2, "2026-01-01T00:00:01Z", &["*", "user=b"]),
@@ -232,12 +257,21 @@ mod tests {
         )
         .unwrap();
         // The anchor moves with the index, and only forward.
-        assert_eq!(s.audit_anchor().unwrap().as_deref(), Some(&b"anchor-4"[..]));
-        s.save_audit_anchor(3, b"anchor-3").unwrap();
-        assert_eq!(s.audit_anchor().unwrap().as_deref(), Some(&b"anchor-4"[..]));
-        s.save_audit_anchor(5, b"anchor-5").unwrap();
-        assert_eq!(s.audit_anchor().unwrap().as_deref(), Some(&b"anchor-5"[..]));
-        assert_eq!(s.audit_indexed_through().unwrap(), 4);
+        assert_eq!(
+            s.audit_anchor("").unwrap().as_deref(),
+            Some(&b"anchor-4"[..])
+        );
+        s.save_audit_anchor("", 3, b"anchor-3").unwrap();
+        assert_eq!(
+            s.audit_anchor("").unwrap().as_deref(),
+            Some(&b"anchor-4"[..])
+        );
+        s.save_audit_anchor("", 5, b"anchor-5").unwrap();
+        assert_eq!(
+            s.audit_anchor("").unwrap().as_deref(),
+            Some(&b"anchor-5"[..])
+        );
+        assert_eq!(s.audit_indexed_through("").unwrap(), 4);
         let scan = |term, from, to, before, limit| {
             bodies(
                 s.scan_audit_index(&IndexScan {

@@ -1,5 +1,6 @@
 //! The server's scheduled work (master-key rotation, the KMS's deletion windows and key
-//! rotations, garbage collection of a shared blob store), each run by one gateway at a time.
+//! rotations, garbage collection of a shared blob store, sealing a shared audit trail), each
+//! run by one gateway at a time.
 //!
 //! Each chore has a lease in the metadata store ([`coffer_store::KeyStore::acquire_lease`]).
 //! Every gateway tries to take or renew every chore's lease each [`Leases::renew_every`];
@@ -19,7 +20,15 @@ use coffer_store::{BlobStore, GcPolicy, MetaStore, collect_orphans};
 pub const MASTER_KEY_ROTATION: &str = "master-key-rotation";
 pub const KMS_SCHEDULE: &str = "kms-schedule";
 pub const GARBAGE_COLLECTION: &str = "garbage-collection";
-const CHORES: [&str; 3] = [MASTER_KEY_ROTATION, KMS_SCHEDULE, GARBAGE_COLLECTION];
+/// Cutting a shared audit trail's journal into log files, signing its digests, and checking
+/// it.
+pub const AUDIT_SEALING: &str = "audit-sealing";
+const CHORES: [&str; 4] = [
+    MASTER_KEY_ROTATION,
+    KMS_SCHEDULE,
+    GARBAGE_COLLECTION,
+    AUDIT_SEALING,
+];
 
 /// How long a lease lasts without renewal. `COFFER_CHORE_LEASE_SECONDS` shortens it (tests
 /// of failover); renewal runs three times per lease time.
@@ -114,6 +123,20 @@ fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// Lets the audit trail seal (cut and sign) while this gateway holds the sealing lease,
+/// following it within half a renewal period. A sealer that loses the lease mid-cut is
+/// stopped by the trail itself: its state changes by compare-and-swap.
+pub async fn seal_audit(audit: Arc<coffer_audit::AuditLog>, leases: Arc<Leases>) {
+    loop {
+        let holds = leases.holds(AUDIT_SEALING);
+        if holds != audit.is_sealing() {
+            tracing::info!(sealing = holds, "audit trail sealing changed hands");
+            audit.set_sealing(holds);
+        }
+        tokio::time::sleep(leases.renew_every() / 2).await;
+    }
 }
 
 /// Ends deletion windows and makes scheduled KMS key rotations, hourly, on the gateway

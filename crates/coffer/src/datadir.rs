@@ -5,11 +5,12 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use coffer_audit::{AuditLog, Cadence, ChainKey, Layout, SigningKey, StoreAnchors};
+use coffer_audit::{AuditLog, Cadence, ChainKey, Layout, SigningKey, StoreAnchors, Stores};
 use coffer_kms::{BuiltinKms, KmsIdentity, MasterKeyring, RootKey, RootKeySource};
 use coffer_s3::{CofferS3, ServerIdentity, UserDirectory};
 use coffer_store::{
-    BlobStore, FsBlobStore, IntentRecordingBlobStore, MetaStore, RedbMetaStore, StoreError,
+    AuditFileStore, AuditJournalStore, BlobStore, FsBlobStore, IntentRecordingBlobStore, MetaStore,
+    RedbMetaStore, StoreError,
 };
 use coffer_store_opendal::{OpendalBlobStore, S3Settings, Secret};
 use coffer_store_postgres::PostgresMetaStore;
@@ -24,6 +25,19 @@ pub struct DataDir {
     pub keyring: MasterKeyring,
     root: Arc<RootKey>,
     secrets: Arc<dyn SealedSecrets>,
+    /// Where the audit trail is kept when several gateways share it (`None`: under
+    /// `<data>/audit`).
+    shared_audit: Option<SharedAudit>,
+}
+
+/// The stores of an audit trail that every gateway over a shared metadata store keeps
+/// together: the journal and the small files in the database, log files and digests in the
+/// object store (or the database, when blobs are local files).
+#[derive(Clone)]
+pub struct SharedAudit {
+    pub journal: Arc<dyn AuditJournalStore>,
+    pub small: Arc<dyn AuditFileStore>,
+    pub bulk: Arc<dyn AuditFileStore>,
 }
 
 pub enum OpenError {
@@ -44,7 +58,11 @@ impl From<OpenError> for String {
 /// Opens the backends `storage` names (the embedded ones by default), then the root key,
 /// which binds to the metadata before anything sealed under it is read, then the keyring.
 pub async fn open(storage: &StorageConfig, data_dir: &Path) -> Result<DataDir, OpenError> {
-    let Backends { meta, blobs } = open_backends(storage, data_dir).await?;
+    let Backends {
+        meta,
+        blobs,
+        shared_audit,
+    } = open_backends(storage, data_dir).await?;
     // The embedded metadata store keeps sealed secrets beside the trail, as files; a shared
     // one keeps them in the store, so that every gateway signs with the same key.
     let secrets: Arc<dyn SealedSecrets> = match storage.metadata.backend {
@@ -69,6 +87,7 @@ pub async fn open(storage: &StorageConfig, data_dir: &Path) -> Result<DataDir, O
         keyring,
         root,
         secrets,
+        shared_audit,
     })
 }
 
@@ -76,6 +95,8 @@ pub async fn open(storage: &StorageConfig, data_dir: &Path) -> Result<DataDir, O
 pub struct Backends {
     pub meta: Arc<dyn MetaStore>,
     pub blobs: Arc<dyn BlobStore>,
+    /// Set when the metadata store is shared: where the one audit trail lives.
+    pub shared_audit: Option<SharedAudit>,
 }
 
 /// The metadata and blob backends alone, with no key opened and nothing written: what a
@@ -94,21 +115,36 @@ pub async fn open_backends(
         BlobBackend::Local => None,
         BlobBackend::S3 => Some(open_s3_blobs(&storage.blobs).await?),
     };
-    let meta: Arc<dyn MetaStore> = match storage.metadata.backend {
-        MetadataBackend::Embedded => Arc::new(
-            RedbMetaStore::open(&data_dir.join("meta.redb")).map_err(|e| match e {
-                StoreError::Locked => OpenError::InUse,
-                other => OpenError::Other(format!("cannot open metadata database: {other}")),
-            })?,
+    let (meta, shared_audit): (Arc<dyn MetaStore>, _) = match storage.metadata.backend {
+        MetadataBackend::Embedded => (
+            Arc::new(
+                RedbMetaStore::open(&data_dir.join("meta.redb")).map_err(|e| match e {
+                    StoreError::Locked => OpenError::InUse,
+                    other => OpenError::Other(format!("cannot open metadata database: {other}")),
+                })?,
+            ),
+            None,
         ),
         MetadataBackend::Postgres => {
             let url = storage.metadata.url.as_deref().unwrap_or_default();
-            Arc::new(PostgresMetaStore::connect(url).await.map_err(|e| {
+            let pg = Arc::new(PostgresMetaStore::connect(url).await.map_err(|e| {
                 OpenError::Other(format!(
                     "cannot open the postgres metadata store at {}: {e}",
                     redact_password(url)
                 ))
-            })?)
+            })?);
+            let bulk: Arc<dyn AuditFileStore> = match &shared_blobs {
+                Some(store) => Arc::new(store.audit_files().map_err(|e| {
+                    OpenError::Other(format!("cannot keep the audit trail in the s3 store: {e}"))
+                })?),
+                None => pg.clone(),
+            };
+            let audit = SharedAudit {
+                journal: pg.clone(),
+                small: pg.clone(),
+                bulk,
+            };
+            (pg, Some(audit))
         }
     };
     let blobs: Arc<dyn BlobStore> = match shared_blobs {
@@ -120,7 +156,11 @@ pub async fn open_backends(
         // exists, so a collection elsewhere never takes a blob whose record is on its way.
         Some(store) => Arc::new(IntentRecordingBlobStore::new(Arc::new(store), meta.clone())),
     };
-    Ok(Backends { meta, blobs })
+    Ok(Backends {
+        meta,
+        blobs,
+        shared_audit,
+    })
 }
 
 /// The S3 service of OpenDAL over `[blobs]`, tried with one listing request, so missing
@@ -152,7 +192,7 @@ async fn open_s3_blobs(
 const CHAIN_KEY_LABEL: &str = "coffer audit chain";
 /// The name the audit signing key is kept under, sealed under the root key (with the
 /// embedded backends: `<data>/audit/signing-key.sealed`).
-const SIGNING_KEY_NAME: &str = "signing-key.sealed";
+pub(crate) const SIGNING_KEY_NAME: &str = "signing-key.sealed";
 const SIGNING_KEY_LABEL: &str = "coffer audit signing key v1";
 
 impl DataDir {
@@ -189,13 +229,38 @@ impl DataDir {
         let key = SigningKey::from_pkcs8(&pkcs8).map_err(|e| e.to_string())?;
         let chain = ChainKey::new(&self.root.derive_key(CHAIN_KEY_LABEL));
         let layout = Layout::new(data_dir, &identity.account_id, &identity.region);
-        // The chain's anchor and the lookup index live in the metadata store.
+        // The chains' anchors and the lookup index live in the metadata store.
         let index: Arc<dyn coffer_store::AuditStore> = self.meta.clone();
-        let anchors = Arc::new(StoreAnchors(index.clone()));
-        Ok(Arc::new(
-            AuditLog::open(layout, key, chain, anchors, Some(index), cadence)
-                .map_err(|e| e.to_string())?,
-        ))
+        let log = match &self.shared_audit {
+            None => AuditLog::open(
+                layout,
+                key,
+                chain,
+                Arc::new(StoreAnchors(index.clone(), String::new())),
+                Some(index),
+                cadence,
+            ),
+            // One trail for every gateway: this one appends its own stream, named by its id.
+            Some(shared) => {
+                let stream = crate::gateway::load_or_create(data_dir)?;
+                let stores = Stores::shared(
+                    shared.journal.clone(),
+                    shared.bulk.clone(),
+                    shared.small.clone(),
+                    &stream,
+                );
+                AuditLog::open_in(
+                    layout,
+                    stores,
+                    key,
+                    chain,
+                    Arc::new(StoreAnchors(index.clone(), stream)),
+                    Some(index),
+                    cadence,
+                )
+            }
+        };
+        Ok(Arc::new(log.map_err(|e| e.to_string())?))
     }
 
     /// The S3 service and the KMS it calls, over this directory.

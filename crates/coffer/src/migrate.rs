@@ -78,8 +78,14 @@ pub async fn run(args: MigrateArgs) -> Result<(), String> {
     m.buckets_and_objects().await?;
     m.uploads().await?;
     m.bar.finish_and_clear();
-    if from.data_dir != to.data_dir {
-        copy_tree(&from.data_dir.join("audit"), &to.data_dir.join("audit"))?;
+    match &m.dst.shared_audit {
+        // A shared metadata store keeps one trail for every gateway: the embedded trail
+        // moves into it, and its signing key into the store's secrets.
+        Some(shared) => move_trail_into(shared, &m.dst.meta, &from)?,
+        None if from.data_dir != to.data_dir => {
+            copy_tree(&from.data_dir.join("audit"), &to.data_dir.join("audit"))?;
+        }
+        None => {}
     }
     let c = &m.counts;
     println!(
@@ -200,13 +206,17 @@ impl Migration {
                         .map_err(store("destination"))?;
                 }
             }
-            if let Some(anchor) = src.audit_anchor().map_err(store("source"))? {
+            for anchor in src.audit_anchors().map_err(store("source"))? {
                 // Copied verbatim (its MAC stays valid); the store keeps the newer of two.
-                let seq = serde_json::from_slice::<serde_json::Value>(&anchor)
+                let link = serde_json::from_slice::<serde_json::Value>(&anchor)
                     .ok()
-                    .and_then(|v| v["link"]["seq"].as_u64())
+                    .map(|v| v["link"].clone())
+                    .unwrap_or_default();
+                let seq = link["seq"]
+                    .as_u64()
                     .ok_or("the source's audit anchor is malformed")?;
-                dst.save_audit_anchor(seq, &anchor)
+                let stream = link["stream"].as_str().unwrap_or_default();
+                dst.save_audit_anchor(stream, seq, &anchor)
                     .map_err(store("destination"))?;
             }
             Ok(())
@@ -434,6 +444,37 @@ fn progress_bar(total: u64) -> ProgressBar {
         .progress_chars("=> "),
     );
     bar
+}
+
+/// The embedded trail of `from` into the shared stores, and its sealed signing key into the
+/// metadata store's secrets (the first one kept there wins, as when gateways start).
+fn move_trail_into(
+    shared: &datadir::SharedAudit,
+    meta: &std::sync::Arc<dyn coffer_store::MetaStore>,
+    from: &ServeConfig,
+) -> Result<(), String> {
+    use crate::sealed_secrets::SealedSecrets;
+    let layout = coffer_audit::Layout::new(&from.data_dir, &from.account_id, &from.region);
+    let files = coffer_audit::StoreTrailFiles::new(shared.bulk.clone(), shared.small.clone());
+    let (files, records) = coffer_audit::import_local(&layout, shared.journal.as_ref(), &files)
+        .map_err(|e| format!("cannot move the audit trail: {e}"))?;
+    let key = layout.root.join(crate::datadir::SIGNING_KEY_NAME);
+    if let Ok(sealed) = std::fs::read(&key) {
+        let secrets = crate::sealed_secrets::StoreSecrets { meta: meta.clone() };
+        let kept = secrets.create(crate::datadir::SIGNING_KEY_NAME, &sealed)?;
+        if kept != sealed {
+            return Err(
+                "the destination already holds another audit signing key: it has a trail of its own"
+                    .into(),
+            );
+        }
+    }
+    tracing::info!(
+        files,
+        records,
+        "moved the audit trail into the shared stores"
+    );
+    Ok(())
 }
 
 /// The audit trail's files (journal, log files, digests, the sealed signing key), copied as

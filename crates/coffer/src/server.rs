@@ -132,6 +132,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
             Duration::from_secs(config.audit_self_check_seconds),
         ));
     }
+    let audit_for_sealing = audit.clone().filter(|a| a.stores().is_shared());
     let (mut s3, kms) = dir.into_services(directory.clone(), identity, audit.clone())?;
     if let Some(a) = audit.filter(|_| config.audit_s3_data_events) {
         s3 = s3.with_data_events(a);
@@ -168,6 +169,10 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
     tokio::spawn(chores::kms_schedule(kms.clone(), leases.clone()));
     if !config.storage.is_embedded() {
         tokio::spawn(chores::follow_master_key(s3.clone()));
+    }
+    if let Some(a) = audit_for_sealing {
+        // One gateway at a time cuts the shared trail's journal and signs its digests.
+        tokio::spawn(chores::seal_audit(a, leases.clone()));
     }
     if let Some(blobs) = shared_blobs {
         // A shared store may have other writers (other gateways, a migration): only blobs
@@ -293,16 +298,16 @@ async fn bind(addr: SocketAddr) -> Result<TcpListener, String> {
         .map_err(|e| format!("cannot listen on {addr}: {e}"))
 }
 
-/// Rotates the SSE-S3 master key when its newest version is older than `period`. Checks
-/// hourly, so a server that was down at the due time rotates soon after it starts.
-/// The KMS's scheduled work, checked hourly (and at start-up): automatic key rotations, and
-/// the destruction of keys whose deletion window has ended.
 /// Verifies the whole trail every `period` (the first time one period after start): a
 /// failure raises `coffer_audit_integrity_failures_total` and logs a `coffer::integrity`
-/// line with what was found, so tampering is seen without anyone running `verify`.
+/// line with what was found, so tampering is seen without anyone running `verify`. Of
+/// gateways sharing a trail, the one that seals it checks it.
 async fn check_trail(audit: Arc<coffer_audit::AuditLog>, period: Duration) {
     loop {
         tokio::time::sleep(period).await;
+        if !audit.is_sealing() {
+            continue;
+        }
         let a = audit.clone();
         let Ok(report) = tokio::task::spawn_blocking(move || a.verify(None, None)).await else {
             tracing::error!("the audit trail self-check panicked");

@@ -84,8 +84,9 @@ fn a_named_schema_that_does_not_exist_yet_is_created() {
     assert_eq!(rt.block_on(store.schema_version()).unwrap(), SCHEMA_VERSION);
     assert_eq!(
         scratch.count("SELECT count(*) FROM pg_tables WHERE schemaname = current_schema()"),
-        16,
-        "the 14 tables of migration 1, coffer_leases of migration 2 and coffer_schema"
+        18,
+        "the 14 tables of migration 1, coffer_leases of migration 2, the shared trail's 3 of \
+         migration 3 (which drops one), and coffer_schema"
     );
 }
 

@@ -69,3 +69,31 @@ secret_key = "{secret}"
         secret = var("COFFER_TEST_S3_SECRET_KEY"),
     )
 }
+
+/// Runs `sql` with `psql` in the PostgreSQL schema of `server` (under the shared backends),
+/// returning what it printed (unaligned, tuples only): how a test reaches past the server
+/// into its database, as an attacker with database access would.
+pub fn psql(server: &crate::common::Server, sql: &str) -> String {
+    let config = std::fs::read_to_string(server.config_path()).unwrap();
+    let url = config
+        .lines()
+        .find_map(|l| l.strip_prefix("url = \""))
+        .and_then(|l| l.strip_suffix('"'))
+        .expect("a server over the shared backends has a postgres url");
+    let (base, schema) = url
+        .split_once("options=-csearch_path%3D")
+        .expect("each e2e server has a schema of its own");
+    let base = base.trim_end_matches(['?', '&']);
+    let out = Command::new("psql")
+        .arg(base)
+        .args(["-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c"])
+        .arg(format!("SET search_path TO {schema}; {sql}"))
+        .output()
+        .expect("psql (from Debian's postgresql-client)");
+    assert!(
+        out.status.success(),
+        "psql failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}

@@ -22,7 +22,7 @@ pub const BOB: (&str, &str, &str) = (
 );
 
 use crate::backends::shared_backend_sections;
-pub use crate::backends::{embedded_only, shared_backends};
+pub use crate::backends::{embedded_only, psql, shared_backends};
 
 pub struct Server {
     child: Option<Child>,
@@ -125,11 +125,17 @@ impl Server {
     /// A second gateway over this server's shared store, with an empty data directory of
     /// its own (no root key), not started.
     pub fn prepared_gateway(&self) -> Self {
+        self.prepared_gateway_configured("")
+    }
+
+    /// [`Server::prepared_gateway`] with `config_lines` of its own (as the first gateway's).
+    pub fn prepared_gateway_configured(&self, config_lines: &str) -> Self {
         assert!(
             shared_backends(),
             "gateways share a store only under the shared backends"
         );
-        let other = Self::prepare_over("", &[], None, Some(self.backend_sections.clone()));
+        let other =
+            Self::prepare_over(config_lines, &[], None, Some(self.backend_sections.clone()));
         std::os::unix::fs::DirBuilderExt::mode(&mut std::fs::DirBuilder::new(), 0o700)
             .create(other.data_dir())
             .unwrap();

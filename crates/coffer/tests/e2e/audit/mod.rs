@@ -305,7 +305,7 @@ async fn one_record_per_kms_call_with_the_right_user_key_and_context() {
 }
 
 /// A JSON 1.1 request for `target`, signed for `service` as `user`, with `body` as given.
-fn signed_json(
+pub(crate) fn signed_json(
     server: &Server,
     user: (&str, &str, &str),
     service: &str,

@@ -7,6 +7,7 @@ use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 
 use crate::common::*;
 
+mod audit;
 mod chores;
 mod keys;
 

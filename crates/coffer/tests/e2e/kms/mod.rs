@@ -10,7 +10,7 @@ use crate::common::*;
 mod access;
 mod cryptography;
 
-pub fn kms_client(server: &Server, user: (&str, &str, &str)) -> Client {
+pub(crate) fn kms_client(server: &Server, user: (&str, &str, &str)) -> Client {
     let config = aws_sdk_kms::Config::builder()
         .http_client(plain_http_client())
         .behavior_version(aws_sdk_kms::config::BehaviorVersion::latest())
