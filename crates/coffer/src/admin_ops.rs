@@ -76,6 +76,30 @@ pub fn run(target: &AdminTarget, op: &str, args: &Value) -> Result<Value, String
                 .map_err(|e| e.to_string())?;
             Ok(json!(records))
         }
+        // Every record from one source, a page at a time (newest first): what `coffer kms
+        // usage` counts, read wherever the trail is kept.
+        "audit-page" => {
+            let audit = kms
+                .audit()
+                .ok_or("the audit trail is disabled (audit_enabled = false)")?;
+            let filter = coffer_audit::Filter {
+                event_source: args["event_source"].as_str().map(str::to_owned),
+                ..Default::default()
+            };
+            let before = match (
+                args["before"][0].as_str(),
+                args["before"][1].as_str(),
+                args["before"][2].as_u64(),
+            ) {
+                (Some(t), Some(s), Some(q)) => Some((t.to_owned(), s.to_owned(), q)),
+                _ => None,
+            };
+            let limit = args["limit"].as_u64().unwrap_or(1000).clamp(1, 100_000) as usize;
+            let (records, next) = audit
+                .find(&filter, before.as_ref(), limit)
+                .map_err(|e| e.to_string())?;
+            Ok(json!({ "records": records, "next": next.map(|(t, s, q)| json!([t, s, q])) }))
+        }
         "scrub-step" => {
             let after = match (args["after"][0].as_str(), args["after"][1].as_str()) {
                 (Some(b), Some(k)) => Some((b.to_owned(), k.to_owned())),

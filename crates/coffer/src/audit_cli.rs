@@ -2,22 +2,10 @@
 //! the idle data directory, so that both use the metadata store (the chain's anchor, the
 //! lookup index).
 
-use coffer_audit::Layout;
 use serde_json::json;
 
-use crate::cli::{AuditArgs, AuditCommand, Target};
-use crate::config::ServeConfig;
+use crate::cli::{AuditArgs, AuditCommand};
 use crate::kms_cli::table;
-
-/// The trail of the configured data directory.
-pub fn layout(target: &Target) -> Result<Layout, String> {
-    let config = ServeConfig::for_target(target)?;
-    Ok(Layout::new(
-        &config.data_dir,
-        &config.account_id,
-        &config.region,
-    ))
-}
 
 /// Runs the command; `Ok(false)` means verification failed (the caller exits non-zero).
 pub async fn run(args: AuditArgs) -> Result<bool, String> {

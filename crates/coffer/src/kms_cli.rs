@@ -161,14 +161,28 @@ pub async fn run(args: KmsArgs) -> Result<(), String> {
 /// Requests per month (from the audit trail: one record per KMS request) and what they and
 /// the keys cost at the given prices.
 async fn usage(a: KmsUsageArgs) -> Result<(), String> {
-    let layout = crate::audit_cli::layout(&a.target)?;
-    let records = coffer_audit::lookup(
-        &layout,
-        &coffer_audit::Filter {
-            event_source: Some(coffer_audit::KMS_SOURCE.to_owned()),
-            ..Default::default()
-        },
-    );
+    // Through the running server (or the idle data directory), so that a trail kept in the
+    // shared stores is counted whole, every gateway's records.
+    let ops = crate::admin::connect(&a.target).await?;
+    let mut records = Vec::new();
+    let mut before = serde_json::Value::Null;
+    loop {
+        let page = ops
+            .call(
+                "audit-page",
+                serde_json::json!({
+                    "event_source": coffer_audit::KMS_SOURCE,
+                    "before": before,
+                    "limit": 10_000,
+                }),
+            )
+            .await?;
+        records.extend(page["records"].as_array().cloned().unwrap_or_default());
+        if page["next"].is_null() {
+            break;
+        }
+        before = page["next"].clone();
+    }
     // month -> (key, user, operation) -> count; scheduled work is the server's, not billed.
     let mut by_month: BTreeMap<String, BTreeMap<(String, String, String), u64>> = BTreeMap::new();
     for r in &records {
