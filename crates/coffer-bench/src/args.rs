@@ -12,7 +12,9 @@ use crate::sse::SseMode;
 #[derive(Debug, Parser)]
 #[command(name = "coffer-bench", version, about)]
 pub struct Args {
-    /// S3 endpoint URL, e.g. http://127.0.0.1:9000 or https://s3.example.com
+    /// S3 endpoint URL, e.g. http://127.0.0.1:9000 or https://s3.example.com; several,
+    /// comma-separated, for gateways of one store: objects are spread over them, and each is
+    /// read and deleted through another one than wrote it
     #[arg(long)]
     pub endpoint: String,
 
@@ -80,6 +82,15 @@ pub struct Args {
 }
 
 impl Args {
+    /// The endpoints `--endpoint` names, in order.
+    pub fn endpoints(&self) -> Vec<&str> {
+        self.endpoint
+            .split(',')
+            .map(str::trim)
+            .filter(|e| !e.is_empty())
+            .collect()
+    }
+
     /// Parses the command line, and exits with clap's usage error when the bench workload
     /// lacks --size or --count (clap's `required_if_eq` ignores a default `--workload`).
     pub fn parse_checked() -> Self {

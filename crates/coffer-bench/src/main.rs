@@ -94,10 +94,21 @@ async fn run(args: Args) -> Result<bool, String> {
     );
 
     let http = http_client::Hyper::new(args.ca_bundle.as_deref(), args.http2)?;
-    let client = s3::client(&args, &http)?;
+    let endpoints = args.endpoints();
+    let clients = endpoints
+        .iter()
+        .map(|e| s3::client(&args, e, &http))
+        .collect::<Result<Vec<_>, _>>()?;
+    let client = clients
+        .first()
+        .cloned()
+        .ok_or("--endpoint names no endpoint")?;
     let server_cpu = ServerCpu {
         http: http.clone(),
-        url: format!("{}/metrics", args.endpoint.trim_end_matches('/')),
+        urls: endpoints
+            .iter()
+            .map(|e| format!("{}/metrics", e.trim_end_matches('/')))
+            .collect(),
     };
     let sse = Sse::new(args.sse.clone(), args.seed)?;
     let created = s3::ensure_bucket(&client, &args.bucket, &args.region).await?;
@@ -110,7 +121,7 @@ async fn run(args: Args) -> Result<bool, String> {
         .map_err(|e| format!("cannot generate object data: {e}"))?;
 
     let bench = Arc::new(Bench {
-        client,
+        clients,
         bucket: args.bucket.clone(),
         sse,
         payload,
@@ -167,18 +178,23 @@ async fn run(args: Args) -> Result<bool, String> {
     Ok(ok)
 }
 
-/// The server's CPU time, from its `/metrics`.
+/// The servers' CPU time, summed over every endpoint's `/metrics`.
 struct ServerCpu {
     http: http_client::Hyper,
-    url: String,
+    urls: Vec<String>,
 }
 
 impl ServerCpu {
     async fn read(&self) -> Option<f64> {
-        let text = self.http.get_text(&self.url).await?;
-        text.lines()
-            .find_map(|l| l.strip_prefix("process_cpu_seconds_total "))
-            .and_then(|v| v.trim().parse().ok())
+        let mut total = 0.0;
+        for url in &self.urls {
+            let text = self.http.get_text(url).await?;
+            total += text
+                .lines()
+                .find_map(|l| l.strip_prefix("process_cpu_seconds_total "))
+                .and_then(|v| v.trim().parse::<f64>().ok())?;
+        }
+        Some(total)
     }
 
     /// `  server_cpu=…s (… s/GiB)` for a phase that began at `before` and moved `bytes`;

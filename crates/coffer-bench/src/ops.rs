@@ -12,13 +12,22 @@ use crate::sse::Sse;
 
 /// Everything a request needs; shared by all workers.
 pub struct Bench {
-    pub client: Client,
+    /// One client per endpoint (several: gateways of one store, as behind a load balancer).
+    pub clients: Vec<Client>,
     pub bucket: String,
     pub sse: Sse,
     pub payload: Payload,
 }
 
 impl Bench {
+    /// The client for object `index`'s request in a phase: objects spread over the
+    /// endpoints in turn, and each phase moves one endpoint on, so that with several
+    /// gateways an object is read and deleted through another gateway than wrote it.
+    fn client(&self, index: u64, phase: u64) -> &Client {
+        let n = self.clients.len() as u64;
+        &self.clients[((index + phase) % n) as usize]
+    }
+
     fn key(&self, index: u64) -> String {
         format!("bench/{}/{index:08}", self.payload.len())
     }
@@ -30,7 +39,7 @@ impl Bench {
         let length =
             i64::try_from(bytes).map_err(|_| OpError::Failed("object too large".into()))?;
         let req = self
-            .client
+            .client(index, 0)
             .put_object()
             .bucket(&self.bucket)
             .key(self.key(index))
@@ -51,7 +60,7 @@ impl Bench {
     /// the request and reading the whole body.
     pub async fn get(&self, index: u64) -> Result<Done, OpError> {
         let req = self
-            .client
+            .client(index, 1)
             .get_object()
             .bucket(&self.bucket)
             .key(self.key(index));
@@ -80,7 +89,7 @@ impl Bench {
     /// Deletes object `index`.
     pub async fn delete(&self, index: u64) -> Result<Done, OpError> {
         let req = self
-            .client
+            .client(index, 2)
             .delete_object()
             .bucket(&self.bucket)
             .key(self.key(index));

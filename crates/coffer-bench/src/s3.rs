@@ -10,12 +10,12 @@ use crate::args::Args;
 use crate::errors::describe;
 use crate::http_client::Hyper;
 
-/// Builds a path-style client for the endpoint with static credentials, sending through
+/// Builds a path-style client for `endpoint` with static credentials, sending through
 /// `http` (whose HTTP version `--http2` chose).
 ///
 /// Retries are disabled so every failed request shows up in the error count and the
 /// latency figures are those of single attempts.
-pub fn client(args: &Args, http: &Hyper) -> Result<Client, String> {
+pub fn client(args: &Args, endpoint: &str, http: &Hyper) -> Result<Client, String> {
     let credentials = Credentials::new(
         &args.access_key,
         &args.secret_key,
@@ -25,7 +25,7 @@ pub fn client(args: &Args, http: &Hyper) -> Result<Client, String> {
     );
     let config = aws_sdk_s3::Config::builder()
         .behavior_version(BehaviorVersion::latest())
-        .endpoint_url(&args.endpoint)
+        .endpoint_url(endpoint)
         .region(Region::new(args.region.clone()))
         .credentials_provider(credentials)
         .force_path_style(true)

@@ -45,7 +45,11 @@ pub async fn run(args: Args, duration: Duration) -> Result<bool, String> {
         args.seed,
     );
     let http = crate::http_client::Hyper::new(args.ca_bundle.as_deref(), args.http2)?;
-    let client = s3::client(&args, &http)?;
+    let client = s3::client(
+        &args,
+        args.endpoints().first().copied().unwrap_or_default(),
+        &http,
+    )?;
     if s3::ensure_bucket(&client, &args.bucket, &args.region).await? {
         s3::allow_sse_c(&client, &args.bucket).await?;
     }

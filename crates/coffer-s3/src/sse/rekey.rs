@@ -30,11 +30,14 @@ pub struct KeyStatus {
 }
 
 impl CofferS3 {
-    /// Adds a master-key version and makes it current.
+    /// Rotates away from the master-key version this gateway seals under: adds a version and
+    /// makes it current, unless another gateway already rotated away from it (two operators,
+    /// or two gateways' schedules, asking at once), whose version is then this rotation's.
     pub fn rotate_master_key(&self) -> Result<u32, String> {
+        let seen = self.keyring.current().0;
         let v = self
             .keyring
-            .rotate(self.meta.as_ref())
+            .rotate_from(self.meta.as_ref(), seen)
             .map_err(|e| e.to_string())?;
         tracing::info!(version = v, "rotated the SSE-S3 master key");
         Ok(v)

@@ -304,3 +304,35 @@ async fn a_rekey_on_one_gateway_while_the_other_serves_loses_nothing() {
         }
     }
 }
+
+/// `coffer admin rotate-master-key` on both gateways at once: one new version, which both
+/// name; a rotation after that makes the next.
+#[tokio::test]
+async fn rotations_asked_of_both_gateways_at_once_make_one_version() {
+    let Some((a, b)) = two_gateways() else { return };
+    let version = |out: &str| -> u64 {
+        out.split("is now version ")
+            .nth(1)
+            .and_then(|s| s.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no version in {out:?}"))
+    };
+    let rotate = |s: &Server| {
+        let config = crate::rekey::admin_config(s);
+        std::thread::spawn(move || {
+            crate::rekey::coffer_command(&config, "admin", &["rotate-master-key"])
+        })
+    };
+    let (on_a, on_b) = (rotate(&a), rotate(&b));
+    let ((ok_a, out_a), (ok_b, out_b)) = (on_a.join().unwrap(), on_b.join().unwrap());
+    assert!(ok_a && ok_b, "{out_a}\n{out_b}");
+    assert_eq!(version(&out_a), version(&out_b), "{out_a}\n{out_b}");
+    assert_eq!(version(&out_a), 2, "the first rotation makes version 2");
+    let (ok, out) = crate::rekey::coffer_command(
+        &crate::rekey::admin_config(&b),
+        "admin",
+        &["rotate-master-key"],
+    );
+    assert!(ok, "{out}");
+    assert_eq!(version(&out), 3);
+}
