@@ -17,6 +17,9 @@ use crate::root_source::RootKeySource;
 /// Settings entry holding HMAC(root key, CHECK_LABEL): proves which root key a data
 /// directory belongs to without storing anything that would help recover the key.
 const CHECK_SETTING: &str = "root_key_check";
+/// The same check value, created once by compare-and-swap: what binds a shared store to the
+/// first root key that used it.
+const CHECK_RECORD: &str = "root-key/check";
 const CHECK_LABEL: &[u8] = b"coffer root key check v1";
 
 /// The root key. Never printed, never stored in the metadata store.
@@ -64,10 +67,31 @@ impl RootKey {
     /// created with another key (its sealed records would not open).
     pub fn check_against(&self, meta: &dyn MetaStore) -> Result<(), KmsError> {
         let expected = self.check_value();
+        let same = |stored: &[u8]| bool::from(stored.ct_eq(expected.as_ref()));
         match meta.get_setting(CHECK_SETTING)? {
-            Some(stored) if bool::from(stored.as_slice().ct_eq(expected.as_ref())) => Ok(()),
+            Some(stored) if same(&stored) => Ok(()),
             Some(_) => Err(KmsError::RootKeyMismatch),
-            None => Ok(meta.put_setting(CHECK_SETTING, expected.as_ref())?),
+            None => {
+                // First use. Two gateways starting at once, with different keys, must not
+                // both bind the store: the binding is created by compare-and-swap (a KMS
+                // record that must not exist yet), and whoever loses compares with it.
+                let created = meta.write_kms_records(vec![coffer_store::KmsWrite::Put {
+                    id: CHECK_RECORD.to_owned(),
+                    record: expected.as_ref().to_vec(),
+                    expected: None,
+                }]);
+                match created {
+                    Ok(()) => {}
+                    Err(coffer_store::StoreError::KmsConflict(_)) => {
+                        let bound = meta.get_kms_record(CHECK_RECORD)?.map(|(_, v)| v);
+                        if !bound.as_deref().is_some_and(same) {
+                            return Err(KmsError::RootKeyMismatch);
+                        }
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+                Ok(meta.put_setting(CHECK_SETTING, expected.as_ref())?)
+            }
         }
     }
 
