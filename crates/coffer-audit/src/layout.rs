@@ -100,9 +100,17 @@ impl Layout {
 
     /// A digest file's path, relative to the trail root. The sequence number keeps names
     /// unique and in chain order even when two digests end in the same second.
-    pub(crate) fn digest_file(&self, end: OffsetDateTime, sequence: u64) -> String {
+    /// The digest signed at `end`, `sequence`-th of the chain, by the sealer of `stream`
+    /// (named when several gateways share the trail, so that two sealers racing never write
+    /// the same name: the loser removes its own digest, never the winner's).
+    pub(crate) fn digest_file(&self, end: OffsetDateTime, sequence: u64, stream: &str) -> String {
+        let by = if stream.is_empty() {
+            String::new()
+        } else {
+            format!("_{stream}")
+        };
         format!(
-            "AWSLogs/{a}/CloudTrail-Digest/{r}/{d}/{a}_CloudTrail-Digest_{r}_coffer_{r}_{s}_{sequence:08}.json.gz",
+            "AWSLogs/{a}/CloudTrail-Digest/{r}/{d}/{a}_CloudTrail-Digest_{r}_coffer_{r}_{s}_{sequence:08}{by}.json.gz",
             a = self.account_id,
             r = self.region,
             d = day_dir(end),

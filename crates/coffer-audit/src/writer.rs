@@ -469,6 +469,28 @@ impl Writer {
                     .unwrap_or_else(|_| OffsetDateTime::now_utc());
             let path = self.layout.log_file(stamp, &cut.hash[..16]);
             let mut state = self.state()?;
+            // A cut the state already holds (another sealer finished it and may have
+            // digested it since, so it is no longer pending): its log file is in the trail
+            // already, and listing it again would repeat its records.
+            let recorded = |stream: &str| {
+                let head = if stream.is_empty() {
+                    state.chain_head.as_ref()
+                } else {
+                    state.streams.get(stream)
+                };
+                head.and_then(Link::from_json).map_or(0, |l| l.seq)
+            };
+            let already = !cut.last_links.is_empty()
+                && cut
+                    .last_links
+                    .iter()
+                    .all(|(stream, link)| recorded(stream) >= link.seq);
+            if already {
+                cut.staged
+                    .discard()
+                    .map_err(|e| AuditError::io(CUT_TMP, e))?;
+                return self.journal.finish_cut(token);
+            }
             for (stream, link) in &cut.last_links {
                 if stream.is_empty() {
                     state.chain_head = Some(link.to_json());
@@ -531,7 +553,7 @@ impl Writer {
         let end = rfc3339(now);
         let start = state.last_end.clone().unwrap_or_else(|| end.clone());
         let sequence = state.sequence + 1;
-        let path = self.layout.digest_file(now, sequence);
+        let path = self.layout.digest_file(now, sequence, &self.stream);
         let public = self.key.public_key();
         let oldest = state.pending.iter().map(|p| p.oldest.as_str()).min();
         let newest = state.pending.iter().map(|p| p.newest.as_str()).max();
@@ -583,11 +605,19 @@ impl Writer {
         state.pending.clear();
         state.last_end = Some(end);
         state.previous = Some(PreviousDigest {
-            path,
+            path: path.clone(),
             hash,
             signature,
         });
-        self.save_state(&state)?;
+        if let Err(e) = self.save_state(&state) {
+            if matches!(e, AuditError::Raced(_)) {
+                // Another sealer signed the digest after the same one: this one is not in
+                // the chain, and left in place it would read as a fork.
+                let _ = self.files.remove(&signature_path(&path));
+                let _ = self.files.remove(&path);
+            }
+            return Err(e);
+        }
         self.files
             .write_durably(HEAD, &head)
             .map_err(|e| AuditError::io(HEAD, e))?;

@@ -288,8 +288,15 @@ fn two_sealers_cutting_at_once_never_fork_the_trail() {
             g.b.record(&event("b", round * 3 + i)).unwrap();
         }
         let (a, b) = (g.a.clone(), g.b.clone());
-        let ta = std::thread::spawn(move || if round % 5 == 4 { a.digest() } else { a.cut() });
-        let tb = std::thread::spawn(move || if round % 7 == 6 { b.digest() } else { b.cut() });
+        // Both sign at once now and then, one signs while the other cuts at other times.
+        let ta = std::thread::spawn(move || if round % 4 == 3 { a.digest() } else { a.cut() });
+        let tb = std::thread::spawn(move || {
+            if round % 8 == 7 || round % 5 == 4 {
+                b.digest()
+            } else {
+                b.cut()
+            }
+        });
         // A sealer that loses a race is refused, never overwrites: either may fail.
         let _ = ta.join().unwrap();
         let _ = tb.join().unwrap();
