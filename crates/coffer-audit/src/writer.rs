@@ -176,8 +176,10 @@ fn tick(jobs: mpsc::Sender<Job>, cadence: Cadence, sealing: &AtomicBool) {
             return;
         }
         if !sealing.load(Ordering::Acquire) {
-            // Another gateway seals; the periods start again when this one takes over.
-            since_cut = Duration::ZERO;
+            // Another gateway seals. When this one takes over it cuts at once (a dead
+            // sealer's gateway may have left records no one indexed), and signs a digest
+            // one period later.
+            since_cut = cadence.log_file_every;
             since_digest = Duration::ZERO;
             continue;
         }
