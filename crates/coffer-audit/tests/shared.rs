@@ -3,16 +3,17 @@
 //! them sees every gateway's records. The stores are held in memory, as a database table
 //! and an object store would hold them.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use coffer_audit::{
-    AnchorStore, AuditEvent, AuditLog, AuditResult, Cadence, ChainKey, Filter, Identity,
-    KMS_SOURCE, Layout, Origin, SigningKey, Stores,
+    AnchorStore, AuditEvent, AuditLog, AuditResult, Cadence, ChainKey, Filter, Layout, SigningKey,
+    Stores,
 };
 use coffer_store::{AuditFileStore, AuditJournalStore, StoreResult, StreamLine};
-use serde_json::Value;
 
 /// The shared journal and files, as tables keyed like PostgreSQL's.
 #[derive(Default)]
@@ -155,25 +156,7 @@ impl AnchorStore for Anchors {
 }
 
 fn event(gateway: &str, i: usize) -> AuditEvent {
-    AuditEvent {
-        event_source: KMS_SOURCE,
-        event_name: "Decrypt".into(),
-        identity: Some(Identity {
-            arn: format!("arn:aws:iam::000000000000:user/{gateway}-user"),
-            user_name: format!("{gateway}-user"),
-            access_key_id: None,
-        }),
-        origin: Origin::Service("s3.amazonaws.com".into()),
-        request_parameters: Value::Null,
-        response_elements: Value::Null,
-        error: None,
-        read_only: true,
-        resources: vec![],
-        request_id: format!("{gateway}-{i}"),
-        data_event: false,
-        service_event_details: None,
-        additional_event_data: None,
-    }
+    common::decrypt_by(&format!("{gateway}-user"), format!("{gateway}-{i}"))
 }
 
 struct Gateways {

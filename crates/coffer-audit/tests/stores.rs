@@ -3,16 +3,17 @@
 //! finds records through the two traits alone, and nothing appears under `<data>/audit`;
 //! tampering with the stored files is still named.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::io::{self, BufRead, Write};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use coffer_audit::{
-    AuditEvent, AuditLog, AuditResult, Cadence, ChainKey, CutToken, Filter, Identity, JournalStore,
-    KMS_SOURCE, Layout, MemoryAnchorStore, Origin, SigningKey, StagedFile, Stores, TrailFiles,
+    AuditEvent, AuditLog, AuditResult, Cadence, ChainKey, CutToken, Filter, JournalStore, Layout,
+    MemoryAnchorStore, SigningKey, StagedFile, Stores, TrailFiles,
 };
-use serde_json::Value;
 
 /// The journal as a table would keep it: rows keyed by their position, and the highest
 /// position a cut took (the token), forgotten row by row when the cut finishes.
@@ -178,25 +179,7 @@ impl TrailFiles for MemoryFiles {
 }
 
 fn event(i: usize) -> AuditEvent {
-    AuditEvent {
-        event_source: KMS_SOURCE,
-        event_name: "Decrypt".into(),
-        identity: Some(Identity {
-            arn: format!("arn:aws:iam::000000000000:user/u{}", i % 2),
-            user_name: format!("u{}", i % 2),
-            access_key_id: None,
-        }),
-        origin: Origin::Service("s3.amazonaws.com".into()),
-        request_parameters: Value::Null,
-        response_elements: Value::Null,
-        error: None,
-        read_only: true,
-        resources: vec![],
-        request_id: format!("req-{i}"),
-        data_event: false,
-        service_event_details: None,
-        additional_event_data: None,
-    }
+    common::decrypt_by(&format!("u{}", i % 2), format!("req-{i}"))
 }
 
 #[test]
