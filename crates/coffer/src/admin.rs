@@ -74,7 +74,11 @@ pub(crate) async fn connect(target: &Target) -> Result<Ops, String> {
                 None
             };
             let (s3, kms) = dir.into_services(UserDirectory::default(), identity, audit)?;
-            Ok(Ops::Local(AdminTarget { s3, kms }))
+            Ok(Ops::Local(AdminTarget {
+                s3,
+                kms,
+                trail_health: Default::default(),
+            }))
         }
         Err(OpenError::InUse) => Remote::new(&config).map(Ops::Remote),
         Err(e) => Err(e.into()),

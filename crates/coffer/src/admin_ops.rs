@@ -12,6 +12,24 @@ use serde_json::{Value, json};
 pub struct AdminTarget {
     pub s3: CofferS3,
     pub kms: Arc<BuiltinKms>,
+    /// The trail's last self-check on this gateway.
+    pub trail_health: Arc<crate::trail_health::TrailHealth>,
+}
+
+/// The audit filter an admin request names (`user`, `key`, `event_name`, `object`,
+/// `event_source`, `from`, `to`).
+fn audit_filter(args: &Value) -> coffer_audit::Filter {
+    let text = |k: &str| args[k].as_str().map(str::to_owned);
+    coffer_audit::Filter {
+        user: text("user"),
+        key: text("key"),
+        event_name: text("event_name"),
+        object: text("object"),
+        event_source: text("event_source"),
+        from: text("from"),
+        to: text("to"),
+        ..Default::default()
+    }
 }
 
 /// Lets `kms-run-due` run as of a future time (testing only).
@@ -45,6 +63,9 @@ pub fn run(target: &AdminTarget, op: &str, args: &Value) -> Result<Value, String
                 .audit()
                 .ok_or("the audit trail is disabled (audit_enabled = false)")?;
             let report = audit.verify(args["from"].as_str(), args["to"].as_str());
+            if args["from"].is_null() && args["to"].is_null() {
+                target.trail_health.record(&report);
+            }
             Ok(json!({
                 "digests_checked": report.digests_checked,
                 "log_files_checked": report.log_files_checked,
@@ -60,32 +81,20 @@ pub fn run(target: &AdminTarget, op: &str, args: &Value) -> Result<Value, String
             let audit = kms
                 .audit()
                 .ok_or("the audit trail is disabled (audit_enabled = false)")?;
-            let text = |k: &str| args[k].as_str().map(str::to_owned);
-            let filter = coffer_audit::Filter {
-                user: text("user"),
-                key: text("key"),
-                event_name: text("event_name"),
-                object: text("object"),
-                from: text("from"),
-                to: text("to"),
-                ..Default::default()
-            };
+            let filter = audit_filter(args);
             let limit = args["limit"].as_u64().unwrap_or(50).clamp(1, 100_000) as usize;
             let (records, _) = audit
                 .find(&filter, None, limit)
                 .map_err(|e| e.to_string())?;
             Ok(json!(records))
         }
-        // Every record from one source, a page at a time (newest first): what `coffer kms
-        // usage` counts, read wherever the trail is kept.
+        // Records matching a filter, a page at a time (newest first): what `coffer kms
+        // usage` counts and the console's timeline shows, read wherever the trail is kept.
         "audit-page" => {
             let audit = kms
                 .audit()
                 .ok_or("the audit trail is disabled (audit_enabled = false)")?;
-            let filter = coffer_audit::Filter {
-                event_source: args["event_source"].as_str().map(str::to_owned),
-                ..Default::default()
-            };
+            let filter = audit_filter(args);
             let before = match (
                 args["before"][0].as_str(),
                 args["before"][1].as_str(),
@@ -100,6 +109,24 @@ pub fn run(target: &AdminTarget, op: &str, args: &Value) -> Result<Value, String
                 .map_err(|e| e.to_string())?;
             Ok(json!({ "records": records, "next": next.map(|(t, s, q)| json!([t, s, q])) }))
         }
+        "audit-histogram" => {
+            let audit = kms
+                .audit()
+                .ok_or("the audit trail is disabled (audit_enabled = false)")?;
+            crate::audit_histogram::count(audit, audit_filter(args))
+        }
+        "trail-health" => Ok(json!({
+            "enabled": kms.audit().is_some(),
+            "last_check": target.trail_health.last(),
+        })),
+        "kms-usage" => crate::kms_usage::report(
+            target,
+            args["month"].as_str(),
+            &crate::kms_usage::Prices {
+                per_10k_requests: args["price_per_10k_requests"].as_f64().unwrap_or(0.03),
+                per_key_month: args["price_per_key_month"].as_f64().unwrap_or(1.0),
+            },
+        ),
         "scrub-step" => {
             let after = match (args["after"][0].as_str(), args["after"][1].as_str()) {
                 (Some(b), Some(k)) => Some((b.to_owned(), k.to_owned())),

@@ -32,6 +32,8 @@ pub struct FileConfig {
     pub audit_digest_seconds: Option<u64>,
     /// Also record S3 data events (PutObject/GetObject with SSEApplied); default false.
     pub audit_s3_data_events: Option<bool>,
+    /// The web console under `/console/` (HTTPS, and HTTP from loopback); on by default.
+    pub console_enabled: Option<bool>,
     /// Seconds between the server's own verifications of the whole trail (default 3600;
     /// 0 disables them).
     pub audit_self_check_seconds: Option<u64>,
@@ -95,6 +97,7 @@ pub struct ServeConfig {
     pub audit_enabled: bool,
     pub audit_cadence: coffer_audit::Cadence,
     pub audit_s3_data_events: bool,
+    pub console_enabled: bool,
     pub audit_self_check_seconds: u64,
     pub connections: crate::listener::ConnectionLimits,
     pub users: Vec<UserConfig>,
@@ -137,6 +140,7 @@ impl ServeConfig {
                 audit_log_file_seconds: None,
                 audit_digest_seconds: None,
                 audit_s3_data_events: None,
+                console_enabled: None,
                 audit_self_check_seconds: None,
                 max_connections: None,
                 header_read_timeout_seconds: None,
@@ -193,6 +197,7 @@ impl ServeConfig {
                 ),
             },
             audit_s3_data_events: file.audit_s3_data_events.unwrap_or(false),
+            console_enabled: file.console_enabled.unwrap_or(true),
             audit_self_check_seconds: file.audit_self_check_seconds.unwrap_or(3600),
             connections: crate::listener::ConnectionLimits::from_config(&file)?,
             users: file.users.clone(),

@@ -1,5 +1,6 @@
 //! The front door every connection goes through: assigns a request id, records metrics,
-//! serves the Prometheus endpoint, and hands everything else to the S3 service.
+//! serves the Prometheus endpoint and the web console, and hands everything else to the S3,
+//! KMS and CloudTrail APIs.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -46,6 +47,8 @@ pub struct Front {
     pub transport: Option<coffer_s3::Transport>,
     /// Tells the connection's idle timeout when requests are in flight.
     pub activity: Option<Arc<ConnectionActivity>>,
+    /// The web console under `/console/` (`None`: not served).
+    pub console: Option<Arc<coffer_console::Console>>,
 }
 
 impl Front {
@@ -84,6 +87,60 @@ impl hyper::service::Service<Request<Incoming>> for Front {
                 Ok(resp)
             });
         }
+        // HTTP/1.1 only: an HTTP/2 stream is reset on its own, cleanly.
+        let http1 = req.version() < http::Version::HTTP_2;
+        let (parts, body) = req.into_parts();
+        let (tracked, unread) = crate::request_body::track(body);
+        let req = http::Request::from_parts(parts, Body::http_body(tracked));
+        if let (Some(console), Some(t)) = (&self.console, self.transport)
+            && coffer_console::is_console_request(req.uri(), req.headers(), t.secure, t.loopback)
+        {
+            let console = console.clone();
+            let api: Arc<dyn coffer_console::Api> = Arc::new(self.clone());
+            let in_flight = self.activity.as_ref().map(|a| a.begin());
+            return Box::pin(async move {
+                let _in_flight = in_flight;
+                let resp = console.serve(req, api, t.secure).await;
+                if http1 {
+                    unread.drain();
+                }
+                Ok(resp)
+            });
+        }
+        let front = self.clone();
+        Box::pin(async move {
+            let result = front.dispatch(req).await;
+            if http1 {
+                unread.drain();
+            }
+            result
+        })
+    }
+}
+
+/// The console's requests: signed as its user, served as a client's would be.
+impl coffer_console::Api for Front {
+    fn call(&self, req: Request<Body>) -> BoxFuture<'static, Response<Body>> {
+        let front = self.clone();
+        Box::pin(async move {
+            match front.dispatch(req).await {
+                Ok(resp) => resp,
+                Err(_) => {
+                    let mut resp = Response::new(Body::empty());
+                    *resp.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+                    resp
+                }
+            }
+        })
+    }
+}
+
+impl Front {
+    /// Serves one API request (S3, KMS, CloudTrail, admin) and records its metrics.
+    fn dispatch(
+        &self,
+        mut req: Request<Body>,
+    ) -> BoxFuture<'static, Result<Response<Body>, HttpError>> {
         let s3 = self.s3.clone();
         let apis = self.apis.clone();
         let method = req.method().clone();
@@ -102,18 +159,7 @@ impl hyper::service::Service<Request<Incoming>> for Front {
                 Some(JsonTarget::CloudTrail(op)) => {
                     Ok(apis.serve_cloudtrail(op, req, &request_id).await)
                 }
-                None => {
-                    // HTTP/1.1 only: an HTTP/2 stream is reset on its own, cleanly.
-                    let http1 = req.version() < http::Version::HTTP_2;
-                    let (parts, body) = req.into_parts();
-                    let (tracked, unread) = crate::request_body::track(body);
-                    let req = http::Request::from_parts(parts, Body::http_body(tracked));
-                    let result = s3.call(req).await;
-                    if http1 {
-                        unread.drain();
-                    }
-                    result
-                }
+                None => s3.call(req).await,
             };
             let status = match &result {
                 Ok(r) => r.status(),

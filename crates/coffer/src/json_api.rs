@@ -10,7 +10,6 @@ use coffer_kms::{BuiltinKms, Caller, ClientInfo};
 use coffer_s3::UserDirectory;
 use http::{HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Limited};
-use hyper::body::Incoming;
 use s3s::Body;
 
 use crate::sigv4::{self, JsonError};
@@ -36,7 +35,7 @@ pub enum JsonTarget {
 }
 
 /// The JSON API operation a request is for, if it is one (`POST /` with `X-Amz-Target`).
-pub fn json_target(req: &Request<Incoming>) -> Option<JsonTarget> {
+pub fn json_target<B>(req: &Request<B>) -> Option<JsonTarget> {
     if req.method() != Method::POST || req.uri().path() != "/" {
         return None;
     }
@@ -71,7 +70,7 @@ fn error(e: &JsonError, request_id: &str) -> Response<Body> {
     )
 }
 
-async fn read_body(body: Incoming) -> Result<Bytes, JsonError> {
+async fn read_body(body: Body) -> Result<Bytes, JsonError> {
     Limited::new(body, MAX_BODY)
         .collect()
         .await
@@ -87,7 +86,7 @@ impl JsonApis {
     /// Reads a request's body and verifies its signature for `scope`.
     async fn authenticate(
         &self,
-        req: Request<Incoming>,
+        req: Request<Body>,
         scope: &str,
     ) -> Result<(http::request::Parts, Bytes, coffer_s3::User), JsonError> {
         let (parts, body) = req.into_parts();
@@ -100,7 +99,7 @@ impl JsonApis {
     pub async fn serve_cloudtrail(
         &self,
         op: String,
-        req: Request<Incoming>,
+        req: Request<Body>,
         request_id: &str,
     ) -> Response<Body> {
         let (_, body, user) = match self.authenticate(req, "cloudtrail").await {
@@ -157,7 +156,7 @@ impl JsonApis {
     pub async fn serve_kms(
         &self,
         op: String,
-        req: Request<Incoming>,
+        req: Request<Body>,
         request_id: &str,
     ) -> Response<Body> {
         let (parts, body, user) = match self.authenticate(req, "kms").await {

@@ -3,8 +3,6 @@
 
 use serde_json::{Value, json};
 
-use std::collections::BTreeMap;
-
 use crate::admin::connect;
 use crate::cli::{KmsArgs, KmsCommand, KmsUsageArgs};
 
@@ -159,121 +157,60 @@ pub async fn run(args: KmsArgs) -> Result<(), String> {
 }
 
 /// Requests per month (from the audit trail: one record per KMS request) and what they and
-/// the keys cost at the given prices.
+/// the keys cost at the given prices: computed by the server (or the idle data directory),
+/// so that a trail kept in the shared stores is counted whole, every gateway's records, and
+/// the console's cost page shows the same figures.
 async fn usage(a: KmsUsageArgs) -> Result<(), String> {
-    // Through the running server (or the idle data directory), so that a trail kept in the
-    // shared stores is counted whole, every gateway's records.
     let ops = crate::admin::connect(&a.target).await?;
-    let mut records = Vec::new();
-    let mut before = serde_json::Value::Null;
-    loop {
-        let page = ops
-            .call(
-                "audit-page",
-                serde_json::json!({
-                    "event_source": coffer_audit::KMS_SOURCE,
-                    "before": before,
-                    "limit": 10_000,
-                }),
-            )
-            .await?;
-        records.extend(page["records"].as_array().cloned().unwrap_or_default());
-        if page["next"].is_null() {
-            break;
-        }
-        before = page["next"].clone();
-    }
-    // month -> (key, user, operation) -> count; scheduled work is the server's, not billed.
-    let mut by_month: BTreeMap<String, BTreeMap<(String, String, String), u64>> = BTreeMap::new();
-    for r in &records {
-        if r["eventType"] == "AwsServiceEvent" {
-            continue;
-        }
-        let month: String = r["eventTime"]
-            .as_str()
-            .unwrap_or_default()
-            .chars()
-            .take(7)
-            .collect();
-        if a.month.as_ref().is_some_and(|m| *m != month) {
-            continue;
-        }
-        let key = r["resources"][0]["ARN"]
-            .as_str()
-            .and_then(|k| k.rsplit('/').next())
-            .unwrap_or("-")
-            .to_owned();
-        let user = r["userIdentity"]["userName"]
-            .as_str()
-            .unwrap_or("-")
-            .to_owned();
-        let via = if r["userIdentity"]["invokedBy"].is_string() {
-            " (via S3)"
-        } else {
-            ""
-        };
-        let op = r["eventName"].as_str().unwrap_or("-").to_owned();
-        *by_month
-            .entry(month)
-            .or_default()
-            .entry((key, format!("{user}{via}"), op))
-            .or_default() += 1;
-    }
-    // Keys are billed per month: customer keys not pending deletion, plus their first two
-    // rotations (SPEC §7.6).
-    let ops = connect(&a.target).await?;
-    let keys = ops.call("kms-list-keys", Value::Null).await?;
-    let key_months: f64 = keys
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|k| k["KeyManager"] == "CUSTOMER" && k["KeyState"] != "PendingDeletion")
-        .map(|k| {
-            1.0 + (k["MaterialVersions"]
-                .as_u64()
-                .unwrap_or(1)
-                .saturating_sub(1))
-            .min(2) as f64
-        })
-        .sum();
-    let mut report = Vec::new();
-    for (month, counts) in &by_month {
-        let requests: u64 = counts.values().sum();
-        let request_cost = requests as f64 / 10_000.0 * a.price_per_10k_requests;
-        let key_cost = key_months * a.price_per_key_month;
-        report.push(json!({
-            "month": month,
-            "requests": requests,
-            "requestCost": request_cost,
-            "keyMonths": key_months,
-            "keyCost": key_cost,
-            "estimatedCost": request_cost + key_cost,
-            "byKeyUserOperation": counts.iter().map(|((k, u, o), n)| json!({
-                "key": k, "user": u, "operation": o, "requests": n,
-            })).collect::<Vec<_>>(),
-        }));
-        if !a.json {
-            println!(
-                "{month}: {requests} requests ${request_cost:.4} + {key_months} key-months ${key_cost:.2} = ${:.4}",
-                request_cost + key_cost
-            );
-            let rows: Vec<Vec<String>> = counts
-                .iter()
-                .map(|((k, u, o), n)| vec![k.clone(), u.clone(), o.clone(), n.to_string()])
-                .collect();
-            println!(
-                "{}\n",
-                table(&["KEY", "USER", "OPERATION", "REQUESTS"], &rows)
-            );
-        }
-    }
+    let report = ops
+        .call(
+            "kms-usage",
+            json!({
+                "month": a.month,
+                "price_per_10k_requests": a.price_per_10k_requests,
+                "price_per_key_month": a.price_per_key_month,
+            }),
+        )
+        .await?;
+    let months = report.as_array().cloned().unwrap_or_default();
     if a.json {
         println!(
             "{}",
             serde_json::to_string_pretty(&report).unwrap_or_default()
         );
-    } else if by_month.is_empty() {
+        return Ok(());
+    }
+    if months.is_empty() {
         println!("coffer: no KMS requests in the audit trail");
+    }
+    for m in &months {
+        let f = |k: &str| m[k].as_f64().unwrap_or(0.0);
+        println!(
+            "{}: {} requests ${:.4} + {} key-months ${:.2} = ${:.4}",
+            text(&m["month"]),
+            m["requests"].as_u64().unwrap_or(0),
+            f("requestCost"),
+            f("keyMonths"),
+            f("keyCost"),
+            f("estimatedCost"),
+        );
+        let rows: Vec<Vec<String>> = m["byKeyUserOperation"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|l| {
+                vec![
+                    text(&l["key"]),
+                    text(&l["user"]),
+                    text(&l["operation"]),
+                    l["requests"].as_u64().unwrap_or(0).to_string(),
+                ]
+            })
+            .collect();
+        println!(
+            "{}\n",
+            table(&["KEY", "USER", "OPERATION", "REQUESTS"], &rows)
+        );
     }
     Ok(())
 }

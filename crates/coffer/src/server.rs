@@ -123,6 +123,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
         );
         None
     };
+    let trail_health = Arc::new(crate::trail_health::TrailHealth::default());
     if let Some(a) = audit
         .clone()
         .filter(|_| config.audit_self_check_seconds > 0)
@@ -130,6 +131,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
         tokio::spawn(check_trail(
             a,
             Duration::from_secs(config.audit_self_check_seconds),
+            trail_health.clone(),
         ));
     }
     let audit_for_sealing = audit.clone().filter(|a| a.stores().is_shared());
@@ -197,6 +199,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
                 target: AdminTarget {
                     s3,
                     kms: kms.clone(),
+                    trail_health: trail_health.clone(),
                 },
                 users: Arc::new(directory.clone()),
             },
@@ -206,6 +209,9 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
         b.set_host(LocalVirtualHosts);
         Front {
             s3: b.build(),
+            console: config.console_enabled.then(|| {
+                crate::console::build(directory.clone(), config.region.clone(), metrics.clone())
+            }),
             metrics,
             apis: JsonApis {
                 kms: kms.clone(),
@@ -302,7 +308,11 @@ async fn bind(addr: SocketAddr) -> Result<TcpListener, String> {
 /// failure raises `coffer_audit_integrity_failures_total` and logs a `coffer::integrity`
 /// line with what was found, so tampering is seen without anyone running `verify`. Of
 /// gateways sharing a trail, the one that seals it checks it.
-async fn check_trail(audit: Arc<coffer_audit::AuditLog>, period: Duration) {
+async fn check_trail(
+    audit: Arc<coffer_audit::AuditLog>,
+    period: Duration,
+    health: Arc<crate::trail_health::TrailHealth>,
+) {
     loop {
         tokio::time::sleep(period).await;
         if !audit.is_sealing() {
@@ -314,6 +324,7 @@ async fn check_trail(audit: Arc<coffer_audit::AuditLog>, period: Duration) {
             continue;
         };
         metrics::counter!("coffer_audit_self_checks_total").increment(1);
+        health.record(&report);
         if report.passed() {
             tracing::debug!(
                 records = report.records_checked,
