@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Start every service the integration tests need (PostgreSQL, Ceph RGW), then print where the
+# Start every service the integration tests need (PostgreSQL, Ceph RGW; and install chromium
+# for the console's browser tests), then print where the
 # env file with their COFFER_TEST_* variables is. A test run does:
 #
 #   . "$(scripts/services/start-all.sh | sed -n 's/^SERVICES_ENV=//p')"
@@ -19,6 +20,7 @@ case "${1:-start}" in
     start)
         "$dir/postgres.sh" start || die "postgres.sh failed"
         "$dir/ceph-rgw.sh" start || die "ceph-rgw.sh failed"
+        "$dir/chromium.sh" start || die "chromium.sh failed"
         echo "SERVICES_ENV=$SERVICES_ENV"
         ;;
     stop)

@@ -149,7 +149,7 @@ impl AsUser {
     }
 
     /// Signs `req` for `service`; the payload is signed whole when given, else left
-    /// unsigned (`UNSIGNED-PAYLOAD`, as S3 allows, for streamed uploads).
+    /// unsigned (`UNSIGNED-PAYLOAD`, as S3 allows).
     fn sign(
         &self,
         req: &mut Request<Body>,
@@ -228,6 +228,8 @@ impl AsUser {
         body: Bytes,
     ) -> Result<S3Answer, ApiError> {
         let mut req = self.request(method, path_and_query, Body::from(body.clone()));
+        req.headers_mut()
+            .insert(http::header::CONTENT_LENGTH, HeaderValue::from(body.len()));
         for (k, v) in headers {
             if let (Ok(k), Ok(v)) = (
                 http::HeaderName::from_bytes(k.as_bytes()),
@@ -237,27 +239,6 @@ impl AsUser {
             }
         }
         self.sign(&mut req, "s3", Some(&body))?;
-        self.send_s3(req).await
-    }
-
-    /// An S3 request with a streamed body of known length (an upload).
-    pub async fn s3_streamed(
-        &self,
-        method: Method,
-        path_and_query: &str,
-        headers: &[(&str, String)],
-        body: Body,
-    ) -> Result<S3Answer, ApiError> {
-        let mut req = self.request(method, path_and_query, body);
-        for (k, v) in headers {
-            if let (Ok(k), Ok(v)) = (
-                http::HeaderName::from_bytes(k.as_bytes()),
-                HeaderValue::from_str(v),
-            ) {
-                req.headers_mut().insert(k, v);
-            }
-        }
-        self.sign(&mut req, "s3", None)?;
         self.send_s3(req).await
     }
 
@@ -281,6 +262,7 @@ impl AsUser {
         let bytes = Bytes::from(body.to_string());
         let mut req = self.request(Method::POST, "/", Body::from(bytes.clone()));
         let h = req.headers_mut();
+        h.insert(http::header::CONTENT_LENGTH, HeaderValue::from(bytes.len()));
         h.insert(
             "x-amz-target",
             HeaderValue::from_str(target).map_err(|e| ApiError::internal(e.to_string()))?,

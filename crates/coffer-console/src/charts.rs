@@ -42,6 +42,7 @@ pub fn lines(title: &str, labels: &[String], series: &[(String, Vec<u64>)]) -> S
         let _ = chart
             .configure_mesh()
             .x_labels(8)
+            .label_style(("sans-serif", 13))
             .x_label_formatter(&|i| labels.get(*i).cloned().unwrap_or_default())
             .y_desc("requests")
             .draw();
@@ -69,7 +70,7 @@ pub fn lines(title: &str, labels: &[String], series: &[(String, Vec<u64>)]) -> S
     svg
 }
 
-/// Horizontal bars, one per label.
+/// Horizontal bars, one per row, each labelled with its name and value.
 pub fn bars(title: &str, unit: &str, rows: &[(String, f64)]) -> String {
     let mut svg = String::new();
     let top = rows
@@ -77,37 +78,46 @@ pub fn bars(title: &str, unit: &str, rows: &[(String, f64)]) -> String {
         .map(|(_, v)| *v)
         .fold(0.0f64, f64::max)
         .max(1e-9);
-    let height = (60 + 28 * rows.len().max(1)) as u32;
+    let n = rows.len().max(1);
+    let height = (90 + 36 * n) as u32;
     {
         let root = SVGBackend::with_string(&mut svg, (WIDTH, height)).into_drawing_area();
         let _ = root.fill(&WHITE);
-        let n = rows.len().max(1);
         let chart = ChartBuilder::on(&root)
-            .caption(title, ("sans-serif", 16))
-            .margin(10)
-            .x_label_area_size(30)
-            .y_label_area_size(260)
-            .build_cartesian_2d(0.0..top * 1.1, (0..n).into_segmented());
+            .caption(title, ("sans-serif", 18))
+            .margin(12)
+            .x_label_area_size(36)
+            .y_label_area_size(8)
+            .build_cartesian_2d(0.0..top * 1.15, 0.0..n as f64);
         let Ok(mut chart) = chart else {
             return svg_fallback(title);
         };
         let _ = chart
             .configure_mesh()
             .disable_y_mesh()
-            .y_labels(n)
-            .y_label_formatter(&|v| match v {
-                SegmentValue::CenterOf(i) => rows.get(*i).map(|r| r.0.clone()).unwrap_or_default(),
-                _ => String::new(),
-            })
+            .y_labels(0)
+            .x_labels(6)
             .x_desc(unit)
+            .label_style(("sans-serif", 13))
             .draw();
         let _ = chart.draw_series(rows.iter().enumerate().map(|(i, (_, v))| {
+            let y = (n - 1 - i) as f64;
             Rectangle::new(
-                [
-                    (0.0, SegmentValue::Exact(i)),
-                    (*v, SegmentValue::Exact(i + 1)),
-                ],
-                PALETTE[0].mix(0.8).filled(),
+                [(0.0, y + 0.15), (*v, y + 0.85)],
+                PALETTE[0].mix(0.35).filled(),
+            )
+        }));
+        let _ = chart.draw_series(rows.iter().enumerate().map(|(i, (label, v))| {
+            let y = (n - 1 - i) as f64;
+            let value = if v.fract() == 0.0 {
+                format!("{v:.0}")
+            } else {
+                format!("{v:.4}")
+            };
+            Text::new(
+                format!("{label}: {value}"),
+                (top * 0.01, y + 0.62),
+                ("sans-serif", 14).into_font().color(&BLACK),
             )
         }));
         let _ = root.present();

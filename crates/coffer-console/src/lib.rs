@@ -208,3 +208,33 @@ impl Console {
         self.directory.as_ref()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::is_console_request;
+
+    #[test]
+    fn only_unsigned_requests_over_tls_or_from_loopback_are_the_consoles() {
+        let none = http::HeaderMap::new();
+        let page: http::Uri = "/console/buckets".parse().unwrap();
+        assert!(is_console_request(&page, &none, true, false));
+        assert!(is_console_request(&page, &none, false, true));
+        assert!(
+            !is_console_request(&page, &none, false, false),
+            "plain HTTP from another machine"
+        );
+        let mut signed = http::HeaderMap::new();
+        signed.insert(
+            http::header::AUTHORIZATION,
+            "AWS4-HMAC-SHA256 Credential=x".parse().unwrap(),
+        );
+        assert!(
+            !is_console_request(&page, &signed, true, true),
+            "S3's, for a bucket called console"
+        );
+        let presigned: http::Uri = "/console/k?X-Amz-Signature=abc".parse().unwrap();
+        assert!(!is_console_request(&presigned, &none, true, true));
+        let other: http::Uri = "/consoles/x".parse().unwrap();
+        assert!(!is_console_request(&other, &none, true, true));
+    }
+}

@@ -31,7 +31,9 @@ fn harden(resp: &mut Response<Body>) {
              form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
         ),
     );
-    h.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
+    // Not `no-referrer`: browsers then send `Origin: null` with every form, and the origin
+    // is what sign-in checks.
+    h.insert("referrer-policy", HeaderValue::from_static("same-origin"));
 }
 
 pub fn html(status: StatusCode, body: String) -> Response<Body> {

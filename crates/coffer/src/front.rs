@@ -101,6 +101,11 @@ impl hyper::service::Service<Request<Incoming>> for Front {
             return Box::pin(async move {
                 let _in_flight = in_flight;
                 let resp = console.serve(req, api, t.secure).await;
+                metrics::counter!(
+                    "coffer_console_requests_total",
+                    "status" => resp.status().as_u16().to_string()
+                )
+                .increment(1);
                 if http1 {
                     unread.drain();
                 }

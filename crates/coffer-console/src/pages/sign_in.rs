@@ -23,8 +23,10 @@ pub fn form(error: Option<&str>) -> Response<Body> {
 }
 
 /// Browsers send `Origin` with a POST: a sign-in posted from another site is refused
-/// (login CSRF), as SameSite=Strict cannot cover a form that has no session yet.
-fn same_origin(headers: &http::HeaderMap) -> bool {
+/// (login CSRF), as SameSite=Strict cannot cover a form that has no session yet. The host
+/// is `Host` over HTTP/1.1 and the URI's authority over HTTP/2.
+fn same_origin(parts: &http::request::Parts) -> bool {
+    let headers = &parts.headers;
     let Some(origin) = headers
         .get(http::header::ORIGIN)
         .and_then(|v| v.to_str().ok())
@@ -34,6 +36,7 @@ fn same_origin(headers: &http::HeaderMap) -> bool {
     let host = headers
         .get(http::header::HOST)
         .and_then(|v| v.to_str().ok())
+        .or(parts.uri.authority().map(|a| a.as_str()))
         .unwrap_or_default();
     origin
         .split_once("://")
@@ -42,7 +45,7 @@ fn same_origin(headers: &http::HeaderMap) -> bool {
 
 pub async fn submit(console: &Console, req: Request<Body>, secure: bool) -> Response<Body> {
     let (parts, body) = req.into_parts();
-    if !same_origin(&parts.headers) {
+    if !same_origin(&parts) {
         return web::text(StatusCode::FORBIDDEN, "Sign-in from another site refused.");
     }
     let Some(form) = web::read_form(&parts.headers, body).await else {

@@ -185,7 +185,7 @@ secret_key = "{bs}"
             bs = BOB.2,
         );
         let backend_sections = backend_sections.unwrap_or_else(shared_backend_sections);
-        let config = config + &backend_sections;
+        let config = config + backend_sections.as_str();
         std::fs::write(dir.path().join("coffer.toml"), config).unwrap();
         Server {
             child: None,

@@ -11,6 +11,7 @@ mod auth;
 mod bad_input;
 mod bucket_policy;
 mod buckets;
+mod console;
 mod copy;
 mod crash;
 // Fault injection needs a server built with failpoints: `scripts/test` builds one

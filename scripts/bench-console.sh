@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# How fast the console's heaviest pages load: the first page of a bucket of 100,000 objects,
+# and the audit timeline over a trail of 1,000,000 records (goal: < 300 ms each).
+#
+# Usage: scripts/bench-console.sh [BIN_DIR]
+#   BIN_DIR holds release builds of `coffer` and `coffer-bench` (default target/release).
+#   OBJECTS (default 100000) go into bucket `big` under SSE-KMS; each PUT and each GET of
+#   coffer-bench's verify pass is one KMS request, so the trail gets 2 × OBJECTS records,
+#   and a second bucket adds EXTRA_OBJECTS (default 400000) more objects (2 × as many
+#   records) to reach the million.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bin=${1:-target/release}
+objects=${OBJECTS:-100000}
+extra=${EXTRA_OBJECTS:-400000}
+work=$(mktemp -d /var/tmp/coffer-console-bench.XXXXXX)
+ak=AKIACONSOLEBENCH0001 sk=console-bench-secret-000000000000000001
+port=19811
+trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$work"' EXIT
+cat > "$work/coffer.toml" <<T
+data_dir = "$work/data"
+http_listen = "127.0.0.1:$port"
+https_listen = ""
+[[users]]
+name = "bench"
+access_key = "$ak"
+secret_key = "$sk"
+admin = true
+T
+"$bin/coffer" serve --config "$work/coffer.toml" >"$work/out" 2>"$work/err" &
+pid=$!
+for _ in $(seq 1 100); do grep -q "coffer ready" "$work/out" && break; sleep 0.1; done
+grep -q "coffer ready" "$work/out" || { cat "$work/err" >&2; exit 1; }
+fill() { # bucket count
+    echo "filling $1 with $2 objects (SSE-KMS; PUT then verified GET)" >&2
+    "$bin/coffer-bench" --endpoint "http://127.0.0.1:$port" --access-key $ak --secret-key $sk \
+        --bucket "$1" --sse kms --size 1 --count "$2" --concurrency 32 --keep 2>&1 \
+        | grep -E "^(PUT|GET) " >&2
+}
+fill big "$objects"
+[ "$extra" -gt 0 ] && fill more "$extra"
+base="http://127.0.0.1:$port/console"
+cookie=$(curl -s -i -X POST --data-urlencode "access_key=$ak" --data-urlencode "secret_key=$sk" \
+    "$base/sign-in" | sed -n 's/^set-cookie: \(coffer_console=[0-9a-f]*\);.*/\1/p')
+[ -n "$cookie" ] || { echo "sign-in failed" >&2; exit 1; }
+# The median of 7 loads (after one to warm), in milliseconds.
+measure() { # label path
+    local times=()
+    curl -s -o /dev/null -b "$cookie" "$base$2"
+    for _ in $(seq 1 7); do
+        times+=("$(curl -s -o "$work/page" -w '%{http_code} %{time_total}' -b "$cookie" "$base$2")")
+    done
+    printf '%s\n' "${times[@]}" | awk -v label="$1" '
+        $1 != 200 { bad = $1 }
+        { t[NR] = $2 * 1000 }
+        END {
+            if (bad) { print label ": HTTP " bad; exit 1 }
+            n = asort(t); printf "%s: median %.0f ms (min %.0f, max %.0f) over %d loads\n", label, t[int((n + 1) / 2)], t[1], t[n], n
+        }'
+}
+measure "objects, first page of $objects" "/objects/big"
+measure "audit timeline over $((2 * (objects + extra))) records" "/audit"
+measure "audit timeline filtered by user" "/audit?user=bench"
+measure "audit timeline filtered by event (Decrypt)" "/audit?event_name=Decrypt"
+measure "audit chart (last 24 h by hour)" "/audit/chart.svg"
+measure "bucket page (counts all objects)" "/buckets/big"
