@@ -13,10 +13,13 @@ cd "$(dirname "$0")/.."
 bin=${1:-target/release}
 objects=${OBJECTS:-100000}
 extra=${EXTRA_OBJECTS:-400000}
-work=$(mktemp -d /var/tmp/coffer-console-bench.XXXXXX)
+# BENCH_DIR keeps the filled data directory for another run (filling takes ~15 minutes).
+work=${BENCH_DIR:-$(mktemp -d /var/tmp/coffer-console-bench.XXXXXX)}
+mkdir -p "$work"
+filled=$([ -f "$work/filled" ] && echo yes || echo no)
 ak=AKIACONSOLEBENCH0001 sk=console-bench-secret-000000000000000001
 port=19811
-trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$work"' EXIT
+trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; [ -n "${BENCH_DIR:-}" ] || rm -rf "$work"' EXIT
 cat > "$work/coffer.toml" <<T
 data_dir = "$work/data"
 http_listen = "127.0.0.1:$port"
@@ -37,26 +40,27 @@ fill() { # bucket count
         --bucket "$1" --sse kms --size 1 --count "$2" --concurrency 32 --keep 2>&1 \
         | grep -E "^(PUT|GET) " >&2
 }
-fill big "$objects"
-[ "$extra" -gt 0 ] && fill more "$extra"
+if [ "$filled" = no ]; then
+    fill big "$objects"
+    [ "$extra" -gt 0 ] && fill more "$extra"
+    touch "$work/filled"
+fi
 base="http://127.0.0.1:$port/console"
 cookie=$(curl -s -i -X POST --data-urlencode "access_key=$ak" --data-urlencode "secret_key=$sk" \
     "$base/sign-in" | sed -n 's/^set-cookie: \(coffer_console=[0-9a-f]*\);.*/\1/p')
 [ -n "$cookie" ] || { echo "sign-in failed" >&2; exit 1; }
 # The median of 7 loads (after one to warm), in milliseconds.
 measure() { # label path
-    local times=()
     curl -s -o /dev/null -b "$cookie" "$base$2"
+    local out status ms times=()
     for _ in $(seq 1 7); do
-        times+=("$(curl -s -o "$work/page" -w '%{http_code} %{time_total}' -b "$cookie" "$base$2")")
+        out=$(curl -s -o "$work/page" -w '%{http_code} %{time_total}' -b "$cookie" "$base$2")
+        read -r status ms <<<"$out"
+        [ "$status" = 200 ] || { echo "$1: HTTP $status" >&2; exit 1; }
+        times+=("$(awk -v s="$ms" 'BEGIN { printf "%.0f", s * 1000 }')")
     done
-    printf '%s\n' "${times[@]}" | awk -v label="$1" '
-        $1 != 200 { bad = $1 }
-        { t[NR] = $2 * 1000 }
-        END {
-            if (bad) { print label ": HTTP " bad; exit 1 }
-            n = asort(t); printf "%s: median %.0f ms (min %.0f, max %.0f) over %d loads\n", label, t[int((n + 1) / 2)], t[1], t[n], n
-        }'
+    sorted=($(printf '%s\n' "${times[@]}" | sort -n))
+    echo "$1: median ${sorted[3]} ms (min ${sorted[0]}, max ${sorted[6]}) over 7 loads"
 }
 measure "objects, first page of $objects" "/objects/big"
 measure "audit timeline over $((2 * (objects + extra))) records" "/audit"

@@ -50,6 +50,29 @@ async fn a_user_sees_each_mode_moves_a_file_through_kms_and_follows_a_disabled_k
         "the SSE-KMS object names its key"
     );
     b.screenshot("objects").await;
+    // On a phone's screen the same page still reads: the table scrolls inside its box.
+    b.driver.set_window_rect(0, 0, 390, 844).await.unwrap();
+    b.goto("/objects/modes").await;
+    let page_width: i64 = b
+        .driver
+        .execute("return document.documentElement.scrollWidth;", vec![])
+        .await
+        .unwrap()
+        .convert()
+        .unwrap();
+    let screen_width: i64 = b
+        .driver
+        .execute("return window.innerWidth;", vec![])
+        .await
+        .unwrap()
+        .convert()
+        .unwrap();
+    assert!(
+        page_width <= screen_width,
+        "the page fits a phone's width ({page_width} > {screen_width})"
+    );
+    b.screenshot("objects-phone").await;
+    b.driver.set_window_rect(0, 0, 1280, 900).await.unwrap();
 
     // Upload under SSE-KMS with the key, and download the same bytes.
     let data = pattern(300_000, 42);
