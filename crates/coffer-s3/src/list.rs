@@ -82,40 +82,60 @@ impl CofferS3 {
                 page.truncated = any;
                 return Ok(page);
             }
-            meta.list_objects(bucket, prefix, after, &mut |key, record| {
-                let rolled_up = delimiter.and_then(|d| {
-                    key[prefix.len()..]
-                        .find(d)
-                        .map(|i| key[..prefix.len() + i + d.len()].to_owned())
-                });
-                // A marker that is itself a common prefix (the last entry of the previous
-                // page) skips the keys it rolled up.
-                if rolled_up.as_deref() == Some(after) {
-                    return ListControl::Continue;
-                }
-                if let Some(cp) = &rolled_up
-                    && page.prefixes.last() == Some(cp)
-                {
-                    return ListControl::Continue;
-                }
-                if page.objects.len() + page.prefixes.len() == max {
-                    page.truncated = true;
-                    return ListControl::Stop;
-                }
-                match rolled_up {
-                    Some(cp) => {
-                        page.last = Some(cp.clone());
-                        page.prefixes.push(cp);
+            // Keys a common prefix rolls up are skipped by seeking past them once this
+            // many in a row were passed over: a folder of 100,000 keys costs one more store
+            // query instead of a walk over all of them (and many small folders cost no
+            // extra queries).
+            const SEEK_AFTER: usize = 64;
+            let mut cursor = after.to_owned();
+            loop {
+                let mut seek: Option<String> = None;
+                let mut passed_over = 0usize;
+                meta.list_objects(bucket, prefix, &cursor, &mut |key, record| {
+                    let rolled_up = delimiter.and_then(|d| {
+                        key[prefix.len()..]
+                            .find(d)
+                            .map(|i| key[..prefix.len() + i + d.len()].to_owned())
+                    });
+                    // A marker that is itself a common prefix (the last entry of the
+                    // previous page) skips the keys it rolled up, as does a prefix just
+                    // listed.
+                    let repeat = rolled_up.as_deref() == Some(after)
+                        || rolled_up.is_some() && page.prefixes.last() == rolled_up.as_ref();
+                    if repeat {
+                        passed_over += 1;
+                        if passed_over >= SEEK_AFTER {
+                            // Past every key that starts with the prefix but those with
+                            // U+10FFFF right after it, which the check above still skips.
+                            seek = rolled_up.map(|cp| format!("{cp}\u{10FFFF}"));
+                            return ListControl::Stop;
+                        }
+                        return ListControl::Continue;
                     }
-                    None => {
-                        page.last = Some(key.to_owned());
-                        page.objects.push((key.to_owned(), record.clone()));
+                    passed_over = 0;
+                    if page.objects.len() + page.prefixes.len() == max {
+                        page.truncated = true;
+                        return ListControl::Stop;
                     }
+                    match rolled_up {
+                        Some(cp) => {
+                            page.last = Some(cp.clone());
+                            page.prefixes.push(cp);
+                        }
+                        None => {
+                            page.last = Some(key.to_owned());
+                            page.objects.push((key.to_owned(), record.clone()));
+                        }
+                    }
+                    ListControl::Continue
+                })
+                .await
+                .or_s3()?;
+                match seek {
+                    Some(next) => cursor = next,
+                    None => break,
                 }
-                ListControl::Continue
-            })
-            .await
-            .or_s3()?;
+            }
             Ok(page)
         }
     }
