@@ -187,7 +187,15 @@ pub async fn chart(ctx: &Ctx, q: &HashMap<String, String>) -> Response<Body> {
             )
         })
         .collect();
-    let svg = charts::lines("KMS requests per hour, by operation", &hours, &series);
+    let title = if counted["capped"] == json!(true) {
+        format!(
+            "KMS requests per hour, by operation (the newest {} of the window)",
+            counted["counted"]
+        )
+    } else {
+        "KMS requests per hour, by operation".to_owned()
+    };
+    let svg = charts::lines(&title, &hours, &series);
     let mut resp = web::html(http::StatusCode::OK, svg);
     resp.headers_mut().insert(
         http::header::CONTENT_TYPE,
