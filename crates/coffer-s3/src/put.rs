@@ -61,7 +61,7 @@ pub(crate) fn verify_ingested(
         }
     })();
     if result.is_err() {
-        svc.release_blobs(vec![ingested.blob.clone()]);
+        svc.release_blobs(ingested.new_blobs());
     }
     result
 }
@@ -162,7 +162,7 @@ impl CofferS3 {
 
         let (dek, sealed_key) = self.new_data_key(&bucket, &key, &mode, &user)?;
         let ingested = body::ingest(
-            self.blobs.clone(),
+            body::Destination::object(self.blobs.clone()),
             dek.part_key(1),
             input.body,
             body::EtagDigests {
@@ -205,6 +205,7 @@ impl CofferS3 {
                 blob: ingested.blob,
                 checksum: requested,
                 crc64nvme: Some(ingested.crc64nvme),
+                inline: ingested.inline,
             }],
             encryption: Some(sealed_key),
             ..template

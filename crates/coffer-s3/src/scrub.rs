@@ -151,7 +151,7 @@ impl CofferS3 {
             // A store that cannot tell a blob's length without reading learns it from the
             // last byte the record promises.
             let mut reader = rt
-                .block_on(self.blobs.open(&part.blob, expected))
+                .block_on(coffer_store::open_part(self.blobs.as_ref(), part, expected))
                 .map_err(|e| format!("{name}: {e}"))?;
             if expected > 0 {
                 rt.block_on(reader.read_at(expected - 1, 1))

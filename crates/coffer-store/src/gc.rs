@@ -177,7 +177,7 @@ mod tests {
                 "v": 1, "size": 1, "etag": "e", "last_modified_ms": 0, "multipart": false,
                 "parts": [StoredPart {
                     number: 1, size: 1, md5_hex: String::new(), blob: blob.clone(),
-                    checksum: None, crc64nvme: None,
+                    checksum: None, crc64nvme: None, inline: None,
                 }],
             }))
             .unwrap();

@@ -6,7 +6,8 @@
 //! ([`RedbMetaStore`]) and a folder of blob files ([`FsBlobStore`]).
 //!
 //! Invariants this crate protects:
-//! - A blob is durable (file and directory fsynced) before any record may name it.
+//! - A blob is durable (file and directory fsynced) before any record may name it. A small
+//!   object's sealed bytes may instead ride in its record ([`INLINE_MAX`]).
 //! - A record change is one metadata transaction: a crash leaves the old state or the new one.
 //! - A blob is deleted only once no record names it; a crash in between leaves an orphan,
 //!   which [`collect_orphans`] removes. Nothing here deletes a blob a record names, nor,
@@ -26,6 +27,7 @@ pub mod contract;
 mod error;
 mod fs_blob;
 mod gc;
+mod inline;
 mod intent_blobs;
 mod kms_versions;
 mod meta;
@@ -41,6 +43,7 @@ pub use blocking::run_blocking;
 pub use error::{StoreError, StoreResult};
 pub use fs_blob::FsBlobStore;
 pub use gc::{GcPolicy, GcReport, collect_orphans};
+pub use inline::{INLINE_MAX, InlineBytes, open_part};
 pub use intent_blobs::IntentRecordingBlobStore;
 pub use meta::{
     KMS_KEY_RECORD_PREFIX, KeyStore, KmsRecordSnapshot, ListControl, MetaStore, ObjectRead,

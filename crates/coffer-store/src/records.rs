@@ -83,6 +83,11 @@ pub struct StoredPart {
     /// full-object checksum by combining its parts'.
     #[serde(default)]
     pub crc64nvme: Option<u64>,
+    /// The sealed bytes themselves, for a small object's only part ([`crate::INLINE_MAX`]):
+    /// then `blob` names nothing in the blob store, and the bytes live and die with the
+    /// record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inline: Option<crate::InlineBytes>,
 }
 
 /// How an object's data key is protected: one variant per mode, each holding exactly the
@@ -384,9 +389,12 @@ pub struct ObjectRecord {
 }
 
 impl ObjectRecord {
-    /// The blobs this record names.
+    /// The blobs this record names in the blob store (an inline part names none).
     pub fn blobs(&self) -> impl Iterator<Item = &BlobId> {
-        self.parts.iter().map(|p| &p.blob)
+        self.parts
+            .iter()
+            .filter(|p| p.inline.is_none())
+            .map(|p| &p.blob)
     }
 }
 

@@ -311,7 +311,11 @@ impl Migration {
         let mut copy = record.clone();
         let sealed = record.encryption.is_some();
         for part in &mut copy.parts {
-            part.blob = self.blob(part, sealed).await?;
+            match part.inline {
+                // Inline bytes travel in the record itself.
+                Some(_) => self.bar.inc(part.size),
+                None => part.blob = self.blob(part, sealed).await?,
+            }
         }
         dst.put_object(bucket, key, &copy, &WriteCondition::Always)
             .await

@@ -4,7 +4,7 @@
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use coffer_store::{BlobId, BlobStore, StoreError, StoreResult};
+use coffer_store::{BlobId, BlobStore, INLINE_MAX, InlineBytes, StoreError, StoreResult};
 use crc_fast::{CrcAlgorithm, Digest as CrcDigest};
 use futures::StreamExt;
 use md5::Digest as _;
@@ -20,10 +20,37 @@ use crate::error::internal;
 
 use super::read::{SourceData, open_range};
 
+/// Where a write's sealed bytes go: always a new blob for a multipart part (parts are
+/// large, and an upload's record does not carry bytes), or, for a whole object, its record
+/// when they fit ([`INLINE_MAX`]).
+pub(crate) struct Destination {
+    blobs: Arc<dyn BlobStore>,
+    inline_max: usize,
+}
+
+impl Destination {
+    pub(crate) fn object(blobs: Arc<dyn BlobStore>) -> Self {
+        Self {
+            blobs,
+            inline_max: INLINE_MAX,
+        }
+    }
+
+    pub(crate) fn part(blobs: Arc<dyn BlobStore>) -> Self {
+        Self {
+            blobs,
+            inline_max: 0,
+        }
+    }
+}
+
 /// What was written and what it hashes to.
 #[derive(Debug)]
 pub(crate) struct Ingested {
+    /// The new blob; for inline bytes, an id that names nothing in the blob store.
     pub blob: BlobId,
+    /// The sealed bytes, when small enough to live in the record instead of a blob.
+    pub inline: Option<InlineBytes>,
     pub size: u64,
     /// Computed only when asked for: it is the ETag of SSE-S3 objects and checks a
     /// Content-MD5, and otherwise costs a core for nothing.
@@ -33,6 +60,16 @@ pub(crate) struct Ingested {
     pub crc64nvme: u64,
     /// Raw digest of the requested checksum algorithm, if one was requested.
     pub checksum: Option<Vec<u8>>,
+}
+
+impl Ingested {
+    /// The blob this write created, if any: what to release when its record is refused.
+    pub(crate) fn new_blobs(&self) -> Vec<BlobId> {
+        match self.inline {
+            Some(_) => Vec::new(),
+            None => vec![self.blob.clone()],
+        }
+    }
 }
 
 /// The ETag digests a write computes: MD5 when wanted (the ETag of SSE-S3 objects, and a
@@ -83,9 +120,10 @@ impl Digests {
         self.size += data.len() as u64;
     }
 
-    fn finish(self, blob: BlobId) -> Ingested {
+    fn finish(self, (blob, inline): (BlobId, Option<InlineBytes>)) -> Ingested {
         Ingested {
             blob,
+            inline,
             size: self.size,
             md5: self.md5.map(|m| m.finalize().into()),
             etag_mac: self.etag_mac.map(EtagMac::finish),
@@ -105,7 +143,10 @@ const WRITE_BATCH: usize = 1 << 20;
 /// store's async writer from there (`Handle::block_on`): a file write happens in place, a
 /// network write waits without holding a runtime worker.
 struct SealedBlob {
-    writer: Box<dyn coffer_store::BlobWriter>,
+    blobs: Arc<dyn BlobStore>,
+    /// Created at the first batch, so bytes that end up inline never touch the blob store.
+    writer: Option<Box<dyn coffer_store::BlobWriter>>,
+    inline_max: usize,
     sealer: PartSealer,
     sealed: Vec<u8>,
     /// Where a batch's buffer comes back to once the store has written it (see [`Recycled`]).
@@ -144,9 +185,11 @@ fn crypto_error(e: coffer_crypto::CryptoError) -> StoreError {
 }
 
 impl SealedBlob {
-    fn new(blobs: &dyn BlobStore, key: &PartKey, rt: Handle) -> StoreResult<Self> {
+    fn new(to: Destination, key: &PartKey, rt: Handle) -> StoreResult<Self> {
         Ok(Self {
-            writer: rt.block_on(blobs.create())?,
+            blobs: to.blobs,
+            writer: None,
+            inline_max: to.inline_max,
             sealer: PartSealer::new(key).map_err(crypto_error)?,
             // Room for what one push seals; a small object never needs more, and a large one
             // gets a whole batch's worth after its first flush.
@@ -177,22 +220,36 @@ impl SealedBlob {
             buf: std::mem::replace(&mut self.sealed, spare),
             home: self.returned.clone(),
         };
-        self.rt
-            .block_on(self.writer.write(Bytes::from_owner(batch)))
+        let writer = match &mut self.writer {
+            Some(w) => w,
+            None => self.writer.insert(self.rt.block_on(self.blobs.create())?),
+        };
+        self.rt.block_on(writer.write(Bytes::from_owner(batch)))
     }
 
-    /// Seals the final segment and makes the blob durable.
-    fn commit(self) -> StoreResult<BlobId> {
+    /// Seals the final segment and makes the bytes durable: in a blob, or, when they fit
+    /// and nothing was written yet, handed back to go inline in the record (which is then
+    /// what makes them durable).
+    fn commit(self) -> StoreResult<(BlobId, Option<InlineBytes>)> {
         let Self {
-            mut writer,
+            blobs,
+            writer,
+            inline_max,
             sealer,
             mut sealed,
             rt,
             ..
         } = self;
         sealer.finish(&mut sealed).map_err(crypto_error)?;
+        let mut writer = match writer {
+            Some(w) => w,
+            None if sealed.len() <= inline_max => {
+                return Ok((BlobId::random(), Some(InlineBytes(Bytes::from(sealed)))));
+            }
+            None => rt.block_on(blobs.create())?,
+        };
         rt.block_on(writer.write(Bytes::from(sealed)))?;
-        rt.block_on(writer.commit())
+        Ok((rt.block_on(writer.commit())?, None))
     }
 }
 
@@ -219,7 +276,7 @@ fn drain<S, T>(
 /// failed body, or one whose length differs from the declared (decoded) content length,
 /// leaves no blob and yields `IncompleteBody`.
 pub(crate) async fn ingest(
-    blobs: Arc<dyn BlobStore>,
+    to: Destination,
     key: PartKey,
     body: Option<StreamingBlob>,
     etag: EtagDigests,
@@ -241,8 +298,8 @@ pub(crate) async fn ingest(
         )
     });
     let rt = Handle::current();
-    let sealer = tokio::task::spawn_blocking(move || -> StoreResult<Option<BlobId>> {
-        let sealed = SealedBlob::new(blobs.as_ref(), &key, rt)?;
+    let sealer = tokio::task::spawn_blocking(move || {
+        let sealed = SealedBlob::new(to, &key, rt)?;
         drain(
             &mut seal_rx,
             sealed,
@@ -310,8 +367,8 @@ pub(crate) async fn ingest(
         return Err(f);
     }
     match (digests, blob) {
-        (Ok(Some(d)), Ok(Some(id))) => {
-            let ingested = d.finish(id);
+        (Ok(Some(d)), Ok(Some(place))) => {
+            let ingested = d.finish(place);
             metrics::counter!("coffer_s3_bytes_received_total").increment(ingested.size);
             Ok(ingested)
         }
@@ -345,7 +402,8 @@ fn body_error(message: &str) -> s3s::S3Error {
     }
 }
 
-/// Copies `len` bytes starting at `offset` of an object (given by its parts) into a new blob.
+/// Copies `len` bytes starting at `offset` of an object (given by its parts) into a new blob
+/// (for UploadPartCopy: a part, so never inline).
 pub(crate) async fn copy_range(
     blobs: Arc<dyn BlobStore>,
     source: SourceData,
@@ -359,8 +417,8 @@ pub(crate) async fn copy_range(
     let rt = Handle::current();
     tokio::task::spawn_blocking(move || -> S3Result<Ingested> {
         let mut digests = Digests::new(etag.md5, etag.mac, algorithm);
-        let mut sealed =
-            SealedBlob::new(blobs.as_ref(), &key, rt).map_err(crate::error::store_error)?;
+        let mut sealed = SealedBlob::new(Destination::part(blobs), &key, rt)
+            .map_err(crate::error::store_error)?;
         opened
             .read(|chunk| {
                 digests.update(&chunk);

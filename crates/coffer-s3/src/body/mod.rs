@@ -10,7 +10,7 @@
 mod ingest;
 mod read;
 
-pub(crate) use ingest::{EtagDigests, Ingested, copy_range, ingest};
+pub(crate) use ingest::{Destination, EtagDigests, Ingested, copy_range, ingest};
 pub(crate) use read::{OpenError, SourceData, open_range, open_range_blocking, plaintext_md5};
 
 /// Largest object a single PUT may carry, as on S3.

@@ -125,8 +125,7 @@ pub(crate) async fn open_range(
                     .map_err(|e| OpenError::Damaged(format!("part size: {e}")))?,
                 None => part.size,
             };
-            let mut reader = blobs
-                .open(&part.blob, expected)
+            let mut reader = coffer_store::open_part(blobs.as_ref(), part, expected)
                 .await
                 .map_err(|e| match e {
                     StoreError::NoSuchBlob(b) => OpenError::Missing(b),

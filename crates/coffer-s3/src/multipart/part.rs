@@ -99,6 +99,7 @@ impl CofferS3 {
                 blob: ingested.blob,
                 checksum,
                 crc64nvme: Some(ingested.crc64nvme),
+                inline: None,
             },
             last_modified_ms,
         };
@@ -169,7 +170,7 @@ impl CofferS3 {
         let (part_key, etag_mac) = self.upload_part_key(&upload, number, mode.customer(), &user)?;
         let opaque = opaque_etags(&upload);
         let ingested = body::ingest(
-            self.blobs.clone(),
+            body::Destination::part(self.blobs.clone()),
             part_key,
             input.body,
             body::EtagDigests {

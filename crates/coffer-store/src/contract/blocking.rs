@@ -100,6 +100,11 @@ impl SyncMeta {
             .block_on(self.inner.get_bucket_and_object(bucket, key))
     }
 
+    pub fn get_object_for_read(&self, bucket: &str, key: &str) -> StoreResult<crate::ObjectRead> {
+        self.rt
+            .block_on(self.inner.get_object_for_read(bucket, key))
+    }
+
     pub fn set_object_tags(
         &self,
         bucket: &str,

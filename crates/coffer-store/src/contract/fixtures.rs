@@ -31,6 +31,7 @@ pub fn part(n: u32, blob: &BlobId) -> StoredPart {
         blob: blob.clone(),
         checksum: None,
         crc64nvme: None,
+        inline: None,
     }
 }
 

@@ -29,6 +29,7 @@ mod faults;
 mod fidelity;
 mod gateways;
 mod hostile;
+mod inline_objects;
 mod kms;
 #[cfg(feature = "failpoints")]
 mod kms_changes;
