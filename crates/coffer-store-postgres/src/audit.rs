@@ -57,9 +57,9 @@ const INDEX: &str = concat!(
         ON CONFLICT (stream, seq) DO UPDATE SET record = excluded.record
     ),
     terms AS (
-        INSERT INTO coffer_audit_terms (term, time, stream, seq)
-        SELECT t.term, t.time, $1::text, t.seq FROM unnest($4::text[], $5::text[], $6::int8[])
-            AS t(term, time, seq)
+        INSERT INTO coffer_audit_terms (term, shard, time, stream, seq)
+        SELECT t.term, (t.seq % 8)::smallint, t.time, $1::text, t.seq
+            FROM unnest($4::text[], $5::text[], $6::int8[]) AS t(term, time, seq)
         ON CONFLICT DO NOTHING
     ),
     state AS (",
@@ -68,16 +68,36 @@ const INDEX: &str = concat!(
     SELECT 1"
 );
 
+/// How many shards a term's rows spread over (schema migration 4 takes `seq % 8`).
+const TERM_SHARDS: usize = 8;
+
 /// Newest first within [`$2`, `$3`] and before (`$4`, `$5`, `$6`), up to `$7` rows of term
-/// `$1`, of every stream.
-const SCAN: &str = "SELECT t.time, t.stream, t.seq, r.record FROM coffer_audit_terms t
-    LEFT JOIN coffer_audit_records r ON r.stream = t.stream AND r.seq = t.seq
-    WHERE t.term = $1::text
-      AND ($2::text IS NULL OR t.time >= $2)
-      AND ($3::text IS NULL OR t.time <= $3)
-      AND ($4::text IS NULL OR (t.time, t.stream, t.seq) < ($4, $5::text, $6::int8))
-    ORDER BY t.time DESC, t.stream DESC, t.seq DESC
-    LIMIT $7::int8";
+/// `$1`, of every stream: the newest `$7` of each shard, each read by its own key range,
+/// merged. So a lookup reads at most shards × limit index rows, however large the trail.
+fn scan_sql() -> &'static str {
+    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SQL.get_or_init(|| {
+        let shard = |n: usize| {
+            format!(
+                "(SELECT time, stream, seq FROM coffer_audit_terms
+                  WHERE term = $1::text AND shard = {n}
+                    AND ($2::text IS NULL OR time >= $2)
+                    AND ($3::text IS NULL OR time <= $3)
+                    AND ($4::text IS NULL OR (time, stream, seq) < ($4, $5::text, $6::int8))
+                  ORDER BY time DESC, stream DESC, seq DESC
+                  LIMIT $7::int8)"
+            )
+        };
+        let shards: Vec<String> = (0..TERM_SHARDS).map(shard).collect();
+        format!(
+            "SELECT t.time, t.stream, t.seq, r.record FROM ({}) t
+             LEFT JOIN coffer_audit_records r ON r.stream = t.stream AND r.seq = t.seq
+             ORDER BY t.time DESC, t.stream DESC, t.seq DESC
+             LIMIT $7::int8",
+            shards.join(" UNION ALL ")
+        )
+    })
+}
 
 /// PostgreSQL text holds no NUL; the embedded index drops them from terms too.
 fn without_nul(s: &str) -> String {
@@ -195,7 +215,7 @@ impl PostgresMetaStore {
             None => (None, None, None),
         };
         let client = self.client().await?;
-        let stmt = client.prepare_cached(SCAN).await?;
+        let stmt = client.prepare_cached(scan_sql()).await?;
         let rows = client
             .query(
                 &stmt,

@@ -166,6 +166,17 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE coffer_audit_terms DROP CONSTRAINT coffer_audit_terms_pkey;
     ALTER TABLE coffer_audit_terms ADD PRIMARY KEY (term, time, stream, seq);
     "#,
+    // 4: a term's rows spread over shards. Keyed (term, time, …), every gateway's new rows
+    // for a busy term ("event:Decrypt") landed at the end of one key range: the hot,
+    // ever-growing key CockroachDB and YugabyteDB split and rebalance badly. A shard taken
+    // from the record's position comes first, so consecutive records go to different
+    // ranges; a lookup reads each shard newest first and merges them (see audit.rs).
+    r#"
+    ALTER TABLE coffer_audit_terms ADD COLUMN shard smallint NOT NULL DEFAULT 0;
+    UPDATE coffer_audit_terms SET shard = (seq % 8)::smallint;
+    ALTER TABLE coffer_audit_terms DROP CONSTRAINT coffer_audit_terms_pkey;
+    ALTER TABLE coffer_audit_terms ADD PRIMARY KEY (term, shard, time, stream, seq);
+    "#,
 ];
 
 /// The schema version this binary writes and reads.

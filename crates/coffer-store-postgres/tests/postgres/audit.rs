@@ -113,6 +113,32 @@ fn a_scan_returns_one_term_newest_first_within_its_bounds_and_pages() {
     );
     assert_eq!(scan("*", None, None, Some(&after), 10), ["r2", "r1"]);
     assert!(scan("user=c", None, None, None, 10).is_empty());
+    // Consecutive records of one term sit in different key ranges (no ever-growing end for
+    // every gateway to write to), and the scan above merged them.
+    assert_eq!(
+        scratch.count("SELECT count(DISTINCT shard) FROM coffer_audit_terms WHERE term = '*'"),
+        4
+    );
+    // Many records, many shards: the newest still come first, across pages.
+    let many: Vec<IndexedRecord> = (10..60)
+        .map(|n| rec(n, &format!("2026-02-01T00:00:{n:02}Z"), &["user=m"]))
+        .collect();
+    s.index_audit_records("gw-a", many, None).unwrap();
+    let newest: Vec<String> = (45..60).rev().map(|n| format!("r{n}")).collect();
+    assert_eq!(scan("user=m", None, None, None, 15), newest);
+    let next = s
+        .scan_audit_index(&IndexScan {
+            term: "user=m",
+            limit: 15,
+            ..Default::default()
+        })
+        .unwrap()
+        .last()
+        .unwrap()
+        .0
+        .clone();
+    let older: Vec<String> = (35..45).rev().map(|n| format!("r{n}")).collect();
+    assert_eq!(scan("user=m", None, None, Some(&next), 10), older);
 }
 
 #[test]

@@ -100,3 +100,41 @@ fn a_current_thread_runtime_is_refused_at_connect() {
     let out = rt.block_on(PostgresMetaStore::connect(&url));
     assert!(matches!(out, Err(StoreError::Database(m)) if m.contains("multi-threaded")));
 }
+
+#[test]
+fn index_rows_written_before_shards_are_spread_over_them_by_the_migration() {
+    use coffer_store::{AuditStore, IndexScan};
+    let Some(url) = url() else { return };
+    let scratch = Scratch::new(&url);
+    let rt = runtime();
+    drop(rt.block_on(scratch.connect()));
+    // Back to schema 3's terms table, holding rows as schema 3 wrote them.
+    scratch.sql(
+        "ALTER TABLE coffer_audit_terms DROP CONSTRAINT coffer_audit_terms_pkey;
+         ALTER TABLE coffer_audit_terms DROP COLUMN shard;
+         ALTER TABLE coffer_audit_terms ADD PRIMARY KEY (term, time, stream, seq);
+         UPDATE coffer_schema SET version = 3;
+         INSERT INTO coffer_audit_records (stream, seq, record)
+             SELECT 'gw', n, convert_to('r' || n, 'UTF8') FROM generate_series(1, 20) n;
+         INSERT INTO coffer_audit_terms (term, time, stream, seq)
+             SELECT 'user=a', '2026-01-01T00:00:' || lpad(n::text, 2, '0') || 'Z', 'gw', n
+             FROM generate_series(1, 20) n;",
+    );
+    let s = rt.block_on(scratch.connect());
+    assert_eq!(rt.block_on(s.schema_version()).unwrap(), SCHEMA_VERSION);
+    assert_eq!(
+        scratch.count("SELECT count(DISTINCT shard) FROM coffer_audit_terms"),
+        8
+    );
+    let found: Vec<String> = s
+        .scan_audit_index(&IndexScan {
+            term: "user=a",
+            limit: 5,
+            ..Default::default()
+        })
+        .unwrap()
+        .into_iter()
+        .map(|(_, b)| String::from_utf8(b).unwrap())
+        .collect();
+    assert_eq!(found, ["r20", "r19", "r18", "r17", "r16"]);
+}
