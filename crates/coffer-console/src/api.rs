@@ -148,14 +148,9 @@ impl AsUser {
         }
     }
 
-    /// Signs `req` for `service`; the payload is signed whole when given, else left
-    /// unsigned (`UNSIGNED-PAYLOAD`, as S3 allows).
-    fn sign(
-        &self,
-        req: &mut Request<Body>,
-        service: &str,
-        payload: Option<&[u8]>,
-    ) -> Result<(), ApiError> {
+    /// Signs `req` for `service`, its payload whole (the console holds every body it sends:
+    /// an upload goes as parts of a bounded size).
+    fn sign(&self, req: &mut Request<Body>, service: &str, payload: &[u8]) -> Result<(), ApiError> {
         let identity = aws_credential_types::Credentials::new(
             self.access_key.clone(),
             self.secret.as_str().to_owned(),
@@ -173,10 +168,7 @@ impl AsUser {
             .build()
             .map_err(|e| ApiError::internal(e.to_string()))?
             .into();
-        let hash = match payload {
-            Some(b) => hex::encode(ring::digest::digest(&ring::digest::SHA256, b)),
-            None => "UNSIGNED-PAYLOAD".to_owned(),
-        };
+        let hash = hex::encode(ring::digest::digest(&ring::digest::SHA256, payload));
         if service == "s3" {
             req.headers_mut().insert(
                 "x-amz-content-sha256",
@@ -238,7 +230,7 @@ impl AsUser {
                 req.headers_mut().insert(k, v);
             }
         }
-        self.sign(&mut req, "s3", Some(&body))?;
+        self.sign(&mut req, "s3", &body)?;
         self.send_s3(req).await
     }
 
@@ -271,7 +263,7 @@ impl AsUser {
             http::header::CONTENT_TYPE,
             HeaderValue::from_static("application/x-amz-json-1.1"),
         );
-        self.sign(&mut req, service, Some(&bytes))?;
+        self.sign(&mut req, service, &bytes)?;
         let resp = self.api.call(req).await;
         let status = resp.status().as_u16();
         let bytes = read_limited(resp.into_body()).await?;

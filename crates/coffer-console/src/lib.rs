@@ -20,7 +20,6 @@ use std::sync::Arc;
 
 use http::{Method, Request, Response, StatusCode};
 use s3s::Body;
-use zeroize::Zeroizing;
 
 pub use api::{Api, Directory, Identity};
 use session::{Session, Sessions};
@@ -126,7 +125,7 @@ impl Console {
             user: api::AsUser::new(
                 api,
                 session.access_key.clone(),
-                Zeroizing::new(identity.secret.as_str().to_owned()),
+                identity.secret,
                 self.region.clone(),
                 req.extensions().clone(),
             ),

@@ -13,7 +13,7 @@ const MAX_FORM: usize = 256 * 1024;
 
 /// Headers every console answer carries: no caching of pages that show a user's data, no
 /// framing, no sniffing, and a policy that only lets the page load what it serves itself.
-fn harden(resp: &mut Response<Body>) {
+pub fn harden(resp: &mut Response<Body>) {
     let h = resp.headers_mut();
     h.insert(
         http::header::CACHE_CONTROL,

@@ -306,13 +306,7 @@ pub async fn download(ctx: &Ctx, bucket: &str, args: &HashMap<String, String>) -
         resp.headers_mut()
             .insert(http::header::CONTENT_DISPOSITION, v);
     }
-    resp.headers_mut().insert(
-        http::header::CACHE_CONTROL,
-        HeaderValue::from_static("no-store"),
-    );
-    resp.headers_mut().insert(
-        "x-content-type-options",
-        HeaderValue::from_static("nosniff"),
-    );
+    // An object's bytes are a user's data like any page: never cached, never sniffed.
+    crate::web::harden(&mut resp);
     resp
 }
