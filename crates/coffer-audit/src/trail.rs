@@ -236,6 +236,29 @@ impl AuditLog {
         ))
     }
 
+    /// Visits every record matching `filter`, newest first, a page of `page` at a time (so
+    /// memory stays one page), until `visit` returns false or the records run out.
+    pub fn for_each_found(
+        &self,
+        filter: &Filter,
+        page: usize,
+        mut visit: impl FnMut(&serde_json::Value) -> bool,
+    ) -> AuditResult<()> {
+        let mut before = None;
+        loop {
+            let (records, next) = self.find(filter, before.as_ref(), page)?;
+            for r in &records {
+                if !visit(r) {
+                    return Ok(());
+                }
+            }
+            match next {
+                Some(n) => before = Some(n),
+                None => return Ok(()),
+            }
+        }
+    }
+
     /// Cuts the journal into a log file now (if it holds anything).
     pub fn cut(&self) -> AuditResult<()> {
         self.call(Job::Cut)

@@ -37,36 +37,28 @@ pub fn count(
     filter.from = from.format(&Rfc3339).ok();
     filter.to = to.format(&Rfc3339).ok();
     let mut series: BTreeMap<String, Vec<u64>> = BTreeMap::new();
-    let mut before = None;
     let mut counted = 0usize;
     let mut capped = false;
-    loop {
-        let (records, next) = audit
-            .find(&filter, before.as_ref(), PAGE)
-            .map_err(|e| e.to_string())?;
-        for r in &records {
-            let Some(at) = r["eventTime"]
-                .as_str()
-                .and_then(|t| OffsetDateTime::parse(t, &Rfc3339).ok())
-            else {
-                continue;
-            };
-            let slot = at.unix_timestamp().div_euclid(3600) - first_hour;
-            if (0..hours as i64).contains(&slot) {
-                let name = r["eventName"].as_str().unwrap_or("-").to_owned();
-                series.entry(name).or_insert_with(|| vec![0; hours])[slot as usize] += 1;
-            }
-        }
-        counted += records.len();
-        match next {
-            Some(_) if counted >= MOST_RECORDS => {
+    audit
+        .for_each_found(&filter, PAGE, |r| {
+            if counted >= MOST_RECORDS {
                 capped = true;
-                break;
+                return false;
             }
-            Some(n) => before = Some(n),
-            None => break,
-        }
-    }
+            counted += 1;
+            let at = r["eventTime"]
+                .as_str()
+                .and_then(|t| OffsetDateTime::parse(t, &Rfc3339).ok());
+            if let Some(at) = at {
+                let slot = at.unix_timestamp().div_euclid(3600) - first_hour;
+                if (0..hours as i64).contains(&slot) {
+                    let name = r["eventName"].as_str().unwrap_or("-").to_owned();
+                    series.entry(name).or_insert_with(|| vec![0; hours])[slot as usize] += 1;
+                }
+            }
+            true
+        })
+        .map_err(|e| e.to_string())?;
     let labels: Vec<String> = (0..hours as i64)
         .filter_map(|h| OffsetDateTime::from_unix_timestamp((first_hour + h) * 3600).ok())
         .filter_map(|t| t.format(&Rfc3339).ok())

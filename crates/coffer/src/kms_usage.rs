@@ -29,19 +29,12 @@ pub fn report(target: &AdminTarget, month: Option<&str>, prices: &Prices) -> Res
     };
     // month -> (key, user, operation) -> count; scheduled work is the server's, not billed.
     let mut by_month: BTreeMap<String, BTreeMap<(String, String, String), u64>> = BTreeMap::new();
-    let mut before = None;
-    loop {
-        let (records, next) = audit
-            .find(&filter, before.as_ref(), PAGE)
-            .map_err(|e| e.to_string())?;
-        for r in &records {
+    audit
+        .for_each_found(&filter, PAGE, |r| {
             count(r, month, &mut by_month);
-        }
-        match next {
-            Some(n) => before = Some(n),
-            None => break,
-        }
-    }
+            true
+        })
+        .map_err(|e| e.to_string())?;
     // Keys are billed per month: customer keys not pending deletion, plus their first two
     // rotations (SPEC §7.6).
     let keys = crate::admin_ops::run(target, "kms-list-keys", &Value::Null)?;
