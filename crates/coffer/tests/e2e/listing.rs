@@ -3,6 +3,40 @@ use aws_sdk_s3::types::EncodingType;
 
 use crate::common::*;
 
+/// Every entry of bucket `lst` listed with delimiter `/`, `max_keys` at a time through the
+/// continuation token: each page's common prefixes, then its keys.
+async fn delimited_listing(c: &aws_sdk_s3::Client, max_keys: i32) -> Vec<String> {
+    let mut seen = Vec::new();
+    let mut token = None;
+    loop {
+        let page = c
+            .list_objects_v2()
+            .bucket("lst")
+            .delimiter("/")
+            .max_keys(max_keys)
+            .set_continuation_token(token)
+            .send()
+            .await
+            .unwrap();
+        assert!(page.key_count().unwrap_or(0) <= max_keys, "a page too long");
+        seen.extend(
+            page.common_prefixes()
+                .iter()
+                .filter_map(|p| p.prefix().map(str::to_owned)),
+        );
+        seen.extend(
+            page.contents()
+                .iter()
+                .filter_map(|o| o.key().map(str::to_owned)),
+        );
+        token = page.next_continuation_token().map(str::to_owned);
+        if page.is_truncated() != Some(true) {
+            assert_eq!(token, None, "a last page with a continuation token");
+            return seen;
+        }
+    }
+}
+
 async fn populated(server: &Server, keys: &[&str]) -> aws_sdk_s3::Client {
     let c = server.alice();
     c.create_bucket().bucket("lst").send().await.unwrap();
@@ -64,33 +98,7 @@ async fn list_v2_paginates_and_rolls_up_prefixes() {
     assert_eq!(under_a.common_prefixes()[0].prefix(), Some("a/b/"));
 
     // Page through with max-keys 2, delimiter on: every entry exactly once.
-    let mut seen = Vec::new();
-    let mut token = None;
-    loop {
-        let page = c
-            .list_objects_v2()
-            .bucket("lst")
-            .delimiter("/")
-            .max_keys(2)
-            .set_continuation_token(token.clone())
-            .send()
-            .await
-            .unwrap();
-        seen.extend(
-            page.contents()
-                .iter()
-                .filter_map(|o| o.key().map(str::to_owned)),
-        );
-        seen.extend(
-            page.common_prefixes()
-                .iter()
-                .filter_map(|p| p.prefix().map(str::to_owned)),
-        );
-        if page.is_truncated() != Some(true) {
-            break;
-        }
-        token = page.next_continuation_token().map(str::to_owned);
-    }
+    let mut seen = delimited_listing(&c, 2).await;
     seen.sort();
     assert_eq!(seen, vec!["a/", "b", "c/", "d", "space key+%"]);
 
@@ -186,33 +194,7 @@ async fn large_folders_roll_up_the_same_when_the_listing_seeks_past_them() {
     assert_eq!(objects, vec!["k1", "z"]);
     assert_eq!(whole.key_count(), Some(4));
     // One entry per page, through the continuation token.
-    let mut seen = Vec::new();
-    let mut token = None;
-    loop {
-        let page = c
-            .list_objects_v2()
-            .bucket("lst")
-            .delimiter("/")
-            .max_keys(1)
-            .set_continuation_token(token)
-            .send()
-            .await
-            .unwrap();
-        seen.extend(
-            page.common_prefixes()
-                .iter()
-                .filter_map(|p| p.prefix().map(str::to_owned)),
-        );
-        seen.extend(
-            page.contents()
-                .iter()
-                .filter_map(|o| o.key().map(str::to_owned)),
-        );
-        token = page.next_continuation_token().map(str::to_owned);
-        if token.is_none() {
-            break;
-        }
-    }
+    let seen = delimited_listing(&c, 1).await;
     assert_eq!(seen, vec!["a/", "b/", "k1", "z"]);
     // Inside a folder nothing is rolled up: all of it, in order.
     let inside = c

@@ -13,16 +13,7 @@ async fn a_user_sees_each_mode_moves_a_file_through_kms_and_follows_a_disabled_k
         return;
     }
     let server = Server::start();
-    let kms = crate::kms::kms_client(&server, ALICE);
-    let key = kms
-        .create_key()
-        .description("photos <b>key</b>")
-        .send()
-        .await
-        .unwrap()
-        .key_metadata
-        .unwrap()
-        .key_id;
+    let key = super::new_key(&server, Some("photos <b>key</b>")).await;
     super::bucket_in_three_modes(&server, "modes", &key).await;
     let s3 = server.alice();
 
@@ -120,7 +111,7 @@ async fn a_user_sees_each_mode_moves_a_file_through_kms_and_follows_a_disabled_k
     b.submit("#confirm-submit").await;
     assert_eq!(b.text("#key-state").await, "Disabled");
     b.screenshot("key").await;
-    let state = kms
+    let state = crate::kms::kms_client(&server, ALICE)
         .describe_key()
         .key_id(&key)
         .send()

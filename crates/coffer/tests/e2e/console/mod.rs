@@ -13,6 +13,19 @@ use crate::common::*;
 
 /// A bucket holding one object in each mode: `s3.txt` (SSE-S3), `kms.txt` (SSE-KMS under
 /// `key`), `customer.txt` (SSE-C). Returns the SSE-C key.
+/// A new KMS key of alice's, with `description` if given; its id.
+pub async fn new_key(server: &Server, description: Option<&str>) -> String {
+    crate::kms::kms_client(server, ALICE)
+        .create_key()
+        .set_description(description.map(str::to_owned))
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap()
+        .key_id
+}
+
 pub async fn bucket_in_three_modes(server: &Server, bucket: &str, key: &str) -> Ck {
     let ca = std::fs::read(server.data_dir().join("tls/cert.pem")).unwrap();
     let s3 = server.https_client(ALICE, &ca);

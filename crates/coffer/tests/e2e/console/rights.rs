@@ -27,14 +27,7 @@ async fn a_user_without_rights_gets_the_apis_denial_until_a_policy_lets_them_in(
         .send()
         .await
         .unwrap();
-    let key = crate::kms::kms_client(&server, ALICE)
-        .create_key()
-        .send()
-        .await
-        .unwrap()
-        .key_metadata
-        .unwrap()
-        .key_id;
+    let key = super::new_key(&server, None).await;
     let bob = server.client(BOB);
     let (list_code, list_status) = err_code(
         &bob.list_objects_v2()
