@@ -23,29 +23,47 @@ use crate::records::StoredPart;
 /// or request per object, small enough that listings, which decode records, stay cheap.
 pub const INLINE_MAX: usize = 16 * 1024 + 64;
 
-/// Sealed bytes held in a record; base64 in the record's JSON.
+/// Sealed bytes held in a record, kept as the base64 text the record's JSON carries and
+/// decoded only when read: a listing decodes every record of its page, and should not pay
+/// for bytes it never returns.
 #[derive(Clone, PartialEq, Eq)]
-pub struct InlineBytes(pub Bytes);
+pub struct InlineBytes {
+    base64: String,
+}
+
+impl InlineBytes {
+    pub fn new(sealed: &[u8]) -> Self {
+        Self {
+            base64: STANDARD.encode(sealed),
+        }
+    }
+
+    /// The sealed bytes; `Corrupt` if the record's text is not base64.
+    pub fn sealed(&self) -> StoreResult<Bytes> {
+        STANDARD
+            .decode(self.base64.as_bytes())
+            .map(Bytes::from)
+            .map_err(|e| StoreError::Corrupt(format!("inline data is not base64: {e}")))
+    }
+}
 
 impl std::fmt::Debug for InlineBytes {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "InlineBytes({} sealed bytes)", self.0.len())
+        write!(f, "InlineBytes({} base64 characters)", self.base64.len())
     }
 }
 
 impl Serialize for InlineBytes {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&STANDARD.encode(&self.0))
+        s.serialize_str(&self.base64)
     }
 }
 
 impl<'de> Deserialize<'de> for InlineBytes {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        STANDARD
-            .decode(text.as_bytes())
-            .map(|v| InlineBytes(Bytes::from(v)))
-            .map_err(serde::de::Error::custom)
+        Ok(Self {
+            base64: String::deserialize(d)?,
+        })
     }
 }
 
@@ -56,14 +74,17 @@ pub async fn open_part(
     part: &StoredPart,
     len: u64,
 ) -> StoreResult<Box<dyn BlobReader>> {
-    match &part.inline {
-        Some(bytes) if bytes.0.len() as u64 == len => Ok(Box::new(InlineReader(bytes.0.clone()))),
-        Some(bytes) => Err(StoreError::Corrupt(format!(
+    let Some(inline) = &part.inline else {
+        return blobs.open(&part.blob, len).await;
+    };
+    let sealed = inline.sealed()?;
+    if sealed.len() as u64 != len {
+        return Err(StoreError::Corrupt(format!(
             "inline data holds {} bytes, its record says {len}",
-            bytes.0.len()
-        ))),
-        None => blobs.open(&part.blob, len).await,
+            sealed.len()
+        )));
     }
+    Ok(Box::new(InlineReader(sealed)))
 }
 
 /// Reads inline bytes as a blob reader does: a read past the end is `Corrupt`.
@@ -96,7 +117,7 @@ mod tests {
             blob: BlobId::random(),
             checksum: None,
             crc64nvme: None,
-            inline: inline.map(|b| InlineBytes(Bytes::copy_from_slice(b))),
+            inline: inline.map(InlineBytes::new),
         }
     }
 
@@ -111,9 +132,13 @@ mod tests {
         let json = serde_json::to_string(&old).unwrap();
         assert!(!json.contains("inline"), "{json}");
         assert_eq!(serde_json::from_str::<StoredPart>(&json).unwrap(), old);
-        assert!(
-            serde_json::from_str::<StoredPart>(&json.replace("}", ",\"inline\":\"!!\"}")).is_err()
-        );
+        // Text that is not base64 decodes as a record, and fails loudly when read.
+        let bad: StoredPart =
+            serde_json::from_str(&json.replace('}', ",\"inline\":\"!!\"}")).unwrap();
+        assert!(matches!(
+            bad.inline.unwrap().sealed(),
+            Err(StoreError::Corrupt(_))
+        ));
     }
 
     #[tokio::test]

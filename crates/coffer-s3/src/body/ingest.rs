@@ -244,7 +244,7 @@ impl SealedBlob {
         let mut writer = match writer {
             Some(w) => w,
             None if sealed.len() <= inline_max => {
-                return Ok((BlobId::random(), Some(InlineBytes(Bytes::from(sealed)))));
+                return Ok((BlobId::random(), Some(InlineBytes::new(&sealed))));
             }
             None => rt.block_on(blobs.create())?,
         };

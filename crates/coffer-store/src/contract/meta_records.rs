@@ -492,7 +492,7 @@ pub(super) fn inline_bytes_live_and_die_with_their_record(fresh: &dyn Fn() -> Fr
             .collect::<Vec<_>>(),
     );
     let mut small = object(&[&BlobId::random()]);
-    small.parts[0].inline = Some(crate::InlineBytes(sealed.clone()));
+    small.parts[0].inline = Some(crate::InlineBytes::new(&sealed));
     let big = BlobId::random();
     s.put_object("b", "small", &small, &WriteCondition::Always)
         .unwrap();
@@ -502,7 +502,10 @@ pub(super) fn inline_bytes_live_and_die_with_their_record(fresh: &dyn Fn() -> Fr
     let read = s.get_object_for_read("b", "small").unwrap();
     let record = read.object.expect("the small object");
     assert_eq!(record, small);
-    assert_eq!(record.parts[0].inline.as_ref().map(|b| &b.0), Some(&sealed));
+    assert_eq!(
+        record.parts[0].inline.as_ref().map(|b| b.sealed().unwrap()),
+        Some(sealed)
+    );
     let mut listed = Vec::new();
     s.list_objects("b", "", "", &mut |k, r| {
         listed.push((k.to_owned(), r.parts[0].inline.is_some()));
