@@ -212,7 +212,19 @@ async fn step(pool: &Pool) -> Attempt<bool> {
     else {
         return Ok(false);
     };
-    txn.batch_execute(migration).await.map_err(racing_ddl)?;
+    if let Err(e) = txn.batch_execute(migration).await {
+        drop(txn);
+        drop(client);
+        // Another opener's DDL waits on the same table locks and, once it commits, this
+        // step's statements fail on what it made (a column that now exists, a constraint
+        // already dropped), whatever the error's code. If the version moved meanwhile, the
+        // step is done: retry and find it so. Otherwise the migration itself failed.
+        return Err(if version_moved_past(pool, version).await {
+            Fail::Retry(e.to_string())
+        } else {
+            racing_ddl(e)
+        });
+    }
     txn.execute(
         "INSERT INTO coffer_schema (only_row, version) VALUES (true, $1::int8)
          ON CONFLICT (only_row) DO UPDATE SET version = excluded.version",
@@ -223,6 +235,17 @@ async fn step(pool: &Pool) -> Attempt<bool> {
     txn.commit().await.map_err(racing_ddl)?;
     tracing::info!(version = version + 1, "postgres schema migrated");
     Ok(true)
+}
+
+/// Whether the schema's version is now past `seen` (read in a transaction of its own).
+async fn version_moved_past(pool: &Pool, seen: i64) -> bool {
+    let Ok(mut client) = pool.get().await else {
+        return false;
+    };
+    let Ok(txn) = client.transaction().await else {
+        return false;
+    };
+    current_version(&txn).await.is_ok_and(|v| v > seen)
 }
 
 /// Two openers creating the same tables at once may also see each other's catalog rows
