@@ -391,8 +391,17 @@ async fn signed_post_streams_its_file_in_constant_memory() {
     let (status, text, sent) = post_streamed(&server, "forms", &refs, file_len);
     assert_eq!((status, sent), (204, file_len), "{text}");
     let grown = server.proc_status_kib("VmHWM").saturating_sub(before);
+    // Files take about 11 MiB here. An object store takes the sealed bytes as multipart
+    // parts of 8 MiB, two in flight and one filling, each copied on its way out by the
+    // HTTP client: about 45 MiB alone, and up to 55 under a loaded CI. Both stay well
+    // under the 96 MiB a form read whole would cost.
+    let budget = if crate::backends::shared_backends() {
+        72
+    } else {
+        48
+    };
     assert!(
-        grown < 48 * 1024,
+        grown < budget * 1024,
         "peak memory grew by {grown} KiB for a 96 MiB form"
     );
     let head = c
