@@ -170,10 +170,12 @@ const MIGRATIONS: &[&str] = &[
     // for a busy term ("event:Decrypt") landed at the end of one key range: the hot,
     // ever-growing key CockroachDB and YugabyteDB split and rebalance badly. A shard taken
     // from the record's position comes first, so consecutive records go to different
-    // ranges; a lookup reads each shard newest first and merges them (see audit.rs).
+    // ranges; a lookup reads each shard newest first and merges them (see audit.rs). Rows
+    // already there stay in shard 0, where lookups find them all the same: no rewrite of
+    // the whole index on upgrade, and no write to a column added in the same transaction
+    // (which CockroachDB refuses).
     r#"
     ALTER TABLE coffer_audit_terms ADD COLUMN shard smallint NOT NULL DEFAULT 0;
-    UPDATE coffer_audit_terms SET shard = (seq % 8)::smallint;
     ALTER TABLE coffer_audit_terms DROP CONSTRAINT coffer_audit_terms_pkey;
     ALTER TABLE coffer_audit_terms ADD PRIMARY KEY (term, shard, time, stream, seq);
     "#,

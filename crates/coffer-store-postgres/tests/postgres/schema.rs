@@ -102,7 +102,7 @@ fn a_current_thread_runtime_is_refused_at_connect() {
 }
 
 #[test]
-fn index_rows_written_before_shards_are_spread_over_them_by_the_migration() {
+fn index_rows_written_before_shards_are_found_and_new_ones_spread() {
     use coffer_store::{AuditStore, IndexScan};
     let Some(url) = url() else { return };
     let scratch = Scratch::new(&url);
@@ -122,19 +122,48 @@ fn index_rows_written_before_shards_are_spread_over_them_by_the_migration() {
     );
     let s = rt.block_on(scratch.connect());
     assert_eq!(rt.block_on(s.schema_version()).unwrap(), SCHEMA_VERSION);
+    // The old rows stay where they were (shard 0); records indexed now spread.
+    assert_eq!(
+        scratch.count("SELECT count(DISTINCT shard) FROM coffer_audit_terms"),
+        1
+    );
+    s.index_audit_records(
+        "gw",
+        (21..=28)
+            .map(|n| coffer_store::IndexedRecord {
+                seq: n,
+                time: format!("2026-01-01T00:00:{n:02}Z"),
+                terms: vec!["user=a".into()],
+                record: format!("r{n}").into_bytes(),
+            })
+            .collect(),
+        None,
+    )
+    .unwrap();
     assert_eq!(
         scratch.count("SELECT count(DISTINCT shard) FROM coffer_audit_terms"),
         8
     );
-    let found: Vec<String> = s
-        .scan_audit_index(&IndexScan {
+    // Old and new, newest first across shards, and across pages.
+    let page = |before: Option<&coffer_store::IndexCursor>, limit| {
+        s.scan_audit_index(&IndexScan {
             term: "user=a",
-            limit: 5,
+            before,
+            limit,
             ..Default::default()
         })
         .unwrap()
-        .into_iter()
-        .map(|(_, b)| String::from_utf8(b).unwrap())
-        .collect();
-    assert_eq!(found, ["r20", "r19", "r18", "r17", "r16"]);
+    };
+    let names = |found: &[(coffer_store::IndexCursor, Vec<u8>)]| -> Vec<String> {
+        found
+            .iter()
+            .map(|(_, b)| String::from_utf8(b.clone()).unwrap())
+            .collect()
+    };
+    let first = page(None, 10);
+    let expected: Vec<String> = (19..=28).rev().map(|n| format!("r{n}")).collect();
+    assert_eq!(names(&first), expected);
+    let rest = page(Some(&first.last().unwrap().0), 100);
+    let expected: Vec<String> = (1..=18).rev().map(|n| format!("r{n}")).collect();
+    assert_eq!(names(&rest), expected);
 }
