@@ -237,24 +237,25 @@ impl AuditLog {
     }
 
     /// Visits every record matching `filter`, newest first, a page of `page` at a time (so
-    /// memory stays one page), until `visit` returns false or the records run out.
+    /// memory stays one page), until `visit` returns false or the records run out. Returns
+    /// whether `visit` stopped it with records still unvisited (without reading them).
     pub fn for_each_found(
         &self,
         filter: &Filter,
         page: usize,
         mut visit: impl FnMut(&serde_json::Value) -> bool,
-    ) -> AuditResult<()> {
+    ) -> AuditResult<bool> {
         let mut before = None;
         loop {
             let (records, next) = self.find(filter, before.as_ref(), page)?;
-            for r in &records {
+            for (i, r) in records.iter().enumerate() {
                 if !visit(r) {
-                    return Ok(());
+                    return Ok(i + 1 < records.len() || next.is_some());
                 }
             }
             match next {
                 Some(n) => before = Some(n),
-                None => return Ok(()),
+                None => return Ok(false),
             }
         }
     }

@@ -38,13 +38,8 @@ pub fn count(
     filter.to = to.format(&Rfc3339).ok();
     let mut series: BTreeMap<String, Vec<u64>> = BTreeMap::new();
     let mut counted = 0usize;
-    let mut capped = false;
-    audit
+    let capped = audit
         .for_each_found(&filter, PAGE, |r| {
-            if counted >= MOST_RECORDS {
-                capped = true;
-                return false;
-            }
             counted += 1;
             let at = r["eventTime"]
                 .as_str()
@@ -56,7 +51,7 @@ pub fn count(
                     series.entry(name).or_insert_with(|| vec![0; hours])[slot as usize] += 1;
                 }
             }
-            true
+            counted < MOST_RECORDS
         })
         .map_err(|e| e.to_string())?;
     let labels: Vec<String> = (0..hours as i64)
