@@ -6,6 +6,7 @@ use aws_sdk_s3::types::ServerSideEncryption;
 
 use crate::common::*;
 use crate::disk::WindowIndex;
+use crate::sse_c::CustomerKeyed;
 
 /// The largest object whose sealed bytes fit a record (16 KiB in one segment).
 const FITS: usize = 16 * 1024;
@@ -49,9 +50,7 @@ async fn small_objects_live_sealed_in_their_record_in_every_mode() {
     c.put_object()
         .bucket("small")
         .key("c")
-        .sse_customer_algorithm("AES256")
-        .sse_customer_key(&key.b64)
-        .sse_customer_key_md5(&key.md5)
+        .customer_key(&key)
         .body(ByteStream::from(c_data.clone()))
         .send()
         .await
@@ -111,25 +110,13 @@ async fn small_objects_live_sealed_in_their_record_in_every_mode() {
     let ranged = get("kms").range("bytes=4000-4999").send().await.unwrap();
     assert_eq!(ranged.content_range(), Some("bytes 4000-4999/5000"));
     assert_eq!(body_bytes(ranged).await, &kms_data[4000..]);
-    let customer = get("c")
-        .sse_customer_algorithm("AES256")
-        .sse_customer_key(&key.b64)
-        .sse_customer_key_md5(&key.md5)
-        .send()
-        .await
-        .unwrap();
+    let customer = get("c").customer_key(&key).send().await.unwrap();
     assert_eq!(body_bytes(customer).await, c_data);
     // Reading an SSE-C object still needs its key, and a wrong key is refused.
     let e = get("c").send().await.unwrap_err();
     assert_eq!(err_code(&e).1, 400);
     let wrong = ck(4);
-    let e = get("c")
-        .sse_customer_algorithm("AES256")
-        .sse_customer_key(&wrong.b64)
-        .sse_customer_key_md5(&wrong.md5)
-        .send()
-        .await
-        .unwrap_err();
+    let e = get("c").customer_key(&wrong).send().await.unwrap_err();
     assert_eq!(err_code(&e).1, 403);
     let head = c
         .head_object()

@@ -14,7 +14,7 @@ use crate::common::*;
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
 /// The SSE-C headers of a key, on every request builder that takes them.
-trait CustomerKeyed: Sized {
+pub(crate) trait CustomerKeyed: Sized {
     fn customer_key(self, k: &Ck) -> Self;
 }
 
