@@ -167,3 +167,63 @@ fn index_rows_written_before_shards_are_found_and_new_ones_spread() {
     let expected: Vec<String> = (1..=18).rev().map(|n| format!("r{n}")).collect();
     assert_eq!(names(&rest), expected);
 }
+
+/// A small object's record (its sealed bytes inline) stays in its heap row whole: no vain
+/// compression of ciphertext, no trip to the TOAST table. A record past a page still goes
+/// out of line, uncompressed.
+#[test]
+fn small_object_records_are_stored_whole_and_uncompressed() {
+    use coffer_store::contract::fixtures::object;
+    use coffer_store::{BlobId, BucketRecord, InlineBytes, MetaStore, WriteCondition};
+    let Some(url) = url() else { return };
+    let scratch = Scratch::new(&url);
+    let rt = runtime();
+    let s = rt.block_on(scratch.connect());
+    rt.block_on(s.create_bucket(&BucketRecord {
+        v: 1,
+        name: "b".into(),
+        owner: "alice".into(),
+        region: "us-east-1".into(),
+        created_ms: 0,
+        encryption: None,
+        policy: None,
+        tags: Default::default(),
+    }))
+    .unwrap();
+    // Sealed bytes look random: a compressor gains nothing on them.
+    let random = |n: usize| -> Vec<u8> {
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        (0..n)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect()
+    };
+    let sizes = (0..8)
+        .map(|n| (format!("4k-{n}"), random(4096 + 64)))
+        .chain([("16k".to_owned(), random(coffer_store::INLINE_MAX))])
+        // Bytes a compressor would shrink: it is not even tried.
+        .chain([("zeros".to_owned(), vec![0; 4096 + 64])]);
+    for (key, sealed) in sizes {
+        let mut small = object(&[&BlobId::random()]);
+        small.parts[0].inline = Some(InlineBytes::new(&sealed));
+        rt.block_on(s.put_object("b", &key, &small, &WriteCondition::Always))
+            .unwrap();
+    }
+    assert_eq!(
+        scratch.count(
+            "SELECT count(*) FROM coffer_objects WHERE pg_column_compression(record) IS NOT NULL"
+        ),
+        0,
+        "no record is compressed"
+    );
+    // Each 4 KiB object's record (~7 KB) fills a heap page of its own: moved out of line,
+    // the eight would leave pointers that share one page.
+    assert!(
+        scratch.count("SELECT pg_relation_size('coffer_objects')") >= 8 * 8192,
+        "the 4 KiB objects' records stay in their rows"
+    );
+}
