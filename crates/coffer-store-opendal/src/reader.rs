@@ -7,13 +7,20 @@
 //! a network store each ranged GET costs a round trip and the store's per-request work: a
 //! 64 MiB object read one 256 KiB chunk after the other got 0.27-0.37x Ceph RGW's own
 //! throughput on this machine.
+//!
+//! A piece stays as the network handed it (OpenDAL's `Buffer`, a list of chunks), and each
+//! read copies out exactly the bytes asked for into memory of its own: the caller opens
+//! them in place without copying again. Gathering each 4 MiB piece into one fresh
+//! allocation first (`Buffer::to_bytes`) cost a third of the gateway's CPU in a 64 MiB GET
+//! profile over Ceph RGW, most of it faulting in the new pages.
 
 use std::collections::VecDeque;
 use std::ops::Range;
 
 use async_trait::async_trait;
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use coffer_store::{BlobId, BlobReader, StoreError, StoreResult};
+use opendal::Buffer;
 use tokio::task::JoinHandle;
 
 use crate::error::{Place, store_error};
@@ -30,7 +37,7 @@ const PIECE: usize = 4 << 20;
 struct Ahead {
     offset: u64,
     len: usize,
-    task: JoinHandle<StoreResult<Bytes>>,
+    task: JoinHandle<StoreResult<Buffer>>,
 }
 
 /// The sequential read a caller announced: what is still to be fetched ahead.
@@ -51,7 +58,7 @@ pub(crate) struct OpendalBlobReader {
     sequence: Option<Sequence>,
     ahead: VecDeque<Ahead>,
     /// The piece the caller is reading through, and its offset.
-    current: Option<(u64, Bytes)>,
+    current: Option<(u64, Buffer)>,
 }
 
 impl OpendalBlobReader {
@@ -74,7 +81,7 @@ impl OpendalBlobReader {
         }
     }
 
-    fn fetch(&self, range: Range<u64>) -> JoinHandle<StoreResult<Bytes>> {
+    fn fetch(&self, range: Range<u64>) -> JoinHandle<StoreResult<Buffer>> {
         let (op, path, id, place) = (
             self.op.clone(),
             self.path.clone(),
@@ -85,7 +92,6 @@ impl OpendalBlobReader {
             op.read_with(&path)
                 .range(range)
                 .await
-                .map(|b| b.to_bytes())
                 .map_err(|e| store_error(place, Some(&id), e))
         })
     }
@@ -148,7 +154,7 @@ impl OpendalBlobReader {
         }
         let (at, piece) = self.current.as_ref()?;
         let from = (offset - at) as usize;
-        Some(Ok(piece.slice(from..from + len)))
+        Some(Ok(owned(piece.slice(from..from + len))))
     }
 
     fn short(&self, offset: u64, asked: usize, got: usize) -> StoreError {
@@ -157,6 +163,16 @@ impl OpendalBlobReader {
             self.id
         ))
     }
+}
+
+/// The bytes of `buffer` in one allocation that nothing else shares, so the caller may
+/// turn it into `BytesMut` and open it in place, copying once in all.
+fn owned(buffer: Buffer) -> Bytes {
+    let mut out = BytesMut::with_capacity(buffer.len());
+    for chunk in buffer {
+        out.extend_from_slice(&chunk);
+    }
+    out.freeze()
 }
 
 impl Drop for OpendalBlobReader {
@@ -194,7 +210,7 @@ impl BlobReader for OpendalBlobReader {
         if got.len() != len {
             return Err(self.short(offset, len, got.len()));
         }
-        Ok(got)
+        Ok(owned(got))
     }
 
     fn will_read(&mut self, range: Range<u64>, chunk: usize) {

@@ -92,7 +92,9 @@ pub trait BlobWriter: Send {
 #[async_trait]
 pub trait BlobReader: Send {
     /// `len` bytes from `offset`; a read that would pass the end of the blob is `Corrupt`
-    /// (a truncated blob is an error, never fewer bytes).
+    /// (a truncated blob is an error, never fewer bytes). The bytes are the caller's alone
+    /// (no other `Bytes` shares their memory), so it can open sealed segments in place
+    /// (`Bytes::try_into_mut`) without another copy.
     async fn read_at(&mut self, offset: u64, len: usize) -> StoreResult<Bytes>;
 
     /// Tells the reader that its caller will now read `range` in order, `chunk` bytes per

@@ -323,6 +323,9 @@ impl SyncReader {
     pub fn read_exact_at(&mut self, offset: u64, buf: &mut [u8]) -> StoreResult<()> {
         let got = self.rt.block_on(self.inner.read_at(offset, buf.len()))?;
         assert_eq!(got.len(), buf.len(), "read_at returned another length");
+        let got = got
+            .try_into_mut()
+            .expect("read_at returned bytes another reference shares");
         buf.copy_from_slice(&got);
         Ok(())
     }
