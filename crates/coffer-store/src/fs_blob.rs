@@ -2,12 +2,12 @@
 //! temporary name, fsynced and renamed into place on commit.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufWriter, Write};
-use std::os::unix::fs::{DirBuilderExt, FileExt, OpenOptionsExt};
+use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 
 use crate::blob::{BlobId, BlobReader, BlobStore, BlobWriter, ListedBlob};
 use crate::blocking::run_blocking;
@@ -260,17 +260,25 @@ impl BlobReader for FsBlobReader {
                 self.id, self.len
             )));
         }
-        let mut buf = BytesMut::zeroed(len);
-        run_blocking(|| self.file.read_exact_at(&mut buf, offset)).map_err(|e| {
-            match e.kind() {
-                // Shorter than when it was opened: truncated underneath us.
-                io::ErrorKind::UnexpectedEof => {
-                    StoreError::Corrupt(format!("blob {}: truncated while read", self.id))
-                }
-                _ => StoreError::Io(e),
-            }
-        })?;
-        Ok(buf.freeze())
+        // Into memory that is not zeroed first: `read_to_end` fills a vector's spare
+        // capacity as it is, where `read_exact_at` needs it initialised, and zeroing each
+        // chunk cost an eighth of the server's CPU in a 64 MiB GET profile (a few more
+        // reads, as std grows each one, cost far less).
+        let mut buf = Vec::with_capacity(len);
+        run_blocking(|| {
+            let mut file = &self.file;
+            file.seek(SeekFrom::Start(offset))?;
+            file.take(len as u64).read_to_end(&mut buf)
+        })
+        .map_err(StoreError::Io)?;
+        if buf.len() < len {
+            // Shorter than when it was opened: truncated underneath us.
+            return Err(StoreError::Corrupt(format!(
+                "blob {}: truncated while read",
+                self.id
+            )));
+        }
+        Ok(Bytes::from(buf))
     }
 }
 
