@@ -447,6 +447,21 @@ pub fn sign(
     secret: &str,
     time: SystemTime,
 ) -> Vec<(String, String)> {
+    let payload_hash = hex::encode(ring::digest::digest(&ring::digest::SHA256, body));
+    sign_payload(method, url, headers, payload_hash, access, secret, time)
+}
+
+/// [`sign`] for a body named by its `x-amz-content-sha256` value (a hash, or a streaming
+/// mode such as `STREAMING-UNSIGNED-PAYLOAD-TRAILER`).
+pub fn sign_payload(
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    payload_hash: String,
+    access: &str,
+    secret: &str,
+    time: SystemTime,
+) -> Vec<(String, String)> {
     use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign as sigv4};
     use aws_sigv4::sign::v4;
     let identity = Credentials::new(access, secret, None, None, "test").into();
@@ -459,7 +474,6 @@ pub fn sign(
         .build()
         .unwrap()
         .into();
-    let payload_hash = hex::encode(ring::digest::digest(&ring::digest::SHA256, body));
     let mut all: Vec<(String, String)> = headers
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))

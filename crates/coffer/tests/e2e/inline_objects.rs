@@ -158,3 +158,76 @@ async fn small_objects_live_sealed_in_their_record_in_every_mode() {
     let left = blob_files_settled(&server, 0).await;
     assert!(left.is_empty(), "left behind: {left:?}");
 }
+
+/// A small body sent aws-chunked (as the SDKs send over TLS) is checked against its declared
+/// decoded length like a large one: one that ends short is refused with `IncompleteBody`
+/// and leaves no object; one that matches is stored whole.
+#[tokio::test]
+async fn a_small_chunked_body_must_match_its_declared_length() {
+    let server = Server::start();
+    let c = server.alice();
+    c.create_bucket().bucket("chunked").send().await.unwrap();
+    let data = pattern(3_000, 45);
+    let sha256 = {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD
+            .encode(ring::digest::digest(&ring::digest::SHA256, &data))
+    };
+    let put = |declared: usize| {
+        let host = server.http.to_string();
+        let path = "/chunked/small";
+        let url = format!("http://{host}{path}");
+        let decoded = declared.to_string();
+        let headers = [
+            ("host", host.as_str()),
+            ("content-encoding", "aws-chunked"),
+            ("x-amz-decoded-content-length", decoded.as_str()),
+            ("x-amz-trailer", "x-amz-checksum-sha256"),
+        ];
+        let signed = sign_payload(
+            "PUT",
+            &url,
+            &headers,
+            "STREAMING-UNSIGNED-PAYLOAD-TRAILER".into(),
+            ALICE.1,
+            ALICE.2,
+            std::time::SystemTime::now(),
+        );
+        let mut body = format!("{:x}\r\n", data.len()).into_bytes();
+        body.extend_from_slice(&data);
+        body.extend_from_slice(b"\r\n0\r\nx-amz-checksum-sha256:");
+        body.extend_from_slice(sha256.as_bytes());
+        body.extend_from_slice(b"\r\n\r\n");
+        let mut req = format!("PUT {path} HTTP/1.1\r\n");
+        for (k, v) in &signed {
+            req.push_str(&format!("{k}: {v}\r\n"));
+        }
+        req.push_str(&format!(
+            "content-length: {}\r\nconnection: close\r\n\r\n",
+            body.len()
+        ));
+        let mut bytes = req.into_bytes();
+        bytes.extend_from_slice(&body);
+        raw_exchange(server.http, &bytes)
+    };
+    let (status, text) = put(data.len() + 100);
+    assert_eq!(status, 400, "{text}");
+    assert!(text.contains("<Code>IncompleteBody</Code>"), "{text}");
+    let missing = c.head_object().bucket("chunked").key("small").send().await;
+    assert!(missing.is_err(), "a refused body left an object");
+    let (status, text) = put(data.len());
+    assert_eq!(status, 200, "{text}");
+    let got = c
+        .get_object()
+        .bucket("chunked")
+        .key("small")
+        .send()
+        .await
+        .unwrap()
+        .body
+        .collect()
+        .await
+        .unwrap()
+        .into_bytes();
+    assert!(got.as_ref() == data.as_slice(), "the stored bytes differ");
+}
