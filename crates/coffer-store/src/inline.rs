@@ -95,7 +95,8 @@ impl BlobReader for InlineReader {
     async fn read_at(&mut self, offset: u64, len: usize) -> StoreResult<Bytes> {
         let start = usize::try_from(offset).unwrap_or(usize::MAX);
         match start.checked_add(len) {
-            Some(end) if end <= self.0.len() => Ok(self.0.slice(start..end)),
+            // A copy (at most 16 KiB), not a slice: the caller opens it in place.
+            Some(end) if end <= self.0.len() => Ok(Bytes::copy_from_slice(&self.0[start..end])),
             _ => Err(StoreError::Corrupt(format!(
                 "read of {len} bytes at {offset} passes the end of {} inline bytes",
                 self.0.len()

@@ -7,7 +7,7 @@ use std::task::{Context, Poll};
 
 use bytes::{Bytes, BytesMut};
 use coffer_store::{BlobId, BlobReader, BlobStore, StoreError, StoredPart};
-use futures::Stream;
+use futures::{FutureExt, Stream};
 use md5::Digest as _;
 use s3s::S3Result;
 use s3s::dto::StreamingBlob;
@@ -66,6 +66,8 @@ struct Slice {
     part_len: u64,
     /// Present for a sealed part: its key and header opener.
     opener: Option<PartOpener>,
+    /// The part's bytes are in its record: every read is ready at once and never waits.
+    in_memory: bool,
 }
 
 /// The blobs holding a byte range of an object, already open. Opening every blob before the
@@ -155,6 +157,7 @@ pub(crate) async fn open_range(
                 to: end.min(part_end) - part_start,
                 part_len: part.size,
                 opener,
+                in_memory: part.inline.is_some(),
             });
         }
         part_start = part_end;
@@ -177,6 +180,21 @@ pub(crate) fn open_range_blocking(
 }
 
 impl Slice {
+    /// `n` bytes at `at`: waited for on `rt` from a blocking thread, or, for bytes in the
+    /// record, taken at once (which is what lets such a read run on an async worker).
+    fn fetch(&mut self, rt: &Handle, at: u64, n: usize) -> Result<Bytes, StoreError> {
+        let read = self.reader.read_at(at, n);
+        if self.in_memory {
+            read.now_or_never().unwrap_or_else(|| {
+                Err(StoreError::Corrupt(
+                    "a read of bytes in the record did not complete at once".into(),
+                ))
+            })
+        } else {
+            rt.block_on(read)
+        }
+    }
+
     /// Plain (legacy, unencrypted) bytes in chunks.
     fn read_plain(
         &mut self,
@@ -187,8 +205,8 @@ impl Slice {
         self.reader.will_read(self.from..self.to, READ_CHUNK);
         while pos < self.to {
             let n = READ_CHUNK.min((self.to - pos) as usize);
-            let buf = rt
-                .block_on(self.reader.read_at(pos, n))
+            let buf = self
+                .fetch(rt, pos, n)
                 .map_err(|e| format!("blob {}: {e}", self.blob))?;
             each(buf)?;
             pos += n as u64;
@@ -225,8 +243,8 @@ impl Slice {
                 .map(|i| plan.sealed_segment_len(i))
                 .collect();
             let at = base + u64::from(index - first) * SEALED_SEGMENT_LEN as u64;
-            let read = rt
-                .block_on(self.reader.read_at(at, lens.iter().sum()))
+            let read = self
+                .fetch(rt, at, lens.iter().sum())
                 .map_err(|e| format!("blob {}: {e}", self.blob))?;
             // Opened in place: no copy when the store handed over the only reference.
             let mut buf = read
@@ -289,6 +307,9 @@ impl OpenedRange {
     /// before this returns, so a damaged object is an error status, not a 200; a failure
     /// later aborts the body, so a client sees a failed transfer, never wrong bytes.
     pub(crate) async fn into_body(self) -> S3Result<StreamingBlob> {
+        if self.slices.iter().all(|s| s.in_memory) {
+            return self.into_body_at_once();
+        }
         let (tx, mut rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(4);
         tokio::task::spawn_blocking(move || {
             let result = self.read(|chunk| {
@@ -309,6 +330,25 @@ impl OpenedRange {
             None => None,
         };
         Ok(StreamingBlob::wrap(ChannelStream { first, rx }))
+    }
+}
+
+impl OpenedRange {
+    /// [`OpenedRange::into_body`] for a range wholly in its records (at most a few small
+    /// parts): opened and authenticated here, on the request's task. A blocking thread and
+    /// a channel for a few KiB cost more than opening them.
+    fn into_body_at_once(self) -> S3Result<StreamingBlob> {
+        let mut chunks = Vec::new();
+        self.read(|chunk| {
+            metrics::counter!("coffer_s3_bytes_sent_total").increment(chunk.len() as u64);
+            chunks.push(Ok::<_, std::io::Error>(chunk));
+            Ok(())
+        })
+        .map_err(|e| {
+            tracing::error!(error = %e, "object read failed");
+            internal("the object's first bytes failed to read")
+        })?;
+        Ok(StreamingBlob::wrap(futures::stream::iter(chunks)))
     }
 }
 
