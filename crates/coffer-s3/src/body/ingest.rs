@@ -287,7 +287,7 @@ pub(crate) async fn ingest(
     if let Some(declared) = declared_len.and_then(|n| u64::try_from(n).ok())
         && fits_inline(&to, declared)
     {
-        return ingest_in_place(key, body, etag, algorithm, declared).await;
+        return ingest_in_place(key, body, etag, algorithm, declared, max_size).await;
     }
     let (hash_tx, mut hash_rx) = mpsc::channel::<Chunk>(8);
     let (seal_tx, mut seal_rx) = mpsc::channel::<Chunk>(8);
@@ -393,6 +393,7 @@ async fn ingest_in_place(
     etag: EtagDigests,
     algorithm: Option<Algorithm>,
     declared: u64,
+    max_size: u64,
 ) -> S3Result<Ingested> {
     let mut data = Vec::with_capacity(declared as usize);
     let mut received: u64 = 0;
@@ -400,8 +401,14 @@ async fn ingest_in_place(
         while let Some(next) = body.next().await {
             let bytes = next.map_err(stream_failure)?;
             received += bytes.len() as u64;
+            if received > max_size {
+                return Err(s3_error!(
+                    EntityTooLarge,
+                    "Your proposed upload exceeds the maximum allowed object size."
+                ));
+            }
             // Past the declared length the body is refused below; it is still read to its
-            // end (as `ingest` does), but not kept.
+            // end (as `ingest` does, up to the largest object), but not kept.
             if received <= declared {
                 data.extend_from_slice(&bytes);
             }
