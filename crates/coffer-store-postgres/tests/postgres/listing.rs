@@ -1,21 +1,9 @@
 //! Listings stream a bucket in pages, in byte order, within the prefix's key range.
 
-use coffer_store::{BlobId, BucketRecord, ListControl, MetaStore, ObjectRecord, WriteCondition};
+use coffer_store::contract::fixtures::bucket;
+use coffer_store::{BlobId, ListControl, MetaStore, ObjectRecord, WriteCondition};
 
 use crate::postgres::harness::{Scratch, runtime, url};
-
-fn bucket(name: &str) -> BucketRecord {
-    BucketRecord {
-        v: 1,
-        name: name.into(),
-        owner: "alice".into(),
-        region: "us-east-1".into(),
-        created_ms: 0,
-        encryption: None,
-        policy: None,
-        tags: Default::default(),
-    }
-}
 
 fn object() -> ObjectRecord {
     let json = format!(

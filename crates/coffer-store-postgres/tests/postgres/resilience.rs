@@ -3,23 +3,11 @@
 
 use std::sync::Arc;
 
-use coffer_store::{BlobId, BucketRecord, MetaStore, ObjectRecord, StoreError, WriteCondition};
+use coffer_store::contract::fixtures::bucket;
+use coffer_store::{BlobId, MetaStore, ObjectRecord, StoreError, WriteCondition};
 use coffer_store_postgres::PostgresMetaStore;
 
 use crate::postgres::harness::{Scratch, admin, runtime, url};
-
-fn bucket() -> BucketRecord {
-    BucketRecord {
-        v: 1,
-        name: "b".into(),
-        owner: "alice".into(),
-        region: "us-east-1".into(),
-        created_ms: 0,
-        encryption: None,
-        policy: None,
-        tags: Default::default(),
-    }
-}
 
 fn object(blob: &BlobId) -> ObjectRecord {
     let json = format!(
@@ -42,7 +30,7 @@ fn connections_killed_by_the_server_give_unavailable_then_recover() {
     let s = rt
         .block_on(PostgresMetaStore::connect_with(&tagged, scratch.options()))
         .unwrap();
-    rt.block_on(s.create_bucket(&bucket())).unwrap();
+    rt.block_on(s.create_bucket(&bucket("b"))).unwrap();
     for round in 0..3 {
         admin(
             &url,
@@ -87,7 +75,7 @@ fn racing_overwrites_leave_exact_counts_and_prunable_zero_rows() {
     let scratch = Scratch::new(&url);
     let rt = runtime();
     let s = Arc::new(rt.block_on(scratch.connect()));
-    rt.block_on(s.create_bucket(&bucket())).unwrap();
+    rt.block_on(s.create_bucket(&bucket("b"))).unwrap();
     let started = std::time::Instant::now();
     rt.block_on(async {
         let tasks: Vec<_> = (0..16)

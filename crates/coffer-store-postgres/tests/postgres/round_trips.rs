@@ -4,9 +4,10 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use coffer_store::contract::fixtures::bucket;
 use coffer_store::{
-    BlobId, BucketRecord, EncryptionRecord, KeyStore, KmsRecordSnapshot, KmsWrite, MetaStore,
-    ObjectRecord, WriteCondition,
+    BlobId, EncryptionRecord, KeyStore, KmsRecordSnapshot, KmsWrite, MetaStore, ObjectRecord,
+    WriteCondition,
 };
 use coffer_store_postgres::{ConnectOptions, PostgresMetaStore};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -79,16 +80,7 @@ fn put_get_and_head_cost_one_round_trip_each_and_rare_changes_four() {
     let s = rt
         .block_on(PostgresMetaStore::connect_with(&proxied, options))
         .unwrap();
-    let bucket = BucketRecord {
-        v: 1,
-        name: "b".into(),
-        owner: "alice".into(),
-        region: "us-east-1".into(),
-        created_ms: 0,
-        encryption: None,
-        policy: None,
-        tags: Default::default(),
-    };
+    let bucket = bucket("b");
     rt.block_on(s.create_bucket(&bucket)).unwrap();
     let trips = |what: &str, expected: usize, f: &dyn Fn()| {
         f(); // prepares the statements on this connection

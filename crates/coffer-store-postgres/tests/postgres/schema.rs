@@ -173,33 +173,18 @@ fn index_rows_written_before_shards_are_found_and_new_ones_spread() {
 /// out of line, uncompressed.
 #[test]
 fn small_object_records_are_stored_whole_and_uncompressed() {
-    use coffer_store::contract::fixtures::object;
-    use coffer_store::{BlobId, BucketRecord, InlineBytes, MetaStore, WriteCondition};
+    use coffer_store::contract::fixtures::{bucket, object};
+    use coffer_store::{BlobId, InlineBytes, MetaStore, WriteCondition};
     let Some(url) = url() else { return };
     let scratch = Scratch::new(&url);
     let rt = runtime();
     let s = rt.block_on(scratch.connect());
-    rt.block_on(s.create_bucket(&BucketRecord {
-        v: 1,
-        name: "b".into(),
-        owner: "alice".into(),
-        region: "us-east-1".into(),
-        created_ms: 0,
-        encryption: None,
-        policy: None,
-        tags: Default::default(),
-    }))
-    .unwrap();
+    rt.block_on(s.create_bucket(&bucket("b"))).unwrap();
     // Sealed bytes look random: a compressor gains nothing on them.
     let random = |n: usize| -> Vec<u8> {
-        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-        (0..n)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                x as u8
-            })
+        std::iter::repeat_with(|| *uuid::Uuid::new_v4().as_bytes())
+            .flatten()
+            .take(n)
             .collect()
     };
     let sizes = (0..8)

@@ -2,7 +2,8 @@
 //! `COFFER_TEST_POSTGRES_TLS_URL` (with `sslmode=require`) and `COFFER_TEST_POSTGRES_TLS_CA`
 //! (the PEM of the CA that signed the server's certificate); skipped loudly without them.
 
-use coffer_store::{BucketRecord, MetaStore, StoreError};
+use coffer_store::contract::fixtures::bucket;
+use coffer_store::{MetaStore, StoreError};
 use coffer_store_postgres::{ConnectOptions, PostgresMetaStore, tls_trusting};
 
 use crate::postgres::harness::{Scratch, runtime};
@@ -44,7 +45,7 @@ fn a_store_connects_over_verified_tls_and_refuses_an_unknown_ca() {
     let store = rt
         .block_on(PostgresMetaStore::connect_with(&tagged(&url), verified))
         .unwrap();
-    rt.block_on(store.create_bucket(&bucket())).unwrap();
+    rt.block_on(store.create_bucket(&bucket("b"))).unwrap();
     // `prefer` with no CA given encrypts without verifying, as libpq does.
     let preferred = url.replace("sslmode=require", "sslmode=prefer");
     let opportunistic = rt
@@ -80,19 +81,6 @@ fn a_store_connects_over_verified_tls_and_refuses_an_unknown_ca() {
             "{:?}",
             refused.err()
         );
-    }
-}
-
-fn bucket() -> BucketRecord {
-    BucketRecord {
-        v: 1,
-        name: "b".into(),
-        owner: "alice".into(),
-        region: "us-east-1".into(),
-        created_ms: 0,
-        encryption: None,
-        policy: None,
-        tags: Default::default(),
     }
 }
 

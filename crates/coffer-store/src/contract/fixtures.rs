@@ -9,18 +9,22 @@ use crate::records::{BucketRecord, CompletedUploadRecord, ObjectRecord, StoredPa
 pub fn with_bucket(fresh: &dyn Fn() -> FreshMeta) -> (FreshMeta, SyncMeta) {
     let f = fresh();
     let s = SyncMeta::new(f.handles[0].clone());
-    s.create_bucket(&BucketRecord {
+    s.create_bucket(&bucket("b")).unwrap();
+    (f, s)
+}
+
+/// A bucket owned by `alice`, with no configuration.
+pub fn bucket(name: &str) -> BucketRecord {
+    BucketRecord {
         v: 1,
-        name: "b".into(),
+        name: name.into(),
         owner: "alice".into(),
         region: "us-east-1".into(),
         created_ms: 0,
         encryption: None,
         policy: None,
         tags: Default::default(),
-    })
-    .unwrap();
-    (f, s)
+    }
 }
 
 pub fn part(n: u32, blob: &BlobId) -> StoredPart {

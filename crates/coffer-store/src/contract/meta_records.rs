@@ -100,17 +100,7 @@ pub(super) fn shared_blobs_are_freed_only_by_their_last_reference(fresh: &dyn Fn
 
 pub(super) fn listing_is_in_byte_order_within_one_bucket(fresh: &dyn Fn() -> FreshMeta) {
     let (_keep, s) = with_bucket(fresh);
-    s.create_bucket(&BucketRecord {
-        v: 1,
-        name: "b-2".into(),
-        owner: "alice".into(),
-        region: "us-east-1".into(),
-        created_ms: 0,
-        encryption: None,
-        policy: None,
-        tags: Default::default(),
-    })
-    .unwrap();
+    s.create_bucket(&bucket("b-2")).unwrap();
     for k in ["z", "a/2", "a/1", "é", "A"] {
         s.put_object(
             "b",

@@ -520,11 +520,34 @@ pub fn signed_raw_at(
     body: &[u8],
     time: SystemTime,
 ) -> (u16, String) {
+    let payload_hash = hex::encode(ring::digest::digest(&ring::digest::SHA256, body));
+    signed_raw_payload(
+        server,
+        method,
+        path_and_query,
+        headers,
+        body,
+        payload_hash,
+        time,
+    )
+}
+
+/// [`signed_raw_at`] for a body named by its `x-amz-content-sha256` value (a hash, or a
+/// streaming mode such as `STREAMING-UNSIGNED-PAYLOAD-TRAILER` with an aws-chunked body).
+pub fn signed_raw_payload(
+    server: &Server,
+    method: &str,
+    path_and_query: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+    payload_hash: String,
+    time: SystemTime,
+) -> (u16, String) {
     let host = server.http.to_string();
     let url = format!("http://{host}{path_and_query}");
     let mut hs: Vec<(&str, &str)> = vec![("host", host.as_str())];
     hs.extend_from_slice(headers);
-    let signed = sign(method, &url, &hs, body, ALICE.1, ALICE.2, time);
+    let signed = sign_payload(method, &url, &hs, payload_hash, ALICE.1, ALICE.2, time);
     let mut req = format!("{method} {path_and_query} HTTP/1.1\r\n");
     for (k, v) in &signed {
         req.push_str(&format!("{k}: {v}\r\n"));

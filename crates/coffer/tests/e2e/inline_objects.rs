@@ -173,42 +173,26 @@ async fn a_small_chunked_body_must_match_its_declared_length() {
         base64::engine::general_purpose::STANDARD
             .encode(ring::digest::digest(&ring::digest::SHA256, &data))
     };
+    let mut body = format!("{:x}\r\n", data.len()).into_bytes();
+    body.extend_from_slice(&data);
+    body.extend_from_slice(b"\r\n0\r\nx-amz-checksum-sha256:");
+    body.extend_from_slice(sha256.as_bytes());
+    body.extend_from_slice(b"\r\n\r\n");
     let put = |declared: usize| {
-        let host = server.http.to_string();
-        let path = "/chunked/small";
-        let url = format!("http://{host}{path}");
         let decoded = declared.to_string();
-        let headers = [
-            ("host", host.as_str()),
-            ("content-encoding", "aws-chunked"),
-            ("x-amz-decoded-content-length", decoded.as_str()),
-            ("x-amz-trailer", "x-amz-checksum-sha256"),
-        ];
-        let signed = sign_payload(
+        signed_raw_payload(
+            &server,
             "PUT",
-            &url,
-            &headers,
+            "/chunked/small",
+            &[
+                ("content-encoding", "aws-chunked"),
+                ("x-amz-decoded-content-length", decoded.as_str()),
+                ("x-amz-trailer", "x-amz-checksum-sha256"),
+            ],
+            &body,
             "STREAMING-UNSIGNED-PAYLOAD-TRAILER".into(),
-            ALICE.1,
-            ALICE.2,
             std::time::SystemTime::now(),
-        );
-        let mut body = format!("{:x}\r\n", data.len()).into_bytes();
-        body.extend_from_slice(&data);
-        body.extend_from_slice(b"\r\n0\r\nx-amz-checksum-sha256:");
-        body.extend_from_slice(sha256.as_bytes());
-        body.extend_from_slice(b"\r\n\r\n");
-        let mut req = format!("PUT {path} HTTP/1.1\r\n");
-        for (k, v) in &signed {
-            req.push_str(&format!("{k}: {v}\r\n"));
-        }
-        req.push_str(&format!(
-            "content-length: {}\r\nconnection: close\r\n\r\n",
-            body.len()
-        ));
-        let mut bytes = req.into_bytes();
-        bytes.extend_from_slice(&body);
-        raw_exchange(server.http, &bytes)
+        )
     };
     let (status, text) = put(data.len() + 100);
     assert_eq!(status, 400, "{text}");
