@@ -325,10 +325,7 @@ pub(crate) async fn ingest(
                 Ok(bytes) => {
                     received += bytes.len() as u64;
                     if received > max_size {
-                        failure = Some(s3_error!(
-                            EntityTooLarge,
-                            "Your proposed upload exceeds the maximum allowed object size."
-                        ));
+                        failure = Some(too_large());
                         break;
                     }
                     if worker_stopped {
@@ -351,10 +348,7 @@ pub(crate) async fn ingest(
     // aws-chunked bodies can end cleanly before their declared decoded length; `s3s` does
     // not check it, so the count is compared here.
     if failure.is_none() && declared_len.is_some_and(|n| u64::try_from(n).ok() != Some(received)) {
-        failure = Some(s3_error!(
-            IncompleteBody,
-            "You did not provide the number of bytes specified by the Content-Length HTTP header."
-        ));
+        failure = Some(incomplete_body());
     }
     if failure.is_none() {
         let _ = futures::join!(hash_tx.send(Chunk::End), seal_tx.send(Chunk::End));
@@ -402,10 +396,7 @@ async fn ingest_in_place(
             let bytes = next.map_err(stream_failure)?;
             received += bytes.len() as u64;
             if received > max_size {
-                return Err(s3_error!(
-                    EntityTooLarge,
-                    "Your proposed upload exceeds the maximum allowed object size."
-                ));
+                return Err(too_large());
             }
             // Past the declared length the body is refused below; it is still read to its
             // end (as `ingest` does, up to the largest object), but not kept.
@@ -415,10 +406,7 @@ async fn ingest_in_place(
         }
     }
     if received != declared {
-        return Err(s3_error!(
-            IncompleteBody,
-            "You did not provide the number of bytes specified by the Content-Length HTTP header."
-        ));
+        return Err(incomplete_body());
     }
     let mut digests = Digests::new(etag.md5, etag.mac, algorithm);
     digests.update(&data);
@@ -431,6 +419,22 @@ async fn ingest_in_place(
     let ingested = digests.finish((BlobId::random(), Some(InlineBytes::new(&sealed))));
     metrics::counter!("coffer_s3_bytes_received_total").increment(ingested.size);
     Ok(ingested)
+}
+
+/// A body longer than the largest object.
+fn too_large() -> s3s::S3Error {
+    s3_error!(
+        EntityTooLarge,
+        "Your proposed upload exceeds the maximum allowed object size."
+    )
+}
+
+/// A body that ended before (or ran past) its declared length, or arrived damaged.
+fn incomplete_body() -> s3s::S3Error {
+    s3_error!(
+        IncompleteBody,
+        "You did not provide the number of bytes specified by the Content-Length HTTP header."
+    )
 }
 
 /// The S3 error for a request body stream that failed.
@@ -461,10 +465,7 @@ fn body_error(message: &str) -> s3s::S3Error {
     } else if message.contains("FormatError") || message.contains("TooLarge") {
         s3_error!(InvalidRequest, "The aws-chunked body is malformed.")
     } else {
-        s3_error!(
-            IncompleteBody,
-            "You did not provide the number of bytes specified by the Content-Length HTTP header."
-        )
+        incomplete_body()
     }
 }
 

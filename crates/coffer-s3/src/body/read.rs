@@ -331,9 +331,7 @@ impl OpenedRange {
         };
         Ok(StreamingBlob::wrap(ChannelStream { first, rx }))
     }
-}
 
-impl OpenedRange {
     /// [`OpenedRange::into_body`] for a range wholly in its records (at most a few small
     /// parts): opened and authenticated here, on the request's task. A blocking thread and
     /// a channel for a few KiB cost more than opening them.
