@@ -234,6 +234,39 @@ start_rgw() {
     note "radosgw up on $ENDPOINT"
 }
 
+# osd_fullness: prints which fullness threshold the OSD has crossed (nearfull at 85%,
+# backfillfull at 90%, full at 95%), and fails if none. The monitor knows it from the OSD's
+# own reports, so this needs no manager daemon.
+osd_fullness() {
+    ceph_ health detail 2>/dev/null | grep -oE 'OSD_(NEAR|BACKFILL)?FULL' | head -n 1 | grep .
+}
+
+# recreate WHY: throw the cluster away and make a new one. The cluster holds nothing but
+# earlier test runs' objects, so this loses nothing, and it is the one cure that always
+# works for a cluster that leftovers have filled or a crash has wedged.
+recreate() {
+    note "$1; creating the cluster anew"
+    cmd_stop
+    rm -rf "$C"
+    start_deadline "${COFFER_SERVICES_TIMEOUT:-180}"
+    create_cluster
+    start_mon
+    start_osd
+}
+
+# diagnose: what a failed start leaves in the log of the run that hit it (a CI run's
+# machine is gone by the time anyone reads it).
+diagnose() {
+    {
+        echo "--- ceph health detail"
+        ceph_ health detail 2>&1 | head -n 20 || true
+        echo "--- last lines of $C/log/rgw.log"
+        tail -n 15 "$C/log/rgw.log" 2>/dev/null | cut -c1-300 || true
+        echo "--- disk"
+        df -h "$C" 2>&1 || true
+    } >&2
+}
+
 create_cluster() {
     local fsid osd_uuid id
     note "creating a one-node cluster in $C"
@@ -289,7 +322,7 @@ ensure_bucket() {
 }
 
 cmd_start() {
-    local t0 missing=()
+    local t0 full fresh missing=()
     t0=$(date +%s)
     for b in ceph-mon:ceph-mon ceph-osd:ceph-osd radosgw:radosgw radosgw-admin:radosgw \
              ceph:ceph-common monmaptool:ceph-base curl:curl; do
@@ -311,10 +344,32 @@ cmd_start() {
     if [ ! -f "$C/ready" ]; then
         [ -d "$C" ] && { cmd_stop; rm -rf "$C"; }
         create_cluster
+        start_mon
+        start_osd
+        fresh=1
+    else
+        start_mon
+        start_osd
+        fresh=0
+        # Tests leave their objects behind (each run writes under a prefix of its own), so
+        # a cluster kept across runs fills up. Past nearfull, Pacific's radosgw hangs in its
+        # own start (seen: 2.5 minutes with no line in its log, then the deadline) and
+        # writes soon fail; start anew before that.
+        if full=$(osd_fullness); then
+            recreate "the OSD reports $full: earlier runs' objects filled it"
+            fresh=1
+        fi
     fi
-    start_mon
-    start_osd
-    start_rgw
+    # An existing cluster's radosgw answers within seconds. If it does not within a minute,
+    # something in the kept state is wrong: start anew once rather than fail the run.
+    if [ "$fresh" = 0 ] && ! (start_deadline 60; start_rgw); then
+        diagnose
+        recreate "radosgw did not answer within a minute on the kept cluster"
+    fi
+    if ! (start_rgw); then
+        diagnose
+        die "radosgw did not come up, see $C/log/rgw.log"
+    fi
     ensure_user
     ensure_bucket
     touch "$C/ready"
