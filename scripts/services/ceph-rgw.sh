@@ -31,6 +31,9 @@ RGW_NAME=client.rgw.coffer
 # "full" ratios from this size, so tests can write up to a few GiB.
 OSD_BYTES=$((10 << 30))
 
+# A kept cluster whose OSD is this full when a run starts is made anew (see cmd_start).
+RECREATE_AT_PERCENT=50
+
 S3_UID=coffer-test
 S3_ACCESS_KEY=COFFERTESTACCESSKEY0
 S3_SECRET_KEY=coffer-test-secret-key-00000000000000000
@@ -241,6 +244,15 @@ osd_fullness() {
     ceph_ health detail 2>/dev/null | grep -oE 'OSD_(NEAR|BACKFILL)?FULL' | head -n 1 | grep .
 }
 
+# osd_used_percent: how much of the OSD's device its data takes, from the OSD's own counters
+# (its admin socket: no manager daemon needed), or nothing if it does not say.
+osd_used_percent() {
+    local allocated
+    allocated=$(timeout 20 ceph --admin-daemon "$C/run/ceph-osd.0.asok" perf dump bluestore 2>/dev/null \
+        | sed -n 's/.*"bluestore_allocated": *\([0-9]*\).*/\1/p' | head -n 1)
+    [ -n "$allocated" ] && echo $(( allocated * 100 / OSD_BYTES ))
+}
+
 # recreate WHY: throw the cluster away and make a new one. The cluster holds nothing but
 # earlier test runs' objects, so this loses nothing, and it is the one cure that always
 # works for a cluster that leftovers have filled or a crash has wedged.
@@ -322,7 +334,7 @@ ensure_bucket() {
 }
 
 cmd_start() {
-    local t0 full fresh missing=()
+    local t0 full used fresh missing=()
     t0=$(date +%s)
     for b in ceph-mon:ceph-mon ceph-osd:ceph-osd radosgw:radosgw radosgw-admin:radosgw \
              ceph:ceph-common monmaptool:ceph-base curl:curl; do
@@ -355,8 +367,14 @@ cmd_start() {
         # a cluster kept across runs fills up. Past nearfull, Pacific's radosgw hangs in its
         # own start (seen: 2.5 minutes with no line in its log, then the deadline) and
         # writes soon fail; start anew before that.
+        # A test run writes up to a few GiB and deletes little: past half the device, the
+        # next run could fill it midway (at 95% every write blocks), so start anew before.
+        used=$(osd_used_percent) || used=
         if full=$(osd_fullness); then
             recreate "the OSD reports $full: earlier runs' objects filled it"
+            fresh=1
+        elif [ -n "$used" ] && [ "$used" -ge "$RECREATE_AT_PERCENT" ]; then
+            recreate "earlier runs' objects take $used% of the OSD"
             fresh=1
         fi
     fi
