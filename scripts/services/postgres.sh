@@ -154,12 +154,51 @@ SQL
     PGCONNECT_TIMEOUT=10 "$BIN/psql" -X -q -d "$URL" -c 'select 1' >/dev/null \
         || die "server is up but $URL does not log in"
 
+    drop_stale_test_schemas
+
     env_set COFFER_TEST_POSTGRES_URL "$URL"
     if [ -f "$PG_BASE/ca.pem" ]; then
         env_set COFFER_TEST_POSTGRES_TLS_URL "$URL?sslmode=require"
         env_set COFFER_TEST_POSTGRES_TLS_CA "$PG_BASE/ca.pem"
     fi
     echo "COFFER_TEST_POSTGRES_URL=$URL"
+}
+
+# Each end-to-end server under the shared backends, and each backend benchmark, makes a
+# schema of its own (e2e_PID_NANOS, bNNN_SECS_local, gNNN_SECS) and leaves it behind; on a
+# database kept across runs they pile up by thousands, and every catalog lookup pays for
+# them. Those older than STALE_SCHEMA_HOURS (by the time in their name) are dropped, each
+# in a commit of its own (one transaction for all would exhaust the lock table); younger
+# ones may belong to a run still going.
+STALE_SCHEMA_HOURS=6
+drop_stale_test_schemas() {
+    # Progress (a first cleanup of a long-kept database drops thousands) comes as notices,
+    # which psql prints on stderr as they arrive.
+    "$BIN/psql" -X -q -v ON_ERROR_STOP=1 -d "$URL" <<SQL >/dev/null || die "could not drop stale test schemas"
+DO \$\$
+DECLARE s text; names text[]; n int := 0; total int;
+BEGIN
+  SELECT array_agg(nspname) INTO names FROM pg_namespace
+    WHERE nspname ~ '^(e2e_|b|g)[0-9]+_[0-9]{10,19}(_local|_s3)?$'
+      AND (substring(nspname FROM '^(?:e2e_|b|g)[0-9]+_([0-9]+)')::numeric
+           / CASE WHEN length(substring(nspname FROM '^(?:e2e_|b|g)[0-9]+_([0-9]+)')) > 12
+                  THEN 1e9 ELSE 1 END)  -- nanoseconds or seconds since the epoch
+          < extract(epoch FROM now()) - $STALE_SCHEMA_HOURS * 3600;
+  total := coalesce(array_length(names, 1), 0);
+  FOREACH s IN ARRAY coalesce(names, '{}') LOOP
+    -- Without the "drop cascades to table ..." notice for each of the schema's tables.
+    PERFORM set_config('client_min_messages', 'warning', false);
+    EXECUTE format('DROP SCHEMA %I CASCADE', s);
+    PERFORM set_config('client_min_messages', 'notice', false);
+    COMMIT;
+    n := n + 1;
+    IF n % 200 = 0 OR n = total THEN
+      RAISE NOTICE 'dropped % of % test schemas older than $STALE_SCHEMA_HOURS h', n, total;
+    END IF;
+  END LOOP;
+END
+\$\$;
+SQL
 }
 
 # A CA and a server certificate for 127.0.0.1, so the tests can connect over TLS that is
