@@ -4,13 +4,14 @@
 //!
 //! The trail's files stay the authority; the index is a copy built beside them. It is fed
 //! by its own thread after each append is on disk, so it never delays an acknowledgement,
-//! and caught up from the files at start. Each batch it indexes also moves the chain's
-//! anchor in the same commit, so the anchor is at most one batch behind the journal.
+//! and caught up from the files at start. It also keeps the chain's anchor in the metadata
+//! store at most [`ANCHOR_WITHIN`] behind the journal: each batch it indexes moves the anchor
+//! in the same commit, and records held longer than that are anchored on their own.
 //! A lookup first waits for the index to hold every record acknowledged before it.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, mpsc};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
@@ -138,10 +139,14 @@ pub(crate) enum Feed {
 /// The writer's end: appended records go here once they are on disk.
 pub(crate) type IndexFeed = mpsc::Sender<Feed>;
 
-/// How long the indexer gathers records before it commits them, unless a lookup waits: one
-/// commit for many records keeps the index's cost a small part of each audited call's. The
-/// anchor it moves trails the journal by this much.
-const GATHER_FOR: Duration = Duration::from_millis(50);
+/// How long the indexer gathers records before it commits them, unless a lookup waits. A
+/// commit's cost is mostly per commit, not per record (it copies each B-tree page it
+/// touches, one per term, and syncs): at 50 ms, sequential KMS calls took 8-11% longer
+/// than before the index; at 500 ms, none (`scripts/bench-ab.sh` with AB_KMS_LATENCY=1).
+const GATHER_FOR: Duration = Duration::from_millis(500);
+/// How far the anchor in the metadata store may trail the journal: records held for the
+/// next index commit are anchored on their own (a one-row commit) after this long.
+const ANCHOR_WITHIN: Duration = Duration::from_millis(50);
 /// Most records indexed in one commit.
 const MAX_GATHER: usize = 4096;
 
@@ -189,73 +194,135 @@ impl Indexer {
     }
 
     fn run(self, rx: mpsc::Receiver<Feed>) {
-        while let Ok(first) = rx.recv() {
-            let mut batch = Vec::new();
-            // Takes one message; says whether a lookup is waiting.
-            let take = |feed: Feed, batch: &mut Vec<Appended>| match feed {
-                Feed::Records(records) => {
-                    batch.extend(records);
-                    false
-                }
-                Feed::Flush => true,
-                Feed::Others(lines) => {
-                    self.index_others(&lines);
-                    false
-                }
-            };
-            let mut flush = take(first, &mut batch);
-            let until = std::time::Instant::now() + GATHER_FOR;
-            while !flush && batch.len() < MAX_GATHER {
-                let left = until.saturating_duration_since(std::time::Instant::now());
-                match rx.recv_timeout(left) {
-                    Ok(feed) => flush = take(feed, &mut batch),
-                    Err(_) => break,
-                }
-            }
-            // What else is queued already goes in too (a flush asks for all of it).
-            while let Ok(feed) = rx.try_recv() {
-                take(feed, &mut batch);
-            }
-            if self.behind.load(Ordering::Acquire) {
-                self.catch_up();
-                if self.behind.load(Ordering::Acquire) {
-                    // The catch-up failed too: indexing this batch would move the index's
-                    // mark past the records it still lacks. The files keep them all; a later
-                    // round catches up.
-                    continue;
-                }
-            }
-            let newest = batch.iter().map(|a| a.seq).max().unwrap_or(0);
-            if newest <= self.through() {
-                // Nothing new (a flush with nothing held): wake whoever waits anyway.
-                self.advance(0);
-                continue;
-            }
-            // The newest link indexed is anchored in the same commit: the anchor trails the
-            // journal by one index batch, not by the writer's anchoring period.
-            let anchor = batch
-                .iter()
-                .filter_map(|a| Link::from_json(&a.record[CHAIN_MEMBER]))
-                .max_by_key(|l| l.seq)
-                .map(|l| {
-                    let bytes = crate::anchor::anchor_bytes(&self.chain, &self.stream, l);
-                    (l.seq, bytes)
-                });
-            let through = self.through();
-            let entries: Vec<IndexedRecord> = batch
+        let mut batch: Vec<Appended> = Vec::new();
+        // When the batch's first record came (it is committed GATHER_FOR later), and when
+        // its records not yet anchored must be (ANCHOR_WITHIN after the first of them).
+        let mut gathering_since: Option<Instant> = None;
+        let mut anchor_due: Option<Instant> = None;
+        loop {
+            let deadline = [gathering_since.map(|t| t + GATHER_FOR), anchor_due]
                 .into_iter()
-                .filter(|a| a.seq > through)
-                .filter_map(|a| entry(a.seq, &a.record, a.line))
-                .collect();
-            match self
-                .index
-                .index_audit_records(&self.stream, entries, anchor)
+                .flatten()
+                .min();
+            let feed = match deadline {
+                // Nothing held: wait as long as it takes; a closed channel ends the thread.
+                None => match rx.recv() {
+                    Ok(feed) => feed,
+                    Err(_) => return,
+                },
+                Some(at) => match rx.recv_timeout(at.saturating_duration_since(Instant::now())) {
+                    Ok(feed) => feed,
+                    Err(mpsc::RecvTimeoutError::Timeout) => {
+                        self.on_deadline(&mut batch, &mut gathering_since, &mut anchor_due);
+                        continue;
+                    }
+                    Err(mpsc::RecvTimeoutError::Disconnected) => {
+                        self.commit(std::mem::take(&mut batch));
+                        return;
+                    }
+                },
+            };
+            let held = batch.len();
+            // This message and what else is queued already (a flush asks for all of it).
+            let mut flush = self.take(feed, &mut batch);
+            while let Ok(feed) = rx.try_recv() {
+                flush |= self.take(feed, &mut batch);
+            }
+            if batch.len() > held {
+                let now = Instant::now();
+                gathering_since.get_or_insert(now);
+                anchor_due.get_or_insert(now + ANCHOR_WITHIN);
+            }
+            if flush || batch.len() >= MAX_GATHER {
+                self.commit(std::mem::take(&mut batch));
+                (gathering_since, anchor_due) = (None, None);
+            } else {
+                self.on_deadline(&mut batch, &mut gathering_since, &mut anchor_due);
+            }
+        }
+    }
+
+    /// Adds one message to `batch`; says whether a lookup is waiting.
+    fn take(&self, feed: Feed, batch: &mut Vec<Appended>) -> bool {
+        match feed {
+            Feed::Records(records) => {
+                batch.extend(records);
+                false
+            }
+            Feed::Flush => true,
+            Feed::Others(lines) => {
+                self.index_others(&lines);
+                false
+            }
+        }
+    }
+
+    /// Commits the batch once it has gathered long enough, or else anchors its newest
+    /// record once that is due.
+    fn on_deadline(
+        &self,
+        batch: &mut Vec<Appended>,
+        gathering_since: &mut Option<Instant>,
+        anchor_due: &mut Option<Instant>,
+    ) {
+        let now = Instant::now();
+        if gathering_since.is_some_and(|t| now >= t + GATHER_FOR) {
+            self.commit(std::mem::take(batch));
+            (*gathering_since, *anchor_due) = (None, None);
+        } else if anchor_due.is_some_and(|t| now >= t) {
+            if let Some((seq, bytes)) = self.anchor_of(batch)
+                && let Err(e) = self.index.save_audit_anchor(&self.stream, seq, &bytes)
             {
-                Ok(()) => self.advance(newest),
-                Err(e) => {
-                    tracing::error!(error = %e, "cannot index audit records; catching up from the trail's files");
-                    self.behind.store(true, Ordering::Release);
-                }
+                tracing::error!(error = %e, "cannot anchor the audit chain in the metadata store");
+            }
+            *anchor_due = None;
+        }
+    }
+
+    /// The anchor of the newest link among `batch`'s records.
+    fn anchor_of(&self, batch: &[Appended]) -> Option<(u64, Vec<u8>)> {
+        batch
+            .iter()
+            .filter_map(|a| Link::from_json(&a.record[CHAIN_MEMBER]))
+            .max_by_key(|l| l.seq)
+            .map(|l| {
+                let bytes = crate::anchor::anchor_bytes(&self.chain, &self.stream, l);
+                (l.seq, bytes)
+            })
+    }
+
+    /// Indexes `batch` in one commit, moving the anchor to its newest record in it too.
+    fn commit(&self, batch: Vec<Appended>) {
+        if self.behind.load(Ordering::Acquire) {
+            self.catch_up();
+            if self.behind.load(Ordering::Acquire) {
+                // The catch-up failed too: indexing this batch would move the index's mark
+                // past the records it still lacks. The files keep them all; a later round
+                // catches up.
+                return;
+            }
+        }
+        let newest = batch.iter().map(|a| a.seq).max().unwrap_or(0);
+        if newest <= self.through() {
+            // Nothing new (a flush with nothing held): wake whoever waits anyway.
+            self.advance(0);
+            return;
+        }
+        let anchor = self.anchor_of(&batch);
+        let through = self.through();
+        let entries: Vec<IndexedRecord> = batch
+            .into_iter()
+            .filter(|a| a.seq > through)
+            .filter_map(|a| entry(a.seq, &a.record, a.line))
+            .collect();
+        match self
+            .index
+            .index_audit_records(&self.stream, entries, anchor)
+        {
+            Ok(()) => self.advance(newest),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot index audit records; catching up from the trail's files");
+                self.behind.store(true, Ordering::Release);
             }
         }
     }
