@@ -3,9 +3,11 @@
 # monitor, one OSD and one radosgw, all as root under /var/tmp/coffer-ceph, RGW on
 # 127.0.0.1:7480, with a fixed S3 user and one bucket.
 #
-#   scripts/services/ceph-rgw.sh [start]   install if missing, create the cluster if missing,
-#                                          start what is stopped; prints the COFFER_TEST_S3_*
-#                                          lines on stdout and writes them to $SERVICES_ENV
+#   scripts/services/ceph-rgw.sh [start]   install if missing, create the cluster if missing
+#                                          (or anew, if earlier runs half filled it or its
+#                                          radosgw hangs), start what is stopped; prints the
+#                                          COFFER_TEST_S3_* lines on stdout and writes them to
+#                                          $SERVICES_ENV
 #   scripts/services/ceph-rgw.sh stop      stop the three daemons (the data is kept, so the
 #                                          next start is quick)
 #   scripts/services/ceph-rgw.sh purge     stop and delete everything under /var/tmp/coffer-ceph
