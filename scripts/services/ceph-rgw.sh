@@ -365,12 +365,11 @@ cmd_start() {
         start_mon
         start_osd
         fresh=0
-        # Tests leave their objects behind (each run writes under a prefix of its own), so
-        # a cluster kept across runs fills up. Past nearfull, Pacific's radosgw hangs in its
-        # own start (seen: 2.5 minutes with no line in its log, then the deadline) and
-        # writes soon fail; start anew before that.
-        # A test run writes up to a few GiB and deletes little: past half the device, the
-        # next run could fill it midway (at 95% every write blocks), so start anew before.
+        # Tests leave their objects behind (each run writes under a prefix of its own: about
+        # 0.4 GiB a CI run, measured), so a cluster kept across runs fills up. Past nearfull,
+        # Pacific's radosgw hangs in its own start (seen: 3 minutes with no line in its log,
+        # then the deadline), and at 95% every write blocks. Past half the device, start anew
+        # so that no run can fill it midway.
         used=$(osd_used_percent) || used=
         if full=$(osd_fullness); then
             recreate "the OSD reports $full: earlier runs' objects filled it"
