@@ -201,17 +201,14 @@ async fn a_small_chunked_body_must_match_its_declared_length() {
     assert!(missing.is_err(), "a refused body left an object");
     let (status, text) = put(data.len());
     assert_eq!(status, 200, "{text}");
-    let got = c
-        .get_object()
-        .bucket("chunked")
-        .key("small")
-        .send()
-        .await
-        .unwrap()
-        .body
-        .collect()
-        .await
-        .unwrap()
-        .into_bytes();
-    assert!(got.as_ref() == data.as_slice(), "the stored bytes differ");
+    let got = body_bytes(
+        c.get_object()
+            .bucket("chunked")
+            .key("small")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert!(got == data, "the stored bytes differ");
 }
