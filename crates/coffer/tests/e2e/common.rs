@@ -447,8 +447,20 @@ pub fn sign(
     secret: &str,
     time: SystemTime,
 ) -> Vec<(String, String)> {
-    let payload_hash = hex::encode(ring::digest::digest(&ring::digest::SHA256, body));
-    sign_payload(method, url, headers, payload_hash, access, secret, time)
+    sign_payload(
+        method,
+        url,
+        headers,
+        payload_hash(body),
+        access,
+        secret,
+        time,
+    )
+}
+
+/// A signed body's `x-amz-content-sha256`: its SHA-256, in hex.
+fn payload_hash(body: &[u8]) -> String {
+    hex::encode(ring::digest::digest(&ring::digest::SHA256, body))
 }
 
 /// [`sign`] for a body named by its `x-amz-content-sha256` value (a hash, or a streaming
@@ -520,14 +532,13 @@ pub fn signed_raw_at(
     body: &[u8],
     time: SystemTime,
 ) -> (u16, String) {
-    let payload_hash = hex::encode(ring::digest::digest(&ring::digest::SHA256, body));
     signed_raw_payload(
         server,
         method,
         path_and_query,
         headers,
         body,
-        payload_hash,
+        payload_hash(body),
         time,
     )
 }
