@@ -48,13 +48,16 @@
 //! # Operating notes
 //!
 //! - Blobs live under `<prefix>/blobs/<id>`; nothing else under the prefix is touched.
-//! - A writer dropped before commit aborts its upload at once. A crashed process cannot:
+//! - A writer dropped before commit leaves nothing behind once its background work ends:
+//!   with no upload open it aborts; with one open it waits for the parts in flight,
+//!   completes the upload and deletes the blob, since an abort racing a part in flight
+//!   may leave the upload behind (see `writer.rs`). A crashed process cannot clean up:
 //!   OpenDAL 0.59 cannot list multipart uploads, so give the bucket a lifecycle rule that
 //!   aborts incomplete multipart uploads after a day (`AbortIncompleteMultipartUpload`,
 //!   which RGW, AWS and MinIO honour).
 //! - A write or commit whose caller goes away (a dropped future) still runs to its end in
 //!   a task of its own: a cut-off commit leaves a whole blob that no record names, which
-//!   garbage collection removes; a cut-off write is aborted with its writer.
+//!   garbage collection removes; a cut-off write is abandoned with its writer.
 //! - [`open`](coffer_store::BlobStore::open) costs one HEAD request (to answer `NoSuchBlob`
 //!   or `Corrupt` before any byte is served); each read is then one ranged GET, except
 //!   that a read announced as sequential (`will_read`: a whole object or a long range) is

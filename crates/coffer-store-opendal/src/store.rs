@@ -15,7 +15,7 @@ use opendal::layers::{RetryLayer, TimeoutLayer};
 use crate::error::{Place, store_error};
 use crate::reader::OpendalBlobReader;
 use crate::settings::S3Settings;
-use crate::writer::{OpendalBlobWriter, PART_SIZE, PARTS_IN_FLIGHT, Unfinished};
+use crate::writer::{Open, OpendalBlobWriter, PART_SIZE, PARTS_IN_FLIGHT, Unfinished};
 
 /// Where blobs live under the service's root: `<prefix>/blobs/<id>`.
 pub(crate) const BLOBS_DIR: &str = "blobs/";
@@ -155,16 +155,18 @@ fn private_dir(dir: &Path) -> std::io::Result<()> {
 impl BlobStore for OpendalBlobStore {
     async fn create(&self) -> StoreResult<Box<dyn BlobWriter>> {
         let id = BlobId::random();
+        let path = Self::path_of(&id);
         let writer = self
             .op
-            .writer_with(&Self::path_of(&id))
+            .writer_with(&path)
             .chunk(PART_SIZE)
             .concurrent(PARTS_IN_FLIGHT)
             .await
             .map_err(|e| store_error(self.place, Some(&id), e))?;
         Ok(Box::new(OpendalBlobWriter::new(
             id,
-            writer,
+            // Without a staging directory the service is S3, which writes in parts.
+            Open::new(writer, self.staging.is_none(), self.op.clone(), path),
             self.unfinished.clone(),
             self.place,
         )))

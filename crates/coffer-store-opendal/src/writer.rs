@@ -25,10 +25,64 @@ pub(crate) const PART_SIZE: usize = 8 << 20;
 /// filling and the one OpenDAL holds back besides these).
 pub(crate) const PARTS_IN_FLIGHT: usize = 2;
 
-/// A writer's OpenDAL writer, shared with the store's table of unfinished writes and with
-/// the tasks that work on it. The lock is a tokio one because a task holds it across the
-/// upload of a part; `None` once the write is committed or aborted.
-type Slot = Arc<tokio::sync::Mutex<Option<opendal::Writer>>>;
+/// A writer's open write, shared with the store's table of unfinished writes and with the
+/// tasks that work on it. The lock is a tokio one because a task holds it across the upload
+/// of a part; `None` once the write is committed or abandoned.
+type Slot = Arc<tokio::sync::Mutex<Option<Open>>>;
+
+/// One blob's OpenDAL writer, with what it takes to end it without a trace.
+pub(crate) struct Open {
+    writer: opendal::Writer,
+    /// Bytes handed to the writer so far: whether a multipart upload may be open.
+    written: u64,
+    /// Whether the service sends a large blob as a multipart upload (S3). The fs service
+    /// stages a file and renames it, which an abort removes with nothing left to race.
+    multipart: bool,
+    op: opendal::Operator,
+    path: String,
+}
+
+impl Open {
+    pub(crate) fn new(
+        writer: opendal::Writer,
+        multipart: bool,
+        op: opendal::Operator,
+        path: String,
+    ) -> Self {
+        Open {
+            writer,
+            written: 0,
+            multipart,
+            op,
+            path,
+        }
+    }
+
+    /// Ends a write that will never be committed, leaving neither a blob nor a multipart
+    /// upload behind.
+    ///
+    /// OpenDAL's abort cancels the parts in flight on this side only: the server may store
+    /// such a part after it has processed the AbortMultipartUpload. AWS documents that
+    /// hazard (the abort may have to be repeated), and on Ceph RGW before ceph/ceph#60771
+    /// (Pacific, Debian's, included) the late part brings the upload back into
+    /// ListMultipartUploads for good. So once an upload may be open, the write is closed
+    /// instead, which waits for every part to report back, and the blob it makes, which
+    /// no record names, is deleted. Until more than one part is written no upload can be
+    /// open (OpenDAL opens it when a second part is due), and abort only drops the buffer.
+    async fn abandon(mut self) -> opendal::Result<()> {
+        if !self.multipart || self.written <= PART_SIZE as u64 {
+            return self.writer.abort().await;
+        }
+        match self.writer.close().await {
+            Ok(_) => self.op.delete(&self.path).await,
+            Err(e) => {
+                // Parts may still be in flight here, but nothing better is left.
+                let _ = self.writer.abort().await;
+                Err(e)
+            }
+        }
+    }
+}
 
 /// The writes this store handle has started and not yet finished. A writer that is
 /// committed or dropped leaves it; one that is leaked (never dropped) stays, and
@@ -64,8 +118,8 @@ impl Unfinished {
         let mut aborted = 0;
         for (id, slot) in open {
             let taken = slot.lock().await.take();
-            if let Some(mut w) = taken {
-                w.abort()
+            if let Some(open) = taken {
+                open.abandon()
                     .await
                     .map_err(|e| store_error(place, Some(&id), e))?;
                 aborted += 1;
@@ -87,13 +141,8 @@ pub(crate) struct OpendalBlobWriter {
 }
 
 impl OpendalBlobWriter {
-    pub(crate) fn new(
-        id: BlobId,
-        writer: opendal::Writer,
-        unfinished: Arc<Unfinished>,
-        place: Place,
-    ) -> Self {
-        let slot: Slot = Arc::new(tokio::sync::Mutex::new(Some(writer)));
+    pub(crate) fn new(id: BlobId, open: Open, unfinished: Arc<Unfinished>, place: Place) -> Self {
+        let slot: Slot = Arc::new(tokio::sync::Mutex::new(Some(open)));
         unfinished.insert(id.clone(), slot.clone());
         OpendalBlobWriter {
             id,
@@ -122,8 +171,10 @@ impl BlobWriter for OpendalBlobWriter {
         let (id, place) = (self.id.clone(), self.place);
         let task = self.rt.spawn(async move {
             let mut slot = slot.lock_owned().await;
-            let w = slot.as_mut().ok_or_else(|| finished(&id))?;
-            w.write(data)
+            let open = slot.as_mut().ok_or_else(|| finished(&id))?;
+            open.written += data.len() as u64;
+            open.writer
+                .write(data)
                 .await
                 .map_err(|e| store_error(place, Some(&id), e))
         });
@@ -136,7 +187,8 @@ impl BlobWriter for OpendalBlobWriter {
         let slot = self.slot.clone();
         let (id, place) = (self.id.clone(), self.place);
         let task = self.rt.spawn(async move {
-            let mut w = slot.lock_owned().await.take().ok_or_else(|| finished(&id))?;
+            let Open { writer: mut w, .. } =
+                slot.lock_owned().await.take().ok_or_else(|| finished(&id))?;
             // Close sends what is buffered (a single PUT, or the last part and
             // CompleteMultipartUpload): only then does the blob become visible, whole. If the
             // caller is gone by then, the blob is an orphan no record names, which garbage
@@ -164,18 +216,18 @@ impl BlobWriter for OpendalBlobWriter {
 impl Drop for OpendalBlobWriter {
     fn drop(&mut self) {
         // Abandoned (or committed: then the slot is empty and this only forgets the entry).
-        // Abort in the background, since Drop cannot wait: after any call still running,
-        // whose task holds the lock. If the abort fails it is logged: the writer is consumed
-        // by then, and the bucket's lifecycle rule (see the crate docs) is what removes the
+        // Abandon in the background, since Drop cannot wait: after any call still running,
+        // whose task holds the lock. If that fails it is logged: the writer is consumed by
+        // then, and the bucket's lifecycle rule (see the crate docs) is what removes the
         // parts of an upload nobody can name any more. The entry stays until then, so a
         // `clear_unfinished` meanwhile finds the writer gone and does not count it.
         let (slot, id, unfinished) = (self.slot.clone(), self.id.clone(), self.unfinished.clone());
         self.rt.spawn(async move {
             let taken = slot.lock_owned().await.take();
-            if let Some(mut w) = taken
-                && let Err(e) = w.abort().await
+            if let Some(open) = taken
+                && let Err(e) = open.abandon().await
             {
-                tracing::warn!(blob = %id, error = %e, "aborting an abandoned blob write failed");
+                tracing::warn!(blob = %id, error = %e, "ending an abandoned blob write failed");
             }
             unfinished.remove(&id);
         });
