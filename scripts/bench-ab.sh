@@ -11,12 +11,22 @@
 # out (no fsync cost, no file-system allocator state left by earlier runs) to compare CPU.
 # AB_KMS_LATENCY=1 also runs scripts/kms-latency.py against both (with $PYTHON, which needs
 # botocore).
+# AB_POSTGRES=URL keeps each server's metadata in a schema of its own in that database (as
+# scripts/bench-backends.sh does), e.g. AB_POSTGRES=$COFFER_TEST_POSTGRES_URL.
 set -eu
 old=$1 new=$2 rounds=$3
 shift 4
 work=$(mktemp -d "${AB_DIR:-/var/tmp}/coffer-ab.XXXXXX")
-pids=()
-trap 'kill "${pids[@]}" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
+pids=() schemas=()
+cleanup() {
+    kill "${pids[@]}" 2>/dev/null
+    wait 2>/dev/null
+    for s in "${schemas[@]}"; do
+        psql "$AB_POSTGRES" -q -c "DROP SCHEMA $s CASCADE" >/dev/null 2>&1
+    done
+    rm -rf "$work"
+}
+trap cleanup EXIT
 start() { # name dir port
     cat > "$work/$1.toml" <<T
 data_dir = "$work/$1"
@@ -26,6 +36,15 @@ access_key = "AKIABENCH00000000001"
 secret_key = "bench-secret-000000000000000000000000001"
 admin = true
 T
+    if [ -n "${AB_POSTGRES:-}" ]; then
+        # Named like bench-backends.sh's (`b<pid>_<secs>_...`), so postgres.sh drops it
+        # once it is stale, even if this script is killed before it can.
+        local schema=b$$_$(date +%s)_$1
+        psql "$AB_POSTGRES" -q -c "CREATE SCHEMA $schema" >/dev/null
+        schemas+=("$schema")
+        printf '[metadata]\nbackend = "postgres"\nurl = "%s?options=-csearch_path%%3D%s"\n' \
+            "$AB_POSTGRES" "$schema" >>"$work/$1.toml"
+    fi
     "$2/coffer" serve --config "$work/$1.toml" --http "127.0.0.1:$3" --https "" \
         >"$work/$1.out" 2>"$work/$1.err" &
     pids+=($!)

@@ -9,11 +9,18 @@ use crate::api_error::KmsApiError;
 use crate::audit_events::{call_event, context_json};
 use crate::builtin::{BuiltinKms, Caller, DataKeyOutput, Decrypted, S3_MANAGED_ALIAS};
 use crate::ciphertext::EncryptionContext;
+use crate::key_ref::KeyRef;
+use crate::records::KeyRecord;
 
 pub trait Kms: Send + Sync + 'static {
     /// The ARN of the key `key` names (`None`: the `aws/s3` managed key, created on first
-    /// use), as S3 reports it.
-    fn key_arn_for_s3(&self, key: Option<&str>) -> Result<String, KmsApiError>;
+    /// use), as S3 reports it; from `caller`'s `key_read` when that is the key's record.
+    fn key_arn_for_s3(&self, caller: &Caller, key: Option<&str>) -> Result<String, KmsApiError>;
+
+    /// The metadata store's id for the record of the key `key` names, when that is known
+    /// without a read (a key id or key ARN, or `aws/s3` once its key is known), so that S3
+    /// can read the record with the bucket and hand it over as [`Caller::key_read`].
+    fn key_record_id_for_s3(&self, key: Option<&str>) -> Option<String>;
 
     /// Whether `caller` may use `key` for `action` (e.g. `kms:Decrypt`) with `context` now:
     /// the key's policy and state, without a cryptographic operation. S3 Bucket Keys use it
@@ -83,14 +90,35 @@ fn on_behalf<T>(
     result
 }
 
+impl BuiltinKms {
+    fn names_s3_managed_key(&self, key: Option<&str>) -> bool {
+        match key {
+            None | Some(S3_MANAGED_ALIAS) => true,
+            Some(k) => k == self.identity().alias_arn(S3_MANAGED_ALIAS),
+        }
+    }
+}
+
 impl Kms for BuiltinKms {
-    fn key_arn_for_s3(&self, key: Option<&str>) -> Result<String, KmsApiError> {
-        let record = match key {
-            None | Some(S3_MANAGED_ALIAS) => self.s3_managed_key()?,
-            Some(k) if k == self.identity().alias_arn(S3_MANAGED_ALIAS) => self.s3_managed_key()?,
-            Some(k) => self.resolve(k)?,
+    fn key_arn_for_s3(&self, caller: &Caller, key: Option<&str>) -> Result<String, KmsApiError> {
+        let record = if self.names_s3_managed_key(key) {
+            self.s3_managed_key_for_use(caller.key_read.as_deref())?
+        } else {
+            self.resolve_for_use(caller, key.unwrap_or_default())?
         };
         Ok(self.key_arn(&record))
+    }
+
+    fn key_record_id_for_s3(&self, key: Option<&str>) -> Option<String> {
+        let id = if self.names_s3_managed_key(key) {
+            self.known_s3_managed_key_id()?
+        } else {
+            match KeyRef::parse(key?, self.identity()).ok()? {
+                KeyRef::Id(id) => id,
+                KeyRef::Alias(_) => return None,
+            }
+        };
+        Some(KeyRecord::store_id(&id))
     }
 
     fn check_access(

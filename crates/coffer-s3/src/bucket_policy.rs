@@ -3,8 +3,10 @@
 //! validated (SPEC.md §4.5): an explicit Deny wins, then an Allow, else the owner's rights,
 //! else AccessDenied. Other users reach a bucket only where its policy lets them.
 
+use std::sync::Arc;
+
 use coffer_policy::{Decision, Policy, Request};
-use coffer_store::BucketRecord;
+use coffer_store::{BucketRecord, KmsRecordSnapshot};
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
@@ -101,6 +103,33 @@ impl CofferS3 {
         }
     }
 
+    /// [`CofferS3::bucket_for`] for a write that asks for SSE-KMS under the key whose record
+    /// is `kms_id`: that record is read with the bucket (one round trip over a network
+    /// database) and handed to the KMS, which then need not read it again.
+    pub(crate) async fn bucket_and_key_for(
+        &self,
+        who: &Requester,
+        bucket: &str,
+        action: &str,
+        key: Option<&str>,
+        kms_id: Option<String>,
+    ) -> S3Result<(BucketRecord, Option<Arc<KmsRecordSnapshot>>)> {
+        let Some(kms_id) = kms_id else {
+            return Ok((self.bucket_for(who, bucket, action, key).await?, None));
+        };
+        let (record, key_read) = self
+            .meta
+            .get_bucket_and_kms_record(bucket, &kms_id)
+            .await
+            .or_s3()?;
+        let record =
+            record.ok_or_else(|| s3_error!(NoSuchBucket, "The specified bucket does not exist"))?;
+        if !self.may(who, &record, action, key) {
+            return Err(access_denied());
+        }
+        Ok((record, key_read.map(Arc::new)))
+    }
+
     /// Loads `bucket` for a request that checks each key itself (DeleteObjects): only a
     /// caller with no possible right at all (not the owner, no policy) is refused here.
     pub(crate) async fn bucket_for_any_key(
@@ -147,7 +176,7 @@ impl CofferS3 {
             None => format!("arn:aws:s3:::{bucket}"),
         };
         let mut context = who.context.clone();
-        self.add_kms_key_condition(&mut context, record);
+        self.add_kms_key_condition(&mut context, record, who);
         let decision = policy.evaluate(&Request {
             principal_arn: &self.user_arn(who),
             // The account principal (`arn:aws:iam::ACCT:root`) delegates to the account's
@@ -172,6 +201,7 @@ impl CofferS3 {
         &self,
         context: &mut std::collections::BTreeMap<String, Vec<String>>,
         bucket: &BucketRecord,
+        who: &Requester,
     ) {
         const SSE: &str = "s3:x-amz-server-side-encryption";
         const KMS_KEY: &str = "s3:x-amz-server-side-encryption-aws-kms-key-id";
@@ -193,7 +223,7 @@ impl CofferS3 {
             .and_then(|v| v.first())
             .cloned()
             .or_else(|| default_kms.and_then(|e| e.kms_key_id.clone()));
-        if let Ok(arn) = kms.key_arn_for_s3(named.as_deref()) {
+        if let Ok(arn) = kms.key_arn_for_s3(&self.kms_caller(who), named.as_deref()) {
             context.insert(KMS_KEY.to_owned(), vec![arn]);
         }
     }

@@ -86,12 +86,17 @@ impl CofferS3 {
             )
             .with_request_tags(request_tags.as_ref());
         // The bucket policy comes first: a denied request learns nothing about its headers.
-        let bucket_record = self
-            .bucket_for(
+        let kms_id = self.kms_record_to_read(
+            req.input.server_side_encryption.as_ref(),
+            req.input.ssekms_key_id.as_deref(),
+        );
+        let (bucket_record, key_read) = self
+            .bucket_and_key_for(
                 &user,
                 &req.input.bucket,
                 "s3:PutObject",
                 Some(&req.input.key),
+                kms_id,
             )
             .await?;
         self.check_object_acl(
@@ -160,7 +165,7 @@ impl CofferS3 {
             conditions::check_early(existing.as_ref(), &condition)?;
         }
 
-        let (dek, sealed_key) = self.new_data_key(&bucket, &key, &mode, &user)?;
+        let (dek, sealed_key) = self.new_data_key(&bucket, &key, &mode, &user, key_read)?;
         let ingested = body::ingest(
             body::Destination::object(self.blobs.clone()),
             dek.part_key(1),

@@ -1,8 +1,9 @@
 //! Bucket records.
 
-use coffer_store::{BlobId, BucketRecord, StoreError};
+use coffer_store::{BlobId, BucketRecord, KmsRecordSnapshot, StoreError};
 
 use crate::codec::{blob_ids, decode, encode};
+use crate::kms::version;
 use crate::retry::{Attempt, Fail};
 use crate::sql::{freed, ref_ctes, verdict};
 use crate::{PostgresMetaStore, cached};
@@ -69,6 +70,31 @@ impl PostgresMetaStore {
             .await?;
         let row = client.query_opt(&stmt, &[&name]).await?;
         Ok(row.map(|r| decode(r.get(0))).transpose()?)
+    }
+
+    /// The bucket and one KMS record in one round trip; either may be missing, so the row
+    /// hangs off a constant.
+    pub(crate) async fn get_bucket_and_kms_record_once(
+        &self,
+        name: &str,
+        kms_id: &str,
+    ) -> Attempt<(Option<BucketRecord>, Option<KmsRecordSnapshot>)> {
+        let client = self.client().await?;
+        let stmt = client
+            .prepare_cached(
+                "SELECT b.record, k.version, k.record FROM (SELECT 1) AS one
+                 LEFT JOIN coffer_buckets b ON b.name = $1::text
+                 LEFT JOIN coffer_kms k ON k.id = $2::text AND k.record IS NOT NULL",
+            )
+            .await?;
+        let row = client.query_one(&stmt, &[&name, &kms_id]).await?;
+        let bucket = row.get::<_, Option<&[u8]>>(0).map(decode).transpose()?;
+        let found: Option<Vec<u8>> = row.get(2);
+        let key = KmsRecordSnapshot {
+            id: kms_id.to_owned(),
+            found: found.map(|record| (version(row.get(1)), record)),
+        };
+        Ok((bucket, Some(key)))
     }
 
     pub(crate) async fn list_buckets_once(&self) -> Attempt<Vec<BucketRecord>> {

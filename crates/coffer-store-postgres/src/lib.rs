@@ -10,8 +10,9 @@
 //! - A hot request is one statement, so one round trip: `put_object` checks the bucket, the
 //!   master-key floor and the write condition, stores the record, settles write intents and
 //!   moves blob reference counts in a single statement; `get_bucket_and_object` reads both
-//!   records in one, and `get_object_for_read` (a GET) adds the record of the object's KMS
-//!   key to the same statement. Rare changes (tags, re-sealing, bucket configuration, KMS
+//!   records in one, `get_object_for_read` (a GET) adds the record of the object's KMS
+//!   key to the same statement, and `get_bucket_and_kms_record` (a PUT under SSE-KMS) reads
+//!   the bucket with its key's record. Rare changes (tags, re-sealing, bucket configuration, KMS
 //!   compare-and-swap) are short transactions.
 //! - Object keys are `text COLLATE "C"`, listed as key ranges in pages (`schema`).
 //! - Written for PostgreSQL 15+ and for CockroachDB/YugabyteDB: no LISTEN/NOTIFY, advisory

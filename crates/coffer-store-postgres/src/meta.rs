@@ -5,9 +5,9 @@ use std::collections::HashSet;
 
 use async_trait::async_trait;
 use coffer_store::{
-    BlobId, BucketEncryption, BucketRecord, CompletedUploadRecord, EncryptionRecord, ListControl,
-    MetaStore, ObjectRead, ObjectRecord, PartRecord, StoreResult, Tags, UploadRecord,
-    WriteCondition,
+    BlobId, BucketEncryption, BucketRecord, CompletedUploadRecord, EncryptionRecord,
+    KmsRecordSnapshot, ListControl, MetaStore, ObjectRead, ObjectRecord, PartRecord, StoreResult,
+    Tags, UploadRecord, WriteCondition,
 };
 
 use crate::PostgresMetaStore;
@@ -81,6 +81,14 @@ impl MetaStore for PostgresMetaStore {
         key: &str,
     ) -> StoreResult<(Option<BucketRecord>, Option<ObjectRecord>)> {
         retrying(|| self.get_bucket_and_object_once(bucket, key)).await
+    }
+
+    async fn get_bucket_and_kms_record(
+        &self,
+        bucket: &str,
+        kms_id: &str,
+    ) -> StoreResult<(Option<BucketRecord>, Option<KmsRecordSnapshot>)> {
+        retrying(|| self.get_bucket_and_kms_record_once(bucket, kms_id)).await
     }
 
     async fn get_object_for_read(&self, bucket: &str, key: &str) -> StoreResult<ObjectRead> {

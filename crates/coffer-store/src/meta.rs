@@ -111,6 +111,18 @@ pub trait MetaStore: KeyStore + crate::AuditStore + Send + Sync + 'static {
         };
         Ok((b, o))
     }
+    /// What a write under SSE-KMS reads before it can seal, together: the bucket and the
+    /// record `kms_id` names (the key the request is expected to use), as of the same read.
+    /// A backend across a network answers in one round trip; the default reads the bucket
+    /// and leaves the key record to the KMS (`None`), which then reads it itself.
+    async fn get_bucket_and_kms_record(
+        &self,
+        bucket: &str,
+        kms_id: &str,
+    ) -> StoreResult<(Option<BucketRecord>, Option<KmsRecordSnapshot>)> {
+        let _ = kms_id;
+        Ok((self.get_bucket(bucket).await?, None))
+    }
     /// What a GET reads before it can decrypt, together: [`MetaStore::get_bucket_and_object`]
     /// and, for an object sealed under a KMS key, that key's record as of the same read. A
     /// backend across a network answers in one round trip; the default leaves the key record

@@ -78,7 +78,7 @@ impl BuiltinKms {
         action: &str,
         context: Option<&EncryptionContext>,
     ) -> Result<KeyRecord, KmsApiError> {
-        let record = self.resolve(given)?;
+        let record = self.resolve_for_use(caller, given)?;
         self.authorize(caller, action, &record, context)?;
         Ok(record)
     }

@@ -50,6 +50,40 @@ impl BuiltinKms {
 
     /// The `aws/s3` key, created on first use (rotating yearly, as AWS rotates it).
     pub fn s3_managed_key(&self) -> Result<KeyRecord, KmsApiError> {
+        self.s3_managed_key_for_use(None)
+    }
+
+    /// [`BuiltinKms::s3_managed_key`], from `key_read` when that is the key's record (see
+    /// [`Caller::key_read`]) and its id is known already.
+    pub(crate) fn s3_managed_key_for_use(
+        &self,
+        key_read: Option<&coffer_store::KmsRecordSnapshot>,
+    ) -> Result<KeyRecord, KmsApiError> {
+        let known = self.s3_managed_key_id().clone();
+        if let Some(id) = known
+            && let Some(k) = self.load_key_from(key_read, &id)?
+        {
+            return Ok(k);
+        }
+        let key = self.find_or_create_s3_managed_key()?;
+        *self.s3_managed_key_id() = Some(key.key_id.clone());
+        Ok(key)
+    }
+
+    /// The id of the `aws/s3` key, if this process has read it, for a caller that wants to
+    /// read the key's record along with its own (S3's PUT reads it with the bucket).
+    pub fn known_s3_managed_key_id(&self) -> Option<String> {
+        self.s3_managed_key_id().clone()
+    }
+
+    fn s3_managed_key_id(&self) -> std::sync::MutexGuard<'_, Option<String>> {
+        // Only ever replaced whole, so a panic elsewhere cannot have left it half-written.
+        self.s3_managed_key_id
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn find_or_create_s3_managed_key(&self) -> Result<KeyRecord, KmsApiError> {
         if let Some(a) = self.load_alias(S3_MANAGED_ALIAS)?
             && let Some(k) = self.load_key(&a.target_key_id)?
         {

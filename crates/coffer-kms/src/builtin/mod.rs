@@ -149,6 +149,10 @@ pub struct BuiltinKms {
     /// Key policies parsed once per text: every operation evaluates one. The process shares
     /// one cache with S3's bucket policies (see `with_policy_cache`).
     parsed: Arc<PolicyCache>,
+    /// The `aws/s3` key's id, once read: that alias never changes (no alias call may touch
+    /// an `aws/` alias) and its key cannot be disabled or deleted, so S3's writes need not
+    /// read the alias again. The key's record, which rotation changes, is still read.
+    s3_managed_key_id: std::sync::Mutex<Option<String>>,
 }
 
 impl BuiltinKms {
@@ -160,6 +164,7 @@ impl BuiltinKms {
             outbox: RwLock::new(()),
             audit: None,
             parsed: Arc::default(),
+            s3_managed_key_id: std::sync::Mutex::default(),
         }
     }
 

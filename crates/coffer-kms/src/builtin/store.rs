@@ -36,6 +36,7 @@ impl BuiltinKms {
     }
 
     pub(super) fn load_key(&self, key_id: &str) -> Result<Option<KeyRecord>, KmsApiError> {
+        metrics::counter!("coffer_kms_key_reads_total", "via" => "store").increment(1);
         self.meta
             .get_kms_record(&KeyRecord::store_id(key_id))?
             .map(|(version, b)| decode(version, &b))
@@ -43,15 +44,24 @@ impl BuiltinKms {
     }
 
     /// [`BuiltinKms::load_key`] for a cryptographic use by `caller`: from the record the
-    /// caller's request already read with its object, when that is this key's.
+    /// caller's request already read with its object or bucket, when that is this key's.
     pub(super) fn load_key_for_use(
         &self,
         caller: &Caller,
         key_id: &str,
     ) -> Result<Option<KeyRecord>, KmsApiError> {
-        match &caller.key_read {
+        self.load_key_from(caller.key_read.as_deref(), key_id)
+    }
+
+    /// [`BuiltinKms::load_key`], from `key_read` when that is this key's record.
+    pub(super) fn load_key_from(
+        &self,
+        key_read: Option<&coffer_store::KmsRecordSnapshot>,
+        key_id: &str,
+    ) -> Result<Option<KeyRecord>, KmsApiError> {
+        match key_read {
             Some(read) if read.id == KeyRecord::store_id(key_id) => {
-                metrics::counter!("coffer_kms_key_reads_total", "via" => "object_read")
+                metrics::counter!("coffer_kms_key_reads_total", "via" => "request_read")
                     .increment(1);
                 read.found
                     .as_ref()
@@ -131,7 +141,7 @@ impl BuiltinKms {
 
     /// [`BuiltinKms::resolve`] for a cryptographic use by `caller` (see
     /// [`BuiltinKms::load_key_for_use`]).
-    pub(super) fn resolve_for_use(
+    pub(crate) fn resolve_for_use(
         &self,
         caller: &Caller,
         given: &str,

@@ -28,27 +28,27 @@ fn bucket_arn(bucket: &str) -> String {
 impl CofferS3 {
     /// A fresh data key for `bucket/key`, and the record that keeps it sealed. SSE-KMS asks
     /// the KMS for it (GenerateDataKey as `user`).
+    /// `key_read`: the KMS key's record as the request read it with its bucket, if it did
+    /// (see [`coffer_kms::Caller::key_read`]).
     pub(crate) fn new_data_key(
         &self,
         bucket: &str,
         key: &str,
         mode: &WriteMode,
         user: &User,
+        key_read: Option<Arc<KmsRecordSnapshot>>,
     ) -> S3Result<(DataKey, EncryptionRecord)> {
         if let WriteMode::Kms(request) = mode
             && !request.bucket_key
         {
             let kms = self.kms()?;
+            let caller = self.kms_caller_read(user, key_read);
             let key_arn = kms
-                .key_arn_for_s3(request.key.as_deref())
+                .key_arn_for_s3(&caller, request.key.as_deref())
                 .map_err(kms_error)?;
             let arn = object_arn(bucket, key);
             let out = kms
-                .generate_data_key(
-                    &self.kms_caller(user),
-                    &key_arn,
-                    &s3_context(&arn, &request.context),
-                )
+                .generate_data_key(&caller, &key_arn, &s3_context(&arn, &request.context))
                 .map_err(kms_error)?;
             let plaintext = out
                 .plaintext
@@ -92,7 +92,7 @@ impl CofferS3 {
             WriteMode::Kms(request) => {
                 let kms = self.kms()?;
                 let key_arn = kms
-                    .key_arn_for_s3(request.key.as_deref())
+                    .key_arn_for_s3(&self.kms_caller(user), request.key.as_deref())
                     .map_err(kms_error)?;
                 if request.bucket_key {
                     let bucket_key = self.bucket_key_for_write(bucket, &key_arn, &arn, user)?;

@@ -53,8 +53,13 @@ pub(crate) fn parse_stored_context(stored: Option<&str>) -> S3Result<EncryptionC
 pub(crate) struct OffRuntime(pub Arc<dyn Kms>);
 
 impl Kms for OffRuntime {
-    fn key_arn_for_s3(&self, key: Option<&str>) -> Result<String, KmsApiError> {
-        tokio::task::block_in_place(|| self.0.key_arn_for_s3(key))
+    fn key_arn_for_s3(&self, caller: &Caller, key: Option<&str>) -> Result<String, KmsApiError> {
+        tokio::task::block_in_place(|| self.0.key_arn_for_s3(caller, key))
+    }
+
+    /// No read, so no need to leave the runtime.
+    fn key_record_id_for_s3(&self, key: Option<&str>) -> Option<String> {
+        self.0.key_record_id_for_s3(key)
     }
 
     fn check_access(
@@ -104,6 +109,21 @@ impl CofferS3 {
                 "SSE-KMS is not available: this server runs without a KMS."
             )
         })
+    }
+
+    /// The id of the KMS record a write with these headers will seal under, when the
+    /// headers ask for SSE-KMS and the KMS knows it without a read (see
+    /// [`Kms::key_record_id_for_s3`]); a write relying on its bucket's default reads the
+    /// key later, as does one that names an alias.
+    pub(crate) fn kms_record_to_read(
+        &self,
+        sse: Option<&s3s::dto::ServerSideEncryption>,
+        key: Option<&str>,
+    ) -> Option<String> {
+        if sse?.as_str() != crate::sse::encryption::SSE_KMS {
+            return None;
+        }
+        self.kms.as_ref()?.key_record_id_for_s3(key)
     }
 
     /// The user as the KMS sees them when S3 calls on their behalf.

@@ -100,6 +100,15 @@ impl SyncMeta {
             .block_on(self.inner.get_bucket_and_object(bucket, key))
     }
 
+    pub fn get_bucket_and_kms_record(
+        &self,
+        bucket: &str,
+        kms_id: &str,
+    ) -> StoreResult<(Option<BucketRecord>, Option<crate::KmsRecordSnapshot>)> {
+        self.rt
+            .block_on(self.inner.get_bucket_and_kms_record(bucket, kms_id))
+    }
+
     pub fn get_object_for_read(&self, bucket: &str, key: &str) -> StoreResult<crate::ObjectRead> {
         self.rt
             .block_on(self.inner.get_object_for_read(bucket, key))

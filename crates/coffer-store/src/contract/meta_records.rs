@@ -378,6 +378,30 @@ pub(super) fn deleting_several_objects_reports_each_key(fresh: &dyn Fn() -> Fres
     assert!(s.referenced_blobs().unwrap().is_empty());
 }
 
+pub(super) fn a_bucket_and_a_kms_record_read_together_are_as_stored(fresh: &dyn Fn() -> FreshMeta) {
+    let (_keep, s) = with_bucket(fresh);
+    s.put_kms_key("key/1", b"one").unwrap();
+    let version = s.get_kms_record("key/1").unwrap().unwrap().0;
+    // A backend may leave the key to the KMS (`None`); what it does return is the record
+    // as stored, or its absence, never another record.
+    let (bucket, read) = s.get_bucket_and_kms_record("b", "key/1").unwrap();
+    assert_eq!(bucket, s.get_bucket("b").unwrap());
+    if let Some(read) = read {
+        assert_eq!(read.id, "key/1");
+        assert_eq!(read.found, Some((version, b"one".to_vec())));
+    }
+    let (bucket, read) = s.get_bucket_and_kms_record("b", "key/absent").unwrap();
+    assert!(bucket.is_some());
+    if let Some(read) = read {
+        assert_eq!((read.id.as_str(), read.found), ("key/absent", None));
+    }
+    let (bucket, read) = s.get_bucket_and_kms_record("absent", "key/1").unwrap();
+    assert!(bucket.is_none());
+    if let Some(read) = read {
+        assert_eq!(read.found, Some((version, b"one".to_vec())));
+    }
+}
+
 pub(super) fn kms_records_and_settings_read_back_in_id_order(fresh: &dyn Fn() -> FreshMeta) {
     // Bound, not a temporary: the store's backing (a scratch schema, say) lives for the case.
     let f = fresh();
@@ -525,6 +549,10 @@ pub(super) fn inline_bytes_live_and_die_with_their_record(fresh: &dyn Fn() -> Fr
 }
 
 pub(super) const CASES: &[super::Case<FreshMeta>] = &[
+    (
+        "a bucket and a KMS record read together are as stored",
+        a_bucket_and_a_kms_record_read_together_are_as_stored,
+    ),
     (
         "inline bytes live and die with their record",
         inline_bytes_live_and_die_with_their_record,

@@ -315,12 +315,66 @@ async fn key_states_rotation_and_deletion_reach_the_objects() {
     }
 }
 
-/// Prometheus's count of KMS key records taken from the request's object read.
+/// A PUT under SSE-KMS that names its key by id or ARN, or uses `aws/s3` once its key is
+/// known, reads the key's record with its bucket over PostgreSQL (one round trip), and the
+/// KMS decides on that record: a key disabled meanwhile is refused (see
+/// `key_states_rotation_and_deletion_reach_the_objects`).
+#[tokio::test]
+async fn a_kms_put_reads_its_key_with_its_bucket() {
+    let server = Server::start();
+    let (c, kms) = (server.alice(), kms_client(&server, ALICE));
+    c.create_bucket().bucket("onetrip").send().await.unwrap();
+    let (id, arn) = new_key(&kms).await;
+    // The first write under `aws/s3` learns its key (and creates it).
+    put_kms(&c, "onetrip", "first", b"0", None).await.unwrap();
+    let before = (
+        key_reads_with_the_object(&server),
+        key_reads(&server, "store"),
+    );
+    for (name, key) in [
+        ("by-id", Some(&id)),
+        ("by-arn", Some(&arn)),
+        ("default", None),
+    ] {
+        let out = put_kms(
+            &c,
+            "onetrip",
+            name,
+            name.as_bytes(),
+            key.map(|k| k.as_str()),
+        )
+        .await
+        .unwrap();
+        if key.is_some() {
+            assert_eq!(out.ssekms_key_id(), Some(arn.as_str()), "{name}");
+        }
+        assert_eq!(get(&c, "onetrip", name).await.unwrap(), name.as_bytes());
+    }
+    let taken = key_reads_with_the_object(&server) - before.0;
+    let read_again = key_reads(&server, "store") - before.1;
+    if shared_backends() {
+        // Three PUTs and three GETs, each taking its key from its own first read, and the
+        // KMS reading none itself.
+        assert!(taken >= 6, "{taken}");
+        assert_eq!(read_again, 0);
+    } else {
+        assert_eq!(taken, 0);
+        assert!(read_again >= 6, "{read_again}");
+    }
+}
+
+/// Prometheus's count of KMS key records taken from the request's own first read.
 fn key_reads_with_the_object(server: &Server) -> u64 {
+    key_reads(server, "request_read")
+}
+
+/// Prometheus's count of KMS key records the KMS used, by where they came from: `store`
+/// (read by the KMS itself) or `request_read`.
+fn key_reads(server: &Server, via: &str) -> u64 {
     let (_, text) = http_get(&format!("{}/metrics", server.endpoint()));
     text.lines()
         .filter(|l| {
-            l.starts_with("coffer_kms_key_reads_total") && l.contains("via=\"object_read\"")
+            l.starts_with("coffer_kms_key_reads_total") && l.contains(&format!("via=\"{via}\""))
         })
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .sum::<f64>() as u64
