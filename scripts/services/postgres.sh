@@ -165,9 +165,9 @@ SQL
 }
 
 # Each end-to-end server under the shared backends, and each backend benchmark, makes a
-# schema of its own (e2e_PID_NANOS, bNNN_SECS_local, gNNN_SECS) and leaves it behind; on a
-# database kept across runs they pile up by thousands, and every catalog lookup pays for
-# them. Those older than STALE_SCHEMA_HOURS (by the time in their name) are dropped, each
+# schema of its own (e2e_PID_NANOS, bNNN_SECS_local, bNNN_SECS_old, gNNN_SECS) and may
+# leave it behind; on a database kept across runs they pile up by thousands, and every
+# catalog lookup pays for them. Those older than STALE_SCHEMA_HOURS (by the time in their name) are dropped, each
 # in a commit of its own (one transaction for all would exhaust the lock table); younger
 # ones may belong to a run still going.
 STALE_SCHEMA_HOURS=6
@@ -179,7 +179,7 @@ DO \$\$
 DECLARE s text; names text[]; n int := 0; total int;
 BEGIN
   SELECT array_agg(nspname) INTO names FROM pg_namespace
-    WHERE nspname ~ '^(e2e_|b|g)[0-9]+_[0-9]{10,19}(_local|_s3)?$'
+    WHERE nspname ~ '^(e2e_|b|g)[0-9]+_[0-9]{10,19}(_local|_s3|_old|_new)?$'
       AND (substring(nspname FROM '^(?:e2e_|b|g)[0-9]+_([0-9]+)')::numeric
            / CASE WHEN length(substring(nspname FROM '^(?:e2e_|b|g)[0-9]+_([0-9]+)')) > 12
                   THEN 1e9 ELSE 1 END)  -- nanoseconds or seconds since the epoch
