@@ -227,11 +227,17 @@ impl PostgresMetaStore {
         let client = self.client().await?;
         let stmt = client
             .prepare_cached(
+                // Parsing the record as JSON (several KB when it holds the object's bytes)
+                // cost more than the rest of the statement; a record that does not even
+                // contain the field's name is not parsed.
                 "SELECT b.record, o.record, k.version, k.record FROM coffer_buckets b
                  LEFT JOIN coffer_objects o ON o.bucket = b.name AND o.key = $2::text
-                 LEFT JOIN coffer_kms k ON k.id = $3::text || substring(
-                     convert_from(o.record, 'UTF8')::json #>> '{encryption,kms_key_arn}'
-                     FROM ':key/(.+)$')
+                 LEFT JOIN coffer_kms k ON k.id = CASE
+                     WHEN strpos(convert_from(o.record, 'UTF8'), '\"kms_key_arn\"') > 0
+                     THEN $3::text || substring(
+                         convert_from(o.record, 'UTF8')::json #>> '{encryption,kms_key_arn}'
+                         FROM ':key/(.+)$')
+                     END
                  WHERE b.name = $1::text",
             )
             .await?;
