@@ -84,6 +84,11 @@ fn validate(text: &str, bucket: &str) -> S3Result<()> {
     Ok(())
 }
 
+/// A bucket read from the store, or S3's answer when there is none.
+pub(crate) fn found_bucket(record: Option<BucketRecord>) -> S3Result<BucketRecord> {
+    record.ok_or_else(|| s3_error!(NoSuchBucket, "The specified bucket does not exist"))
+}
+
 impl CofferS3 {
     /// Loads `bucket` for `action` by `who` on `key` (or the bucket itself): NoSuchBucket if
     /// it does not exist; AccessDenied if the bucket's policy denies, or neither the policy
@@ -96,6 +101,17 @@ impl CofferS3 {
         key: Option<&str>,
     ) -> S3Result<BucketRecord> {
         let record = self.load_bucket(bucket).await?;
+        self.authorized(who, record, action, key)
+    }
+
+    /// `record`, if `who` may do `action` on `key` in it (see [`CofferS3::may`]).
+    fn authorized(
+        &self,
+        who: &Requester,
+        record: BucketRecord,
+        action: &str,
+        key: Option<&str>,
+    ) -> S3Result<BucketRecord> {
         if self.may(who, &record, action, key) {
             Ok(record)
         } else {
@@ -122,11 +138,7 @@ impl CofferS3 {
             .get_bucket_and_kms_record(bucket, &kms_id)
             .await
             .or_s3()?;
-        let record =
-            record.ok_or_else(|| s3_error!(NoSuchBucket, "The specified bucket does not exist"))?;
-        if !self.may(who, &record, action, key) {
-            return Err(access_denied());
-        }
+        let record = self.authorized(who, found_bucket(record)?, action, key)?;
         Ok((record, key_read.map(Arc::new)))
     }
 
@@ -147,11 +159,7 @@ impl CofferS3 {
 
     pub(crate) async fn load_bucket(&self, bucket: &str) -> S3Result<BucketRecord> {
         let name = bucket.to_owned();
-        self.meta
-            .get_bucket(&name)
-            .await
-            .or_s3()?
-            .ok_or_else(|| s3_error!(NoSuchBucket, "The specified bucket does not exist"))
+        found_bucket(self.meta.get_bucket(&name).await.or_s3()?)
     }
 
     /// Whether `who` may do `action` on `key` (or the bucket): an explicit Deny in the

@@ -232,8 +232,7 @@ impl CofferS3 {
         bucket_record: Option<BucketRecord>,
         object: Option<ObjectRecord>,
     ) -> S3Result<ObjectRecord> {
-        let bucket_record = bucket_record
-            .ok_or_else(|| s3_error!(NoSuchBucket, "The specified bucket does not exist"))?;
+        let bucket_record = crate::bucket_policy::found_bucket(bucket_record)?;
         self.check_object_access(user, &bucket_record, action, key, object.as_ref())?;
         let record = object.ok_or_else(no_such_key)?;
         // Unversioned buckets hold one version per key, and S3 calls it "null".

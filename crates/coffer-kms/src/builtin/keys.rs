@@ -59,8 +59,7 @@ impl BuiltinKms {
         &self,
         key_read: Option<&coffer_store::KmsRecordSnapshot>,
     ) -> Result<KeyRecord, KmsApiError> {
-        let known = self.s3_managed_key_id().clone();
-        if let Some(id) = known
+        if let Some(id) = self.known_s3_managed_key_id()
             && let Some(k) = self.load_key_from(key_read, &id)?
         {
             return Ok(k);

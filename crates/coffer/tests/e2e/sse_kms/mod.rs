@@ -307,7 +307,7 @@ async fn key_states_rotation_and_deletion_reach_the_objects() {
     // Over PostgreSQL every GET above read its key's record together with the object, in
     // one round trip, and the KMS decided on that record; the embedded store leaves the
     // read to the KMS.
-    let from_object_read = key_reads_with_the_object(&server);
+    let from_object_read = key_reads(&server, "request_read");
     if shared_backends() {
         assert!(from_object_read >= 6, "{from_object_read}");
     } else {
@@ -328,7 +328,7 @@ async fn a_kms_put_reads_its_key_with_its_bucket() {
     // The first write under `aws/s3` learns its key (and creates it).
     put_kms(&c, "onetrip", "first", b"0", None).await.unwrap();
     let before = (
-        key_reads_with_the_object(&server),
+        key_reads(&server, "request_read"),
         key_reads(&server, "store"),
     );
     for (name, key) in [
@@ -350,7 +350,7 @@ async fn a_kms_put_reads_its_key_with_its_bucket() {
         }
         assert_eq!(get(&c, "onetrip", name).await.unwrap(), name.as_bytes());
     }
-    let taken = key_reads_with_the_object(&server) - before.0;
+    let taken = key_reads(&server, "request_read") - before.0;
     let read_again = key_reads(&server, "store") - before.1;
     if shared_backends() {
         // Three PUTs and three GETs, each taking its key from its own first read, and the
@@ -361,11 +361,6 @@ async fn a_kms_put_reads_its_key_with_its_bucket() {
         assert_eq!(taken, 0);
         assert!(read_again >= 6, "{read_again}");
     }
-}
-
-/// Prometheus's count of KMS key records taken from the request's own first read.
-fn key_reads_with_the_object(server: &Server) -> u64 {
-    key_reads(server, "request_read")
 }
 
 /// Prometheus's count of KMS key records the KMS used, by where they came from: `store`
