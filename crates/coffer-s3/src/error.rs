@@ -29,6 +29,12 @@ pub(crate) fn store_error(e: StoreError) -> S3Error {
             http::StatusCode::CONFLICT,
             "A conflicting conditional operation is currently in progress against this resource. Please try again.",
         ),
+        // The bucket's configuration changed while the request ran (a write decided on
+        // the old one is not committed): its retry decides on the new one, and SDKs retry
+        // a 503 by themselves.
+        StoreError::BucketChanged => {
+            S3Error::with_message(S3ErrorCode::SlowDown, "Please reduce your request rate.")
+        }
         StoreError::Io(e) => io_failure(&e),
         // S3's answer when it cannot keep up: SDKs back off and retry it.
         StoreError::Unavailable(why) => {

@@ -64,12 +64,62 @@ impl PostgresMetaStore {
     }
 
     pub(crate) async fn get_bucket_once(&self, name: &str) -> Attempt<Option<BucketRecord>> {
+        let epoch = self.buckets_seen.epoch();
         let client = self.client().await?;
         let stmt = client
             .prepare_cached("SELECT record FROM coffer_buckets WHERE name = $1::text")
             .await?;
         let row = client.query_opt(&stmt, &[&name]).await?;
-        Ok(row.map(|r| decode(r.get(0))).transpose()?)
+        Ok(row.map(|r| self.bucket_read(epoch, r.get(0))).transpose()?)
+    }
+
+    /// Decodes a bucket record read at `epoch` (see [`crate::buckets_seen`]) and remembers it
+    /// for the writes that follow.
+    pub(crate) fn bucket_read(
+        &self,
+        epoch: u64,
+        stored: &[u8],
+    ) -> Result<BucketRecord, StoreError> {
+        let record: BucketRecord = decode(stored)?;
+        self.buckets_seen.remember(epoch, &record, stored);
+        Ok(record)
+    }
+
+    /// The bucket for a write: as read less than a second ago, else read now.
+    pub(crate) async fn get_bucket_for_write_once(
+        &self,
+        name: &str,
+    ) -> Attempt<Option<BucketRecord>> {
+        match self.buckets_seen.fresh(name) {
+            Some(seen) => Ok(Some(seen.record.clone())),
+            None => self.get_bucket_once(name).await,
+        }
+    }
+
+    /// The bytes a write decided on `bucket` requires the stored record to still be; `None`
+    /// if this gateway no longer knows them (the bucket was changed through it, or is not
+    /// remembered): then the decision must be made again.
+    pub(crate) fn stored_as_decided(&self, bucket: &BucketRecord) -> Option<Vec<u8>> {
+        let seen = self.buckets_seen.last(&bucket.name)?;
+        (seen.record == *bucket).then(|| seen.stored.clone())
+    }
+
+    /// Forgets what this gateway read of `name`, which is changing.
+    pub(crate) fn bucket_changing(&self, name: &str) {
+        self.buckets_seen.forget(name);
+    }
+
+    /// Runs `change` of bucket `name`, forgetting what this gateway read of it before and
+    /// after: a read racing the change may have remembered the old record in between.
+    pub(crate) async fn changing_bucket<T>(
+        &self,
+        name: &str,
+        change: impl std::future::Future<Output = coffer_store::StoreResult<T>>,
+    ) -> coffer_store::StoreResult<T> {
+        self.bucket_changing(name);
+        let out = change.await;
+        self.bucket_changing(name);
+        out
     }
 
     /// The bucket and one KMS record in one round trip; either may be missing, so the row
@@ -87,8 +137,12 @@ impl PostgresMetaStore {
                  LEFT JOIN coffer_kms k ON k.id = $2::text AND k.record IS NOT NULL",
             )
             .await?;
+        let epoch = self.buckets_seen.epoch();
         let row = client.query_one(&stmt, &[&name, &kms_id]).await?;
-        let bucket = row.get::<_, Option<&[u8]>>(0).map(decode).transpose()?;
+        let bucket = row
+            .get::<_, Option<&[u8]>>(0)
+            .map(|stored| self.bucket_read(epoch, stored))
+            .transpose()?;
         let found: Option<Vec<u8>> = row.get(2);
         let key = KmsRecordSnapshot {
             id: kms_id.to_owned(),

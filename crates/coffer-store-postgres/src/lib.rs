@@ -27,6 +27,7 @@ mod audit;
 mod audit_trail;
 mod blobs;
 mod buckets;
+mod buckets_seen;
 mod codec;
 mod kms;
 mod meta;
@@ -57,6 +58,8 @@ pub struct PostgresMetaStore {
     pool: Pool,
     /// The runtime the synchronous traits block on.
     runtime: Handle,
+    /// Bucket records as last read, for PUTs that check them at commit.
+    buckets_seen: buckets_seen::BucketsSeen,
 }
 
 /// A statement prepared once per connection (the pool's cache), so running it again costs
@@ -92,7 +95,11 @@ impl PostgresMetaStore {
         }
         let pool = pool::build_pool(url, &options)?;
         schema::migrate(&pool, options.schema.as_deref()).await?;
-        Ok(Self { pool, runtime })
+        Ok(Self {
+            pool,
+            runtime,
+            buckets_seen: Default::default(),
+        })
     }
 
     /// The schema version the database is at.

@@ -6,8 +6,8 @@ use std::collections::HashSet;
 use async_trait::async_trait;
 use coffer_store::{
     BlobId, BucketEncryption, BucketRecord, CompletedUploadRecord, EncryptionRecord,
-    KmsRecordSnapshot, ListControl, MetaStore, ObjectRead, ObjectRecord, PartRecord, StoreResult,
-    Tags, UploadRecord, WriteCondition,
+    KmsRecordSnapshot, ListControl, MetaStore, ObjectRead, ObjectRecord, PartRecord, StoreError,
+    StoreResult, Tags, UploadRecord, WriteCondition,
 };
 
 use crate::PostgresMetaStore;
@@ -24,6 +24,10 @@ impl MetaStore for PostgresMetaStore {
         retrying(|| self.get_bucket_once(name)).await
     }
 
+    async fn get_bucket_for_write(&self, name: &str) -> StoreResult<Option<BucketRecord>> {
+        retrying(|| self.get_bucket_for_write_once(name)).await
+    }
+
     async fn list_buckets(&self) -> StoreResult<Vec<BucketRecord>> {
         retrying(|| self.list_buckets_once()).await
     }
@@ -34,21 +38,25 @@ impl MetaStore for PostgresMetaStore {
         encryption: Option<BucketEncryption>,
     ) -> StoreResult<()> {
         let change = move |r: &mut BucketRecord| r.encryption = encryption.clone();
-        retrying(|| self.update_bucket_once(name, &change)).await
+        self.changing_bucket(name, retrying(|| self.update_bucket_once(name, &change)))
+            .await
     }
 
     async fn set_bucket_policy(&self, name: &str, policy: Option<String>) -> StoreResult<()> {
         let change = move |r: &mut BucketRecord| r.policy = policy.clone();
-        retrying(|| self.update_bucket_once(name, &change)).await
+        self.changing_bucket(name, retrying(|| self.update_bucket_once(name, &change)))
+            .await
     }
 
     async fn set_bucket_tags(&self, name: &str, tags: Tags) -> StoreResult<()> {
         let change = move |r: &mut BucketRecord| r.tags = tags.clone();
-        retrying(|| self.update_bucket_once(name, &change)).await
+        self.changing_bucket(name, retrying(|| self.update_bucket_once(name, &change)))
+            .await
     }
 
     async fn delete_bucket(&self, name: &str) -> StoreResult<Vec<BlobId>> {
-        retrying(|| self.delete_bucket_once(name)).await
+        self.changing_bucket(name, retrying(|| self.delete_bucket_once(name)))
+            .await
     }
 
     async fn put_object(
@@ -58,7 +66,26 @@ impl MetaStore for PostgresMetaStore {
         object: &ObjectRecord,
         condition: &WriteCondition,
     ) -> StoreResult<Vec<BlobId>> {
-        retrying(|| self.put_object_once(bucket, key, object, condition)).await
+        retrying(|| self.put_object_once(bucket, key, object, condition, None)).await
+    }
+
+    async fn put_object_in_bucket(
+        &self,
+        bucket: &BucketRecord,
+        key: &str,
+        object: &ObjectRecord,
+        condition: &WriteCondition,
+    ) -> StoreResult<Vec<BlobId>> {
+        let Some(stored) = self.stored_as_decided(bucket) else {
+            return Err(StoreError::BucketChanged);
+        };
+        let put =
+            retrying(|| self.put_object_once(&bucket.name, key, object, condition, Some(&stored)))
+                .await;
+        if matches!(put, Err(StoreError::BucketChanged)) {
+            self.bucket_changing(&bucket.name);
+        }
+        put
     }
 
     async fn copy_object(

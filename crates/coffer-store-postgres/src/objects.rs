@@ -17,7 +17,8 @@ use crate::sql::{condition, condition_checks, freed, master_check, ref_ctes, ver
 
 /// Stores a record at (`$1`, `$2`), given its JSON `$3`, ETag `$4`, master-key version `$5`
 /// and blobs `$6`, under condition (`$7`, `$8`); for a copy, only while the source
-/// (`$9`, `$10`) still names exactly the blobs `$11` (NULL: not a copy).
+/// (`$9`, `$10`) still names exactly the blobs `$11` (NULL: not a copy); for a write
+/// decided on the bucket as stored in `$12`, only while it still is (NULL: any).
 ///
 /// It does not read the object row before writing it: under serializable isolation a read
 /// locks the index page it visits, and concurrent writers of nearby keys (one page of a
@@ -32,6 +33,8 @@ const PUT: &str = concat!(
     "WITH
     verdict AS (SELECT CASE
         WHEN NOT EXISTS (SELECT 1 FROM coffer_buckets WHERE name = $1::text) THEN 1
+        WHEN $12::bytea IS NOT NULL AND (SELECT record FROM coffer_buckets WHERE name = $1)
+            IS DISTINCT FROM $12 THEN 9
         ",
     master_check!("$5"),
     "
@@ -115,6 +118,7 @@ impl PostgresMetaStore {
         object: &ObjectRecord,
         condition_: &WriteCondition,
         source: Option<((&str, &str), &[BlobId])>,
+        bucket_stored: Option<&[u8]>,
     ) -> Attempt<Vec<BlobId>> {
         let record = encode(object)?;
         let blobs = blob_names(object);
@@ -150,6 +154,7 @@ impl PostgresMetaStore {
                     &src_bucket,
                     &src_key,
                     &src_blobs,
+                    &bucket_stored,
                 ],
             )
             .await?;
@@ -163,8 +168,9 @@ impl PostgresMetaStore {
         key: &str,
         object: &ObjectRecord,
         condition: &WriteCondition,
+        bucket_stored: Option<&[u8]>,
     ) -> Attempt<Vec<BlobId>> {
-        self.put_statement((bucket, key), object, condition, None)
+        self.put_statement((bucket, key), object, condition, None, bucket_stored)
             .await
     }
 
@@ -176,7 +182,7 @@ impl PostgresMetaStore {
         object: &ObjectRecord,
     ) -> Attempt<Vec<BlobId>> {
         let source = Some((source, source_blobs));
-        self.put_statement(destination, object, &WriteCondition::Always, source)
+        self.put_statement(destination, object, &WriteCondition::Always, source, None)
             .await
     }
 

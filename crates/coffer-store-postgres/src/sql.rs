@@ -93,6 +93,7 @@ pub(crate) fn verdict(v: i32) -> Attempt<()> {
         6 => StoreError::NoSuchUpload,
         7 => StoreError::PartChanged,
         8 => StoreError::BucketNotEmpty,
+        9 => StoreError::BucketChanged,
         other => StoreError::Database(format!("unknown verdict {other}")),
     };
     Err(Fail::Store(refusal))

@@ -5,6 +5,7 @@
 
 mod postgres {
     pub mod audit;
+    pub mod bucket_writes;
     pub mod contract;
     pub mod harness;
     pub mod kms;

@@ -41,6 +41,11 @@ pub enum StoreError {
     /// retries.
     #[error("KMS record {0} changed meanwhile")]
     KmsConflict(String),
+    /// A write was decided on a bucket record that changed before it could commit (its
+    /// policy, its default encryption…, maybe through another gateway). Nothing was
+    /// written; the request is answered 503 and its retry decides on the new record.
+    #[error("bucket changed meanwhile")]
+    BucketChanged,
     #[error("metadata database: {0}")]
     Database(String),
     /// A blob a record names is not in the blob store: the record was replaced meanwhile

@@ -111,6 +111,26 @@ pub trait MetaStore: KeyStore + crate::AuditStore + Send + Sync + 'static {
         };
         Ok((b, o))
     }
+    /// The bucket as a write is about to use it, to be committed with
+    /// [`MetaStore::put_object_in_bucket`], which checks that it is still so. A backend
+    /// across a network may answer from what it read before, saving the round trip: the
+    /// check at commit, not this read, is what keeps a stale answer from being acted on.
+    async fn get_bucket_for_write(&self, name: &str) -> StoreResult<Option<BucketRecord>> {
+        self.get_bucket(name).await
+    }
+    /// [`MetaStore::put_object`] for a write decided on `bucket`, as
+    /// [`MetaStore::get_bucket_for_write`] gave it: fails with
+    /// [`StoreError::BucketChanged`](crate::StoreError::BucketChanged), writing nothing,
+    /// if the bucket is no longer that record. The default reads fresh, so it just puts.
+    async fn put_object_in_bucket(
+        &self,
+        bucket: &BucketRecord,
+        key: &str,
+        object: &ObjectRecord,
+        condition: &WriteCondition,
+    ) -> StoreResult<Vec<BlobId>> {
+        self.put_object(&bucket.name, key, object, condition).await
+    }
     /// What a write under SSE-KMS reads before it can seal, together: the bucket and the
     /// record `kms_id` names (the key the request is expected to use), as of the same read.
     /// A backend across a network answers in one round trip; the default reads the bucket

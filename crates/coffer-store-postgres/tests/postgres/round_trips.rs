@@ -94,6 +94,12 @@ fn put_get_and_head_cost_one_round_trip_each_and_rare_changes_four() {
         rt.block_on(s.put_object("b", "k", &object(), &WriteCondition::Always))
             .unwrap();
     });
+    // A PUT decides on the bucket as read a moment ago; its statement checks it.
+    count("get_bucket_for_write + put_object_in_bucket (PUT)", &|| {
+        let decided = rt.block_on(s.get_bucket_for_write("b")).unwrap().unwrap();
+        rt.block_on(s.put_object_in_bucket(&decided, "k", &object(), &WriteCondition::Always))
+            .unwrap();
+    });
     count("conditional put_object", &|| {
         let _ = rt.block_on(s.put_object("b", "k", &object(), &WriteCondition::IfAbsent));
     });

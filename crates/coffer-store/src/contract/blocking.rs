@@ -100,6 +100,23 @@ impl SyncMeta {
             .block_on(self.inner.get_bucket_and_object(bucket, key))
     }
 
+    pub fn get_bucket_for_write(&self, name: &str) -> StoreResult<Option<BucketRecord>> {
+        self.rt.block_on(self.inner.get_bucket_for_write(name))
+    }
+
+    pub fn put_object_in_bucket(
+        &self,
+        bucket: &BucketRecord,
+        key: &str,
+        object: &ObjectRecord,
+        condition: &crate::meta::WriteCondition,
+    ) -> StoreResult<Vec<crate::blob::BlobId>> {
+        self.rt.block_on(
+            self.inner
+                .put_object_in_bucket(bucket, key, object, condition),
+        )
+    }
+
     pub fn get_bucket_and_kms_record(
         &self,
         bucket: &str,

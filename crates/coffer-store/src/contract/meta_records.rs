@@ -402,6 +402,34 @@ pub(super) fn a_bucket_and_a_kms_record_read_together_are_as_stored(fresh: &dyn 
     }
 }
 
+pub(super) fn a_write_commits_only_in_the_bucket_it_was_decided_on(fresh: &dyn Fn() -> FreshMeta) {
+    let (_keep, s) = with_bucket(fresh);
+    let decided = s.get_bucket_for_write("b").unwrap().expect("the bucket");
+    assert_eq!(Some(&decided), s.get_bucket("b").unwrap().as_ref());
+    assert!(s.get_bucket_for_write("absent").unwrap().is_none());
+    let blob = BlobId::random();
+    s.put_object_in_bucket(&decided, "k", &object(&[&blob]), &WriteCondition::Always)
+        .unwrap();
+    assert!(s.get_object("b", "k").unwrap().is_some());
+    // Changed since: a backend that decides on what it read before refuses; one that reads
+    // afresh for each write commits. Either way, never into a bucket that is gone.
+    s.set_bucket_policy("b", Some("{}".into())).unwrap();
+    match s.put_object_in_bucket(&decided, "k2", &object(&[]), &WriteCondition::Always) {
+        Ok(_) => assert!(s.get_object("b", "k2").unwrap().is_some()),
+        Err(StoreError::BucketChanged) => assert!(s.get_object("b", "k2").unwrap().is_none()),
+        Err(e) => panic!("{e}"),
+    }
+    let now = s.get_bucket_for_write("b").unwrap().expect("the bucket");
+    assert_eq!(now.policy.as_deref(), Some("{}"));
+    s.delete_object("b", "k", &WriteCondition::Always).unwrap();
+    s.delete_object("b", "k2", &WriteCondition::Always).unwrap();
+    s.delete_bucket("b").unwrap();
+    assert!(matches!(
+        s.put_object_in_bucket(&now, "k3", &object(&[]), &WriteCondition::Always),
+        Err(StoreError::NoSuchBucket | StoreError::BucketChanged)
+    ));
+}
+
 pub(super) fn kms_records_and_settings_read_back_in_id_order(fresh: &dyn Fn() -> FreshMeta) {
     // Bound, not a temporary: the store's backing (a scratch schema, say) lives for the case.
     let f = fresh();
@@ -549,6 +577,10 @@ pub(super) fn inline_bytes_live_and_die_with_their_record(fresh: &dyn Fn() -> Fr
 }
 
 pub(super) const CASES: &[super::Case<FreshMeta>] = &[
+    (
+        "a write commits only in the bucket it was decided on",
+        a_write_commits_only_in_the_bucket_it_was_decided_on,
+    ),
     (
         "a bucket and a KMS record read together are as stored",
         a_bucket_and_a_kms_record_read_together_are_as_stored,

@@ -8,6 +8,7 @@ use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use crate::common::*;
 
 mod audit;
+mod bucket_changes;
 mod chores;
 mod keys;
 
