@@ -105,7 +105,7 @@ impl CofferS3 {
     }
 
     /// `record`, if `who` may do `action` on `key` in it (see [`CofferS3::may`]).
-    fn authorized(
+    pub(crate) fn authorized(
         &self,
         who: &Requester,
         record: BucketRecord,
@@ -119,8 +119,7 @@ impl CofferS3 {
         }
     }
 
-    /// [`CofferS3::bucket_for`] for a PUT, which commits with
-    /// [`CofferS3::commit_in_bucket`]; when it asks for SSE-KMS under the key whose record
+    /// [`CofferS3::bucket_for_write`] for a PUT; when it asks for SSE-KMS under the key whose record
     /// is `kms_id`, that record is read with the bucket (one round trip over a network
     /// database) and handed to the KMS, which then need not read it again.
     pub(crate) async fn bucket_and_key_for(
@@ -132,13 +131,8 @@ impl CofferS3 {
         kms_id: Option<String>,
     ) -> S3Result<(BucketRecord, Option<Arc<KmsRecordSnapshot>>)> {
         let Some(kms_id) = kms_id else {
-            // A write commits with `put_object_in_bucket`, which checks the bucket is still
-            // this record: so it may come from what the store read a moment ago.
-            let record = self.meta.get_bucket_for_write(bucket).await.or_s3()?;
-            return Ok((
-                self.authorized(who, found_bucket(record)?, action, key)?,
-                None,
-            ));
+            let record = self.bucket_for_write(who, bucket, action, key).await?;
+            return Ok((record, None));
         };
         let (record, key_read) = self
             .meta

@@ -18,13 +18,15 @@ impl CofferS3 {
     ) -> S3Result<S3Response<DeleteObjectOutput>> {
         let user = self.requester(&req)?;
         let input = req.input;
-        self.bucket_for(&user, &input.bucket, "s3:DeleteObject", Some(&input.key))
+        let decided = self
+            .bucket_for_write(&user, &input.bucket, "s3:DeleteObject", Some(&input.key))
             .await?;
         let condition = crate::conditions::write_condition(input.if_match.as_ref(), None)?;
-        let (bucket, key) = (input.bucket, input.key);
+        let key = input.key;
         let (_, freed) = self
-            .meta
-            .delete_object(&bucket, &key, &condition)
+            .write_in_bucket(&decided, || {
+                (self.meta).delete_object_in_bucket(&decided, &key, &condition)
+            })
             .await
             .or_s3()?;
         self.release_blobs(freed);

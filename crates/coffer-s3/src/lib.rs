@@ -16,6 +16,7 @@ mod acl;
 mod auth;
 mod body;
 mod bucket;
+mod bucket_decided;
 mod bucket_policy;
 mod checksum;
 mod collect;

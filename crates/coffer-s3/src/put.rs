@@ -1,8 +1,6 @@
 //! PutObject (and browser POST uploads, which `s3s` turns into a PutObject).
 
-use coffer_store::{
-    BlobId, BucketRecord, ChecksumRecord, ObjectRecord, StoreError, StoredPart, WriteCondition,
-};
+use coffer_store::{ChecksumRecord, ObjectRecord, StoredPart, WriteCondition};
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 use subtle::ConstantTimeEq;
@@ -69,41 +67,6 @@ pub(crate) fn verify_ingested(
 }
 
 impl CofferS3 {
-    /// Commits a PUT decided on `decided`, the bucket as the request read it. If the bucket
-    /// has changed since, a fresh read settles it: the same record (only no longer
-    /// remembered) commits again; a changed one refuses (`BucketChanged`, 503), so that the
-    /// client's retry is decided on the bucket as it is now.
-    async fn commit_in_bucket(
-        &self,
-        decided: &BucketRecord,
-        key: &str,
-        record: &ObjectRecord,
-        condition: &WriteCondition,
-    ) -> Result<Vec<BlobId>, StoreError> {
-        match (self.meta)
-            .put_object_in_bucket(decided, key, record, condition)
-            .await
-        {
-            Err(StoreError::BucketChanged) => {}
-            done => return done,
-        }
-        let outcome = match self.meta.get_bucket(&decided.name).await? {
-            None => Err(StoreError::NoSuchBucket),
-            Some(now) if now == *decided => {
-                (self.meta)
-                    .put_object_in_bucket(&now, key, record, condition)
-                    .await
-            }
-            Some(_) => Err(StoreError::BucketChanged),
-        };
-        let label = match &outcome {
-            Err(StoreError::BucketChanged) => "refused",
-            _ => "decided_again",
-        };
-        metrics::counter!("coffer_put_bucket_changed_total", "outcome" => label).increment(1);
-        outcome
-    }
-
     pub(crate) async fn do_put_object(
         &self,
         req: S3Request<PutObjectInput>,
@@ -261,7 +224,9 @@ impl CofferS3 {
         let applied = crate::data_events::sse_applied(&mode, sse_requested);
         let (event_bucket, event_key) = (bucket.clone(), key.clone());
         let freed = self
-            .commit_in_bucket(&bucket_record, &key, &committed, &condition)
+            .write_in_bucket(&bucket_record, || {
+                (self.meta).put_object_in_bucket(&bucket_record, &key, &committed, &condition)
+            })
             .await
             .or_s3();
         let freed = match freed {

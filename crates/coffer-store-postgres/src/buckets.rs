@@ -96,12 +96,22 @@ impl PostgresMetaStore {
         }
     }
 
-    /// The bytes a write decided on `bucket` requires the stored record to still be; `None`
-    /// if this gateway no longer knows them (the bucket was changed through it, or is not
-    /// remembered): then the decision must be made again.
-    pub(crate) fn stored_as_decided(&self, bucket: &BucketRecord) -> Option<Vec<u8>> {
-        let seen = self.buckets_seen.last(&bucket.name)?;
-        (seen.record == *bucket).then(|| seen.stored.clone())
+    /// The bytes a write decided on `bucket` requires the stored record to still be;
+    /// `BucketChanged` if this gateway no longer knows them (the bucket was changed through
+    /// it, or is not remembered): then the decision must be made again.
+    pub(crate) fn decided_on(&self, bucket: &BucketRecord) -> Result<Vec<u8>, StoreError> {
+        match self.buckets_seen.last(&bucket.name) {
+            Some(seen) if seen.record == *bucket => Ok(seen.stored.clone()),
+            _ => Err(StoreError::BucketChanged),
+        }
+    }
+
+    /// After a write decided on `bucket`: if the check at commit found the bucket changed,
+    /// what this gateway remembers of it is stale.
+    pub(crate) fn forget_if_changed<T>(&self, bucket: &BucketRecord, done: &Result<T, StoreError>) {
+        if matches!(done, Err(StoreError::BucketChanged)) {
+            self.bucket_changing(&bucket.name);
+        }
     }
 
     /// Forgets what this gateway read of `name`, which is changing.

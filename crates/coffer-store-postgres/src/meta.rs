@@ -6,8 +6,8 @@ use std::collections::HashSet;
 use async_trait::async_trait;
 use coffer_store::{
     BlobId, BucketEncryption, BucketRecord, CompletedUploadRecord, EncryptionRecord,
-    KmsRecordSnapshot, ListControl, MetaStore, ObjectRead, ObjectRecord, PartRecord, StoreError,
-    StoreResult, Tags, UploadRecord, WriteCondition,
+    KmsRecordSnapshot, ListControl, MetaStore, ObjectRead, ObjectRecord, PartRecord, StoreResult,
+    Tags, UploadRecord, WriteCondition,
 };
 
 use crate::PostgresMetaStore;
@@ -76,15 +76,11 @@ impl MetaStore for PostgresMetaStore {
         object: &ObjectRecord,
         condition: &WriteCondition,
     ) -> StoreResult<Vec<BlobId>> {
-        let Some(stored) = self.stored_as_decided(bucket) else {
-            return Err(StoreError::BucketChanged);
-        };
+        let stored = self.decided_on(bucket)?;
         let put =
             retrying(|| self.put_object_once(&bucket.name, key, object, condition, Some(&stored)))
                 .await;
-        if matches!(put, Err(StoreError::BucketChanged)) {
-            self.bucket_changing(&bucket.name);
-        }
+        self.forget_if_changed(bucket, &put);
         put
     }
 
@@ -132,7 +128,20 @@ impl MetaStore for PostgresMetaStore {
         key: &str,
         condition: &WriteCondition,
     ) -> StoreResult<(Option<ObjectRecord>, Vec<BlobId>)> {
-        retrying(|| self.delete_object_once(bucket, key, condition)).await
+        retrying(|| self.delete_object_once(bucket, key, condition, None)).await
+    }
+
+    async fn delete_object_in_bucket(
+        &self,
+        bucket: &BucketRecord,
+        key: &str,
+        condition: &WriteCondition,
+    ) -> StoreResult<(Option<ObjectRecord>, Vec<BlobId>)> {
+        let stored = self.decided_on(bucket)?;
+        let deleted =
+            retrying(|| self.delete_object_once(&bucket.name, key, condition, Some(&stored))).await;
+        self.forget_if_changed(bucket, &deleted);
+        deleted
     }
 
     async fn delete_objects(

@@ -73,11 +73,14 @@ const PUT: &str = concat!(
     freed!()
 );
 
-/// Removes the record at (`$1`, `$2`) under condition (`$3`, `$4`); returns it.
+/// Removes the record at (`$1`, `$2`) under condition (`$3`, `$4`); returns it. For a
+/// delete decided on the bucket as stored in `$5`, only while it still is (NULL: any).
 const DELETE: &str = concat!(
     "WITH
     cur AS (SELECT etag FROM coffer_objects WHERE bucket = $1::text AND key = $2::text),
-    verdict AS (SELECT CASE ",
+    verdict AS (SELECT CASE
+        WHEN $5::bytea IS NOT NULL AND (SELECT record FROM coffer_buckets WHERE name = $1)
+            IS DISTINCT FROM $5 THEN 9 ",
     condition_checks!("$3", "$4"),
     " ELSE 0 END AS v),
     gone AS (
@@ -277,12 +280,13 @@ impl PostgresMetaStore {
         bucket: &str,
         key: &str,
         condition_: &WriteCondition,
+        bucket_stored: Option<&[u8]>,
     ) -> Attempt<(Option<ObjectRecord>, Vec<BlobId>)> {
         let (kind, etag) = condition(condition_);
         let client = self.client().await?;
         let stmt = client.prepare_cached(DELETE).await?;
         let row = client
-            .query_one(&stmt, &[&bucket, &key, &kind, &etag])
+            .query_one(&stmt, &[&bucket, &key, &kind, &etag, &bucket_stored])
             .await?;
         verdict(row.get(0))?;
         let old: Option<&[u8]> = row.get(1);

@@ -131,6 +131,18 @@ pub trait MetaStore: KeyStore + crate::AuditStore + Send + Sync + 'static {
     ) -> StoreResult<Vec<BlobId>> {
         self.put_object(&bucket.name, key, object, condition).await
     }
+    /// [`MetaStore::delete_object`] for a delete decided on `bucket`, as
+    /// [`MetaStore::get_bucket_for_write`] gave it: fails with
+    /// [`StoreError::BucketChanged`](crate::StoreError::BucketChanged), removing nothing, if
+    /// the bucket is no longer that record.
+    async fn delete_object_in_bucket(
+        &self,
+        bucket: &BucketRecord,
+        key: &str,
+        condition: &WriteCondition,
+    ) -> StoreResult<(Option<ObjectRecord>, Vec<BlobId>)> {
+        self.delete_object(&bucket.name, key, condition).await
+    }
     /// What a write under SSE-KMS reads before it can seal, together: the bucket and the
     /// record `kms_id` names (the key the request is expected to use), as of the same read.
     /// A backend across a network answers in one round trip; the default reads the bucket

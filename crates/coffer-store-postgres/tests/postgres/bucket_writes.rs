@@ -41,6 +41,15 @@ fn a_put_decided_on_a_bucket_another_gateway_changed_is_refused_and_writes_nothi
         put(&decided, "stale"),
         Err(StoreError::BucketChanged)
     ));
+    // A delete decided on the old record is refused too, and removes nothing.
+    assert!(matches!(
+        rt.block_on(a.delete_object_in_bucket(&decided, "before", &WriteCondition::Always)),
+        Err(StoreError::BucketChanged)
+    ));
+    assert_eq!(
+        scratch.count("SELECT count(*) FROM coffer_objects WHERE key = 'before'"),
+        1
+    );
     assert_eq!(
         scratch.count("SELECT count(*) FROM coffer_objects WHERE key = 'stale'"),
         0

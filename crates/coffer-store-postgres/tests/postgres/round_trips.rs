@@ -159,6 +159,14 @@ fn put_get_and_head_cost_one_round_trip_each_and_rare_changes_four() {
                 .unwrap()
         );
     });
+    count(
+        "get_bucket_for_write + delete_object_in_bucket (DELETE)",
+        &|| {
+            let decided = rt.block_on(s.get_bucket_for_write("b")).unwrap().unwrap();
+            rt.block_on(s.delete_object_in_bucket(&decided, "gone", &WriteCondition::Always))
+                .unwrap();
+        },
+    );
     count("delete_object", &|| {
         rt.block_on(s.delete_object("b", "k", &WriteCondition::Always))
             .unwrap();

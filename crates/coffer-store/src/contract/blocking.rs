@@ -117,6 +117,16 @@ impl SyncMeta {
         )
     }
 
+    pub fn delete_object_in_bucket(
+        &self,
+        bucket: &BucketRecord,
+        key: &str,
+        condition: &crate::meta::WriteCondition,
+    ) -> StoreResult<(Option<ObjectRecord>, Vec<crate::blob::BlobId>)> {
+        self.rt
+            .block_on(self.inner.delete_object_in_bucket(bucket, key, condition))
+    }
+
     pub fn get_bucket_and_kms_record(
         &self,
         bucket: &str,

@@ -421,12 +421,20 @@ pub(super) fn a_write_commits_only_in_the_bucket_it_was_decided_on(fresh: &dyn F
     }
     let now = s.get_bucket_for_write("b").unwrap().expect("the bucket");
     assert_eq!(now.policy.as_deref(), Some("{}"));
-    s.delete_object("b", "k", &WriteCondition::Always).unwrap();
+    let (gone, freed) = s
+        .delete_object_in_bucket(&now, "k", &WriteCondition::Always)
+        .unwrap();
+    assert!(gone.is_some());
+    assert_eq!(freed, vec![blob]);
     s.delete_object("b", "k2", &WriteCondition::Always).unwrap();
     s.delete_bucket("b").unwrap();
     assert!(matches!(
         s.put_object_in_bucket(&now, "k3", &object(&[]), &WriteCondition::Always),
         Err(StoreError::NoSuchBucket | StoreError::BucketChanged)
+    ));
+    assert!(matches!(
+        s.delete_object_in_bucket(&now, "k3", &WriteCondition::Always),
+        Ok((None, _)) | Err(StoreError::NoSuchBucket | StoreError::BucketChanged)
     ));
 }
 

@@ -1,7 +1,7 @@
-//! A gateway decides a PUT on the bucket as it read it a moment ago (no round trip of its
-//! own over PostgreSQL); a change another gateway made meanwhile is caught when the PUT
-//! commits. The PUT is then refused with 503 SlowDown, which the SDK retries, and the retry
-//! is decided on the bucket as it is now: never on the old configuration.
+//! A gateway decides a PUT or DELETE on the bucket as it read it a moment ago (no round trip
+//! of its own over PostgreSQL); a change another gateway made meanwhile is caught when the
+//! write commits. The write is then refused with 503 SlowDown, which the SDK retries, and
+//! the retry is decided on the bucket as it is now: never on the old configuration.
 
 use std::time::{Duration, Instant};
 
@@ -18,7 +18,7 @@ use crate::common::*;
 /// margin): only then must the stale decision have been caught at commit.
 const SURELY_REMEMBERED: Duration = Duration::from_millis(800);
 
-const REFUSED: &str = "coffer_put_bucket_changed_total";
+const REFUSED: &str = "coffer_bucket_changed_writes_total";
 
 #[tokio::test]
 async fn a_put_decided_on_a_bucket_the_other_gateway_just_changed_follows_the_change() {
@@ -103,4 +103,30 @@ async fn a_put_decided_on_a_bucket_the_other_gateway_just_changed_follows_the_ch
         .await
         .unwrap_err();
     assert_eq!(err_code(&gone).1, 404);
+
+    // B then denies DeleteObject too: A's next delete is refused, and removes nothing.
+    cb.put_bucket_policy()
+        .bucket("changing")
+        .policy(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":"*",
+                "Action":["s3:PutObject","s3:DeleteObject"],
+                "Resource":"arn:aws:s3:::changing/*"}]}"#,
+        )
+        .send()
+        .await
+        .unwrap();
+    let e = ca
+        .delete_object()
+        .bucket("changing")
+        .key("first")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err_code(&e), (Some("AccessDenied".into()), 403));
+    cb.head_object()
+        .bucket("changing")
+        .key("first")
+        .send()
+        .await
+        .expect("still there");
 }
