@@ -119,9 +119,9 @@ impl CofferS3 {
         }
     }
 
-    /// [`CofferS3::bucket_for_write`] for a PUT; when it asks for SSE-KMS under the key whose record
-    /// is `kms_id`, that record is read with the bucket (one round trip over a network
-    /// database) and handed to the KMS, which then need not read it again.
+    /// [`CofferS3::bucket_for_write`] for a PUT. When it asks for SSE-KMS under the key
+    /// whose record is `kms_id`, that record is read with the bucket (one round trip over a
+    /// network database) and handed to the KMS, which then need not read it again.
     pub(crate) async fn bucket_and_key_for(
         &self,
         who: &Requester,
