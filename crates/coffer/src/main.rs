@@ -45,7 +45,7 @@ use tracing_subscriber::prelude::*;
 use cli::{Cli, Command};
 
 fn main() -> std::process::ExitCode {
-    allocator::pin_mmap_threshold();
+    allocator::pin_malloc_thresholds();
     let cli = Cli::parse();
     let chosen =
         EnvFilter::try_from_env("COFFER_LOG").unwrap_or_else(|_| EnvFilter::new("info,s3s=off"));
