@@ -102,14 +102,8 @@ mod tests {
 
     fn bucket(name: &str, policy: Option<&str>) -> BucketRecord {
         BucketRecord {
-            v: 1,
-            name: name.into(),
-            owner: "alice".into(),
-            region: "us-east-1".into(),
-            created_ms: 0,
-            encryption: None,
             policy: policy.map(str::to_owned),
-            tags: Default::default(),
+            ..coffer_store::contract::fixtures::bucket(name)
         }
     }
 

@@ -2,17 +2,14 @@
 //! the bucket is still that record: a change made meanwhile, through this gateway or
 //! another, refuses the write (`BucketChanged`) and leaves nothing behind.
 
-use coffer_store::contract::fixtures::bucket;
+use coffer_store::contract::fixtures::{self, bucket};
 use coffer_store::{BlobId, MetaStore, ObjectRecord, StoreError, WriteCondition};
 
 use crate::postgres::harness::{Scratch, runtime, url};
 
+/// A record naming one fresh blob.
 fn object() -> ObjectRecord {
-    let json = format!(
-        r#"{{"v":1,"size":1,"etag":"e","last_modified_ms":0,"parts":[{{"number":1,"size":1,"md5_hex":"","blob":"{}"}}],"multipart":false}}"#,
-        BlobId::random().as_str()
-    );
-    serde_json::from_str(&json).unwrap()
+    fixtures::object(&[&BlobId::random()])
 }
 
 #[test]

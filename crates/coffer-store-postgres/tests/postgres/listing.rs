@@ -1,16 +1,13 @@
 //! Listings stream a bucket in pages, in byte order, within the prefix's key range.
 
-use coffer_store::contract::fixtures::bucket;
+use coffer_store::contract::fixtures::{self, bucket};
 use coffer_store::{BlobId, ListControl, MetaStore, ObjectRecord, WriteCondition};
 
 use crate::postgres::harness::{Scratch, runtime, url};
 
+/// A record naming one fresh blob.
 fn object() -> ObjectRecord {
-    let json = format!(
-        r#"{{"v":1,"size":1,"etag":"e","last_modified_ms":0,"parts":[{{"number":1,"size":1,"md5_hex":"","blob":"{}"}}],"multipart":false}}"#,
-        BlobId::random().as_str()
-    );
-    serde_json::from_str(&json).unwrap()
+    fixtures::object(&[&BlobId::random()])
 }
 
 #[test]

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use coffer_store::contract::fixtures::bucket;
+use coffer_store::contract::fixtures::{self, bucket};
 use coffer_store::{
     BlobId, EncryptionRecord, KeyStore, KmsRecordSnapshot, KmsWrite, MetaStore, ObjectRecord,
     WriteCondition,
@@ -47,12 +47,9 @@ async fn counting_proxy(target: String, sends: Arc<AtomicUsize>) -> String {
     addr
 }
 
+/// A record naming one fresh blob.
 fn object() -> ObjectRecord {
-    let json = format!(
-        r#"{{"v":1,"size":1,"etag":"e","last_modified_ms":0,"parts":[{{"number":1,"size":1,"md5_hex":"","blob":"{}"}}],"multipart":false}}"#,
-        BlobId::random().as_str()
-    );
-    serde_json::from_str(&json).unwrap()
+    fixtures::object(&[&BlobId::random()])
 }
 
 #[test]
