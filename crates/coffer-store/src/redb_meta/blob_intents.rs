@@ -25,15 +25,16 @@ pub(super) fn settle_intents<'a>(
 }
 
 impl RedbMetaStore {
-    pub(super) fn record_blob_intent(&self, id: &BlobId, at_ms: i64) -> StoreResult<()> {
+    pub(super) async fn record_blob_intent(&self, id: &BlobId, at_ms: i64) -> StoreResult<()> {
         let id = id.clone();
-        self.write(move |txn| {
+        self.write_async(move |txn| {
             txn.open_table(BLOB_INTENTS)?.insert(id.as_str(), at_ms)?;
             Ok(())
         })
+        .await
     }
 
-    pub(super) fn forget_blob_intent(&self, id: &BlobId) -> StoreResult<()> {
+    pub(super) async fn forget_blob_intent(&self, id: &BlobId) -> StoreResult<()> {
         // Most blobs deleted never had an intent left (their record settled it): a read
         // spares those a commit.
         let present = {
@@ -44,10 +45,11 @@ impl RedbMetaStore {
             return Ok(());
         }
         let id = id.clone();
-        self.write(move |txn| {
+        self.write_async(move |txn| {
             txn.open_table(BLOB_INTENTS)?.remove(id.as_str())?;
             Ok(())
         })
+        .await
     }
 
     pub(super) fn blobs_in_use(

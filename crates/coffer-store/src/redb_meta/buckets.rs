@@ -8,6 +8,7 @@ use super::objects::{OBJECTS, bucket_range};
 use super::uploads::UPLOADS;
 use crate::blob::BlobId;
 use crate::error::{StoreError, StoreResult};
+use crate::meta::KmsRecordSnapshot;
 use crate::records::{BucketRecord, UploadRecord};
 
 pub(super) const BUCKETS: TableDefinition<&str, &[u8]> = TableDefinition::new("buckets");
@@ -49,6 +50,27 @@ impl RedbMetaStore {
 
     pub(super) fn get_bucket(&self, name: &str) -> StoreResult<Option<BucketRecord>> {
         self.get(BUCKETS, name)
+    }
+
+    /// What a PUT under SSE-KMS reads, from one read transaction: the bucket and the record
+    /// of the KMS key it will seal under, so that the KMS decides on that snapshot without a
+    /// read of its own.
+    pub(super) fn get_bucket_and_kms_record(
+        &self,
+        name: &str,
+        kms_id: &str,
+    ) -> StoreResult<(Option<BucketRecord>, Option<KmsRecordSnapshot>)> {
+        let txn = self.db.current()?.begin_read()?;
+        let Some(bucket) = txn.open_table(BUCKETS)?.get(name)? else {
+            return Ok((None, None));
+        };
+        let bucket = decode(bucket.value())?;
+        let found = crate::kms_versions::get(&txn, kms_id)?;
+        let snapshot = KmsRecordSnapshot {
+            id: kms_id.to_owned(),
+            found,
+        };
+        Ok((Some(bucket), Some(snapshot)))
     }
 
     pub fn list_buckets(&self) -> StoreResult<Vec<BucketRecord>> {

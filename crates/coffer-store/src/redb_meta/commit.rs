@@ -4,6 +4,7 @@ use std::any::Any;
 use std::sync::{Arc, mpsc};
 
 use redb::{Database, WriteTransaction};
+use tokio::sync::oneshot;
 
 use super::RedbMetaStore;
 use crate::error::{StoreError, StoreResult};
@@ -18,7 +19,29 @@ type WriteJob = Box<dyn Fn(&WriteTransaction) -> AnyResult + Send>;
 
 pub(super) struct WriteRequest {
     job: WriteJob,
-    reply: mpsc::SyncSender<AnyResult>,
+    reply: Reply,
+}
+
+/// Where a write's result goes: to a thread blocked on it, or to a task awaiting it (which
+/// frees its runtime worker for other requests meanwhile, without handing it to another
+/// thread as `block_in_place` does).
+enum Reply {
+    Blocked(mpsc::SyncSender<AnyResult>),
+    Awaited(oneshot::Sender<AnyResult>),
+}
+
+impl Reply {
+    /// Answers the writer; one that has gone (a dropped request) is not waited for.
+    fn send(self, result: AnyResult) {
+        match self {
+            Reply::Blocked(tx) => {
+                let _ = tx.send(result);
+            }
+            Reply::Awaited(tx) => {
+                let _ = tx.send(result);
+            }
+        }
+    }
 }
 
 /// Errors a job returns after checking, before writing anything: the batch stays valid.
@@ -53,7 +76,7 @@ fn run_batch(db: &Database, batch: Vec<WriteRequest>) -> bool {
         Err(e) => {
             let e = StoreError::from(e);
             for r in batch {
-                let _ = r.reply.send(Err(e.duplicate()));
+                r.reply.send(Err(e.duplicate()));
             }
             return false;
         }
@@ -71,7 +94,7 @@ fn run_batch(db: &Database, batch: Vec<WriteRequest>) -> bool {
             for r in batch {
                 let out = run_alone(db, &r.job);
                 all_ok &= out.as_ref().err().is_none_or(is_refusal);
-                let _ = r.reply.send(out);
+                r.reply.send(out);
             }
             return all_ok;
         }
@@ -80,14 +103,14 @@ fn run_batch(db: &Database, batch: Vec<WriteRequest>) -> bool {
     match txn.commit() {
         Ok(()) => {
             for (r, out) in batch.into_iter().zip(results) {
-                let _ = r.reply.send(out);
+                r.reply.send(out);
             }
             true
         }
         Err(e) => {
             let e = StoreError::from(e);
             for r in batch {
-                let _ = r.reply.send(Err(e.duplicate()));
+                r.reply.send(Err(e.duplicate()));
             }
             false
         }
@@ -107,7 +130,7 @@ pub(super) fn committer(db: Arc<ReopeningDatabase>, jobs: mpsc::Receiver<WriteRe
             Ok(current) => run_batch(&current, batch),
             Err(e) => {
                 for r in batch {
-                    let _ = r.reply.send(Err(e.duplicate()));
+                    r.reply.send(Err(e.duplicate()));
                 }
                 false
             }
@@ -128,15 +151,39 @@ impl RedbMetaStore {
         f: impl Fn(&WriteTransaction) -> StoreResult<T> + Send + 'static,
     ) -> StoreResult<T> {
         let (reply, result) = mpsc::sync_channel(1);
+        self.submit(f, Reply::Blocked(reply))?;
+        downcast(result.recv().map_err(|_| stopped())?)
+    }
+
+    /// [`RedbMetaStore::write`] for a task: awaits the commit instead of blocking on it.
+    pub(crate) async fn write_async<T: Send + 'static>(
+        &self,
+        f: impl Fn(&WriteTransaction) -> StoreResult<T> + Send + 'static,
+    ) -> StoreResult<T> {
+        let (reply, result) = oneshot::channel();
+        self.submit(f, Reply::Awaited(reply))?;
+        downcast(result.await.map_err(|_| stopped())?)
+    }
+
+    fn submit<T: Send + 'static>(
+        &self,
+        f: impl Fn(&WriteTransaction) -> StoreResult<T> + Send + 'static,
+        reply: Reply,
+    ) -> StoreResult<()> {
         let job: WriteJob = Box::new(move |txn| f(txn).map(|v| Box::new(v) as Box<dyn Any + Send>));
         self.jobs
             .send(WriteRequest { job, reply })
-            .map_err(|_| StoreError::Database("the commit thread has stopped".into()))?;
-        let out = result
-            .recv()
-            .map_err(|_| StoreError::Database("the commit thread has stopped".into()))??;
-        out.downcast::<T>()
-            .map(|b| *b)
-            .map_err(|_| StoreError::Database("write result of unexpected type".into()))
+            .map_err(|_| stopped())
     }
+}
+
+fn stopped() -> StoreError {
+    StoreError::Database("the commit thread has stopped".into())
+}
+
+fn downcast<T: 'static>(result: AnyResult) -> StoreResult<T> {
+    result?
+        .downcast::<T>()
+        .map(|b| *b)
+        .map_err(|_| StoreError::Database("write result of unexpected type".into()))
 }

@@ -1,6 +1,6 @@
 //! Object records: writes under conditions, copies that share blobs, listing in key order.
 
-use redb::{ReadableDatabase, ReadableTable, Table, TableDefinition};
+use redb::{ReadTransaction, ReadableDatabase, ReadableTable, Table, TableDefinition};
 
 use super::RedbMetaStore;
 use super::blob_intents::settle_intents;
@@ -10,7 +10,7 @@ use super::codec::{decode, encode};
 use super::master_versions::check_master_version;
 use crate::blob::BlobId;
 use crate::error::{StoreError, StoreResult};
-use crate::meta::{ListControl, WriteCondition};
+use crate::meta::{KmsRecordSnapshot, ListControl, ObjectRead, WriteCondition};
 use crate::records::ObjectRecord;
 
 /// Key: `<bucket>/<object key>`. Bucket names cannot contain `/`, so a bucket's objects are
@@ -67,7 +67,7 @@ pub(super) fn replace_object(
 }
 
 impl RedbMetaStore {
-    pub(super) fn put_object(
+    pub(super) async fn put_object(
         &self,
         bucket: &str,
         key: &str,
@@ -77,23 +77,25 @@ impl RedbMetaStore {
         let (bucket, k) = (bucket.to_owned(), object_key(bucket, key));
         let (object, condition) = (object.clone(), condition.clone());
         coffer_faults::io_step("put.meta.commit")?;
-        let freed = self.write(move |txn| {
-            if txn.open_table(BUCKETS)?.get(bucket.as_str())?.is_none() {
-                return Err(StoreError::NoSuchBucket);
-            }
-            check_master_version(txn, object.encryption.as_ref())?;
-            let mut objects = txn.open_table(OBJECTS)?;
-            check_condition(&objects, &k, &condition)?;
-            let mut refs = txn.open_table(BLOB_REFS)?;
-            add_refs(&mut refs, object.blobs())?;
-            settle_intents(txn, object.blobs())?;
-            replace_object(&mut objects, &mut refs, &k, &object)
-        })?;
+        let freed = self
+            .write_async(move |txn| {
+                if txn.open_table(BUCKETS)?.get(bucket.as_str())?.is_none() {
+                    return Err(StoreError::NoSuchBucket);
+                }
+                check_master_version(txn, object.encryption.as_ref())?;
+                let mut objects = txn.open_table(OBJECTS)?;
+                check_condition(&objects, &k, &condition)?;
+                let mut refs = txn.open_table(BLOB_REFS)?;
+                add_refs(&mut refs, object.blobs())?;
+                settle_intents(txn, object.blobs())?;
+                replace_object(&mut objects, &mut refs, &k, &object)
+            })
+            .await?;
         coffer_faults::crash_step("put.meta.committed");
         Ok(freed)
     }
 
-    pub(super) fn copy_object(
+    pub(super) async fn copy_object(
         &self,
         source: (&str, &str),
         source_blobs: &[BlobId],
@@ -106,7 +108,7 @@ impl RedbMetaStore {
             object_key(destination.0, destination.1),
         );
         let (expected, object) = (source_blobs.to_vec(), object.clone());
-        self.write(move |txn| {
+        self.write_async(move |txn| {
             if txn.open_table(BUCKETS)?.get(dst_bucket.as_str())?.is_none() {
                 return Err(StoreError::NoSuchBucket);
             }
@@ -126,10 +128,32 @@ impl RedbMetaStore {
             settle_intents(txn, object.blobs())?;
             replace_object(&mut objects, &mut refs, &dst, &object)
         })
+        .await
     }
 
     pub(super) fn get_object(&self, bucket: &str, key: &str) -> StoreResult<Option<ObjectRecord>> {
         self.get(OBJECTS, &object_key(bucket, key))
+    }
+
+    /// What a GET reads, from one read transaction: the bucket, the object and, for an
+    /// object sealed under a KMS key, that key's record, so that the KMS decides on the
+    /// same snapshot without a read of its own.
+    pub(super) fn get_object_for_read(&self, bucket: &str, key: &str) -> StoreResult<ObjectRead> {
+        let txn = self.db.current()?.begin_read()?;
+        let (bucket, object) = Self::bucket_and_object_in(&txn, bucket, key)?;
+        let kms_key = object
+            .as_ref()
+            .and_then(|o| o.encryption.as_ref()?.kms_key_record_id())
+            .map(|id| -> StoreResult<KmsRecordSnapshot> {
+                let found = crate::kms_versions::get(&txn, &id)?;
+                Ok(KmsRecordSnapshot { id, found })
+            })
+            .transpose()?;
+        Ok(ObjectRead {
+            bucket,
+            object,
+            kms_key,
+        })
     }
 
     /// Both records from one read transaction: one snapshot, one trip to the database.
@@ -138,7 +162,14 @@ impl RedbMetaStore {
         bucket: &str,
         key: &str,
     ) -> StoreResult<(Option<crate::records::BucketRecord>, Option<ObjectRecord>)> {
-        let txn = self.db.current()?.begin_read()?;
+        Self::bucket_and_object_in(&self.db.current()?.begin_read()?, bucket, key)
+    }
+
+    fn bucket_and_object_in(
+        txn: &ReadTransaction,
+        bucket: &str,
+        key: &str,
+    ) -> StoreResult<(Option<crate::records::BucketRecord>, Option<ObjectRecord>)> {
         let Some(b) = txn.open_table(BUCKETS)?.get(bucket)? else {
             return Ok((None, None));
         };
@@ -153,14 +184,14 @@ impl RedbMetaStore {
         Ok((Some(b), o))
     }
 
-    pub(super) fn set_object_tags(
+    pub(super) async fn set_object_tags(
         &self,
         bucket: &str,
         key: &str,
         tags: &crate::records::Tags,
     ) -> StoreResult<bool> {
         let (k, tags) = (object_key(bucket, key), tags.clone());
-        self.write(move |txn| {
+        self.write_async(move |txn| {
             let mut objects = txn.open_table(OBJECTS)?;
             let mut record: ObjectRecord = match objects.get(k.as_str())? {
                 Some(v) => decode(v.value())?,
@@ -170,16 +201,17 @@ impl RedbMetaStore {
             objects.insert(k.as_str(), encode(&record)?.as_slice())?;
             Ok(true)
         })
+        .await
     }
 
-    pub(super) fn delete_object(
+    pub(super) async fn delete_object(
         &self,
         bucket: &str,
         key: &str,
         condition: &WriteCondition,
     ) -> StoreResult<(Option<ObjectRecord>, Vec<BlobId>)> {
         let (k, condition) = (object_key(bucket, key), condition.clone());
-        self.write(move |txn| {
+        self.write_async(move |txn| {
             let mut objects = txn.open_table(OBJECTS)?;
             check_condition(&objects, &k, &condition)?;
             let old = objects.remove(k.as_str())?;
@@ -193,15 +225,16 @@ impl RedbMetaStore {
                 None => Ok((None, Vec::new())),
             }
         })
+        .await
     }
 
-    pub(super) fn delete_objects(
+    pub(super) async fn delete_objects(
         &self,
         bucket: &str,
         keys: &[String],
     ) -> StoreResult<(Vec<bool>, Vec<BlobId>)> {
         let full: Vec<String> = keys.iter().map(|k| object_key(bucket, k)).collect();
-        self.write(move |txn| {
+        self.write_async(move |txn| {
             let mut objects = txn.open_table(OBJECTS)?;
             let mut refs = txn.open_table(BLOB_REFS)?;
             let mut existed = Vec::with_capacity(full.len());
@@ -218,6 +251,7 @@ impl RedbMetaStore {
             }
             Ok((existed, freed))
         })
+        .await
     }
 
     pub fn list_objects(

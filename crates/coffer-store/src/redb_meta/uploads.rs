@@ -45,9 +45,9 @@ impl RedbMetaStore {
         drop_refs(&mut refs, blobs.iter())
     }
 
-    pub(super) fn create_upload(&self, upload: &UploadRecord) -> StoreResult<()> {
+    pub(super) async fn create_upload(&self, upload: &UploadRecord) -> StoreResult<()> {
         let upload = upload.clone();
-        self.write(move |txn| {
+        self.write_async(move |txn| {
             if txn
                 .open_table(BUCKETS)?
                 .get(upload.bucket.as_str())?
@@ -60,6 +60,7 @@ impl RedbMetaStore {
                 .insert(upload.upload_id.as_str(), encode(&upload)?.as_slice())?;
             Ok(())
         })
+        .await
     }
 
     pub(super) fn get_upload(&self, upload_id: &str) -> StoreResult<Option<UploadRecord>> {
@@ -83,9 +84,13 @@ impl RedbMetaStore {
         Ok(out)
     }
 
-    pub(super) fn put_part(&self, upload_id: &str, part: &PartRecord) -> StoreResult<Vec<BlobId>> {
+    pub(super) async fn put_part(
+        &self,
+        upload_id: &str,
+        part: &PartRecord,
+    ) -> StoreResult<Vec<BlobId>> {
         let (upload_id, part) = (upload_id.to_owned(), part.clone());
-        self.write(move |txn| {
+        self.write_async(move |txn| {
             let (upload_id, part) = (upload_id.as_str(), &part);
             if txn.open_table(UPLOADS)?.get(upload_id)?.is_none() {
                 return Err(StoreError::NoSuchUpload);
@@ -104,6 +109,7 @@ impl RedbMetaStore {
                 None => Ok(Vec::new()),
             }
         })
+        .await
     }
 
     pub fn list_parts(&self, upload_id: &str) -> StoreResult<Vec<PartRecord>> {
@@ -118,12 +124,13 @@ impl RedbMetaStore {
         Ok(out)
     }
 
-    pub(super) fn abort_upload(&self, upload_id: &str) -> StoreResult<Vec<BlobId>> {
+    pub(super) async fn abort_upload(&self, upload_id: &str) -> StoreResult<Vec<BlobId>> {
         let upload_id = upload_id.to_owned();
-        self.write(move |txn| Self::remove_upload_in(txn, &upload_id))
+        self.write_async(move |txn| Self::remove_upload_in(txn, &upload_id))
+            .await
     }
 
-    pub(super) fn complete_upload(
+    pub(super) async fn complete_upload(
         &self,
         upload_id: &str,
         object: &ObjectRecord,
@@ -133,52 +140,54 @@ impl RedbMetaStore {
         let (upload_id, object) = (upload_id.to_owned(), object.clone());
         let (condition, completed) = (condition.clone(), completed.clone());
         coffer_faults::io_step("mpu.complete.commit")?;
-        let freed = self.write(move |txn| {
-            let (upload_id, object) = (upload_id.as_str(), &object);
-            let upload: UploadRecord = {
-                let uploads = txn.open_table(UPLOADS)?;
-                let v = uploads.get(upload_id)?.ok_or(StoreError::NoSuchUpload)?;
-                decode(v.value())?
-            };
-            if txn
-                .open_table(BUCKETS)?
-                .get(upload.bucket.as_str())?
-                .is_none()
-            {
-                return Err(StoreError::NoSuchBucket);
-            }
-            check_master_version(txn, object.encryption.as_ref())?;
-            // Every part the object names must still be the upload's current one: a part
-            // re-uploaded meanwhile freed the blob the caller saw.
-            {
-                let parts = txn.open_table(PARTS)?;
-                for p in &object.parts {
-                    let current: Option<PartRecord> =
-                        match parts.get(part_key(upload_id, p.number).as_str())? {
-                            Some(v) => Some(decode(v.value())?),
-                            None => None,
-                        };
-                    if current.is_none_or(|c| c.part.blob != p.blob) {
-                        return Err(StoreError::PartChanged);
+        let freed = self
+            .write_async(move |txn| {
+                let (upload_id, object) = (upload_id.as_str(), &object);
+                let upload: UploadRecord = {
+                    let uploads = txn.open_table(UPLOADS)?;
+                    let v = uploads.get(upload_id)?.ok_or(StoreError::NoSuchUpload)?;
+                    decode(v.value())?
+                };
+                if txn
+                    .open_table(BUCKETS)?
+                    .get(upload.bucket.as_str())?
+                    .is_none()
+                {
+                    return Err(StoreError::NoSuchBucket);
+                }
+                check_master_version(txn, object.encryption.as_ref())?;
+                // Every part the object names must still be the upload's current one: a part
+                // re-uploaded meanwhile freed the blob the caller saw.
+                {
+                    let parts = txn.open_table(PARTS)?;
+                    for p in &object.parts {
+                        let current: Option<PartRecord> =
+                            match parts.get(part_key(upload_id, p.number).as_str())? {
+                                Some(v) => Some(decode(v.value())?),
+                                None => None,
+                            };
+                        if current.is_none_or(|c| c.part.blob != p.blob) {
+                            return Err(StoreError::PartChanged);
+                        }
                     }
                 }
-            }
-            let k = object_key(&upload.bucket, &upload.key);
-            let mut objects = txn.open_table(OBJECTS)?;
-            check_condition(&objects, &k, &condition)?;
-            // The object takes its own references first, so blobs it keeps survive the
-            // upload's removal below.
-            let mut freed = {
-                let mut refs = txn.open_table(BLOB_REFS)?;
-                add_refs(&mut refs, object.blobs())?;
-                settle_intents(txn, object.blobs())?;
-                replace_object(&mut objects, &mut refs, &k, object)?
-            };
-            drop(objects);
-            freed.extend(Self::remove_upload_in(txn, upload_id)?);
-            remember_completed(txn, &completed)?;
-            Ok(freed)
-        })?;
+                let k = object_key(&upload.bucket, &upload.key);
+                let mut objects = txn.open_table(OBJECTS)?;
+                check_condition(&objects, &k, &condition)?;
+                // The object takes its own references first, so blobs it keeps survive the
+                // upload's removal below.
+                let mut freed = {
+                    let mut refs = txn.open_table(BLOB_REFS)?;
+                    add_refs(&mut refs, object.blobs())?;
+                    settle_intents(txn, object.blobs())?;
+                    replace_object(&mut objects, &mut refs, &k, object)?
+                };
+                drop(objects);
+                freed.extend(Self::remove_upload_in(txn, upload_id)?);
+                remember_completed(txn, &completed)?;
+                Ok(freed)
+            })
+            .await?;
         coffer_faults::crash_step("mpu.complete.committed");
         Ok(freed)
     }

@@ -304,20 +304,16 @@ async fn key_states_rotation_and_deletion_reach_the_objects() {
         );
     }
     assert_eq!(get(&c, "states", "b").await.unwrap(), b"under kept");
-    // Over PostgreSQL every GET above read its key's record together with the object, in
-    // one round trip, and the KMS decided on that record; the embedded store leaves the
-    // read to the KMS.
+    // Every GET above read its key's record together with the object (over PostgreSQL,
+    // in one round trip), and the KMS decided on that record.
     let from_object_read = key_reads(&server, "request_read");
-    if shared_backends() {
-        assert!(from_object_read >= 6, "{from_object_read}");
-    } else {
-        assert_eq!(from_object_read, 0);
-    }
+    assert!(from_object_read >= 6, "{from_object_read}");
 }
 
 /// A PUT under SSE-KMS that names its key by id or ARN, or uses `aws/s3` once its key is
-/// known, reads the key's record with its bucket over PostgreSQL (one round trip), and the
-/// KMS decides on that record: a key disabled meanwhile is refused (see
+/// known, reads the key's record with its bucket (over PostgreSQL, in one round trip), and
+/// the KMS decides on that record without reading it again (so the call runs on the
+/// runtime worker): a key disabled meanwhile is refused (see
 /// `key_states_rotation_and_deletion_reach_the_objects`).
 #[tokio::test]
 async fn a_kms_put_reads_its_key_with_its_bucket() {
@@ -352,15 +348,10 @@ async fn a_kms_put_reads_its_key_with_its_bucket() {
     }
     let taken = key_reads(&server, "request_read") - before.0;
     let read_again = key_reads(&server, "store") - before.1;
-    if shared_backends() {
-        // Three PUTs and three GETs, each taking its key from its own first read, and the
-        // KMS reading none itself.
-        assert!(taken >= 6, "{taken}");
-        assert_eq!(read_again, 0);
-    } else {
-        assert_eq!(taken, 0);
-        assert!(read_again >= 6, "{read_again}");
-    }
+    // Three PUTs and three GETs, each taking its key from its own first read, and the KMS
+    // reading none itself.
+    assert!(taken >= 6, "{taken}");
+    assert_eq!(read_again, 0);
 }
 
 /// Prometheus's count of KMS key records the KMS used, by where they came from: `store`
