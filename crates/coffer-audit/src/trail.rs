@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 use time::OffsetDateTime;
+use tokio::sync::oneshot;
 
 use crate::anchor::AnchorStore;
 use crate::chain::{ChainKey, Link};
@@ -20,6 +21,7 @@ use crate::event::AuditEvent;
 use crate::index::{Cursor, IndexReader, Indexer, Page};
 use crate::layout::{Layout, PUBLIC_KEY, rfc3339};
 use crate::lookup::Filter;
+use crate::receipt::{Receipt, Reply};
 use crate::signing::SigningKey;
 use crate::stores::Stores;
 use crate::writer::{Job, Writer};
@@ -193,10 +195,22 @@ impl AuditLog {
         record
     }
 
+    /// [`AuditLog::record`] for a task: hands the record to the writer at once and returns
+    /// the receipt to await, rather than blocking a runtime worker (or handing it to another
+    /// thread) for the fsync. The caller must not act on what the record attests before the
+    /// receipt resolves.
+    pub fn record_queued(&self, event: &AuditEvent) -> AuditResult<Receipt> {
+        let (reply, answer) = oneshot::channel();
+        self.jobs
+            .send(Job::Append(self.render(event), Reply::Awaited(reply)))
+            .map_err(|_| AuditError::WriterStopped)?;
+        Ok(Receipt(answer))
+    }
+
     /// Appends a rendered record; returns once it is on disk.
     pub fn append(&self, record: Value) -> AuditResult<()> {
         // The writer links it: only it knows the record before.
-        self.call(|reply| Job::Append(record, reply))
+        self.call(|reply| Job::Append(record, Reply::Blocked(reply)))
     }
 
     /// Whether the newest part of the trail (the journal and the two newest log files)

@@ -20,6 +20,7 @@ use crate::error::{AuditError, AuditResult};
 use crate::index::IndexFeed;
 use crate::journal_store::{CutToken, JournalStore};
 use crate::layout::{CUT_TMP, HEAD, Layout, ROLLING, STATE, gzip, rfc3339, sha256_hex};
+use crate::receipt::Reply;
 use crate::signing::{SIGNATURE_ALGORITHM, SigningKey, fingerprint};
 use crate::stores::Stores;
 use crate::trail::Cadence;
@@ -29,7 +30,7 @@ use crate::trail_files::TrailFiles;
 const MAX_BATCH: usize = 512;
 
 pub(crate) enum Job {
-    Append(Value, mpsc::SyncSender<AuditResult<()>>),
+    Append(Value, Reply),
     Cut(mpsc::SyncSender<AuditResult<()>>),
     Digest(mpsc::SyncSender<AuditResult<()>>),
     /// Anchors the head if it moved since it was last anchored.
@@ -245,7 +246,7 @@ impl Writer {
                 let (records, replies): (Vec<Value>, Vec<_>) = appended.into_iter().unzip();
                 let result = self.append(records);
                 for reply in replies {
-                    let _ = reply.send(result.clone());
+                    reply.send(result.clone());
                 }
                 // After the answers: the anchor never delays an acknowledgement. The first
                 // records are anchored at once, later ones at most a second behind.

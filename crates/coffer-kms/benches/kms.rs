@@ -52,21 +52,40 @@ fn bench(c: &mut Criterion) {
     )]
     .into();
     let blob = Kms::generate_data_key(&kms, &caller, &arn, &context)
+        .wait()
         .expect("data key")
         .ciphertext;
 
     let mut g = c.benchmark_group("kms");
     g.bench_function("generate_data_key", |b| {
-        b.iter(|| black_box(Kms::generate_data_key(&kms, &caller, &arn, &context).unwrap()))
+        b.iter(|| {
+            black_box(
+                Kms::generate_data_key(&kms, &caller, &arn, &context)
+                    .wait()
+                    .unwrap(),
+            )
+        })
     });
     g.bench_function("decrypt", |b| {
-        b.iter(|| black_box(Kms::decrypt(&kms, &caller, &blob, &context).unwrap()))
+        b.iter(|| black_box(Kms::decrypt(&kms, &caller, &blob, &context).wait().unwrap()))
     });
     g.bench_function("generate_data_key, audited", |b| {
-        b.iter(|| black_box(Kms::generate_data_key(&audited, &caller, &arn, &context).unwrap()))
+        b.iter(|| {
+            black_box(
+                Kms::generate_data_key(&audited, &caller, &arn, &context)
+                    .wait()
+                    .unwrap(),
+            )
+        })
     });
     g.bench_function("decrypt, audited", |b| {
-        b.iter(|| black_box(Kms::decrypt(&audited, &caller, &blob, &context).unwrap()))
+        b.iter(|| {
+            black_box(
+                Kms::decrypt(&audited, &caller, &blob, &context)
+                    .wait()
+                    .unwrap(),
+            )
+        })
     });
     g.bench_function("check_access (bucket key hit)", |b| {
         b.iter(|| {

@@ -239,6 +239,18 @@ impl BuiltinKms {
         }
     }
 
+    /// [`BuiltinKms::record`] without waiting for the disk: the receipt to await before the
+    /// operation's result is used (`None`: this KMS keeps no trail).
+    pub(crate) fn record_queued(
+        &self,
+        event: &AuditEvent,
+    ) -> Result<Option<coffer_audit::Receipt>, KmsApiError> {
+        self.audit()
+            .map(|log| log.record_queued(event))
+            .transpose()
+            .map_err(|e| KmsApiError::internal(format!("audit trail: {e}")))
+    }
+
     /// The key ARNs a finished API call involved, for the record's `resources`.
     pub(crate) fn resources_of(&self, op: &str, request: &Value, response: &Value) -> Vec<String> {
         let mut arns = Vec::new();

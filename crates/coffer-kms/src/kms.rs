@@ -10,6 +10,7 @@ use crate::audit_events::{call_event, context_json};
 use crate::builtin::{BuiltinKms, Caller, DataKeyOutput, Decrypted, S3_MANAGED_ALIAS};
 use crate::ciphertext::EncryptionContext;
 use crate::key_ref::KeyRef;
+use crate::recorded::Recorded;
 use crate::records::KeyRecord;
 
 pub trait Kms: Send + Sync + 'static {
@@ -21,6 +22,10 @@ pub trait Kms: Send + Sync + 'static {
     /// without a read (a key id or key ARN, or `aws/s3` once its key is known), so that S3
     /// can read the record with the bucket and hand it over as [`Caller::key_read`].
     fn key_record_id_for_s3(&self, key: Option<&str>) -> Option<String>;
+
+    /// The metadata store's id for the record of the key a ciphertext `blob` names (what
+    /// [`Kms::decrypt`] of it uses), or `None` for a blob that names none.
+    fn key_record_id_of_blob(&self, blob: &[u8]) -> Option<String>;
 
     /// Whether `caller` may use `key` for `action` (e.g. `kms:Decrypt`) with `context` now:
     /// the key's policy and state, without a cryptographic operation. S3 Bucket Keys use it
@@ -39,7 +44,7 @@ pub trait Kms: Send + Sync + 'static {
         caller: &Caller,
         key: &str,
         context: &EncryptionContext,
-    ) -> Result<DataKeyOutput, KmsApiError>;
+    ) -> Recorded<DataKeyOutput>;
 
     /// Encrypts an existing data key under `key` (re-sealing on copy or key change).
     fn encrypt(
@@ -56,12 +61,12 @@ pub trait Kms: Send + Sync + 'static {
         caller: &Caller,
         blob: &[u8],
         context: &EncryptionContext,
-    ) -> Result<Decrypted, KmsApiError>;
+    ) -> Recorded<Decrypted>;
 }
 
 /// One KMS request S3 made on a user's behalf, around `call`: counted, timed, and recorded in
-/// the audit trail (success or failure) before its result is returned. The JSON API counts
-/// and records its own requests.
+/// the audit trail (success or failure); its result may be used once the record is on disk.
+/// The JSON API counts and records its own requests.
 fn on_behalf<T>(
     kms: &BuiltinKms,
     caller: &Caller,
@@ -69,25 +74,23 @@ fn on_behalf<T>(
     parameters: Value,
     resources: Vec<String>,
     call: impl FnOnce() -> Result<T, KmsApiError>,
-) -> Result<T, KmsApiError> {
+) -> Recorded<T> {
     metrics::counter!("coffer_kms_requests_total", "operation" => operation, "via" => "s3")
         .increment(1);
     let started = std::time::Instant::now();
     let result = call();
-    kms.record(&call_event(
+    let event = call_event(
         caller,
         operation,
         parameters,
         Value::Null,
         resources,
         result.as_ref().err(),
-    ))?;
-    metrics::histogram!("coffer_kms_request_duration_seconds", "via" => "s3")
-        .record(started.elapsed().as_secs_f64());
-    if let Err(e) = &result {
-        metrics::counter!("coffer_kms_errors_total", "code" => e.code).increment(1);
+    );
+    match kms.record_queued(&event) {
+        Ok(receipt) => Recorded::new(result, receipt, started),
+        Err(e) => Recorded::new(Err(e), None, started),
     }
-    result
 }
 
 impl BuiltinKms {
@@ -121,6 +124,11 @@ impl Kms for BuiltinKms {
         Some(KeyRecord::store_id(&id))
     }
 
+    fn key_record_id_of_blob(&self, blob: &[u8]) -> Option<String> {
+        let header = crate::ciphertext::header(blob).ok()?;
+        Some(KeyRecord::store_id(&header.key_id))
+    }
+
     fn check_access(
         &self,
         caller: &Caller,
@@ -136,7 +144,7 @@ impl Kms for BuiltinKms {
         caller: &Caller,
         key: &str,
         context: &EncryptionContext,
-    ) -> Result<DataKeyOutput, KmsApiError> {
+    ) -> Recorded<DataKeyOutput> {
         on_behalf(
             self,
             caller,
@@ -162,6 +170,7 @@ impl Kms for BuiltinKms {
             vec![key.to_owned()],
             || BuiltinKms::encrypt(self, caller, key, plaintext, context).map(|(blob, _)| blob),
         )
+        .wait()
     }
 
     fn decrypt(
@@ -169,7 +178,7 @@ impl Kms for BuiltinKms {
         caller: &Caller,
         blob: &[u8],
         context: &EncryptionContext,
-    ) -> Result<Decrypted, KmsApiError> {
+    ) -> Recorded<Decrypted> {
         // The key is named by the blob itself; a blob that names none is recorded without.
         let key_arn = crate::ciphertext::header(blob)
             .map(|h| self.identity().key_arn(&h.key_id))

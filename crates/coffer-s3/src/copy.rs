@@ -162,13 +162,15 @@ impl CofferS3 {
         // The copy shares the source's sealed segments; only its data key is re-sealed, bound
         // to the destination's name and to the target's key (the current master-key version,
         // or the customer's new key).
-        let source_key = self.open_data_key(
-            &src_bucket,
-            &src_key,
-            source.encryption.as_ref(),
-            source_customer.as_ref(),
-            Some(&user),
-        )?;
+        let source_key = self
+            .open_data_key(
+                &src_bucket,
+                &src_key,
+                source.encryption.as_ref(),
+                source_customer.as_ref(),
+                Some(&user),
+            )
+            .await?;
         record.etag = self
             .copy_etag(&src_bucket, &src_key, &source, &source_key, &mode)
             .await?;

@@ -49,7 +49,7 @@ impl CofferS3 {
 
     /// Records a data event when they are enabled; a record that cannot be written fails
     /// the request.
-    pub(crate) fn data_event(
+    pub(crate) async fn data_event(
         &self,
         origin: Option<RequestOrigin>,
         user: &crate::User,
@@ -86,7 +86,11 @@ impl CofferS3 {
             service_event_details: None,
             additional_event_data: sse_applied.map(|s| json!({ "SSEApplied": s })),
         };
-        // The record waits for an fsync: hand the async worker to other requests meanwhile.
-        tokio::task::block_in_place(|| log.record(&event)).map_err(crate::error::internal)
+        // The record waits for an fsync: awaited, so the worker serves other requests
+        // meanwhile.
+        log.record_queued(&event)
+            .map_err(crate::error::internal)?
+            .await
+            .map_err(crate::error::internal)
     }
 }

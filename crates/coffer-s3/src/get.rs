@@ -137,7 +137,7 @@ fn refuse_write_encryption_headers(headers: &http::HeaderMap) -> S3Result<()> {
 impl CofferS3 {
     /// What a reader of `bucket/key` needs: the record's parts and its opened data key
     /// (with the customer's key, for an SSE-C object).
-    pub(crate) fn source_data(
+    pub(crate) async fn source_data(
         &self,
         bucket: &str,
         key: &str,
@@ -148,14 +148,16 @@ impl CofferS3 {
     ) -> S3Result<body::SourceData> {
         Ok(body::SourceData {
             parts: record.parts.clone(),
-            key: self.open_data_key_read(
-                bucket,
-                key,
-                record.encryption.as_ref(),
-                customer,
-                Some(user),
-                key_read,
-            )?,
+            key: self
+                .open_data_key_read(
+                    bucket,
+                    key,
+                    record.encryption.as_ref(),
+                    customer,
+                    Some(user),
+                    key_read,
+                )
+                .await?,
             name: format!("{bucket}/{key}"),
         })
     }
@@ -163,7 +165,7 @@ impl CofferS3 {
     /// What HEAD and GetObjectAttributes check without reading data: the SSE-C key (a wrong
     /// one is a 403), and no SSE-C headers for other objects. SSE-KMS objects need no KMS
     /// call here, as on S3.
-    fn check_metadata_read(
+    async fn check_metadata_read(
         &self,
         bucket: &str,
         key: &str,
@@ -171,7 +173,8 @@ impl CofferS3 {
         customer: Option<&CustomerKey>,
     ) -> S3Result<()> {
         if customer.is_some() || encryption::is_customer(record.encryption.as_ref()) {
-            self.open_data_key(bucket, key, record.encryption.as_ref(), customer, None)?;
+            self.open_data_key(bucket, key, record.encryption.as_ref(), customer, None)
+                .await?;
         }
         Ok(())
     }
@@ -275,25 +278,29 @@ impl CofferS3 {
                 .await?;
             // The SSE-C key before the conditions: a 304 or 412 would tell a caller without
             // the key that the object exists and what its ETag is.
-            self.check_metadata_read(&input.bucket, &input.key, &record, customer.as_ref())?;
+            self.check_metadata_read(&input.bucket, &input.key, &record, customer.as_ref())
+                .await?;
             conditions.check(&record, Context::Read)?;
             let selection = select(&record, input.range.as_ref(), input.part_number)?;
             let len = selection.span.end - selection.span.start;
-            let source = self.source_data(
-                &input.bucket,
-                &input.key,
-                &record,
-                customer.as_ref(),
-                &user,
-                key_read,
-            )?;
+            let source = self
+                .source_data(
+                    &input.bucket,
+                    &input.key,
+                    &record,
+                    customer.as_ref(),
+                    &user,
+                    key_read,
+                )
+                .await?;
             match body::open_range(self.blobs.clone(), source, selection.span.start, len).await {
                 Ok(opened) => break (record, selection, opened),
                 Err(body::OpenError::Missing(_)) if attempts < 3 => attempts += 1,
                 Err(e) => return Err(e.into()),
             }
         };
-        self.data_event(origin, &user, "GetObject", &input.bucket, &input.key, None)?;
+        self.data_event(origin, &user, "GetObject", &input.bucket, &input.key, None)
+            .await?;
         let body = opened.into_body().await?;
         let partial = selection.content_range.is_some();
         let served = selection.served(input.part_number);
@@ -336,7 +343,8 @@ impl CofferS3 {
             )
             .await?;
         // HEAD reads no data, but S3 still proves an SSE-C key: a wrong one is a 403.
-        self.check_metadata_read(&input.bucket, &input.key, &record, customer.as_ref())?;
+        self.check_metadata_read(&input.bucket, &input.key, &record, customer.as_ref())
+            .await?;
         Preconditions {
             if_match: input.if_match,
             if_none_match: input.if_none_match,
@@ -387,7 +395,8 @@ impl CofferS3 {
                 input.version_id.as_deref(),
             )
             .await?;
-        self.check_metadata_read(&input.bucket, &input.key, &record, customer.as_ref())?;
+        self.check_metadata_read(&input.bucket, &input.key, &record, customer.as_ref())
+            .await?;
         // SDKs join the header's list with ", ": each name may carry a leading space.
         let wants = |name: &str| {
             input

@@ -165,7 +165,9 @@ impl CofferS3 {
             conditions::check_early(existing.as_ref(), &condition)?;
         }
 
-        let (dek, sealed_key) = self.new_data_key(&bucket, &key, &mode, &user, key_read)?;
+        let (dek, sealed_key) = self
+            .new_data_key(&bucket, &key, &mode, &user, key_read)
+            .await?;
         let ingested = body::ingest(
             body::Destination::object(self.blobs.clone()),
             dek.part_key(1),
@@ -244,7 +246,8 @@ impl CofferS3 {
             &event_bucket,
             &event_key,
             Some(applied),
-        )?;
+        )
+        .await?;
         Ok(S3Response::new(PutObjectOutput {
             e_tag: Some(ETag::Strong(etag)),
             checksum_crc32: sums.checksum_crc32,

@@ -113,13 +113,13 @@ impl CofferS3 {
             return self.check_structure(record, &name);
         }
         let data_key = self
-            .open_data_key(
+            .wait(self.open_data_key(
                 bucket,
                 key,
                 record.encryption.as_ref(),
                 None,
                 Some(scrubber),
-            )
+            ))
             .map_err(|e| format!("its data key does not open: {}", describe(&e)))?;
         let size: u64 = record.parts.iter().map(|p| p.size).sum();
         let source = SourceData {

@@ -77,7 +77,8 @@ impl CofferS3 {
         // sees the request's SSE-C headers as `s3:x-amz-server-side-encryption-customer-*`).
         match sse_c.parse(Purpose::Write)? {
             Some(customer) => {
-                self.upload_part_key(&upload, 1, Some(&customer), &user)?;
+                self.upload_part_key(&upload, 1, Some(&customer), &user)
+                    .await?;
             }
             None if encryption::is_customer(upload.template.encryption.as_ref())
                 && upload.checksum_algorithm.is_some() =>

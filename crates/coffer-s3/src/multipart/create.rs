@@ -112,7 +112,9 @@ impl CofferS3 {
         let template = content_headers!(input, tags: tags).into_record()?;
         // One data key for the whole upload; each part seals under its own key derived from
         // it, so parts upload in any order and in parallel.
-        let (_, sealed_key) = self.new_data_key(&input.bucket, &input.key, &mode, &user, None)?;
+        let (_, sealed_key) = self
+            .new_data_key(&input.bucket, &input.key, &mode, &user, None)
+            .await?;
         let template = ObjectRecord {
             encryption: Some(sealed_key),
             ..template

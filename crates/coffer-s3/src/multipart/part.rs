@@ -27,7 +27,7 @@ impl CofferS3 {
     /// The key part `number` of an upload seals under, and the digest its opaque ETag is
     /// computed with (none where ETags are MD5s). An SSE-C upload needs the key it was
     /// created with on every part, and other uploads refuse one (SPEC §2.1 #13, #14).
-    pub(super) fn upload_part_key(
+    pub(super) async fn upload_part_key(
         &self,
         upload: &UploadRecord,
         number: u32,
@@ -48,6 +48,7 @@ impl CofferS3 {
                 customer,
                 Some(user),
             )
+            .await
             .map_err(|e| {
                 if customer.is_some() && *e.code() == s3s::S3ErrorCode::AccessDenied {
                     s3_error!(
@@ -167,7 +168,9 @@ impl CofferS3 {
                 }
             }
         }
-        let (part_key, etag_mac) = self.upload_part_key(&upload, number, mode.customer(), &user)?;
+        let (part_key, etag_mac) = self
+            .upload_part_key(&upload, number, mode.customer(), &user)
+            .await?;
         let opaque = opaque_etags(&upload);
         let ingested = body::ingest(
             body::Destination::part(self.blobs.clone()),
@@ -269,15 +272,19 @@ impl CofferS3 {
             .checksum_algorithm
             .as_deref()
             .and_then(Algorithm::parse);
-        let (part_key, etag_mac) = self.upload_part_key(&upload, number, mode.customer(), &user)?;
-        let source_data = self.source_data(
-            &source_bucket,
-            &source_key,
-            &source,
-            source_customer.as_ref(),
-            &user,
-            None,
-        )?;
+        let (part_key, etag_mac) = self
+            .upload_part_key(&upload, number, mode.customer(), &user)
+            .await?;
+        let source_data = self
+            .source_data(
+                &source_bucket,
+                &source_key,
+                &source,
+                source_customer.as_ref(),
+                &user,
+                None,
+            )
+            .await?;
         let ingested = body::copy_range(
             self.blobs.clone(),
             source_data,

@@ -30,7 +30,7 @@ impl CofferS3 {
     /// the KMS for it (GenerateDataKey as `user`).
     /// `key_read`: the KMS key's record as the request read it with its bucket, if it did
     /// (see [`coffer_kms::Caller::key_read`]).
-    pub(crate) fn new_data_key(
+    pub(crate) async fn new_data_key(
         &self,
         bucket: &str,
         key: &str,
@@ -49,6 +49,8 @@ impl CofferS3 {
             let arn = object_arn(bucket, key);
             let out = kms
                 .generate_data_key(&caller, &key_arn, &s3_context(&arn, &request.context))
+                .on_disk()
+                .await
                 .map_err(kms_error)?;
             let plaintext = out
                 .plaintext
@@ -138,9 +140,8 @@ impl CofferS3 {
         if let Some(cached) = self.bucket_keys.for_write(bucket, key_arn, object) {
             return Ok(cached);
         }
-        let out = kms
-            .generate_data_key(&caller, key_arn, &context)
-            .map_err(kms_error)?;
+        let recorded = kms.generate_data_key(&caller, key_arn, &context);
+        let out = coffer_store::run_blocking(|| recorded.wait()).map_err(kms_error)?;
         let material = out
             .plaintext
             .ok_or_else(|| internal("the KMS returned no plaintext data key"))?;
@@ -170,7 +171,8 @@ impl CofferS3 {
         let raw = B64
             .decode(blob)
             .map_err(|_| internal("bucket key ciphertext is malformed"))?;
-        let out = kms.decrypt(caller, &raw, &context).map_err(kms_error)?;
+        let recorded = kms.decrypt(caller, &raw, &context);
+        let out = coffer_store::run_blocking(|| recorded.wait()).map_err(kms_error)?;
         self.bucket_keys.insert_opened(blob, out.plaintext.clone());
         Ok(out.plaintext)
     }
@@ -192,7 +194,7 @@ impl CofferS3 {
     /// An SSE-C object needs the key (`InvalidRequest` without it, `AccessDenied` for
     /// another key); other objects refuse one. An SSE-S3 key that does not open is an
     /// integrity failure; an SSE-KMS one is whatever the KMS says.
-    pub(crate) fn open_data_key(
+    pub(crate) async fn open_data_key(
         &self,
         bucket: &str,
         key: &str,
@@ -201,12 +203,13 @@ impl CofferS3 {
         user: Option<&User>,
     ) -> S3Result<Option<Arc<DataKey>>> {
         self.open_data_key_read(bucket, key, encryption, customer, user, None)
+            .await
     }
 
     /// [`CofferS3::open_data_key`], handing the KMS the key record the request read with the
     /// object (see [`coffer_store::MetaStore::get_object_for_read`]) so it need not read it
     /// again.
-    pub(crate) fn open_data_key_read(
+    pub(crate) async fn open_data_key_read(
         &self,
         bucket: &str,
         key: &str,
@@ -266,6 +269,8 @@ impl CofferS3 {
                 let out = self
                     .kms()?
                     .decrypt(&self.kms_caller_read(user, key_read), blob, &context)
+                    .on_disk()
+                    .await
                     .map_err(kms_error)?;
                 DataKey::from_bytes(&out.plaintext).map_err(internal)?
             }

@@ -128,7 +128,8 @@ impl CofferS3 {
             }
         };
         let dek = self
-            .open_data_key(bucket, key, Some(&old), None, Some(&user))?
+            .open_data_key(bucket, key, Some(&old), None, Some(&user))
+            .await?
             .ok_or_else(|| crate::error::internal("an encrypted object without a data key"))?;
         let mode = WriteMode::Kms(KmsRequest {
             key: Some(key_arn),

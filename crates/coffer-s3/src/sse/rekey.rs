@@ -178,7 +178,7 @@ impl CofferS3 {
         old: &EncryptionRecord,
     ) -> Result<EncryptionRecord, String> {
         let dek = self
-            .open_data_key(bucket, key, Some(old), None, None)
+            .wait(self.open_data_key(bucket, key, Some(old), None, None))
             .map_err(|e| format!("{bucket}/{key}: {e:?}"))?
             .ok_or("no data key")?;
         self.seal_under_master(&dek, &crate::sse::encryption::object_arn(bucket, key))

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use coffer_kms::{Caller, EncryptionContext, Kms, KmsApiError};
+use coffer_kms::{Caller, EncryptionContext, Kms, KmsApiError, Recorded};
 use s3s::{S3Error, S3ErrorCode, S3Result, s3_error};
 
 use crate::auth::User;
@@ -47,19 +47,42 @@ pub(crate) fn parse_stored_context(stored: Option<&str>) -> S3Result<EncryptionC
     }
 }
 
-/// The KMS as handlers call it: every call may wait for an audit fsync (or, once, for the
-/// creation of `aws/s3`), so it runs with the async worker handed to other requests
-/// meanwhile, rather than stalling every connection on that worker.
+/// The KMS as handlers call it, from a runtime worker. A call decided on the key record
+/// the request already read (see [`Caller::key_read`]) reads and writes nothing in the
+/// store: it runs on the worker, and only its audit record is awaited
+/// ([`Recorded::on_disk`]). Any other call may read the store, over a network for a shared
+/// one (or create `aws/s3` once), so it runs with the worker handed to other requests
+/// meanwhile (`block_in_place`), rather than stalling every connection on that worker.
 pub(crate) struct OffRuntime(pub Arc<dyn Kms>);
+
+/// Whether `caller` holds the record, found, of the key with this store id.
+fn holds(caller: &Caller, id: Option<String>) -> bool {
+    matches!((&caller.key_read, id), (Some(read), Some(id)) if read.id == id && read.found.is_some())
+}
+
+/// Runs `call` on the worker if it is decided on a record `caller` holds, else off it.
+fn decided<T>(caller: &Caller, id: Option<String>, call: impl FnOnce() -> T) -> T {
+    if holds(caller, id) {
+        call()
+    } else {
+        tokio::task::block_in_place(call)
+    }
+}
 
 impl Kms for OffRuntime {
     fn key_arn_for_s3(&self, caller: &Caller, key: Option<&str>) -> Result<String, KmsApiError> {
-        tokio::task::block_in_place(|| self.0.key_arn_for_s3(caller, key))
+        decided(caller, self.0.key_record_id_for_s3(key), || {
+            self.0.key_arn_for_s3(caller, key)
+        })
     }
 
     /// No read, so no need to leave the runtime.
     fn key_record_id_for_s3(&self, key: Option<&str>) -> Option<String> {
         self.0.key_record_id_for_s3(key)
+    }
+
+    fn key_record_id_of_blob(&self, blob: &[u8]) -> Option<String> {
+        self.0.key_record_id_of_blob(blob)
     }
 
     fn check_access(
@@ -77,8 +100,10 @@ impl Kms for OffRuntime {
         caller: &Caller,
         key: &str,
         context: &EncryptionContext,
-    ) -> Result<coffer_kms::DataKeyOutput, KmsApiError> {
-        tokio::task::block_in_place(|| self.0.generate_data_key(caller, key, context))
+    ) -> Recorded<coffer_kms::DataKeyOutput> {
+        decided(caller, self.0.key_record_id_for_s3(Some(key)), || {
+            self.0.generate_data_key(caller, key, context)
+        })
     }
 
     fn encrypt(
@@ -96,8 +121,10 @@ impl Kms for OffRuntime {
         caller: &Caller,
         blob: &[u8],
         context: &EncryptionContext,
-    ) -> Result<coffer_kms::Decrypted, KmsApiError> {
-        tokio::task::block_in_place(|| self.0.decrypt(caller, blob, context))
+    ) -> Recorded<coffer_kms::Decrypted> {
+        decided(caller, self.0.key_record_id_of_blob(blob), || {
+            self.0.decrypt(caller, blob, context)
+        })
     }
 }
 
