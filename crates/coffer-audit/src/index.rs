@@ -279,12 +279,14 @@ impl Indexer {
         }
     }
 
-    /// The anchor of the newest link among `batch`'s records.
+    /// The anchor of the newest link among `batch`'s records. Only the newest record's link
+    /// is parsed: the batch grows for up to GATHER_FOR and is anchored every ANCHOR_WITHIN,
+    /// so parsing every link each time cost ~3% of an SSE-KMS GET run's samples.
     fn anchor_of(&self, batch: &[Appended]) -> Option<(u64, Vec<u8>)> {
         batch
             .iter()
-            .filter_map(|a| Link::from_json(&a.record[CHAIN_MEMBER]))
-            .max_by_key(|l| l.seq)
+            .max_by_key(|a| a.seq)
+            .and_then(|a| Link::from_json(&a.record[CHAIN_MEMBER]))
             .map(|l| {
                 let bytes = crate::anchor::anchor_bytes(&self.chain, &self.stream, l);
                 (l.seq, bytes)

@@ -200,10 +200,7 @@ impl BuiltinKms {
             &ring::digest::SHA256,
             format!("coffer-kms material {}#{version}", self.key_arn(record)).as_bytes(),
         );
-        hex_encode(d.as_ref())
+        // One `hex::encode`, not a `format!` per byte: this runs on every data-key call.
+        hex::encode(d.as_ref())
     }
-}
-
-fn hex_encode(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
