@@ -111,8 +111,8 @@ impl CofferS3 {
                 || req.input.sse_customer_key_md5.is_some(),
         )?;
         let origin = self.request_origin(&req);
-        let trailers = req.trailing_headers.clone();
-        let headers = req.headers.clone();
+        let trailers = req.trailing_headers;
+        let headers = req.headers;
         let mut input = req.input;
         check_key(&input.key)?;
         let sse_requested = input.server_side_encryption.is_some()

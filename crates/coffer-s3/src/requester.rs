@@ -81,14 +81,14 @@ impl Requester {
     /// The same requester with the encryption a write asks for as `s3s` parsed it: for a
     /// browser POST these come from form fields, not headers.
     pub(crate) fn with_encryption(
-        &self,
+        self,
         sse: Option<&str>,
         kms_key: Option<&str>,
         customer_algorithm: Option<&str>,
     ) -> Self {
-        self.with("s3:x-amz-server-side-encryption", sse)
-            .with("s3:x-amz-server-side-encryption-aws-kms-key-id", kms_key)
-            .with(
+        self.adding("s3:x-amz-server-side-encryption", sse)
+            .adding("s3:x-amz-server-side-encryption-aws-kms-key-id", kms_key)
+            .adding(
                 "s3:x-amz-server-side-encryption-customer-algorithm",
                 customer_algorithm,
             )
@@ -96,11 +96,14 @@ impl Requester {
 
     /// The same requester with one more condition key (e.g. `s3:prefix` of a listing).
     pub(crate) fn with(&self, key: &str, value: Option<&str>) -> Self {
-        let mut r = self.clone();
+        self.clone().adding(key, value)
+    }
+
+    fn adding(mut self, key: &str, value: Option<&str>) -> Self {
         if let Some(v) = value {
-            r.context
+            self.context
                 .insert(key.to_ascii_lowercase(), vec![v.to_owned()]);
         }
-        r
+        self
     }
 }

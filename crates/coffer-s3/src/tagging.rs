@@ -240,8 +240,8 @@ fn check_version(version_id: Option<&str>) -> S3Result<()> {
 impl Requester {
     /// The same requester with the tags its request puts on an object
     /// (`s3:RequestObjectTag/<key>`, `s3:RequestObjectTagKeys`).
-    pub(crate) fn with_request_tags(&self, tags: Option<&Tags>) -> Self {
-        let mut r = self.clone();
+    pub(crate) fn with_request_tags(self, tags: Option<&Tags>) -> Self {
+        let mut r = self;
         if let Some(tags) = tags {
             for (k, v) in tags {
                 r.context
