@@ -175,7 +175,9 @@ impl CofferS3 {
             .copy_etag(&src_bucket, &src_key, &source, &source_key, &mode)
             .await?;
         record.encryption = match &source_key {
-            Some(dek) => Some(self.seal_data_key(dek, &input.bucket, &input.key, &mode, &user)?),
+            Some(dek) => {
+                Some(self.seal_data_key(dek, &input.bucket, &input.key, &mode, &user, None)?)
+            }
             None => None,
         };
 

@@ -64,11 +64,12 @@ impl CofferS3 {
             return Ok((dek, record));
         }
         let dek = DataKey::generate().map_err(internal)?;
-        let record = self.seal_data_key(&dek, bucket, key, mode, user)?;
+        let record = self.seal_data_key(&dek, bucket, key, mode, user, key_read)?;
         Ok((dek, record))
     }
 
     /// Seals an existing `dek` for `bucket/key` under `mode` (a copy, or a change of key).
+    /// `key_read`: as for [`CofferS3::new_data_key`].
     pub(crate) fn seal_data_key(
         &self,
         dek: &DataKey,
@@ -76,6 +77,7 @@ impl CofferS3 {
         key: &str,
         mode: &WriteMode,
         user: &User,
+        key_read: Option<Arc<KmsRecordSnapshot>>,
     ) -> S3Result<EncryptionRecord> {
         let arn = object_arn(bucket, key);
         match mode {
@@ -93,11 +95,12 @@ impl CofferS3 {
             }
             WriteMode::Kms(request) => {
                 let kms = self.kms()?;
+                let caller = self.kms_caller_read(user, key_read);
                 let key_arn = kms
-                    .key_arn_for_s3(&self.kms_caller(user), request.key.as_deref())
+                    .key_arn_for_s3(&caller, request.key.as_deref())
                     .map_err(kms_error)?;
                 if request.bucket_key {
-                    let bucket_key = self.bucket_key_for_write(bucket, &key_arn, &arn, user)?;
+                    let bucket_key = self.bucket_key_for_write(bucket, &key_arn, &arn, &caller)?;
                     let sealed =
                         seal_key(&bucket_key.kek, dek, arn.as_bytes()).map_err(internal)?;
                     return Ok(EncryptionRecord::KmsBucketKey {
@@ -108,7 +111,7 @@ impl CofferS3 {
                 }
                 let blob = kms
                     .encrypt(
-                        &self.kms_caller(user),
+                        &caller,
                         &key_arn,
                         dek.expose_secret(),
                         &s3_context(&arn, &request.context),
@@ -130,17 +133,16 @@ impl CofferS3 {
         bucket: &str,
         key_arn: &str,
         object: &str,
-        user: &User,
+        caller: &Caller,
     ) -> S3Result<BucketKeyUse> {
         let kms = self.kms()?;
-        let caller = self.kms_caller(user);
         let context = s3_context(&bucket_arn(bucket), &EncryptionContext::new());
-        kms.check_access(&caller, key_arn, "kms:GenerateDataKey", &context)
+        kms.check_access(caller, key_arn, "kms:GenerateDataKey", &context)
             .map_err(kms_error)?;
         if let Some(cached) = self.bucket_keys.for_write(bucket, key_arn, object) {
             return Ok(cached);
         }
-        let recorded = kms.generate_data_key(&caller, key_arn, &context);
+        let recorded = kms.generate_data_key(caller, key_arn, &context);
         let out = coffer_store::run_blocking(|| recorded.wait()).map_err(kms_error)?;
         let material = out
             .plaintext

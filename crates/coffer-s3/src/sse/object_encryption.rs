@@ -136,7 +136,7 @@ impl CofferS3 {
             context: Default::default(),
             bucket_key,
         });
-        let fresh = self.seal_data_key(&dek, bucket, key, &mode, &user)?;
+        let fresh = self.seal_data_key(&dek, bucket, key, &mode, &user, None)?;
         let (b, k) = (bucket.to_owned(), key.to_owned());
         let changed = self
             .meta

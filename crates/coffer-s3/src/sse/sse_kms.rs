@@ -92,7 +92,9 @@ impl Kms for OffRuntime {
         action: &str,
         context: &EncryptionContext,
     ) -> Result<(), KmsApiError> {
-        tokio::task::block_in_place(|| self.0.check_access(caller, key, action, context))
+        decided(caller, self.0.key_record_id_for_s3(Some(key)), || {
+            self.0.check_access(caller, key, action, context)
+        })
     }
 
     fn generate_data_key(
