@@ -17,7 +17,8 @@
 # if the server died or panicked, or if the server's footprint grew under steady load:
 #   warm-up is the first 20% of the run; "post-warm-up" is the highest sample in 20-40%,
 #   "end" the highest in the last 20%. Flat means
-#     RSS: end <= post-warm-up + max(25%, 32 MiB)      fds: end <= post-warm-up + 16
+#     RSS: end <= post-warm-up + max(25%, 32 MiB)
+#     fds: end <= post-warm-up + max(16, half the clients)
 #   and, once the clients are gone, fds <= start + 16 (no connection or file left open).
 # The last line is "soak: N passed, M failed": N and M count the requests made plus the
 # four checks above (RSS flat, fds flat, fds released, server alive without panics).
@@ -156,7 +157,13 @@ rss_peak=$(window_max 2 0 999999)
 fds_peak=$(window_max 3 0 999999)
 read -r _ rss_after fds_after <<<"${after:-x 0 0}"
 rss_limit=$((rss_base + (rss_base / 4 > 32768 ? rss_base / 4 : 32768)))
-fds_limit=$((fds_base + 16))
+# A window's highest descriptor count moves with how many connections the clients hold at
+# that sample (over HTTP/2 the SDK opens more when its streams are busy): one CI dry run saw
+# 52 after warm-up and a single sample of 71 at the end, every one released after the load
+# (15 = start). Half the clients' worth of slack keeps that from failing the run; a leak
+# still shows in the "fds released" check and in the 10-minute run.
+fds_slack=$((concurrency / 2 > 16 ? concurrency / 2 : 16))
+fds_limit=$((fds_base + fds_slack))
 mib() { awk -v k="$1" 'BEGIN {printf "%.1fMiB", k / 1024}'; }
 echo "soak rss start=$(mib "$rss_start") post-warm-up=$(mib "$rss_base") end=$(mib "$rss_end") peak=$(mib "$rss_peak") after-load=$(mib "$rss_after") samples=$(wc -l <"$work/samples.tsv") every=${every}s"
 echo "soak fds start=$fds_start post-warm-up=$fds_base end=$fds_end peak=$fds_peak after-load=$fds_after"
