@@ -3,7 +3,6 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::mpsc;
 use std::task::{Context, Poll};
 
 use tokio::sync::oneshot;
@@ -11,24 +10,7 @@ use tokio::sync::oneshot;
 use crate::error::{AuditError, AuditResult};
 
 /// Where the writer sends an append's outcome.
-pub(crate) enum Reply {
-    Blocked(mpsc::SyncSender<AuditResult<()>>),
-    Awaited(oneshot::Sender<AuditResult<()>>),
-}
-
-impl Reply {
-    /// Answers the appender; one that has gone is not waited for.
-    pub(crate) fn send(self, outcome: AuditResult<()>) {
-        match self {
-            Reply::Blocked(tx) => {
-                let _ = tx.send(outcome);
-            }
-            Reply::Awaited(tx) => {
-                let _ = tx.send(outcome);
-            }
-        }
-    }
-}
+pub(crate) type Reply = coffer_store::Reply<AuditResult<()>>;
 
 /// A record handed to the writer: resolves once it is on disk (or could not be written).
 /// Whatever the record attests (a data key handed out, say) must wait for it.

@@ -35,6 +35,7 @@ mod records;
 mod redb_audit;
 mod redb_handle;
 mod redb_meta;
+mod reply;
 mod shared_audit;
 
 pub use audit_store::{AuditStore, IndexCursor, IndexScan, IndexedRecord, KmsWrite};
@@ -55,4 +56,5 @@ pub use records::{
     Tags, UploadRecord,
 };
 pub use redb_meta::RedbMetaStore;
+pub use reply::Reply;
 pub use shared_audit::{AuditFileStore, AuditJournalStore, StreamLine};

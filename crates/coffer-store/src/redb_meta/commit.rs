@@ -9,6 +9,7 @@ use tokio::sync::oneshot;
 use super::RedbMetaStore;
 use crate::error::{StoreError, StoreResult};
 use crate::redb_handle::ReopeningDatabase;
+use crate::reply::Reply;
 
 /// Most writes folded into one transaction.
 const MAX_BATCH: usize = 128;
@@ -19,29 +20,7 @@ type WriteJob = Box<dyn Fn(&WriteTransaction) -> AnyResult + Send>;
 
 pub(super) struct WriteRequest {
     job: WriteJob,
-    reply: Reply,
-}
-
-/// Where a write's result goes: to a thread blocked on it, or to a task awaiting it (which
-/// frees its runtime worker for other requests meanwhile, without handing it to another
-/// thread as `block_in_place` does).
-enum Reply {
-    Blocked(mpsc::SyncSender<AnyResult>),
-    Awaited(oneshot::Sender<AnyResult>),
-}
-
-impl Reply {
-    /// Answers the writer; one that has gone (a dropped request) is not waited for.
-    fn send(self, result: AnyResult) {
-        match self {
-            Reply::Blocked(tx) => {
-                let _ = tx.send(result);
-            }
-            Reply::Awaited(tx) => {
-                let _ = tx.send(result);
-            }
-        }
-    }
+    reply: Reply<AnyResult>,
 }
 
 /// Errors a job returns after checking, before writing anything: the batch stays valid.
@@ -168,7 +147,7 @@ impl RedbMetaStore {
     fn submit<T: Send + 'static>(
         &self,
         f: impl Fn(&WriteTransaction) -> StoreResult<T> + Send + 'static,
-        reply: Reply,
+        reply: Reply<AnyResult>,
     ) -> StoreResult<()> {
         let job: WriteJob = Box::new(move |txn| f(txn).map(|v| Box::new(v) as Box<dyn Any + Send>));
         self.jobs
