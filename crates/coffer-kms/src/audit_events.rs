@@ -228,13 +228,17 @@ pub(crate) fn context_json(context: &EncryptionContext) -> Value {
     json!(context)
 }
 
+/// An operation whose audit record could not be written fails with this (an unrecorded key
+/// use has not happened).
+pub(crate) fn unrecorded(e: coffer_audit::AuditError) -> KmsApiError {
+    KmsApiError::internal(format!("audit trail: {e}"))
+}
+
 impl BuiltinKms {
     /// Writes `event` to the trail; an operation whose record cannot be written fails.
     pub(crate) fn record(&self, event: &AuditEvent) -> Result<(), KmsApiError> {
         match self.audit() {
-            Some(log) => log
-                .record(event)
-                .map_err(|e| KmsApiError::internal(format!("audit trail: {e}"))),
+            Some(log) => log.record(event).map_err(unrecorded),
             None => Ok(()),
         }
     }
@@ -248,7 +252,7 @@ impl BuiltinKms {
         self.audit()
             .map(|log| log.record_queued(event))
             .transpose()
-            .map_err(|e| KmsApiError::internal(format!("audit trail: {e}")))
+            .map_err(unrecorded)
     }
 
     /// The key ARNs a finished API call involved, for the record's `resources`.

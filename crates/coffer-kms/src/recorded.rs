@@ -9,6 +9,7 @@ use std::time::Instant;
 use coffer_audit::Receipt;
 
 use crate::api_error::KmsApiError;
+use crate::audit_events::unrecorded;
 
 #[must_use = "a KMS call's outcome may be used only once its audit record is on disk"]
 pub struct Recorded<T> {
@@ -48,10 +49,6 @@ impl<T> Recorded<T> {
         }
         finish(self.outcome, self.started)
     }
-}
-
-fn unrecorded(e: coffer_audit::AuditError) -> KmsApiError {
-    KmsApiError::internal(format!("audit trail: {e}"))
 }
 
 fn finish<T>(outcome: Result<T, KmsApiError>, started: Instant) -> Result<T, KmsApiError> {

@@ -168,7 +168,7 @@ impl BuiltinKms {
                 coffer_faults::crash_step("kms.change.committed");
                 trail
                     .append(record)
-                    .map_err(|e| KmsApiError::internal(format!("audit trail: {e}")))?;
+                    .map_err(crate::audit_events::unrecorded)?;
                 if let Err(e) = self.meta.clear_audit_outbox(&id) {
                     tracing::warn!(error = %e, "cannot clear an appended record from the audit outbox");
                 }
@@ -193,7 +193,7 @@ impl BuiltinKms {
                 let record = serde_json::from_slice(&bytes).map_err(KmsApiError::internal)?;
                 trail
                     .append(record)
-                    .map_err(|e| KmsApiError::internal(format!("audit trail: {e}")))?;
+                    .map_err(crate::audit_events::unrecorded)?;
                 replayed += 1;
             }
             self.meta.clear_audit_outbox(&id)?;
