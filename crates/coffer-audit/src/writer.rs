@@ -324,7 +324,7 @@ impl Writer {
         if let Some(feed) = &self.index_feed {
             // A stopped indexer is caught up from the files at the next start; lookups read
             // the files meanwhile.
-            if feed.send(crate::index::Feed::Records(linked)).is_err() {
+            if feed.records(linked).is_err() {
                 tracing::error!("the audit index stopped; lookups read the trail's files");
                 self.index_feed = None;
             }
@@ -538,7 +538,7 @@ impl Writer {
         if let Ok(mut records) = self.journal.cut_records(token) {
             let _ = std::io::Read::read_to_end(&mut records, &mut lines);
         }
-        let _ = feed.send(crate::index::Feed::Others(lines));
+        let _ = feed.others(lines);
     }
 
     /// Signs a digest over the log files cut since the last digest (even none, as
