@@ -49,6 +49,19 @@ impl ChainKey {
         seq: u64,
         record_without_link: &Value,
     ) -> Link {
+        let mut canonical_bytes = Vec::with_capacity(1024);
+        canonical(record_without_link, &mut canonical_bytes);
+        self.link_canonical(stream, prev, seq, &canonical_bytes)
+    }
+
+    /// [`ChainKey::link_in`] of a record already in its canonical form.
+    pub fn link_canonical(
+        &self,
+        stream: &str,
+        prev: &Link,
+        seq: u64,
+        canonical_bytes: &[u8],
+    ) -> Link {
         let mut ctx = hmac::Context::with_key(&self.0);
         ctx.update(DOMAIN);
         if !stream.is_empty() {
@@ -58,9 +71,7 @@ impl ChainKey {
         }
         ctx.update(&seq.to_be_bytes());
         ctx.update(&prev.mac);
-        let mut canonical_bytes = Vec::with_capacity(1024);
-        canonical(record_without_link, &mut canonical_bytes);
-        ctx.update(&canonical_bytes);
+        ctx.update(canonical_bytes);
         let mut mac = [0u8; 32];
         mac.copy_from_slice(ctx.sign().as_ref());
         Link { seq, mac }

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 
 use crate::anchor::{ANCHOR_EVERY, AnchorStore, anchor_bytes, anchor_file, parse_anchor};
-use crate::chain::{CHAIN_MEMBER, ChainKey, Link};
+use crate::chain::{CHAIN_MEMBER, ChainKey, Link, canonical};
 use crate::digest_state::{
     DigestState, LogFileEntry, PreviousDigest, STATE_TAG, read_state_as_stored, signature_path,
     signed_string,
@@ -147,6 +147,22 @@ impl Writer {
             .map_err(|e| AuditError::io("cannot start the audit timer", e))?;
         Ok(tx)
     }
+}
+
+/// Adds `name: value` as the last member of the serialised object `object`.
+fn with_member(object: &mut Vec<u8>, name: &str, value: &Value) -> serde_json::Result<()> {
+    if object.last() != Some(&b'}') {
+        return Err(serde::ser::Error::custom("a record is a JSON object"));
+    }
+    object.pop();
+    if object.len() > 1 {
+        object.push(b',');
+    }
+    serde_json::to_writer(&mut *object, name)?;
+    object.push(b':');
+    serde_json::to_writer(&mut *object, value)?;
+    object.push(b'}');
+    Ok(())
 }
 
 /// The last link of `stream` among a journal's lines.
@@ -299,16 +315,22 @@ impl Writer {
         let mut buf = Vec::new();
         let mut linked = Vec::with_capacity(records.len());
         for mut record in records {
+            // The record is serialised once, canonically: the MAC covers those bytes, and the
+            // journal's line is the same bytes with the link added as the last member (any
+            // order of members reads back the same, and verification sorts them again).
+            let mut line = Vec::with_capacity(1024);
+            canonical(&record, &mut line);
             let link = self
                 .chain
-                .link_in(&self.stream, &head, head.seq + 1, &record);
-            record[CHAIN_MEMBER] = link.to_json_in(&self.stream);
-            let start = buf.len();
-            serde_json::to_writer(&mut buf, &record)
+                .link_canonical(&self.stream, &head, head.seq + 1, &line);
+            let member = link.to_json_in(&self.stream);
+            with_member(&mut line, CHAIN_MEMBER, &member)
                 .map_err(|e| AuditError::malformed("audit record", e))?;
-            // The index keeps the record as the journal has it, without serialising it again.
-            let line = self.index_feed.as_ref().map(|_| buf[start..].to_vec());
+            record[CHAIN_MEMBER] = member;
+            buf.extend_from_slice(&line);
             buf.push(b'\n');
+            // The index keeps the record as the journal has it, without serialising it again.
+            let line = self.index_feed.as_ref().map(|_| line);
             head = link;
             if let Some(line) = line {
                 linked.push(crate::index::Appended {
@@ -627,5 +649,37 @@ impl Writer {
         self.files
             .write_durably(&signature_path(HEAD), head_signature.as_bytes())
             .map_err(|e| AuditError::io(HEAD, e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_line_is_the_canonical_record_with_its_link_last() {
+        let chain = ChainKey::new(&zeroize::Zeroizing::new([7u8; 32]));
+        let record = json!({ "eventName": "Decrypt", "b": [1, { "z": 1, "a": null }] });
+        let mut line = Vec::new();
+        canonical(&record, &mut line);
+        let link = chain.link_canonical("", &Link::GENESIS, 1, &line);
+        with_member(&mut line, CHAIN_MEMBER, &link.to_json()).unwrap();
+        assert_eq!(
+            String::from_utf8(line.clone()).unwrap(),
+            format!(
+                r#"{{"b":[1,{{"a":null,"z":1}}],"eventName":"Decrypt","cofferChain":{{"mac":"{}","seq":1}}}}"#,
+                hex::encode(link.mac)
+            )
+        );
+        // Read back, the record verifies as if it had been serialised whole.
+        let read: Value = serde_json::from_slice(&line).unwrap();
+        let (carried, bare) = Link::split(&read);
+        assert_eq!(carried, Some(link));
+        assert_eq!(chain.link(&Link::GENESIS, 1, &bare), link);
+
+        let mut empty = b"{}".to_vec();
+        with_member(&mut empty, "m", &json!(1)).unwrap();
+        assert_eq!(empty, br#"{"m":1}"#);
+        assert!(with_member(&mut b"[]".to_vec(), "m", &json!(1)).is_err());
     }
 }

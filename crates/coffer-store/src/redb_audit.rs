@@ -155,11 +155,19 @@ impl AuditStore for RedbMetaStore {
         self.write(move |txn| {
             let mut bodies = txn.open_table(AUDIT_RECORDS)?;
             let mut terms = txn.open_table(AUDIT_TERMS)?;
+            // Term keys in key order: consecutive inserts then land in the same leaf, which
+            // stays in cache, where a record's terms one after another each walk to another
+            // part of the tree.
+            let mut keys: Vec<Vec<u8>> = records
+                .iter()
+                .flat_map(|r| r.terms.iter().map(|t| term_key(t, &r.time, r.seq)))
+                .collect();
+            keys.sort_unstable();
             for r in &records {
                 bodies.insert(r.seq, r.record.as_slice())?;
-                for term in &r.terms {
-                    terms.insert(term_key(term, &r.time, r.seq).as_slice(), ())?;
-                }
+            }
+            for key in &keys {
+                terms.insert(key.as_slice(), ())?;
             }
             let mut settings = txn.open_table(SETTINGS)?;
             if newest > setting_u64(&settings, INDEXED_THROUGH)? {

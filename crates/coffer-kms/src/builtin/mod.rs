@@ -6,6 +6,7 @@ mod access;
 mod aliases;
 mod change;
 mod crypto;
+mod decoded;
 mod keys;
 mod rotation;
 mod store;
@@ -153,6 +154,8 @@ pub struct BuiltinKms {
     /// an `aws/` alias) and its key cannot be disabled or deleted, so S3's writes need not
     /// read the alias again. The key's record, which rotation changes, is still read.
     s3_managed_key_id: std::sync::Mutex<Option<String>>,
+    /// Key records as last decoded, by store id.
+    decoded: decoded::DecodedKeys,
 }
 
 impl BuiltinKms {
@@ -165,6 +168,7 @@ impl BuiltinKms {
             audit: None,
             parsed: Arc::default(),
             s3_managed_key_id: std::sync::Mutex::default(),
+            decoded: decoded::DecodedKeys::default(),
         }
     }
 

@@ -37,10 +37,17 @@ impl BuiltinKms {
 
     pub(super) fn load_key(&self, key_id: &str) -> Result<Option<KeyRecord>, KmsApiError> {
         metrics::counter!("coffer_kms_key_reads_total", "via" => "store").increment(1);
+        let id = KeyRecord::store_id(key_id);
         self.meta
-            .get_kms_record(&KeyRecord::store_id(key_id))?
-            .map(|(version, b)| decode(version, &b))
+            .get_kms_record(&id)?
+            .map(|(version, b)| self.decode_key(&id, version, &b))
             .transpose()
+    }
+
+    /// A key record as stored under `id`, decoded once per distinct bytes.
+    fn decode_key(&self, id: &str, version: u64, bytes: &[u8]) -> Result<KeyRecord, KmsApiError> {
+        self.decoded
+            .get(id, version, bytes, || decode(version, bytes))
     }
 
     /// [`BuiltinKms::load_key`] for a cryptographic use by `caller`: from the record the
@@ -65,7 +72,7 @@ impl BuiltinKms {
                     .increment(1);
                 read.found
                     .as_ref()
-                    .map(|(version, b)| decode(*version, b))
+                    .map(|(version, b)| self.decode_key(&read.id, *version, b))
                     .transpose()
             }
             _ => self.load_key(key_id),
