@@ -256,8 +256,7 @@ impl Indexer {
                 Some(at) => match rx.recv_timeout(at.saturating_duration_since(Instant::now())) {
                     Ok(feed) => feed,
                     Err(mpsc::RecvTimeoutError::Timeout) => {
-                        drain(held, &mut batch);
-                        self.on_deadline(&mut batch, &mut gathering_since, &mut anchor_due);
+                        self.on_deadline(held, &mut batch, &mut gathering_since, &mut anchor_due);
                         continue;
                     }
                     Err(mpsc::RecvTimeoutError::Disconnected) => {
@@ -282,31 +281,38 @@ impl Indexer {
                 gathering_since.get_or_insert(now);
                 anchor_due.get_or_insert(now + ANCHOR_WITHIN);
             }
-            if flush {
-                drain(held, &mut batch);
-            }
+            // The buffer is taken only to commit or anchor its records (see `on_deadline`).
             if flush || batch.len() >= MAX_GATHER {
+                drain(held, &mut batch);
                 self.commit(std::mem::take(&mut batch));
                 (gathering_since, anchor_due) = (None, None);
             } else {
-                self.on_deadline(&mut batch, &mut gathering_since, &mut anchor_due);
+                self.on_deadline(held, &mut batch, &mut gathering_since, &mut anchor_due);
             }
         }
     }
 
     /// Commits the batch once it has gathered long enough, or else anchors its newest
     /// record once that is due.
+    ///
+    /// Both take what the writer queued first. A commit clears the deadlines, so nothing may
+    /// stay behind in the buffer then (the writer wakes this thread only when it finds the
+    /// buffer empty); and the buffer is taken only here and on a flush, not at every wake,
+    /// or the writer's next append would find it empty and wake this thread again.
     fn on_deadline(
         &self,
+        held: &Held,
         batch: &mut Vec<Appended>,
         gathering_since: &mut Option<Instant>,
         anchor_due: &mut Option<Instant>,
     ) {
         let now = Instant::now();
         if gathering_since.is_some_and(|t| now >= t + GATHER_FOR) {
+            drain(held, batch);
             self.commit(std::mem::take(batch));
             (*gathering_since, *anchor_due) = (None, None);
         } else if anchor_due.is_some_and(|t| now >= t) {
+            drain(held, batch);
             if let Some((seq, bytes)) = self.anchor_of(batch)
                 && let Err(e) = self.index.save_audit_anchor(&self.stream, seq, &bytes)
             {

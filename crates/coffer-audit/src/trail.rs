@@ -323,6 +323,60 @@ mod tests {
         }
     }
 
+    /// With no lookup to flush it, the indexer still takes every appended record on its
+    /// own deadlines: records appended in bursts across several gathering periods all reach
+    /// the index, and its anchor follows the newest. (A wake handled by a commit once left
+    /// the records that came with it in the buffer with no deadline set, and the writer,
+    /// finding the buffer not empty, never woke the indexer again.)
+    #[test]
+    fn the_index_takes_every_record_without_a_lookup() {
+        let dir = tempfile::tempdir().unwrap();
+        let index =
+            Arc::new(coffer_store::RedbMetaStore::open(&dir.path().join("meta.redb")).unwrap());
+        let log = AuditLog::open(
+            Layout::new(dir.path(), "000000000000", "us-east-1"),
+            SigningKey::from_pkcs8(&SigningKey::generate().unwrap()).unwrap(),
+            ChainKey::new(&zeroize::Zeroizing::new([1u8; 32])),
+            Arc::new(MemoryAnchorStore::default()),
+            Some(index.clone()),
+            Cadence::default(),
+        )
+        .unwrap();
+        // Four threads append without pause for two seconds: a wake is queued right after
+        // each drain, so some are taken when a gathered batch is already due.
+        let log = Arc::new(log);
+        let appenders: Vec<_> = (0..4)
+            .map(|_| {
+                let log = log.clone();
+                std::thread::spawn(move || {
+                    let started = Instant::now();
+                    let mut n = 0u64;
+                    while started.elapsed() < Duration::from_secs(2) {
+                        log.record(&event()).unwrap();
+                        n += 1;
+                    }
+                    n
+                })
+            })
+            .collect();
+        let appended: u64 = appenders.into_iter().map(|t| t.join().unwrap()).sum();
+        let deadline = Instant::now() + Duration::from_secs(3);
+        let indexed = loop {
+            let through =
+                coffer_store::AuditStore::audit_indexed_through(index.as_ref(), "").unwrap();
+            if through == appended || Instant::now() > deadline {
+                break through;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        assert_eq!(indexed, appended, "records left out of the index");
+        let anchor = coffer_store::AuditStore::audit_anchor(index.as_ref(), "")
+            .unwrap()
+            .unwrap();
+        let (_, link) = crate::anchor::parse_anchor(&log.chain, &anchor).unwrap();
+        assert_eq!(link.seq, appended, "the anchor in the metadata store lags");
+    }
+
     /// A cut that falls due while a verification runs waits for it without holding up the
     /// appends behind it, and happens once the verification is over.
     #[test]
