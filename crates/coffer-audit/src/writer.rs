@@ -318,6 +318,10 @@ impl Writer {
             // The record is serialised once, canonically: the MAC covers those bytes, and the
             // journal's line is the same bytes with the link added as the last member (any
             // order of members reads back the same, and verification sorts them again).
+            // Only the writer links: a link a caller left in the record would be under the MAC.
+            if let Some(members) = record.as_object_mut() {
+                members.remove(CHAIN_MEMBER);
+            }
             let mut line = Vec::with_capacity(1024);
             canonical(&record, &mut line);
             let link = self
