@@ -14,59 +14,43 @@
 # AB_POSTGRES=URL keeps each server's metadata in a schema of its own in that database (as
 # scripts/bench-backends.sh does), e.g. AB_POSTGRES=$COFFER_TEST_POSTGRES_URL.
 set -eu
+. "$(dirname "$0")/bench-lib.sh"
 old=$1 new=$2 rounds=$3
 shift 4
-work=$(mktemp -d "${AB_DIR:-/var/tmp}/coffer-ab.XXXXXX")
-pids=() schemas=()
+BENCH_WORK=$(mktemp -d "${AB_DIR:-/var/tmp}/coffer-ab.XXXXXX")
+schemas=()
 cleanup() {
-    kill "${pids[@]}" 2>/dev/null
-    wait 2>/dev/null
+    bench_cleanup
     for s in "${schemas[@]}"; do
         psql "$AB_POSTGRES" -q -c "DROP SCHEMA $s CASCADE" >/dev/null 2>&1
     done
-    rm -rf "$work"
 }
 trap cleanup EXIT
 start() { # name dir port
-    cat > "$work/$1.toml" <<T
-data_dir = "$work/$1"
-[[users]]
-name = "b"
-access_key = "AKIABENCH00000000001"
-secret_key = "bench-secret-000000000000000000000000001"
-admin = true
-T
+    local more=
     if [ -n "${AB_POSTGRES:-}" ]; then
         # Named like bench-backends.sh's (`b<pid>_<secs>_...`), so postgres.sh drops it
         # once it is stale, even if this script is killed before it can.
         local schema=b$$_$(date +%s)_$1
         psql "$AB_POSTGRES" -q -c "CREATE SCHEMA $schema" >/dev/null
         schemas+=("$schema")
-        printf '[metadata]\nbackend = "postgres"\nurl = "%s?options=-csearch_path%%3D%s"\n' \
-            "$AB_POSTGRES" "$schema" >>"$work/$1.toml"
+        more=$(printf '[metadata]\nbackend = "postgres"\nurl = "%s?options=-csearch_path%%3D%s"' \
+            "$AB_POSTGRES" "$schema")
     fi
-    "$2/coffer" serve --config "$work/$1.toml" --http "127.0.0.1:$3" --https "" \
-        >"$work/$1.out" 2>"$work/$1.err" &
-    pids+=($!)
+    bench_config "$BENCH_WORK/$1.toml" "$BENCH_WORK/$1" "$more"
+    bench_serve "$1" "$2" "$BENCH_WORK/$1.toml" --http "127.0.0.1:$3" --https ""
 }
 start old "$old" 19981
 start new "$new" 19982
-for port in 19981 19982; do
-    for _ in $(seq 100); do
-        curl -s -o /dev/null "http://127.0.0.1:$port/" && break
-        sleep 0.1
-    done
-done
 for r in $(seq "$rounds"); do
     for side in old:19981 new:19982; do
         name=${side%%:*} port=${side##*:}
         "$new/coffer-bench" --endpoint "http://127.0.0.1:$port" \
-            --access-key AKIABENCH00000000001 \
-            --secret-key bench-secret-000000000000000000000000001 \
+            --access-key "$BENCH_AK" --secret-key "$BENCH_SK" \
             --bucket "ab-$r" "$@" 2>/dev/null | sed "s/^/round $r $name: /"
     done
 done
 if [ "${AB_KMS_LATENCY:-}" = 1 ]; then
-    "${PYTHON:-python3}" "$(dirname "$0")/kms-latency.py" AKIABENCH00000000001 bench-secret-000000000000000000000000001 \
+    "${PYTHON:-python3}" "$(dirname "$0")/kms-latency.py" "$BENCH_AK" "$BENCH_SK" \
         http://127.0.0.1:19981 http://127.0.0.1:19982 | sed 's/19981/old/; s/19982/new/'
 fi

@@ -10,6 +10,7 @@
 # (default "s3 kms") narrow the matrix.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/bench-lib.sh
 bin=${1:-target/release}
 [ $# -gt 0 ] && shift
 [ "${1:-}" = "--" ] && shift
@@ -17,35 +18,17 @@ bin=${1:-target/release}
 : "${COFFER_TEST_S3_ENDPOINT:?source the env file scripts/services/start-all.sh prints}"
 sizes=${BENCH_SIZES:-"64MiB:16:4 4KiB:5000:16"}
 modes=${BENCH_MODES:-"s3 kms"}
-work=$(mktemp -d "${BENCH_DIR:-/var/tmp}/coffer-backends.XXXXXX")
-pids=()
-trap 'kill "${pids[@]}" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
-ak=AKIABENCH00000000001
-sk=bench-secret-000000000000000000000000001
+BENCH_WORK=$(mktemp -d "${BENCH_DIR:-/var/tmp}/coffer-backends.XXXXXX")
+trap bench_cleanup EXIT
+ak=$BENCH_AK
+sk=$BENCH_SK
 run_id=b$$_$(date +%s)
 
 # name port sections
 start() {
-    cat > "$work/$1.toml" <<T
-data_dir = "$work/$1"
-[[users]]
-name = "b"
-access_key = "$ak"
-secret_key = "$sk"
-admin = true
-$3
-T
+    bench_config "$BENCH_WORK/$1.toml" "$BENCH_WORK/$1" "$3"
     AWS_ACCESS_KEY_ID=$COFFER_TEST_S3_ACCESS_KEY AWS_SECRET_ACCESS_KEY=$COFFER_TEST_S3_SECRET_KEY \
-        "$bin/coffer" serve --config "$work/$1.toml" --http "127.0.0.1:$2" --https "" \
-        >"$work/$1.out" 2>"$work/$1.err" &
-    pids+=($!)
-    for _ in $(seq 1 100); do
-        grep -q "coffer ready" "$work/$1.out" 2>/dev/null && return
-        sleep 0.1
-    done
-    echo "coffer ($1) did not start:" >&2
-    cat "$work/$1.err" >&2
-    exit 1
+        bench_serve "$1" "$bin" "$BENCH_WORK/$1.toml" --http "127.0.0.1:$2" --https ""
 }
 
 schema() {

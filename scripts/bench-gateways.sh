@@ -10,6 +10,7 @@
 # BENCH_SIZES (default "64MiB:16:4 4KiB:5000:16") and BENCH_MODES (default "s3 kms").
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/bench-lib.sh
 bin=${1:-target/release}
 [ $# -gt 0 ] && shift
 [ "${1:-}" = "--" ] && shift
@@ -17,45 +18,27 @@ bin=${1:-target/release}
 : "${COFFER_TEST_S3_ENDPOINT:?source the env file scripts/services/start-all.sh prints}"
 sizes=${BENCH_SIZES:-"64MiB:16:4 4KiB:5000:16"}
 modes=${BENCH_MODES:-"s3 kms"}
-work=$(mktemp -d "${BENCH_DIR:-/var/tmp}/coffer-gateways.XXXXXX")
-pids=()
-trap 'kill "${pids[@]}" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
-ak=AKIABENCH00000000001
-sk=bench-secret-000000000000000000000000001
+BENCH_WORK=$(mktemp -d "${BENCH_DIR:-/var/tmp}/coffer-gateways.XXXXXX")
+trap bench_cleanup EXIT
+ak=$BENCH_AK
+sk=$BENCH_SK
 run_id=g$$_$(date +%s)
 psql "$COFFER_TEST_POSTGRES_URL" -q -c "CREATE SCHEMA $run_id" >/dev/null
 url="$COFFER_TEST_POSTGRES_URL?options=-csearch_path%3D$run_id"
-(umask 077 && head -c 32 /dev/urandom | base64 > "$work/root.key")
+(umask 077 && head -c 32 /dev/urandom | base64 > "$BENCH_WORK/root.key")
 
 start() { # name port
-    cat > "$work/$1.toml" <<T
-data_dir = "$work/$1"
-[[users]]
-name = "b"
-access_key = "$ak"
-secret_key = "$sk"
-admin = true
-[metadata]
-backend = "postgres"
-url = "$url"
+    bench_config "$BENCH_WORK/$1.toml" "$BENCH_WORK/$1" "[metadata]
+backend = \"postgres\"
+url = \"$url\"
 [blobs]
-backend = "s3"
-endpoint = "$COFFER_TEST_S3_ENDPOINT"
-bucket = "$COFFER_TEST_S3_BUCKET"
-prefix = "$run_id"
-T
-    COFFER_ROOT_KEY_FILE=$work/root.key \
+backend = \"s3\"
+endpoint = \"$COFFER_TEST_S3_ENDPOINT\"
+bucket = \"$COFFER_TEST_S3_BUCKET\"
+prefix = \"$run_id\""
+    COFFER_ROOT_KEY_FILE=$BENCH_WORK/root.key \
     AWS_ACCESS_KEY_ID=$COFFER_TEST_S3_ACCESS_KEY AWS_SECRET_ACCESS_KEY=$COFFER_TEST_S3_SECRET_KEY \
-        "$bin/coffer" serve --config "$work/$1.toml" --http "127.0.0.1:$2" --https "" \
-        >"$work/$1.out" 2>"$work/$1.err" &
-    pids+=($!)
-    for _ in $(seq 1 100); do
-        grep -q "coffer ready" "$work/$1.out" 2>/dev/null && return
-        sleep 0.1
-    done
-    echo "coffer ($1) did not start:" >&2
-    cat "$work/$1.err" >&2
-    exit 1
+        bench_serve "$1" "$bin" "$BENCH_WORK/$1.toml" --http "127.0.0.1:$2" --https ""
 }
 start a 19711
 start b 19712

@@ -13,24 +13,13 @@
 # Usage: scripts/bench-matrix.sh [DIR-WITH-coffer-AND-coffer-bench]   (default target/release)
 set -eu
 bin=${1:-target/release}
-work=$(mktemp -d /var/tmp/coffer-matrix.XXXXXX)
-trap 'kill $pid 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
-cat > "$work/c.toml" <<T
-data_dir = "$work/data"
-block_sse_c_on_new_buckets = false
-[[users]]
-name = "b"
-access_key = "AKIABENCH00000000001"
-secret_key = "bench-secret-000000000000000000000000001"
-admin = true
-T
-"$bin/coffer" serve --config "$work/c.toml" --http 127.0.0.1:19991 --https 127.0.0.1:19992 \
-    --allow-sse-c-over-http >"$work/out" 2>"$work/err" &
-pid=$!
-for _ in $(seq 100); do
-    curl -s -o /dev/null http://127.0.0.1:19991/ && [ -s "$work/data/tls/cert.pem" ] && break
-    sleep 0.1
-done
+. "$(dirname "$0")/bench-lib.sh"
+BENCH_WORK=$(mktemp -d /var/tmp/coffer-matrix.XXXXXX)
+trap bench_cleanup EXIT
+bench_config "$BENCH_WORK/c.toml" "$BENCH_WORK/data" "block_sse_c_on_new_buckets = false"
+bench_serve coffer "$bin" "$BENCH_WORK/c.toml" --http 127.0.0.1:19991 --https 127.0.0.1:19992 \
+    --allow-sse-c-over-http
+ca="$BENCH_WORK/data/tls/cert.pem"
 
 run=0
 # bench MODE SIZE COUNT CONCURRENCY TRANSPORT -> "PUT-figure PUT-cpu GET-figure GET-cpu"
@@ -38,12 +27,12 @@ bench() {
     run=$((run + 1))
     local endpoint=http://127.0.0.1:19991 extra=()
     case $5 in
-        https-h1) endpoint=https://127.0.0.1:19992 extra=(--ca-bundle "$work/data/tls/cert.pem") ;;
-        https-h2) endpoint=https://127.0.0.1:19992 extra=(--ca-bundle "$work/data/tls/cert.pem" --http2) ;;
+        https-h1) endpoint=https://127.0.0.1:19992 extra=(--ca-bundle "$ca") ;;
+        https-h2) endpoint=https://127.0.0.1:19992 extra=(--ca-bundle "$ca" --http2) ;;
         http-h2) extra=(--http2) ;;
     esac
-    "$bin/coffer-bench" --endpoint "$endpoint" --access-key AKIABENCH00000000001 \
-        --secret-key bench-secret-000000000000000000000000001 --bucket "matrix-$run" \
+    "$bin/coffer-bench" --endpoint "$endpoint" --access-key "$BENCH_AK" \
+        --secret-key "$BENCH_SK" --bucket "matrix-$run" \
         --sse "$1" --size "$2" --count "$3" --concurrency "$4" "${extra[@]}" 2>/dev/null |
         awk -v large="$([ "$2" = 64MiB ] && echo 1 || echo 0)" '
             $1 == "PUT" || $1 == "GET" {

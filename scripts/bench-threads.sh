@@ -10,22 +10,15 @@
 # Usage: scripts/bench-threads.sh [BIN_DIR] [ROUNDS] [MODES]   (defaults: target/release 2 "s3 kms")
 set -u
 bin=${1:-target/release} rounds=${2:-2} modes=${3:-s3 kms}
-work=$(mktemp -d /var/tmp/coffer-threads.XXXXXX)
-trap 'kill $pid 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
-cat > "$work/c.toml" <<T
-data_dir = "$work/data"
-[[users]]
-name = "b"
-access_key = "AKIABENCH00000000001"
-secret_key = "bench-secret-000000000000000000000000001"
-admin = true
-T
-"$bin/coffer" serve --config "$work/c.toml" --http 127.0.0.1:19961 >"$work/out" 2>"$work/err" &
-pid=$!
-for _ in $(seq 100); do curl -s -o /dev/null http://127.0.0.1:19961/ && break; sleep 0.1; done
+. "$(dirname "$0")/bench-lib.sh"
+BENCH_WORK=$(mktemp -d /var/tmp/coffer-threads.XXXXXX)
+trap bench_cleanup EXIT
+bench_config "$BENCH_WORK/c.toml" "$BENCH_WORK/data"
+bench_serve coffer "$bin" "$BENCH_WORK/c.toml" --http 127.0.0.1:19961 --https ""
+pid=$BENCH_PID
 bench() { # MODE ARGS...
-    "$bin/coffer-bench" --endpoint http://127.0.0.1:19961 --access-key AKIABENCH00000000001 \
-        --secret-key bench-secret-000000000000000000000000001 --bucket "threads-$1" --sse "$1" \
+    "$bin/coffer-bench" --endpoint http://127.0.0.1:19961 --access-key "$BENCH_AK" \
+        --secret-key "$BENCH_SK" --bucket "threads-$1" --sse "$1" \
         --size 4KiB --count 5000 --concurrency 16 --keep "${@:2}" 2>/dev/null | grep -E '^(PUT|GET)'
 }
 # thread-kind user-ticks system-ticks voluntary-switches involuntary-switches
@@ -40,12 +33,12 @@ for m in $modes; do bench "$m" >/dev/null; done
 sleep 2
 for _ in $(seq "$rounds"); do
     for m in $modes; do
-        snapshot >"$work/before"
+        snapshot >"$BENCH_WORK/before"
         echo "$m: $(bench "$m" --skip-put | tr -s ' ')"
         # Let what the run queued (index commits, anchors) land in this run's figures.
         sleep 0.6
-        snapshot >"$work/after"
-        join "$work/before" "$work/after" | awk '{
+        snapshot >"$BENCH_WORK/after"
+        join "$BENCH_WORK/before" "$BENCH_WORK/after" | awk '{
             du = $6 - $2; ds = $7 - $3; dv = $8 - $4; dn = $9 - $5
             if (du + ds + dv + dn > 0)
                 printf "    %-18s user %4d sys %4d ticks   voluntary %6d  involuntary %6d switches\n", $1, du, ds, dv, dn

@@ -6,30 +6,25 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 target=${CARGO_TARGET_DIR:-target}
-coffer="$target/release/coffer"
-bench="$target/release/coffer-bench"
+bin="$target/release"
 s3sfs=${S3S_FS:-s3s-fs}
-work=$(mktemp -d)
-pids=()
-trap 'kill -9 "${pids[@]}" 2>/dev/null; rm -rf "$work"' EXIT
-ak=AKIABENCH00000000001
-sk=bench-secret-000000000000000000000000001
+. scripts/bench-lib.sh
+BENCH_WORK=$(mktemp -d)
+trap bench_cleanup EXIT
+ak=$BENCH_AK
+sk=$BENCH_SK
 
 start_coffer() {
-    mkdir -p "$work/coffer"
-    printf 'data_dir = "%s"\n[[users]]\nname = "bench"\naccess_key = "%s"\nsecret_key = "%s"\nadmin = true\n' \
-        "$work/coffer/data" "$ak" "$sk" >"$work/coffer.toml"
-    COFFER_LOG=warn "$coffer" serve --config "$work/coffer.toml" --http 127.0.0.1:19800 --https "" \
-        >"$work/coffer.out" 2>&1 &
-    pids+=($!)
-    until grep -q '^coffer ready' "$work/coffer.out"; do sleep 0.1; done
+    bench_config "$BENCH_WORK/coffer.toml" "$BENCH_WORK/coffer/data"
+    COFFER_LOG=warn bench_serve coffer "$bin" "$BENCH_WORK/coffer.toml" \
+        --http 127.0.0.1:19800 --https ""
 }
 
 start_s3sfs() {
-    mkdir -p "$work/s3sfs"
-    "$s3sfs" --host 127.0.0.1 --port 19801 --access-key "$ak" --secret-key "$sk" "$work/s3sfs" \
-        >"$work/s3sfs.out" 2>&1 &
-    pids+=($!)
+    mkdir -p "$BENCH_WORK/s3sfs"
+    "$s3sfs" --host 127.0.0.1 --port 19801 --access-key "$ak" --secret-key "$sk" "$BENCH_WORK/s3sfs" \
+        >"$BENCH_WORK/s3sfs.out" 2>&1 &
+    BENCH_PIDS+=($!)
     until (echo >/dev/tcp/127.0.0.1/19801) 2>/dev/null; do sleep 0.1; done
 }
 
@@ -41,7 +36,7 @@ for workload in "64MiB 16 4" "4KiB 5000 16"; do
         port=19800
         [ "$server" = s3s-fs ] && port=19801
         echo "== $server size=$size count=$count concurrency=$conc"
-        "$bench" --endpoint "http://127.0.0.1:$port" --access-key "$ak" --secret-key "$sk" \
+        "$bin/coffer-bench" --endpoint "http://127.0.0.1:$port" --access-key "$ak" --secret-key "$sk" \
             --bucket "bench-${size,,}" --size "$size" --count "$count" --concurrency "$conc" 2>/dev/null
     done
 done

@@ -5,19 +5,14 @@
 set -u
 
 bin=${1:-target/release}
-work=$(mktemp -d /var/tmp/coffer-mem.XXXXXX)
-cat > $work/c.toml <<T
-data_dir = "$work/data"
-[[users]]
-name = "b"
-access_key = "AKIABENCH00000000001"
-secret_key = "bench-secret-000000000000000000000000001"
-admin = true
-T
-$bin/coffer serve --config $work/c.toml --http 127.0.0.1:19970 --https "" >$work/out 2>$work/err &
-pid=$!
-sleep 1
-export AWS_ACCESS_KEY_ID=AKIABENCH00000000001 AWS_SECRET_ACCESS_KEY=bench-secret-000000000000000000000000001 AWS_DEFAULT_REGION=us-east-1
+. "$(dirname "$0")/bench-lib.sh"
+BENCH_WORK=$(mktemp -d /var/tmp/coffer-mem.XXXXXX)
+work=$BENCH_WORK
+trap bench_cleanup EXIT
+bench_config $work/c.toml $work/data
+bench_serve coffer "$bin" $work/c.toml --http 127.0.0.1:19970 --https ""
+pid=$BENCH_PID
+export AWS_ACCESS_KEY_ID=$BENCH_AK AWS_SECRET_ACCESS_KEY=$BENCH_SK AWS_DEFAULT_REGION=us-east-1
 ep=(--endpoint-url http://127.0.0.1:19970)
 head -c $((10*1024*1024*1024)) /dev/urandom > $work/big.bin
 want=$(sha256sum < $work/big.bin | cut -d' ' -f1)
@@ -30,5 +25,3 @@ got=$(aws "${ep[@]}" s3 cp --only-show-errors s3://mem/big.bin - | sha256sum | c
 echo "sha256 match: $([ "$want" = "$got" ] && echo yes || echo NO)"
 echo "after GET: $(grep VmHWM /proc/$pid/status)"
 du -sh $work/data
-kill $pid
-rm -rf $work
