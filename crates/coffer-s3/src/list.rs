@@ -9,6 +9,7 @@ use s3s::{S3Request, S3Response, S3Result, s3_error};
 use crate::checksum::Algorithm;
 use crate::error::OrS3;
 use crate::object::{timestamp, url_encode};
+use crate::requester::Requester;
 use crate::service::CofferS3;
 
 const MAX_KEYS: i32 = 1000;
@@ -20,6 +21,60 @@ struct Page {
     truncated: bool,
     /// The last key or common prefix on the page: where the next page starts after.
     last: Option<String>,
+}
+
+/// What a listing request asks, whichever of the three calls it came as.
+struct Asked<'a> {
+    bucket: &'a str,
+    prefix: Option<&'a str>,
+    delimiter: Option<&'a str>,
+    max_keys: Option<i32>,
+    encoding: Option<&'a EncodingType>,
+}
+
+/// The [`Asked`] of any of the three inputs: they name these fields alike.
+macro_rules! asked {
+    ($input:expr) => {
+        Asked {
+            bucket: &$input.bucket,
+            prefix: $input.prefix.as_deref(),
+            delimiter: $input.delimiter.as_deref(),
+            max_keys: $input.max_keys,
+            encoding: $input.encoding_type.as_ref(),
+        }
+    };
+}
+
+/// A page, with what its answer repeats back: the encoding, max-keys, prefix and where the
+/// page began (the marker, start-after or token's key).
+struct Listing {
+    enc: Encoder,
+    max: usize,
+    prefix: String,
+    after: String,
+    page: Page,
+}
+
+impl Listing {
+    /// The page's common prefixes, encoded as asked.
+    fn common_prefixes(&self) -> Vec<CommonPrefix> {
+        self.page
+            .prefixes
+            .iter()
+            .map(|p| CommonPrefix {
+                prefix: Some(self.enc.apply(p.clone())),
+            })
+            .collect()
+    }
+
+    /// Where the next page starts, for a truncated page (v1's NextMarker, the versions'
+    /// NextKeyMarker).
+    fn next_marker(&self) -> Option<String> {
+        self.page
+            .truncated
+            .then(|| self.page.last.clone().map(|l| self.enc.apply(l)))
+            .flatten()
+    }
 }
 
 fn max_keys(requested: Option<i32>) -> S3Result<usize> {
@@ -171,79 +226,89 @@ impl CofferS3 {
         }
     }
 
+    /// What the three listings share, in the order S3 checks it: the caller may list the
+    /// bucket (`s3:prefix` is the prefix asked for), the encoding and max-keys are valid, and
+    /// `start` says where the page begins (a continuation token may be refused there). Then
+    /// the page.
+    async fn listing(
+        &self,
+        user: &Requester,
+        action: &str,
+        asked: Asked<'_>,
+        start: impl FnOnce() -> S3Result<String>,
+    ) -> S3Result<Listing> {
+        self.bucket_for(
+            &user.with("s3:prefix", asked.prefix),
+            asked.bucket,
+            action,
+            None,
+        )
+        .await?;
+        let enc = Encoder::new(asked.encoding)?;
+        let max = max_keys(asked.max_keys)?;
+        let prefix = asked.prefix.unwrap_or_default().to_owned();
+        let after = start()?;
+        let page = self
+            .list_page(asked.bucket, &prefix, asked.delimiter, &after, max)
+            .await?;
+        Ok(Listing {
+            enc,
+            max,
+            prefix,
+            after,
+            page,
+        })
+    }
+
     pub(crate) async fn do_list_objects_v2(
         &self,
         req: S3Request<ListObjectsV2Input>,
     ) -> S3Result<S3Response<ListObjectsV2Output>> {
         let user = self.requester(&req)?;
         let input = req.input;
-        self.bucket_for(
-            &user.with("s3:prefix", input.prefix.as_deref()),
-            &input.bucket,
-            "s3:ListBucket",
-            None,
-        )
-        .await?;
-        let enc = Encoder::new(input.encoding_type.as_ref())?;
-        let max = max_keys(input.max_keys)?;
-        let prefix = input.prefix.clone().unwrap_or_default();
-        let after = match &input.continuation_token {
-            Some(t) => TOKEN
-                .decode(t)
-                .ok()
-                .and_then(|b| String::from_utf8(b).ok())
-                .filter(|s| !s.is_empty())
-                .ok_or_else(|| {
-                    s3_error!(
-                        InvalidArgument,
-                        "The continuation token provided is incorrect"
-                    )
-                })?,
-            None => input.start_after.clone().unwrap_or_default(),
-        };
-        let page = self
-            .list_page(
-                &input.bucket,
-                &prefix,
-                input.delimiter.as_deref(),
-                &after,
-                max,
-            )
+        let asked = asked!(input);
+        let mut listing = self
+            .listing(&user, "s3:ListBucket", asked, || {
+                match &input.continuation_token {
+                    Some(t) => TOKEN
+                        .decode(t)
+                        .ok()
+                        .and_then(|b| String::from_utf8(b).ok())
+                        .filter(|s| !s.is_empty())
+                        .ok_or_else(|| {
+                            s3_error!(
+                                InvalidArgument,
+                                "The continuation token provided is incorrect"
+                            )
+                        }),
+                    None => Ok(input.start_after.clone().unwrap_or_default()),
+                }
+            })
             .await?;
         let owner = input
             .fetch_owner
             .unwrap_or(false)
             .then(|| self.owner(&user.name));
+        let page = &listing.page;
         let key_count = (page.objects.len() + page.prefixes.len()) as i32;
         let next = page
             .truncated
             .then(|| page.last.as_ref().map(|l| TOKEN.encode(l)))
             .flatten();
+        let enc = &listing.enc;
         Ok(S3Response::new(ListObjectsV2Output {
             name: Some(input.bucket),
-            prefix: Some(enc.apply(prefix)),
-            max_keys: Some(max as i32),
+            prefix: Some(enc.apply(listing.prefix.clone())),
+            max_keys: Some(listing.max as i32),
             key_count: Some(key_count),
             continuation_token: input.continuation_token,
             is_truncated: Some(page.truncated),
             next_continuation_token: next,
-            contents: Some(
-                page.objects
-                    .into_iter()
-                    .map(|(k, r)| self.object_entry(k, &r, owner.clone(), &enc))
-                    .collect(),
-            ),
-            common_prefixes: Some(
-                page.prefixes
-                    .into_iter()
-                    .map(|p| CommonPrefix {
-                        prefix: Some(enc.apply(p)),
-                    })
-                    .collect(),
-            ),
-            delimiter: input.delimiter.map(|d| enc.apply(d)),
+            common_prefixes: Some(listing.common_prefixes()),
+            contents: Some(self.objects(&mut listing, owner)),
+            delimiter: input.delimiter.map(|d| listing.enc.apply(d)),
             encoding_type: input.encoding_type,
-            start_after: input.start_after.map(|s| enc.apply(s)),
+            start_after: input.start_after.map(|s| listing.enc.apply(s)),
             request_charged: None,
         }))
     }
@@ -254,52 +319,24 @@ impl CofferS3 {
     ) -> S3Result<S3Response<ListObjectsOutput>> {
         let user = self.requester(&req)?;
         let input = req.input;
-        self.bucket_for(
-            &user.with("s3:prefix", input.prefix.as_deref()),
-            &input.bucket,
-            "s3:ListBucket",
-            None,
-        )
-        .await?;
-        let enc = Encoder::new(input.encoding_type.as_ref())?;
-        let max = max_keys(input.max_keys)?;
-        let prefix = input.prefix.clone().unwrap_or_default();
-        let marker = input.marker.clone().unwrap_or_default();
-        let page = self
-            .list_page(
-                &input.bucket,
-                &prefix,
-                input.delimiter.as_deref(),
-                &marker,
-                max,
-            )
+        let asked = asked!(input);
+        let mut listing = self
+            .listing(&user, "s3:ListBucket", asked, || {
+                Ok(input.marker.clone().unwrap_or_default())
+            })
             .await?;
         let owner = Some(self.owner(&user.name));
+        let enc = &listing.enc;
         Ok(S3Response::new(ListObjectsOutput {
             name: Some(input.bucket),
-            prefix: Some(enc.apply(prefix)),
-            marker: Some(enc.apply(marker)),
-            max_keys: Some(max as i32),
-            is_truncated: Some(page.truncated),
-            next_marker: page
-                .truncated
-                .then(|| page.last.clone().map(|l| enc.apply(l)))
-                .flatten(),
-            contents: Some(
-                page.objects
-                    .into_iter()
-                    .map(|(k, r)| self.object_entry(k, &r, owner.clone(), &enc))
-                    .collect(),
-            ),
-            common_prefixes: Some(
-                page.prefixes
-                    .into_iter()
-                    .map(|p| CommonPrefix {
-                        prefix: Some(enc.apply(p)),
-                    })
-                    .collect(),
-            ),
-            delimiter: input.delimiter.map(|d| enc.apply(d)),
+            prefix: Some(enc.apply(listing.prefix.clone())),
+            marker: Some(enc.apply(listing.after.clone())),
+            max_keys: Some(listing.max as i32),
+            is_truncated: Some(listing.page.truncated),
+            next_marker: listing.next_marker(),
+            common_prefixes: Some(listing.common_prefixes()),
+            contents: Some(self.objects(&mut listing, owner)),
+            delimiter: input.delimiter.map(|d| listing.enc.apply(d)),
             encoding_type: input.encoding_type,
             request_charged: None,
         }))
@@ -312,73 +349,56 @@ impl CofferS3 {
     ) -> S3Result<S3Response<ListObjectVersionsOutput>> {
         let user = self.requester(&req)?;
         let input = req.input;
-        self.bucket_for(
-            &user.with("s3:prefix", input.prefix.as_deref()),
-            &input.bucket,
-            "s3:ListBucketVersions",
-            None,
-        )
-        .await?;
-        let enc = Encoder::new(input.encoding_type.as_ref())?;
-        let max = max_keys(input.max_keys)?;
-        let prefix = input.prefix.clone().unwrap_or_default();
-        let marker = input.key_marker.clone().unwrap_or_default();
-        let page = self
-            .list_page(
-                &input.bucket,
-                &prefix,
-                input.delimiter.as_deref(),
-                &marker,
-                max,
-            )
+        let asked = asked!(input);
+        let mut listing = self
+            .listing(&user, "s3:ListBucketVersions", asked, || {
+                Ok(input.key_marker.clone().unwrap_or_default())
+            })
             .await?;
         let owner = Some(self.owner(&user.name));
-        let versions = page
-            .objects
+        let next_key = listing.next_marker();
+        let common_prefixes = listing.common_prefixes();
+        let versions = self
+            .objects(&mut listing, owner)
             .into_iter()
-            .map(|(k, r)| {
-                let o = self.object_entry(k, &r, owner.clone(), &enc);
-                ObjectVersion {
-                    checksum_algorithm: o.checksum_algorithm,
-                    checksum_type: o.checksum_type,
-                    e_tag: o.e_tag,
-                    is_latest: Some(true),
-                    key: o.key,
-                    last_modified: o.last_modified,
-                    owner: o.owner,
-                    restore_status: None,
-                    size: o.size,
-                    storage_class: Some(ObjectVersionStorageClass::from("STANDARD".to_owned())),
-                    version_id: Some("null".to_owned()),
-                }
+            .map(|o| ObjectVersion {
+                checksum_algorithm: o.checksum_algorithm,
+                checksum_type: o.checksum_type,
+                e_tag: o.e_tag,
+                is_latest: Some(true),
+                key: o.key,
+                last_modified: o.last_modified,
+                owner: o.owner,
+                restore_status: None,
+                size: o.size,
+                storage_class: Some(ObjectVersionStorageClass::from("STANDARD".to_owned())),
+                version_id: Some("null".to_owned()),
             })
             .collect();
-        let next_key = page
-            .truncated
-            .then(|| page.last.clone().map(|l| enc.apply(l)))
-            .flatten();
+        let enc = &listing.enc;
         Ok(S3Response::new(ListObjectVersionsOutput {
-            common_prefixes: Some(
-                page.prefixes
-                    .into_iter()
-                    .map(|p| CommonPrefix {
-                        prefix: Some(enc.apply(p)),
-                    })
-                    .collect(),
-            ),
+            common_prefixes: Some(common_prefixes),
             delete_markers: None,
             delimiter: input.delimiter.map(|d| enc.apply(d)),
             encoding_type: input.encoding_type,
-            is_truncated: Some(page.truncated),
-            key_marker: Some(enc.apply(marker)),
-            max_keys: Some(max as i32),
+            is_truncated: Some(listing.page.truncated),
+            key_marker: Some(enc.apply(listing.after.clone())),
+            max_keys: Some(listing.max as i32),
             name: Some(input.bucket),
             next_version_id_marker: next_key.as_ref().map(|_| "null".to_owned()),
             next_key_marker: next_key,
-            prefix: Some(enc.apply(prefix)),
+            prefix: Some(enc.apply(listing.prefix.clone())),
             request_charged: None,
             version_id_marker: input.version_id_marker,
             versions: Some(versions),
         }))
+    }
+
+    /// The page's objects as a listing shows them, taken out of it.
+    fn objects(&self, listing: &mut Listing, owner: Option<Owner>) -> Vec<Object> {
+        std::mem::take(&mut listing.page.objects)
+            .into_iter()
+            .map(|(k, r)| self.object_entry(k, &r, owner.clone(), &listing.enc))
+            .collect()
     }
 }

@@ -207,3 +207,134 @@ async fn large_folders_roll_up_the_same_when_the_listing_seeks_past_them() {
         .unwrap();
     assert_eq!(inside.contents().len(), 201);
 }
+
+/// What each listing repeats back (prefix, marker, delimiter, where the next page starts) is
+/// encoded as asked, in all three calls; and a listing's own arguments are checked only once
+/// the caller may list the bucket at all.
+#[tokio::test]
+async fn listings_echo_their_request_and_check_it_after_the_caller() {
+    let server = Server::start();
+    let c = populated(&server, &KEYS).await;
+
+    // v1: a page cut after a common prefix and a key; the next page starts after the key.
+    let v1 = c
+        .list_objects()
+        .bucket("lst")
+        .delimiter("/")
+        .max_keys(2)
+        .send()
+        .await
+        .unwrap();
+    let prefixes: Vec<_> = v1
+        .common_prefixes()
+        .iter()
+        .filter_map(|p| p.prefix())
+        .collect();
+    let keys: Vec<_> = v1.contents().iter().filter_map(|o| o.key()).collect();
+    assert_eq!((prefixes, keys), (vec!["a/"], vec!["b"]));
+    assert_eq!(v1.is_truncated(), Some(true));
+    assert_eq!(v1.next_marker(), Some("b"));
+    assert_eq!(v1.marker(), Some(""));
+    assert_eq!(v1.max_keys(), Some(2));
+    assert_eq!(v1.delimiter(), Some("/"));
+
+    // Encoded: the prefix, marker, delimiter and keys of v1 and of the versions listing.
+    let v1 = c
+        .list_objects()
+        .bucket("lst")
+        .prefix("space ")
+        .marker("space a")
+        .delimiter("+")
+        .encoding_type(EncodingType::Url)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(v1.prefix(), Some("space%20"));
+    assert_eq!(v1.marker(), Some("space%20a"));
+    assert_eq!(v1.delimiter(), Some("%2B"));
+    let prefixes: Vec<_> = v1
+        .common_prefixes()
+        .iter()
+        .filter_map(|p| p.prefix())
+        .collect();
+    assert_eq!(prefixes, vec!["space%20key%2B"]);
+    assert_eq!(v1.next_marker(), None);
+    let versions = c
+        .list_object_versions()
+        .bucket("lst")
+        .prefix("space ")
+        .key_marker("space a")
+        .encoding_type(EncodingType::Url)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(versions.prefix(), Some("space%20"));
+    assert_eq!(versions.key_marker(), Some("space%20a"));
+    let keys: Vec<_> = versions.versions().iter().filter_map(|v| v.key()).collect();
+    assert_eq!(keys, vec!["space%20key%2B%25"]);
+
+    // The versions listing cut like v1: its next key marker, with the only version id.
+    let versions = c
+        .list_object_versions()
+        .bucket("lst")
+        .delimiter("/")
+        .max_keys(2)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(versions.next_key_marker(), Some("b"));
+    assert_eq!(versions.next_version_id_marker(), Some("null"));
+    assert_eq!(versions.common_prefixes()[0].prefix(), Some("a/"));
+
+    // v2 echoes the token and start-after it was given.
+    let first = c
+        .list_objects_v2()
+        .bucket("lst")
+        .max_keys(1)
+        .send()
+        .await
+        .unwrap();
+    let token = first.next_continuation_token().unwrap().to_owned();
+    let second = c
+        .list_objects_v2()
+        .bucket("lst")
+        .max_keys(1)
+        .continuation_token(&token)
+        .start_after("0")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(second.continuation_token(), Some(token.as_str()));
+    assert_eq!(second.start_after(), Some("0"));
+    assert_eq!(second.contents()[0].key(), Some("a/2"));
+
+    // Refused arguments: 400 InvalidArgument for the owner, 403 for a caller who may not list.
+    let bad_token = || c.list_objects_v2().bucket("lst").continuation_token("!!");
+    let e = bad_token().send().await.unwrap_err();
+    assert_eq!(err_code(&e), (Some("InvalidArgument".into()), 400));
+    let e = c
+        .list_objects()
+        .bucket("lst")
+        .max_keys(-1)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err_code(&e), (Some("InvalidArgument".into()), 400));
+    let e = c
+        .list_object_versions()
+        .bucket("lst")
+        .encoding_type(EncodingType::from("base64"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err_code(&e), (Some("InvalidArgument".into()), 400));
+    let e = server
+        .client(BOB)
+        .list_objects_v2()
+        .bucket("lst")
+        .continuation_token("!!")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err_code(&e), (Some("AccessDenied".into()), 403));
+}
