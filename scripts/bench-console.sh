@@ -17,24 +17,16 @@ extra=${EXTRA_OBJECTS:-400000}
 work=${BENCH_DIR:-$(mktemp -d /var/tmp/coffer-console-bench.XXXXXX)}
 mkdir -p "$work"
 filled=$([ -f "$work/filled" ] && echo yes || echo no)
-ak=AKIACONSOLEBENCH0001 sk=console-bench-secret-000000000000000001
+. scripts/bench-lib.sh
+BENCH_WORK=$work
+ak=$BENCH_AK sk=$BENCH_SK
 port=19811
-trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; [ -n "${BENCH_DIR:-}" ] || rm -rf "$work"' EXIT
-cat > "$work/coffer.toml" <<T
-data_dir = "$work/data"
-http_listen = "127.0.0.1:$port"
-https_listen = ""
-[[users]]
-name = "bench"
-access_key = "$ak"
-secret_key = "$sk"
-admin = true
-T
-"$bin/coffer" serve --config "$work/coffer.toml" >"$work/out" 2>"$work/err" &
-pid=$!
+# A kept directory stays; only the server is stopped.
+trap '[ -z "${BENCH_DIR:-}" ] || BENCH_WORK=; bench_cleanup' EXIT
+bench_config "$work/coffer.toml" "$work/data"
 # A restart over a filled directory first walks it for leftovers: allow two minutes.
-for _ in $(seq 1 1200); do grep -q "coffer ready" "$work/out" && break; sleep 0.1; done
-grep -q "coffer ready" "$work/out" || { cat "$work/err" >&2; exit 1; }
+BENCH_READY_TENTHS=1200 bench_serve coffer "$bin" "$work/coffer.toml" \
+    --http "127.0.0.1:$port" --https ""
 fill() { # bucket count
     echo "filling $1 with $2 objects (SSE-KMS; PUT then verified GET)" >&2
     "$bin/coffer-bench" --endpoint "http://127.0.0.1:$port" --access-key $ak --secret-key $sk \

@@ -1,5 +1,5 @@
-# Sourced by the bench scripts (bench-ab, bench-backends, bench-gateways, bench-matrix,
-# bench-threads, compare-s3s-fs, measure-memory): the bench user, a server's configuration,
+# Sourced by the bench scripts (bench-ab, bench-backends, bench-console, bench-gateways,
+# bench-matrix, bench-threads, compare-s3s-fs, measure-memory): the bench user, a server's configuration,
 # starting a server and waiting for its ready line, and cleaning up after them.
 #
 # A script sets BENCH_WORK to its scratch directory, then calls bench_config and bench_serve;
@@ -28,7 +28,8 @@ T
 
 # bench_serve NAME BIN_DIR CONFIG [SERVE_ARGS...]: starts BIN_DIR/coffer serve in the
 # background, its output in $BENCH_WORK/NAME.out and NAME.err, and returns once it prints its
-# ready line (both listeners accept); exits the script, showing why, if it never does.
+# ready line (both listeners accept) within BENCH_READY_TENTHS tenths of a second (300);
+# exits the script, showing why, if it never does.
 # SERVE_ARGS default to a plain-HTTP listener on 127.0.0.1:19960 and no HTTPS one.
 bench_serve() {
     local name=$1 bin=$2 config=$3
@@ -37,8 +38,9 @@ bench_serve() {
     "$bin/coffer" serve --config "$config" "$@" >"$BENCH_WORK/$name.out" 2>"$BENCH_WORK/$name.err" &
     BENCH_PID=$!
     BENCH_PIDS+=("$BENCH_PID")
-    # A cold start with a PostgreSQL schema to migrate or a store to reach takes a few seconds.
-    for _ in $(seq 300); do
+    # A cold start with a PostgreSQL schema to migrate or a store to reach takes a few
+    # seconds; a restart over a large data directory walks it first (BENCH_READY_TENTHS).
+    for _ in $(seq "${BENCH_READY_TENTHS:-300}"); do
         grep -q '^coffer ready' "$BENCH_WORK/$name.out" 2>/dev/null && return 0
         kill -0 "$BENCH_PID" 2>/dev/null || break
         sleep 0.1
