@@ -330,13 +330,12 @@ impl Writer {
             let member = link.to_json_in(&self.stream);
             with_member(&mut line, CHAIN_MEMBER, &member)
                 .map_err(|e| AuditError::malformed("audit record", e))?;
-            record[CHAIN_MEMBER] = member;
             buf.extend_from_slice(&line);
             buf.push(b'\n');
-            // The index keeps the record as the journal has it, without serialising it again.
-            let line = self.index_feed.as_ref().map(|_| line);
             head = link;
-            if let Some(line) = line {
+            // The index keeps the record as the journal has it, without serialising it again.
+            if self.index_feed.is_some() {
+                record[CHAIN_MEMBER] = member;
                 linked.push(crate::index::Appended {
                     seq: link.seq,
                     record,
