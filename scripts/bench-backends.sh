@@ -20,8 +20,6 @@ sizes=${BENCH_SIZES:-"64MiB:16:4 4KiB:5000:16"}
 modes=${BENCH_MODES:-"s3 kms"}
 BENCH_WORK=$(mktemp -d "${BENCH_DIR:-/var/tmp}/coffer-backends.XXXXXX")
 trap bench_cleanup EXIT
-ak=$BENCH_AK
-sk=$BENCH_SK
 run_id=b$$_$(date +%s)
 
 # name port sections
@@ -58,9 +56,9 @@ extra=("$@")
 for spec in $sizes; do
     IFS=: read -r size count conc <<<"$spec"
     for mode in $modes; do
-        bench embedded http://127.0.0.1:19701 $ak $sk bench-e "$mode" "$size" "$count" "$conc"
-        bench pg-local http://127.0.0.1:19702 $ak $sk bench-l "$mode" "$size" "$count" "$conc"
-        bench pg-s3 http://127.0.0.1:19703 $ak $sk bench-s "$mode" "$size" "$count" "$conc"
+        bench embedded http://127.0.0.1:19701 "$BENCH_AK" "$BENCH_SK" bench-e "$mode" "$size" "$count" "$conc"
+        bench pg-local http://127.0.0.1:19702 "$BENCH_AK" "$BENCH_SK" bench-l "$mode" "$size" "$count" "$conc"
+        bench pg-s3 http://127.0.0.1:19703 "$BENCH_AK" "$BENCH_SK" bench-s "$mode" "$size" "$count" "$conc"
     done
     # The store alone, no encryption, its own bucket: what the S3 backend rides on.
     bench "s3-store-plain" "$COFFER_TEST_S3_ENDPOINT" "$COFFER_TEST_S3_ACCESS_KEY" \

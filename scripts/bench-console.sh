@@ -19,7 +19,6 @@ mkdir -p "$work"
 filled=$([ -f "$work/filled" ] && echo yes || echo no)
 . scripts/bench-lib.sh
 BENCH_WORK=$work
-ak=$BENCH_AK sk=$BENCH_SK
 port=19811
 # A kept directory stays; only the server is stopped.
 trap '[ -z "${BENCH_DIR:-}" ] || BENCH_WORK=; bench_cleanup' EXIT
@@ -29,7 +28,7 @@ BENCH_READY_TENTHS=1200 bench_serve coffer "$bin" "$work/coffer.toml" \
     --http "127.0.0.1:$port" --https ""
 fill() { # bucket count
     echo "filling $1 with $2 objects (SSE-KMS; PUT then verified GET)" >&2
-    "$bin/coffer-bench" --endpoint "http://127.0.0.1:$port" --access-key $ak --secret-key $sk \
+    "$bin/coffer-bench" --endpoint "http://127.0.0.1:$port" --access-key "$BENCH_AK" --secret-key "$BENCH_SK" \
         --bucket "$1" --sse kms --size 1 --count "$2" --concurrency 32 --keep 2>&1 \
         | grep -E "^(PUT|GET) " >&2
 }
@@ -39,7 +38,7 @@ if [ "$filled" = no ]; then
     touch "$work/filled"
 fi
 base="http://127.0.0.1:$port/console"
-cookie=$(curl -s -i -X POST --data-urlencode "access_key=$ak" --data-urlencode "secret_key=$sk" \
+cookie=$(curl -s -i -X POST --data-urlencode "access_key=$BENCH_AK" --data-urlencode "secret_key=$BENCH_SK" \
     "$base/sign-in" | sed -n 's/^set-cookie: \(coffer_console=[0-9a-f]*\);.*/\1/p')
 [ -n "$cookie" ] || { echo "sign-in failed" >&2; exit 1; }
 # The median of 7 loads (after one to warm), in milliseconds.

@@ -20,8 +20,6 @@ sizes=${BENCH_SIZES:-"64MiB:16:4 4KiB:5000:16"}
 modes=${BENCH_MODES:-"s3 kms"}
 BENCH_WORK=$(mktemp -d "${BENCH_DIR:-/var/tmp}/coffer-gateways.XXXXXX")
 trap bench_cleanup EXIT
-ak=$BENCH_AK
-sk=$BENCH_SK
 run_id=g$$_$(date +%s)
 psql "$COFFER_TEST_POSTGRES_URL" -q -c "CREATE SCHEMA $run_id" >/dev/null
 url="$COFFER_TEST_POSTGRES_URL?options=-csearch_path%3D$run_id"
@@ -44,7 +42,7 @@ start a 19711
 start b 19712
 
 bench() { # label endpoints sse size count concurrency
-    "$bin/coffer-bench" --endpoint "$2" --access-key $ak --secret-key $sk --bucket "bench-$1" \
+    "$bin/coffer-bench" --endpoint "$2" --access-key "$BENCH_AK" --secret-key "$BENCH_SK" --bucket "bench-$1" \
         --sse "$3" --size "$4" --count "$5" --concurrency "$6" "${extra[@]}" 2>&1 \
         | grep -E "^(PUT|GET) " | sed "s/^/$1 sse=$3: /"
 }

@@ -11,8 +11,6 @@ s3sfs=${S3S_FS:-s3s-fs}
 . scripts/bench-lib.sh
 BENCH_WORK=$(mktemp -d)
 trap bench_cleanup EXIT
-ak=$BENCH_AK
-sk=$BENCH_SK
 
 start_coffer() {
     bench_config "$BENCH_WORK/coffer.toml" "$BENCH_WORK/coffer/data"
@@ -22,7 +20,7 @@ start_coffer() {
 
 start_s3sfs() {
     mkdir -p "$BENCH_WORK/s3sfs"
-    "$s3sfs" --host 127.0.0.1 --port 19801 --access-key "$ak" --secret-key "$sk" "$BENCH_WORK/s3sfs" \
+    "$s3sfs" --host 127.0.0.1 --port 19801 --access-key "$BENCH_AK" --secret-key "$BENCH_SK" "$BENCH_WORK/s3sfs" \
         >"$BENCH_WORK/s3sfs.out" 2>&1 &
     BENCH_PIDS+=($!)
     until (echo >/dev/tcp/127.0.0.1/19801) 2>/dev/null; do sleep 0.1; done
@@ -36,7 +34,7 @@ for workload in "64MiB 16 4" "4KiB 5000 16"; do
         port=19800
         [ "$server" = s3s-fs ] && port=19801
         echo "== $server size=$size count=$count concurrency=$conc"
-        "$bin/coffer-bench" --endpoint "http://127.0.0.1:$port" --access-key "$ak" --secret-key "$sk" \
+        "$bin/coffer-bench" --endpoint "http://127.0.0.1:$port" --access-key "$BENCH_AK" --secret-key "$BENCH_SK" \
             --bucket "bench-${size,,}" --size "$size" --count "$count" --concurrency "$conc" 2>/dev/null
     done
 done
