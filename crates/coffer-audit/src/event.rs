@@ -55,7 +55,7 @@ pub struct AuditEvent {
     pub additional_event_data: Option<Value>,
 }
 
-fn resource_type(arn: &str) -> &'static str {
+pub(crate) fn resource_type(arn: &str) -> &'static str {
     if arn.starts_with("arn:aws:kms:") {
         "AWS::KMS::Key"
     } else if arn.starts_with("arn:aws:s3:::") && arn[13..].contains('/') {
@@ -72,6 +72,18 @@ impl AuditEvent {
     /// into a new `Value` through serde's serializer, which was a third of this function's
     /// cost on the SSE-KMS GET path.
     pub fn to_record(&self, account_id: &str, region: &str, event_time: &str) -> Value {
+        let event_id = uuid::Uuid::new_v4().to_string();
+        self.to_record_with_id(account_id, region, event_time, &event_id)
+    }
+
+    /// [`AuditEvent::to_record`] under a given event id.
+    pub(crate) fn to_record_with_id(
+        &self,
+        account_id: &str,
+        region: &str,
+        event_time: &str,
+        event_id: &str,
+    ) -> Value {
         let text = |s: &str| Value::String(s.to_owned());
         let mut identity = Map::new();
         match &self.identity {
@@ -133,7 +145,7 @@ impl AuditEvent {
         put("requestParameters", self.request_parameters.clone());
         put("responseElements", self.response_elements.clone());
         put("requestID", text(&self.request_id));
-        put("eventID", Value::String(uuid::Uuid::new_v4().to_string()));
+        put("eventID", text(event_id));
         put("readOnly", Value::Bool(self.read_only));
         put("resources", Value::Array(resources));
         put(

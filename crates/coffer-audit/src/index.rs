@@ -22,6 +22,7 @@ use coffer_store::{AuditStore, IndexCursor, IndexScan, IndexedRecord};
 
 use crate::chain::{CHAIN_MEMBER, ChainKey, Link};
 use crate::error::{AuditError, AuditResult};
+use crate::event::AuditEvent;
 use crate::layout::Layout;
 use crate::lookup::Filter;
 use crate::stores::Stores;
@@ -37,22 +38,59 @@ const ALL: &str = "*";
 
 /// The terms a record is found by.
 pub(crate) fn terms(record: &Value) -> Vec<String> {
+    let identity = &record["userIdentity"];
+    term_list(
+        identity["userName"].as_str(),
+        identity["accessKeyId"].as_str(),
+        record["eventName"].as_str(),
+        record["eventID"].as_str(),
+        record["resources"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|r| r["ARN"].as_str()),
+        &record["requestParameters"],
+    )
+}
+
+/// The terms of `event`'s record named `event_id`, from its fields: the same as [`terms`]
+/// of the record (a test in `rendered.rs` holds them to it).
+pub(crate) fn event_terms(event: &AuditEvent, event_id: &str) -> Vec<String> {
+    let identity = event.identity.as_ref();
+    term_list(
+        identity.map(|i| i.user_name.as_str()),
+        identity.and_then(|i| i.access_key_id.as_deref()),
+        Some(&event.event_name),
+        Some(event_id),
+        event.resources.iter().map(|arn| Some(arn.as_str())),
+        &event.request_parameters,
+    )
+}
+
+fn term_list<'a>(
+    user: Option<&str>,
+    access_key_id: Option<&str>,
+    event_name: Option<&str>,
+    event_id: Option<&str>,
+    resources: impl Iterator<Item = Option<&'a str>>,
+    request_parameters: &Value,
+) -> Vec<String> {
     let mut out = vec![ALL.to_owned()];
     let mut add = |name: &str, v: Option<&str>| {
         if let Some(v) = v.filter(|v| !v.is_empty()) {
             out.push(format!("{name}={v}"));
         }
     };
-    add("user", record["userIdentity"]["userName"].as_str());
-    add("akid", record["userIdentity"]["accessKeyId"].as_str());
-    add("event", record["eventName"].as_str());
-    add("id", record["eventID"].as_str());
+    add("user", user);
+    add("akid", access_key_id);
+    add("event", event_name);
+    add("id", event_id);
     // A resource by the last part of its ARN (a key's id): a lookup by ARN or by id reads
     // the same term, and the filter tells them apart.
-    for res in record["resources"].as_array().into_iter().flatten() {
-        add("res", res["ARN"].as_str().map(resource_tail));
+    for arn in resources {
+        add("res", arn.map(resource_tail));
     }
-    if let Some(target) = record["requestParameters"]["encryptionContext"]["aws:s3:arn"]
+    if let Some(target) = request_parameters["encryptionContext"]["aws:s3:arn"]
         .as_str()
         .map(|a| a.trim_start_matches("arn:aws:s3:::"))
     {
@@ -121,11 +159,17 @@ pub(crate) struct Indexer {
     stream: String,
 }
 
-/// A record the writer appended: its position, the record, and its bytes in the journal.
+/// A record the writer appended: its link, and its index entry (the line as the journal
+/// has it, its time and terms).
 pub(crate) struct Appended {
-    pub seq: u64,
-    pub record: Value,
-    pub line: Vec<u8>,
+    pub link: Link,
+    pub entry: IndexedRecord,
+}
+
+impl Appended {
+    fn seq(&self) -> u64 {
+        self.link.seq
+    }
 }
 
 /// What the indexer's thread is sent.
@@ -323,14 +367,12 @@ impl Indexer {
         }
     }
 
-    /// The anchor of the newest link among `batch`'s records. Only the newest record's link
-    /// is parsed: the batch grows for up to GATHER_FOR and is anchored every ANCHOR_WITHIN,
-    /// so parsing every link each time cost ~3% of an SSE-KMS GET run's samples.
+    /// The anchor of the newest link among `batch`'s records.
     fn anchor_of(&self, batch: &[Appended]) -> Option<(u64, Vec<u8>)> {
         batch
             .iter()
-            .max_by_key(|a| a.seq)
-            .and_then(|a| Link::from_json(&a.record[CHAIN_MEMBER]))
+            .max_by_key(|a| a.seq())
+            .map(|a| a.link)
             .map(|l| {
                 let bytes = crate::anchor::anchor_bytes(&self.chain, &self.stream, l);
                 (l.seq, bytes)
@@ -348,7 +390,7 @@ impl Indexer {
                 return;
             }
         }
-        let newest = batch.iter().map(|a| a.seq).max().unwrap_or(0);
+        let newest = batch.iter().map(Appended::seq).max().unwrap_or(0);
         if newest <= self.through() {
             // Nothing new (a flush with nothing held): wake whoever waits anyway.
             self.advance(0);
@@ -358,8 +400,8 @@ impl Indexer {
         let through = self.through();
         let entries: Vec<IndexedRecord> = batch
             .into_iter()
-            .filter(|a| a.seq > through)
-            .filter_map(|a| entry(a.seq, &a.record, a.line))
+            .filter(|a| a.seq() > through)
+            .map(|a| a.entry)
             .collect();
         match self
             .index

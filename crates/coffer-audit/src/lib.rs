@@ -35,6 +35,7 @@ mod log_file;
 mod lookup;
 mod lookup_events;
 mod receipt;
+mod rendered;
 mod shared_journal;
 mod signing;
 mod store_files;

@@ -22,6 +22,7 @@ use crate::index::{Cursor, IndexReader, Indexer, Page};
 use crate::layout::{Layout, PUBLIC_KEY, rfc3339};
 use crate::lookup::Filter;
 use crate::receipt::{Receipt, Reply};
+use crate::rendered::Rendered;
 use crate::signing::SigningKey;
 use crate::stores::Stores;
 use crate::writer::{Job, Writer};
@@ -182,7 +183,16 @@ impl AuditLog {
     /// Records `event`; returns once it is on disk. A caller whose event could not be
     /// recorded must fail its request: an unrecorded key use has not happened.
     pub fn record(&self, event: &AuditEvent) -> AuditResult<()> {
-        self.append(self.render(event))
+        let record = self.rendered(event);
+        self.call(|reply| Job::Append(record, Reply::Blocked(reply)))
+    }
+
+    /// `event`'s record, stamped now and with its own event id, ready for the writer.
+    fn rendered(&self, event: &AuditEvent) -> Rendered {
+        let now = rfc3339(OffsetDateTime::now_utc());
+        let event_id = uuid::Uuid::new_v4().to_string();
+        let layout = &self.layout;
+        Rendered::of_event(event, &layout.account_id, &layout.region, &now, &event_id)
     }
 
     /// The CloudTrail record of `event`, stamped now and with its own event id, before it
@@ -202,7 +212,7 @@ impl AuditLog {
     pub fn record_queued(&self, event: &AuditEvent) -> AuditResult<Receipt> {
         let (reply, answer) = oneshot::channel();
         self.jobs
-            .send(Job::Append(self.render(event), Reply::Awaited(reply)))
+            .send(Job::Append(self.rendered(event), Reply::Awaited(reply)))
             .map_err(|_| AuditError::WriterStopped)?;
         Ok(Receipt(answer))
     }
@@ -210,6 +220,7 @@ impl AuditLog {
     /// Appends a rendered record; returns once it is on disk.
     pub fn append(&self, record: Value) -> AuditResult<()> {
         // The writer links it: only it knows the record before.
+        let record = Rendered::from_value(record);
         self.call(|reply| Job::Append(record, Reply::Blocked(reply)))
     }
 

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 
 use crate::anchor::{ANCHOR_EVERY, AnchorStore, anchor_bytes, anchor_file, parse_anchor};
-use crate::chain::{CHAIN_MEMBER, ChainKey, Link, canonical};
+use crate::chain::{CHAIN_MEMBER, ChainKey, Link};
 use crate::digest_state::{
     DigestState, LogFileEntry, PreviousDigest, STATE_TAG, read_state_as_stored, signature_path,
     signed_string,
@@ -21,6 +21,7 @@ use crate::index::IndexFeed;
 use crate::journal_store::{CutToken, JournalStore};
 use crate::layout::{CUT_TMP, HEAD, Layout, ROLLING, STATE, gzip, rfc3339, sha256_hex};
 use crate::receipt::Reply;
+use crate::rendered::Rendered;
 use crate::signing::{SIGNATURE_ALGORITHM, SigningKey, fingerprint};
 use crate::stores::Stores;
 use crate::trail::Cadence;
@@ -30,7 +31,7 @@ use crate::trail_files::TrailFiles;
 const MAX_BATCH: usize = 512;
 
 pub(crate) enum Job {
-    Append(Value, Reply),
+    Append(Rendered, Reply),
     Cut(mpsc::SyncSender<AuditResult<()>>),
     Digest(mpsc::SyncSender<AuditResult<()>>),
     /// Anchors the head if it moved since it was last anchored.
@@ -259,7 +260,7 @@ impl Writer {
                 }
             }
             if !appended.is_empty() {
-                let (records, replies): (Vec<Value>, Vec<_>) = appended.into_iter().unzip();
+                let (records, replies): (Vec<Rendered>, Vec<_>) = appended.into_iter().unzip();
                 let result = self.append(records);
                 for reply in replies {
                     reply.send(result.clone());
@@ -309,37 +310,34 @@ impl Writer {
 
     /// Links each record to the one before and appends them with one fsync. The head moves
     /// only when they are on disk.
-    fn append(&mut self, records: Vec<Value>) -> AuditResult<()> {
+    fn append(&mut self, records: Vec<Rendered>) -> AuditResult<()> {
         let mut head = *self.head.lock().unwrap_or_else(|p| p.into_inner());
         let first = head.seq + 1;
-        let mut buf = Vec::new();
+        let mut buf = Vec::with_capacity(records.iter().map(|r| r.canonical.len() + 160).sum());
         let mut linked = Vec::with_capacity(records.len());
-        for mut record in records {
-            // The record is serialised once, canonically: the MAC covers those bytes, and the
-            // journal's line is the same bytes with the link added as the last member (any
-            // order of members reads back the same, and verification sorts them again).
-            // Only the writer links: a link a caller left in the record would be under the MAC.
-            if let Some(members) = record.as_object_mut() {
-                members.remove(CHAIN_MEMBER);
-            }
-            let mut line = Vec::with_capacity(1024);
-            canonical(&record, &mut line);
+        for record in records {
+            // The MAC covers the canonical bytes, and the journal's line is the same bytes
+            // with the link added as the last member (any order of members reads back the
+            // same, and verification sorts them again).
+            let mut line = record.canonical;
             let link = self
                 .chain
                 .link_canonical(&self.stream, &head, head.seq + 1, &line);
-            let member = link.to_json_in(&self.stream);
-            with_member(&mut line, CHAIN_MEMBER, &member)
+            with_member(&mut line, CHAIN_MEMBER, &link.to_json_in(&self.stream))
                 .map_err(|e| AuditError::malformed("audit record", e))?;
             buf.extend_from_slice(&line);
             buf.push(b'\n');
             head = link;
-            // The index keeps the record as the journal has it, without serialising it again.
+            // The index keeps the line as the journal has it, without serialising it again.
             if self.index_feed.is_some() {
-                record[CHAIN_MEMBER] = member;
                 linked.push(crate::index::Appended {
-                    seq: link.seq,
-                    record,
-                    line,
+                    link,
+                    entry: coffer_store::IndexedRecord {
+                        seq: link.seq,
+                        time: record.time,
+                        terms: record.terms,
+                        record: line,
+                    },
                 });
             }
         }
@@ -658,6 +656,7 @@ impl Writer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::chain::canonical;
 
     #[test]
     fn a_line_is_the_canonical_record_with_its_link_last() {
