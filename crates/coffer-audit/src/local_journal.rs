@@ -19,7 +19,14 @@ pub struct LocalJournal {
     root: PathBuf,
     /// The journal open for appending, once [`JournalStore::open`] ran: only the writer
     /// appends, but readers share the store, so the handle sits behind a lock.
-    live: Mutex<Option<File>>,
+    live: Mutex<Option<Live>>,
+}
+
+/// The open journal and its length, kept rather than asked of the file system before each
+/// append (a `statx` per record).
+struct Live {
+    file: File,
+    len: u64,
 }
 
 impl LocalJournal {
@@ -32,17 +39,22 @@ impl LocalJournal {
         }
     }
 
-    fn live(&self) -> MutexGuard<'_, Option<File>> {
+    fn live(&self) -> MutexGuard<'_, Option<Live>> {
         self.live.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn open_journal(&self) -> AuditResult<File> {
-        OpenOptions::new()
+    fn open_journal(&self) -> AuditResult<Live> {
+        let file = OpenOptions::new()
             .create(true)
             .append(true)
             .mode(0o600)
             .open(self.root.join(JOURNAL))
-            .map_err(|e| AuditError::io("cannot open the audit journal", e))
+            .map_err(|e| AuditError::io("cannot open the audit journal", e))?;
+        let len = file
+            .metadata()
+            .map_err(|e| AuditError::io("cannot open the audit journal", e))?
+            .len();
+        Ok(Live { file, len })
     }
 }
 
@@ -96,19 +108,20 @@ impl JournalStore for LocalJournal {
                 std::io::Error::other("the journal is not open"),
             )
         })?;
-        let before = journal.metadata().map(|m| m.len()).ok();
         let result = coffer_faults::io_step("audit.append.write")
-            .and_then(|()| journal.write_all(lines))
+            .and_then(|()| journal.file.write_all(lines))
             .and_then(|()| coffer_faults::io_step("audit.append.fsync"))
-            .and_then(|()| journal.sync_data());
+            .and_then(|()| journal.file.sync_data());
         if let Err(e) = result {
             // A partial write would glue the next batch's first record to its fragment:
             // take the fragment back so later acknowledged records stay whole.
-            if let Some(len) = before {
-                let _ = journal.set_len(len);
+            let _ = journal.file.set_len(journal.len);
+            if let Ok(m) = journal.file.metadata() {
+                journal.len = m.len();
             }
             return Err(AuditError::io("audit journal write failed", e));
         }
+        journal.len += lines.len() as u64;
         Ok(())
     }
 
