@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Start a PostgreSQL server for the integration tests: Debian's own packages, a cluster of
 # its own under /var/tmp/coffer-pg (not Debian's "main" cluster, so the machine's setup is not
-# touched), listening on 127.0.0.1:55432 only.
+# touched), listening on 127.0.0.1:25432 only.
 #
 #   scripts/services/postgres.sh [start]   install if missing, init if missing, start if stopped;
 #                                          prints COFFER_TEST_POSTGRES_URL=... on stdout
@@ -17,7 +17,10 @@ set -euo pipefail
 
 PG_BASE=${COFFER_PG_DIR:-/var/tmp/coffer-pg}
 PG_DATA=$PG_BASE/data
-PG_PORT=${COFFER_PG_PORT:-55432}
+# Below Linux's ephemeral ports (32768-60999): while the server is down, a client retrying
+# 127.0.0.1:55432 was once handed 55432 as its own port and connected to itself, and the
+# server could not bind the port again until that socket's TIME_WAIT ran out (a minute).
+PG_PORT=${COFFER_PG_PORT:-25432}
 PG_USER=coffer
 PG_PASSWORD=coffer-test-password
 PG_DB=coffer
@@ -135,7 +138,9 @@ CONF
         # -w waits for the server to accept connections, -t bounds that wait; pg_ctl puts the
         # server in the background, so it outlives this script.
         local left=$(( DEADLINE - $(date +%s) ))
-        as_pg "$BIN/pg_ctl" -D "$PG_DATA" -l "$PG_BASE/server.log" -w -t "$left" start >/dev/null \
+        # The port is given here too, so a cluster made with another one follows this script.
+        as_pg "$BIN/pg_ctl" -D "$PG_DATA" -l "$PG_BASE/server.log" -w -t "$left" \
+            -o "-p $PG_PORT" start >/dev/null \
             || die "server did not start, see $PG_BASE/server.log"
         note "started on 127.0.0.1:$PG_PORT"
     else
