@@ -242,6 +242,30 @@ impl std::io::Write for ByteCount {
     }
 }
 
+/// S3 decrypting for alice under key k1: the event tests start from.
+#[cfg(test)]
+pub(crate) fn sample_event() -> AuditEvent {
+    AuditEvent {
+        event_source: KMS_SOURCE,
+        event_name: "Decrypt".into(),
+        identity: Some(Identity {
+            arn: "arn:aws:iam::111122223333:user/alice".into(),
+            user_name: "alice".into(),
+            access_key_id: Some("AKIAALICE".into()),
+        }),
+        origin: Origin::Service("s3.amazonaws.com".into()),
+        request_parameters: json!({ "encryptionContext": { "aws:s3:arn": "arn:aws:s3:::b/k" } }),
+        response_elements: Value::Null,
+        error: None,
+        read_only: true,
+        resources: vec!["arn:aws:kms:us-east-1:111122223333:key/k1".into()],
+        request_id: "r1".into(),
+        data_event: false,
+        service_event_details: None,
+        additional_event_data: None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -249,23 +273,9 @@ mod tests {
     #[test]
     fn a_record_has_cloudtrails_members() {
         let event = AuditEvent {
-            event_source: KMS_SOURCE,
-            event_name: "Decrypt".into(),
-            identity: Some(Identity {
-                arn: "arn:aws:iam::111122223333:user/alice".into(),
-                user_name: "alice".into(),
-                access_key_id: Some("AKIAALICE".into()),
-            }),
-            origin: Origin::Service("s3.amazonaws.com".into()),
-            request_parameters: json!({ "encryptionContext": { "aws:s3:arn": "arn:aws:s3:::b/k" } }),
-            response_elements: Value::Null,
             error: Some(("AccessDeniedException".into(), "no".into())),
-            read_only: true,
-            resources: vec!["arn:aws:kms:us-east-1:111122223333:key/k1".into()],
-            request_id: "r1".into(),
-            data_event: false,
-            service_event_details: None,
             additional_event_data: Some(json!({ "n": 1 })),
+            ..sample_event()
         };
         let mut r = event.to_record("111122223333", "us-east-1", "2026-11-30T10:00:00Z");
         assert!(uuid::Uuid::parse_str(r["eventID"].as_str().unwrap()).is_ok());

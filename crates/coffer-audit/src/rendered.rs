@@ -229,31 +229,16 @@ fn truncated(s: &str, max: usize) -> std::borrow::Cow<'_, str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{Identity, KMS_SOURCE, S3_SOURCE};
+    use crate::event::{Identity, S3_SOURCE, sample_event};
     use serde_json::json;
 
     fn events() -> Vec<AuditEvent> {
         let base = AuditEvent {
-            event_source: KMS_SOURCE,
-            event_name: "Decrypt".into(),
-            identity: Some(Identity {
-                arn: "arn:aws:iam::111122223333:user/alice".into(),
-                user_name: "alice".into(),
-                access_key_id: Some("AKIAALICE".into()),
-            }),
-            origin: Origin::Service("s3.amazonaws.com".into()),
             request_parameters: json!({
                 "encryptionAlgorithm": "SYMMETRIC_DEFAULT",
                 "encryptionContext": { "aws:s3:arn": "arn:aws:s3:::b/a key\"with\\odd\u{1}chars é" },
             }),
-            response_elements: Value::Null,
-            error: None,
-            read_only: true,
-            resources: vec!["arn:aws:kms:us-east-1:111122223333:key/k1".into()],
-            request_id: "r1".into(),
-            data_event: false,
-            service_event_details: None,
-            additional_event_data: None,
+            ..sample_event()
         };
         let mut out = vec![base.clone()];
         out.push(AuditEvent {
