@@ -408,6 +408,8 @@ impl Indexer {
             .into_iter()
             .filter(|a| a.seq() > through)
             .map(|a| a.entry)
+            // A record without a time cannot be placed (the catch-up skips it too).
+            .filter(|e| !e.time.is_empty())
             .collect();
         match self
             .index
