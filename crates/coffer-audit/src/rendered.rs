@@ -51,7 +51,9 @@ impl Rendered {
         event_time: &str,
         event_id: &str,
     ) -> Self {
-        let mut bytes = Vec::with_capacity(1024);
+        // Room for a record and the link the writer appends to it: an SSE-KMS call's line is
+        // 1,015-1,087 bytes with its link, just past 1 KiB, where the buffer grew again.
+        let mut bytes = Vec::with_capacity(2048);
         write_canonical(event, account_id, region, event_time, event_id, &mut bytes);
         if bytes.len() > MAX_RECORD_BYTES {
             let mut record = event.to_record_with_id(account_id, region, event_time, event_id);
