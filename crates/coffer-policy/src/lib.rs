@@ -183,6 +183,13 @@ impl Policy {
         Ok(Self { statements })
     }
 
+    /// Whether [`Policy::evaluate`] can read the request's context at all (a condition, or a
+    /// policy variable in a resource). When it cannot, a caller may pass an empty context
+    /// rather than build one for every request.
+    pub fn reads_context(&self) -> bool {
+        self.statements.iter().any(Statement::reads_context)
+    }
+
     /// Evaluates a request: any matching `Deny` wins, then any matching `Allow`.
     pub fn evaluate(&self, request: &Request<'_>) -> Decision {
         let action = fold_case(request.action);

@@ -172,6 +172,17 @@ impl Statement {
         };
         resource_covered && self.conditions.iter().all(|c| c.holds(context))
     }
+
+    /// Whether deciding on this statement can read the request's context: through a
+    /// condition, or through a policy variable in its resources.
+    pub(super) fn reads_context(&self) -> bool {
+        let variables = |patterns: &[Template]| patterns.iter().any(|p| p.has_variables);
+        !self.conditions.is_empty()
+            || match &self.resources {
+                None => false,
+                Some(Scope::Only(patterns) | Scope::Except(patterns)) => variables(patterns),
+            }
+    }
 }
 
 /// Reads an element that has a `Not...` twin; at most one of the two may be present.

@@ -20,6 +20,40 @@ impl BuiltinKms {
         context: Option<&EncryptionContext>,
     ) -> Result<(), KmsApiError> {
         let key_arn = self.key_arn(record);
+        let policy = self.parsed_policy(&record.policy)?;
+        // Most key policies (the default one among them) have no conditions: building the
+        // context for them was a dozen allocations on every S3 call through the KMS.
+        let conditions = if policy.reads_context() {
+            self.policy_context(caller, context)
+        } else {
+            BTreeMap::new()
+        };
+        let decision = policy.evaluate(&Request {
+            principal_arn: &caller.arn,
+            account_principal: caller.admin.then_some(self.identity.account_id.as_str()),
+            action,
+            resource: &key_arn,
+            context: &conditions,
+        });
+        match decision {
+            Decision::Allow => Ok(()),
+            Decision::ExplicitDeny => Err(KmsApiError::access_denied(format!(
+                "User: {} is not authorized to perform: {action} on resource: {key_arn} with an explicit deny in a resource-based policy",
+                caller.arn
+            ))),
+            Decision::NotApplicable => Err(KmsApiError::access_denied(format!(
+                "User: {} is not authorized to perform: {action} on resource: {key_arn} because no resource-based policy allows the {action} action",
+                caller.arn
+            ))),
+        }
+    }
+
+    /// What a key policy's conditions and variables may read about a call.
+    fn policy_context(
+        &self,
+        caller: &Caller,
+        context: Option<&EncryptionContext>,
+    ) -> BTreeMap<String, Vec<String>> {
         let mut conditions: BTreeMap<String, Vec<String>> = BTreeMap::new();
         conditions.insert(
             "kms:CallerAccount".into(),
@@ -41,25 +75,7 @@ impl BuiltinKms {
                 );
             }
         }
-        let policy = self.parsed_policy(&record.policy)?;
-        let decision = policy.evaluate(&Request {
-            principal_arn: &caller.arn,
-            account_principal: caller.admin.then_some(self.identity.account_id.as_str()),
-            action,
-            resource: &key_arn,
-            context: &conditions,
-        });
-        match decision {
-            Decision::Allow => Ok(()),
-            Decision::ExplicitDeny => Err(KmsApiError::access_denied(format!(
-                "User: {} is not authorized to perform: {action} on resource: {key_arn} with an explicit deny in a resource-based policy",
-                caller.arn
-            ))),
-            Decision::NotApplicable => Err(KmsApiError::access_denied(format!(
-                "User: {} is not authorized to perform: {action} on resource: {key_arn} because no resource-based policy allows the {action} action",
-                caller.arn
-            ))),
-        }
+        conditions
     }
 
     /// The key's policy, parsed once per text. A stored policy was parsed when it was put, so

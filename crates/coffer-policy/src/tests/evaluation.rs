@@ -112,3 +112,19 @@ fn big_policies_and_pathological_patterns_stay_cheap() {
         NotApplicable
     );
 }
+
+/// Only conditions and variables in resources read the request's context; `${` in a 2008
+/// document is literal text.
+#[test]
+fn a_policy_says_whether_it_reads_the_context() {
+    let reads = |doc: &str| Policy::parse(doc).unwrap().reads_context();
+    assert!(!reads(ACCOUNT_POLICY));
+    assert!(reads(&allow_if(
+        r#"{"StringEquals":{"kms:ViaService":"s3.us-east-1.amazonaws.com"}}"#
+    )));
+    let mine = r#""Effect":"Allow","Principal":"*","Action":"s3:*","Resource":"arn:aws:s3:::b/${aws:username}/*""#;
+    assert!(reads(&statement(mine)));
+    assert!(!reads(&statement(mine).replace("2012-10-17", "2008-10-17")));
+    let not_mine = mine.replace("\"Resource\"", "\"NotResource\"");
+    assert!(reads(&statement(&not_mine)));
+}

@@ -175,7 +175,16 @@ fn evaluate_some_requests(policy: &Policy) {
             resource,
             context: &context,
         };
-        let _ = policy.evaluate(&request);
+        let decision = policy.evaluate(&request);
+        // A policy that says it reads no context decides the same without one.
+        if !policy.reads_context() {
+            let empty = BTreeMap::new();
+            let bare = Request {
+                context: &empty,
+                ..request
+            };
+            assert_eq!(policy.evaluate(&bare), decision, "{policy:?}");
+        }
     }
 }
 
