@@ -65,6 +65,8 @@ fn session_options(existing: Option<&str>, schema: Option<&str>) -> String {
     options
 }
 
+/// The planner settings every connection runs with.
+///
 /// PostgreSQL's serializable isolation locks what a query reads: a sequential scan locks
 /// the whole table, so every concurrent writer of it conflicts with every other and most
 /// retry. The planner picks such scans for small tables (every table, early on); steering
@@ -84,7 +86,7 @@ fn session_options(existing: Option<&str>, schema: Option<&str>) -> String {
 /// SSE-KMS PUT), about 0.5 ms of the database's CPU per PUT, more than executing it (logged
 /// with `log_min_duration_statement = 0`: bind 0.49 ms, execute 0.23 ms). Every statement
 /// here finds its rows by key through an index, which a generic plan does as well.
-fn prefer_index_scans() -> Hook {
+fn planner_settings() -> Hook {
     Hook::async_fn(|client, _| {
         Box::pin(async move {
             for setting in [
@@ -137,7 +139,7 @@ pub(crate) fn build_pool(url: &str, options: &ConnectOptions) -> StoreResult<Poo
         .wait_timeout(Some(options.wait_timeout))
         .create_timeout(Some(options.wait_timeout))
         .recycle_timeout(Some(options.wait_timeout))
-        .post_create(prefer_index_scans())
+        .post_create(planner_settings())
         .build()
         .map_err(|e| StoreError::Database(format!("postgres pool: {e}")))
 }
