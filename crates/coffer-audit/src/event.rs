@@ -2,6 +2,8 @@
 //! which key with which encryption context, and how it ended; they never carry plaintext,
 //! ciphertext, key material or key policies (callers pass only what may be logged).
 
+use std::borrow::Cow;
+
 use serde_json::{Map, Value, json};
 
 /// The event source of KMS records.
@@ -66,6 +68,29 @@ pub(crate) fn resource_type(arn: &str) -> &'static str {
 }
 
 impl AuditEvent {
+    /// What the record says of where the call came from: `sourceIPAddress`, `userAgent` (kept
+    /// to its first 1,024 characters, as CloudTrail does) and `userIdentity.invokedBy`.
+    pub(crate) fn origin_fields(&self) -> (&str, Cow<'_, str>, Option<&str>) {
+        match &self.origin {
+            Origin::Client {
+                source_ip,
+                user_agent,
+            } => {
+                let agent = match user_agent.char_indices().nth(1024) {
+                    Some((end, _)) => Cow::Borrowed(&user_agent[..end]),
+                    None => Cow::Borrowed(user_agent.as_str()),
+                };
+                (source_ip, agent, None)
+            }
+            Origin::Service(service) => (service, Cow::Borrowed(service.as_str()), Some(service)),
+            Origin::Internal => (
+                "AWS Internal",
+                Cow::Borrowed("AWS Internal"),
+                Some("AWS Internal"),
+            ),
+        }
+    }
+
     /// The CloudTrail record, stamped with `event_time` (RFC 3339, seconds, UTC).
     ///
     /// Built member by member: `json!` turns every interpolated value, `Value`s included,
@@ -101,23 +126,10 @@ impl AuditEvent {
                 identity.insert("accountId".into(), text(account_id));
             }
         }
-        let (source_ip, user_agent) = match &self.origin {
-            Origin::Client {
-                source_ip,
-                user_agent,
-            } => (
-                source_ip.clone(),
-                user_agent.chars().take(1024).collect::<String>(),
-            ),
-            Origin::Service(service) => {
-                identity.insert("invokedBy".into(), text(service));
-                (service.clone(), service.clone())
-            }
-            Origin::Internal => {
-                identity.insert("invokedBy".into(), text("AWS Internal"));
-                ("AWS Internal".to_owned(), "AWS Internal".to_owned())
-            }
-        };
+        let (source_ip, user_agent, invoked_by) = self.origin_fields();
+        if let Some(by) = invoked_by {
+            identity.insert("invokedBy".into(), text(by));
+        }
         let internal = matches!(self.origin, Origin::Internal);
         let resources = self
             .resources
@@ -140,8 +152,8 @@ impl AuditEvent {
         put("eventSource", text(self.event_source));
         put("eventName", text(&self.event_name));
         put("awsRegion", text(region));
-        put("sourceIPAddress", Value::String(source_ip));
-        put("userAgent", Value::String(user_agent));
+        put("sourceIPAddress", text(source_ip));
+        put("userAgent", text(&user_agent));
         put("requestParameters", self.request_parameters.clone());
         put("responseElements", self.response_elements.clone());
         put("requestID", text(&self.request_id));

@@ -97,15 +97,7 @@ fn write_canonical(
     event_id: &str,
     out: &mut Vec<u8>,
 ) {
-    let (source_ip, user_agent, invoked_by): (&str, std::borrow::Cow<'_, str>, Option<&str>) =
-        match &event.origin {
-            Origin::Client {
-                source_ip,
-                user_agent,
-            } => (source_ip, truncated(user_agent, 1024), None),
-            Origin::Service(service) => (service, service.into(), Some(service)),
-            Origin::Internal => ("AWS Internal", "AWS Internal".into(), Some("AWS Internal")),
-        };
+    let (source_ip, user_agent, invoked_by) = event.origin_fields();
     let internal = matches!(event.origin, Origin::Internal);
     out.push(b'{');
     if let Some(d) = &event.additional_event_data {
@@ -218,14 +210,6 @@ fn write_canonical(
     }
     out.push(b'}');
     out.push(b'}');
-}
-
-/// The first `max` characters of `s` (a user agent is kept to 1,024, as CloudTrail does).
-fn truncated(s: &str, max: usize) -> std::borrow::Cow<'_, str> {
-    match s.char_indices().nth(max) {
-        Some((end, _)) => s[..end].into(),
-        None => s.into(),
-    }
 }
 
 #[cfg(test)]
