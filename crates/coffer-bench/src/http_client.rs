@@ -120,7 +120,7 @@ impl Hyper {
     /// A client trusting the certificates in `ca_bundle` (or the system's roots), speaking
     /// HTTP/2 when `http2`, else HTTP/1.1.
     pub fn new(ca_bundle: Option<&Path>, http2: bool) -> Result<Self, String> {
-        let provider = rustls::crypto::ring::default_provider();
+        let provider = rustls::crypto::aws_lc_rs::default_provider();
         let builder = rustls::ClientConfig::builder_with_provider(provider.into())
             .with_safe_default_protocol_versions()
             .map_err(|e| e.to_string())?;

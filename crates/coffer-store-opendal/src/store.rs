@@ -129,7 +129,7 @@ impl OpendalBlobStore {
 }
 
 /// The HTTP transport for network services: reqwest, built without a TLS crypto provider
-/// of its own (it would bring aws-lc's C build) on the workspace's rustls with ring.
+/// of its own, on the workspace's rustls with ring.
 /// Installing ring as the process's default provider is a no-op when the process (or an
 /// earlier store) already installed one; reqwest's client, shared by every store, is built
 /// on first use and finds it there.
