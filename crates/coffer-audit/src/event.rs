@@ -2,8 +2,6 @@
 //! which key with which encryption context, and how it ended; they never carry plaintext,
 //! ciphertext, key material or key policies (callers pass only what may be logged).
 
-use std::borrow::Cow;
-
 use serde_json::{Map, Value, json};
 
 /// The event source of KMS records.
@@ -70,24 +68,20 @@ pub(crate) fn resource_type(arn: &str) -> &'static str {
 impl AuditEvent {
     /// What the record says of where the call came from: `sourceIPAddress`, `userAgent` (kept
     /// to its first 1,024 characters, as CloudTrail does) and `userIdentity.invokedBy`.
-    pub(crate) fn origin_fields(&self) -> (&str, Cow<'_, str>, Option<&str>) {
+    pub(crate) fn origin_fields(&self) -> (&str, &str, Option<&str>) {
         match &self.origin {
             Origin::Client {
                 source_ip,
                 user_agent,
             } => {
                 let agent = match user_agent.char_indices().nth(1024) {
-                    Some((end, _)) => Cow::Borrowed(&user_agent[..end]),
-                    None => Cow::Borrowed(user_agent.as_str()),
+                    Some((end, _)) => &user_agent[..end],
+                    None => user_agent,
                 };
                 (source_ip, agent, None)
             }
-            Origin::Service(service) => (service, Cow::Borrowed(service.as_str()), Some(service)),
-            Origin::Internal => (
-                "AWS Internal",
-                Cow::Borrowed("AWS Internal"),
-                Some("AWS Internal"),
-            ),
+            Origin::Service(service) => (service, service, Some(service)),
+            Origin::Internal => ("AWS Internal", "AWS Internal", Some("AWS Internal")),
         }
     }
 
@@ -153,7 +147,7 @@ impl AuditEvent {
         put("eventName", text(&self.event_name));
         put("awsRegion", text(region));
         put("sourceIPAddress", text(source_ip));
-        put("userAgent", text(&user_agent));
+        put("userAgent", text(user_agent));
         put("requestParameters", self.request_parameters.clone());
         put("responseElements", self.response_elements.clone());
         put("requestID", text(&self.request_id));

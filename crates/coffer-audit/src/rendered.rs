@@ -175,7 +175,7 @@ fn write_canonical(
     member(out, "sourceIPAddress");
     string(out, source_ip);
     member(out, "userAgent");
-    string(out, &user_agent);
+    string(out, user_agent);
     member(out, "userIdentity");
     out.push(b'{');
     match &event.identity {
