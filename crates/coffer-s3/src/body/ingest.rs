@@ -7,7 +7,6 @@ use bytes::Bytes;
 use coffer_store::{BlobId, BlobStore, INLINE_MAX, InlineBytes, StoreError, StoreResult};
 use crc_fast::{CrcAlgorithm, Digest as CrcDigest};
 use futures::StreamExt;
-use md5::Digest as _;
 use s3s::dto::StreamingBlob;
 use s3s::{S3Result, s3_error};
 use tokio::runtime::Handle;
@@ -89,7 +88,7 @@ enum Chunk {
 /// and the checksum the client asked for.
 struct Digests {
     size: u64,
-    md5: Option<md5::Md5>,
+    md5: Option<coffer_md5::Md5>,
     etag_mac: Option<EtagMac>,
     crc: CrcDigest,
     checksum: Option<Hasher>,
@@ -99,7 +98,7 @@ impl Digests {
     fn new(md5: bool, etag_mac: Option<EtagMac>, algorithm: Option<Algorithm>) -> Self {
         Self {
             size: 0,
-            md5: md5.then(md5::Md5::new),
+            md5: md5.then(coffer_md5::Md5::new),
             etag_mac,
             crc: CrcDigest::new(CrcAlgorithm::Crc64Nvme),
             checksum: algorithm.map(Hasher::new),
@@ -125,7 +124,7 @@ impl Digests {
             blob,
             inline,
             size: self.size,
-            md5: self.md5.map(|m| m.finalize().into()),
+            md5: self.md5.map(coffer_md5::Md5::finalize),
             etag_mac: self.etag_mac.map(EtagMac::finish),
             crc64nvme: self.crc.finalize(),
             checksum: self.checksum.map(Hasher::finish),

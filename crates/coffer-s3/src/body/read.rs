@@ -8,7 +8,6 @@ use std::task::{Context, Poll};
 use bytes::{Bytes, BytesMut};
 use coffer_store::{BlobId, BlobReader, BlobStore, StoreError, StoredPart};
 use futures::{FutureExt, Stream};
-use md5::Digest as _;
 use s3s::S3Result;
 use s3s::dto::StreamingBlob;
 use tokio::runtime::Handle;
@@ -34,14 +33,14 @@ pub(crate) async fn plaintext_md5(
 ) -> S3Result<[u8; 16]> {
     let opened = open_range(blobs, source, 0, size).await?;
     tokio::task::spawn_blocking(move || {
-        let mut md5 = md5::Md5::new();
+        let mut md5 = coffer_md5::Md5::new();
         opened
             .read(|chunk| {
                 md5.update(&chunk);
                 Ok(())
             })
             .map_err(internal)?;
-        Ok(md5.finalize().into())
+        Ok(md5.finalize())
     })
     .await
     .map_err(internal)?

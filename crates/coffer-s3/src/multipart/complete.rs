@@ -2,7 +2,6 @@
 //! composed from theirs; a retried completion gets the answer the first one got.
 
 use coffer_store::{ChecksumRecord, CompletedUploadRecord, ObjectRecord, StoredPart, UploadRecord};
-use md5::Digest as _;
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
@@ -142,9 +141,9 @@ impl CofferS3 {
                 "The provided 'x-amz-mp-object-size' header value {expected} does not match what was computed: {size}"
             ));
         }
-        let mut md5 = md5::Md5::new();
+        let mut md5 = coffer_md5::Md5::new();
         for p in &parts {
-            md5.update(hex::decode(&p.md5_hex).map_err(crate::error::internal)?);
+            md5.update(&hex::decode(&p.md5_hex).map_err(crate::error::internal)?);
         }
         let etag = format!("{}-{}", hex::encode(md5.finalize()), parts.len());
         let object_checksum = multipart_checksum(&upload, &parts)?;

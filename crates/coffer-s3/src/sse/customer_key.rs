@@ -5,7 +5,6 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
-use md5::Digest as _;
 use s3s::{S3Error, S3Result, s3_error};
 use subtle::ConstantTimeEq as _;
 use zeroize::Zeroizing;
@@ -117,7 +116,7 @@ impl CustomerHeaders {
                 Purpose::Read => wrong_key(),
             });
         };
-        let computed = md5::Md5::digest(key.as_slice());
+        let computed = coffer_md5::Md5::digest(key.as_slice());
         let matches = B64
             .decode(md5_text.as_bytes())
             .is_ok_and(|sent| bool::from(sent.as_slice().ct_eq(computed.as_slice())));
