@@ -1,4 +1,4 @@
-//! Throughput of sealing and opening a part, against raw ring AES-256-GCM over the same bytes in
+//! Throughput of sealing and opening a part, against raw aws-lc-rs AES-256-GCM over the same bytes in
 //! the same 64 KiB chunks. The goal: coffer ≥ 0.85 × raw, both ways.
 //!
 //! `cargo bench -p coffer-crypto --bench segment -- --warm-up-time 1 --measurement-time 3`
@@ -7,16 +7,16 @@
 //! coffer / raw (means over every timed iteration, warm-up included, for both alike).
 //!
 //! What each side includes:
-//! - `ring_raw` seal: `seal_in_place_separate_tag` on each 64 KiB chunk of the buffer, key
+//! - `aead_raw` seal: `seal_in_place_separate_tag` on each 64 KiB chunk of the buffer, key
 //!   prepared once. No copy.
-//! - `ring_raw_new_key`: `ring_raw` plus an AES key schedule per pass, as any scheme with a key
+//! - `aead_raw_new_key`: `aead_raw` plus an AES key schedule per pass, as any scheme with a key
 //!   per object or part pays (it matters for small parts only).
-//! - `ring_raw_copy` seal: the same after copying each chunk into a reused output buffer, the
+//! - `aead_raw_copy` seal: the same after copying each chunk into a reused output buffer, the
 //!   least any sealer must do when the plaintext arrives in a buffer it may not overwrite.
 //! - `coffer` seal: a whole part as a server streams it: `PartSealer::new` (random nonce prefix,
 //!   AES key schedule), `push` of the buffer, `finish`, into a reused output buffer. One copy.
 //! - `coffer_in_place` seal: `SegmentSealer::new`, then `seal_next`/`seal_last` on the buffer's
-//!   segments in place. No copy: the like-for-like comparison with `ring_raw`.
+//!   segments in place. No copy: the like-for-like comparison with `aead_raw`.
 //! - raw open: `open_in_place` on each sealed chunk, key prepared once.
 //! - coffer open: `PartOpener::new` (header check, AES key schedule) and `open_segment` on each
 //!   segment, the streaming read path. `open_range` additionally compacts the plaintext.
@@ -27,12 +27,12 @@ use std::hint::black_box;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
 use coffer_crypto::{
     DataKey, HEADER_LEN, PartKey, PartOpener, PartSealer, SEALED_SEGMENT_LEN, SEGMENT_SIZE,
     SegmentSealer, plan_range, seal_part,
 };
 use criterion::{Criterion, Throughput};
-use ring::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
 
 const SIZES: [(usize, &str); 2] = [(4 * 1024, "4KiB"), (64 * 1024 * 1024, "64MiB")];
 
@@ -76,8 +76,8 @@ fn seal(c: &mut Criterion) {
 
         let key = raw_key();
         let mut buffer = input(len);
-        let id = format!("seal_{name}/ring_raw");
-        group.bench_function("ring_raw", |b| {
+        let id = format!("seal_{name}/aead_raw");
+        group.bench_function("aead_raw", |b| {
             b.iter_custom(|iters| {
                 let start = Instant::now();
                 for _ in 0..iters {
@@ -94,8 +94,8 @@ fn seal(c: &mut Criterion) {
             })
         });
 
-        let id = format!("seal_{name}/ring_raw_new_key");
-        group.bench_function("ring_raw_new_key", |b| {
+        let id = format!("seal_{name}/aead_raw_new_key");
+        group.bench_function("aead_raw_new_key", |b| {
             b.iter_custom(|iters| {
                 let start = Instant::now();
                 for _ in 0..iters {
@@ -115,8 +115,8 @@ fn seal(c: &mut Criterion) {
 
         let mut out = Vec::with_capacity(len + len / SEGMENT_SIZE * 16 + 64);
         let plaintext = input(len);
-        let id = format!("seal_{name}/ring_raw_copy");
-        group.bench_function("ring_raw_copy", |b| {
+        let id = format!("seal_{name}/aead_raw_copy");
+        group.bench_function("aead_raw_copy", |b| {
             b.iter_custom(|iters| {
                 let start = Instant::now();
                 for _ in 0..iters {
@@ -199,8 +199,8 @@ fn open(c: &mut Criterion) {
             pristine.extend_from_slice(tag.as_ref());
         }
         let mut work = pristine.clone();
-        let id = format!("open_{name}/ring_raw");
-        group.bench_function("ring_raw", |b| {
+        let id = format!("open_{name}/aead_raw");
+        group.bench_function("aead_raw", |b| {
             b.iter_custom(|iters| {
                 let mut elapsed = Duration::ZERO;
                 for _ in 0..iters {
@@ -219,8 +219,8 @@ fn open(c: &mut Criterion) {
             })
         });
 
-        let id = format!("open_{name}/ring_raw_new_key");
-        group.bench_function("ring_raw_new_key", |b| {
+        let id = format!("open_{name}/aead_raw_new_key");
+        group.bench_function("aead_raw_new_key", |b| {
             b.iter_custom(|iters| {
                 let mut elapsed = Duration::ZERO;
                 for _ in 0..iters {
@@ -320,19 +320,19 @@ fn print_ratios() {
         "benchmark", "GiB/s", "vs", "ratio"
     );
     let pairs = [
-        ("ring_raw_copy", "ring_raw"),
-        ("coffer", "ring_raw"),
-        ("coffer", "ring_raw_copy"),
-        ("coffer_in_place", "ring_raw"),
-        ("ring_raw_new_key", "ring_raw"),
-        ("coffer", "ring_raw_new_key"),
-        ("coffer_in_place", "ring_raw_new_key"),
-        ("coffer_open_range", "ring_raw"),
+        ("aead_raw_copy", "aead_raw"),
+        ("coffer", "aead_raw"),
+        ("coffer", "aead_raw_copy"),
+        ("coffer_in_place", "aead_raw"),
+        ("aead_raw_new_key", "aead_raw"),
+        ("coffer", "aead_raw_new_key"),
+        ("coffer_in_place", "aead_raw_new_key"),
+        ("coffer_open_range", "aead_raw"),
     ];
     for op in ["seal", "open"] {
         for (_, name) in SIZES {
-            if let Some(raw) = gib_per_s(&format!("{op}_{name}/ring_raw")) {
-                println!("{:<34} {raw:>8.2}", format!("{op} {name} ring_raw"));
+            if let Some(raw) = gib_per_s(&format!("{op}_{name}/aead_raw")) {
+                println!("{:<34} {raw:>8.2}", format!("{op} {name} aead_raw"));
             }
             for (ours, base) in pairs {
                 let measured = gib_per_s(&format!("{op}_{name}/{ours}"));

@@ -11,7 +11,7 @@
 pub enum CryptoError {
     /// AES-GCM authentication failed: the key is wrong, or the ciphertext, tag, header, additional
     /// data, segment position or final flag differs from what was sealed. No plaintext is
-    /// returned (ring also wipes the buffer it decrypted into).
+    /// returned (aws-lc also wipes the buffer it decrypted into).
     #[error("authentication failed: wrong key, or the sealed data was altered")]
     Tampered,
     /// A part header or sealed key is malformed: bad magic, wrong length or an unsupported

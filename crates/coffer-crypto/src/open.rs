@@ -1,9 +1,10 @@
 //! Opening sealed segments in place.
 //!
 //! Invariant: no function here returns a byte of plaintext from a segment whose tag did not
-//! verify. A failed segment is wiped by ring and the call returns [`CryptoError::Tampered`].
+//! verify. A failed segment's buffer is wiped by aws-lc (`EVP_AEAD_CTX_open_gather` clears its
+//! output on any error) and the call returns [`CryptoError::Tampered`].
 
-use ring::aead::{Aad, LessSafeKey, Nonce};
+use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce};
 
 use crate::format::{
     HEADER_LEN, NONCE_PREFIX_LEN, ReadPlan, SEALED_SEGMENT_LEN, TAG_LEN, parse_header, plan_range,
@@ -51,9 +52,13 @@ impl PartOpener {
             return Err(CryptoError::WrongLength);
         }
         let nonce = Nonce::assume_unique_for_key(segment_nonce(&self.prefix, index, is_final));
+        // The tag passed apart: aws-lc-rs's `open_in_place` would move the plaintext down over
+        // its own place afterwards (a 64 KiB `copy_within` per segment); this decrypts where it
+        // lies.
+        let (ciphertext, tag) = sealed.split_at_mut(sealed.len() - TAG_LEN);
         match self
             .key
-            .open_in_place(nonce, Aad::from(&self.header), sealed)
+            .open_in_place_separate_tag(nonce, Aad::from(&self.header), tag, ciphertext)
         {
             Ok(plaintext) => Ok(plaintext),
             Err(_) => Err(CryptoError::Tampered),

@@ -9,7 +9,7 @@
 //! is safe: every sealer draws a fresh random 56-bit nonce prefix, so nonces repeat only if two
 //! prefixes collide, about n²/2^57 for n seals of one part.
 
-use ring::aead::{Aad, LessSafeKey, Nonce};
+use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce};
 
 use crate::format::{
     HEADER_LEN, MAX_PART_LEN, NONCE_PREFIX_LEN, SEALED_SEGMENT_LEN, SEGMENT_SIZE, TAG_LEN,
@@ -294,7 +294,7 @@ mod tests {
         let plaintext: Vec<u8> = (0..65537u32).map(|i| (i % 251) as u8).collect();
         let blob = seal_with_prefix(&kat_key(), &plaintext);
         assert_eq!(blob.len(), 65586);
-        let digest = ring::digest::digest(&ring::digest::SHA256, &blob);
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &blob);
         assert_eq!(
             hex(digest.as_ref()),
             "b5ca3c3e61b1d34f9620ba1430fc6eb8d9bff2cf66c3dbd5abbab0ae287c1e95"

@@ -3,7 +3,7 @@
 //! (after its header) and secrets sealed under the root key use this layout; it never changes,
 //! since both are stored.
 
-use ring::aead::{Aad, Nonce};
+use aws_lc_rs::aead::{Aad, Nonce};
 use zeroize::Zeroizing;
 
 use crate::CryptoError;
