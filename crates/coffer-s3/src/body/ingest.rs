@@ -84,21 +84,42 @@ enum Chunk {
     End,
 }
 
+/// Where a body's MD5 is computed: in place for a body that rides in its record, and on the
+/// shared engine for a larger one, whose lanes hash concurrent uploads side by side (see
+/// `coffer_md5::SharedMd5`).
+enum Md5Digest {
+    InPlace(coffer_md5::Md5),
+    Shared(coffer_md5::SharedMd5),
+}
+
+impl Md5Digest {
+    fn finish(self) -> S3Result<[u8; 16]> {
+        match self {
+            Md5Digest::InPlace(m) => Ok(m.finalize()),
+            Md5Digest::Shared(m) => m.finalize().map_err(internal),
+        }
+    }
+}
+
 /// The plaintext digests of a body: MD5 (when wanted), CRC64NVME (S3's default checksum)
 /// and the checksum the client asked for.
 struct Digests {
     size: u64,
-    md5: Option<coffer_md5::Md5>,
+    md5: Option<Md5Digest>,
     etag_mac: Option<EtagMac>,
     crc: CrcDigest,
     checksum: Option<Hasher>,
 }
 
 impl Digests {
-    fn new(md5: bool, etag_mac: Option<EtagMac>, algorithm: Option<Algorithm>) -> Self {
+    fn new(
+        md5: Option<Md5Digest>,
+        etag_mac: Option<EtagMac>,
+        algorithm: Option<Algorithm>,
+    ) -> Self {
         Self {
             size: 0,
-            md5: md5.then(coffer_md5::Md5::new),
+            md5,
             etag_mac,
             crc: CrcDigest::new(CrcAlgorithm::Crc64Nvme),
             checksum: algorithm.map(Hasher::new),
@@ -106,8 +127,10 @@ impl Digests {
     }
 
     fn update(&mut self, data: &[u8]) {
-        if let Some(m) = self.md5.as_mut() {
-            m.update(data);
+        match self.md5.as_mut() {
+            Some(Md5Digest::InPlace(m)) => m.update(data),
+            Some(Md5Digest::Shared(m)) => m.update(data),
+            None => {}
         }
         if let Some(m) = self.etag_mac.as_mut() {
             m.update(data);
@@ -119,16 +142,16 @@ impl Digests {
         self.size += data.len() as u64;
     }
 
-    fn finish(self, (blob, inline): (BlobId, Option<InlineBytes>)) -> Ingested {
-        Ingested {
+    fn finish(self, (blob, inline): (BlobId, Option<InlineBytes>)) -> S3Result<Ingested> {
+        Ok(Ingested {
             blob,
             inline,
             size: self.size,
-            md5: self.md5.map(coffer_md5::Md5::finalize),
+            md5: self.md5.map(Md5Digest::finish).transpose()?,
             etag_mac: self.etag_mac.map(EtagMac::finish),
             crc64nvme: self.crc.finalize(),
             checksum: self.checksum.map(Hasher::finish),
-        }
+        })
     }
 }
 
@@ -257,12 +280,12 @@ impl SealedBlob {
 fn drain<S, T>(
     rx: &mut mpsc::Receiver<Chunk>,
     mut state: S,
-    mut each: impl FnMut(&mut S, &[u8]) -> StoreResult<()>,
+    mut each: impl FnMut(&mut S, Bytes) -> StoreResult<()>,
     finish: impl FnOnce(S) -> StoreResult<T>,
 ) -> StoreResult<Option<T>> {
     while let Some(chunk) = rx.blocking_recv() {
         match chunk {
-            Chunk::Data(b) => each(&mut state, &b)?,
+            Chunk::Data(b) => each(&mut state, b)?,
             Chunk::End => return finish(state).map(Some),
         }
     }
@@ -293,9 +316,14 @@ pub(crate) async fn ingest(
     let hasher = tokio::task::spawn_blocking(move || {
         drain(
             &mut hash_rx,
-            Digests::new(etag.md5, etag.mac, algorithm),
+            Digests::new(
+                etag.md5
+                    .then(|| Md5Digest::Shared(coffer_md5::SharedMd5::new())),
+                etag.mac,
+                algorithm,
+            ),
             |d, data| {
-                d.update(data);
+                d.update(&data);
                 Ok(())
             },
             Ok,
@@ -307,7 +335,7 @@ pub(crate) async fn ingest(
         drain(
             &mut seal_rx,
             sealed,
-            |s, data| s.write(data),
+            |s, data| s.write(&data),
             SealedBlob::commit,
         )
     });
@@ -361,7 +389,7 @@ pub(crate) async fn ingest(
     }
     match (digests, blob) {
         (Ok(Some(d)), Ok(Some(place))) => {
-            let ingested = d.finish(place);
+            let ingested = d.finish(place)?;
             metrics::counter!("coffer_s3_bytes_received_total").increment(ingested.size);
             Ok(ingested)
         }
@@ -407,7 +435,11 @@ async fn ingest_in_place(
     if received != declared {
         return Err(incomplete_body());
     }
-    let mut digests = Digests::new(etag.md5, etag.mac, algorithm);
+    let mut digests = Digests::new(
+        etag.md5.then(|| Md5Digest::InPlace(coffer_md5::Md5::new())),
+        etag.mac,
+        algorithm,
+    );
     digests.update(&data);
     let mut sealer = PartSealer::new(&key).map_err(|e| internal(crypto_error(e)))?;
     let mut sealed = Vec::with_capacity(INLINE_MAX);
@@ -415,7 +447,7 @@ async fn ingest_in_place(
         .push(&data, &mut sealed)
         .and_then(|()| sealer.finish(&mut sealed))
         .map_err(|e| internal(crypto_error(e)))?;
-    let ingested = digests.finish((BlobId::random(), Some(InlineBytes::new(&sealed))));
+    let ingested = digests.finish((BlobId::random(), Some(InlineBytes::new(&sealed))))?;
     metrics::counter!("coffer_s3_bytes_received_total").increment(ingested.size);
     Ok(ingested)
 }
@@ -482,7 +514,11 @@ pub(crate) async fn copy_range(
     let opened = open_range(blobs.clone(), source, offset, len).await?;
     let rt = Handle::current();
     tokio::task::spawn_blocking(move || -> S3Result<Ingested> {
-        let mut digests = Digests::new(etag.md5, etag.mac, algorithm);
+        let mut digests = Digests::new(
+            etag.md5.then(|| Md5Digest::InPlace(coffer_md5::Md5::new())),
+            etag.mac,
+            algorithm,
+        );
         let mut sealed = SealedBlob::new(Destination::part(blobs), &key, rt)
             .map_err(crate::error::store_error)?;
         opened
@@ -491,7 +527,7 @@ pub(crate) async fn copy_range(
                 sealed.write(&chunk).map_err(|e| e.to_string())
             })
             .map_err(internal)?;
-        Ok(digests.finish(sealed.commit().map_err(crate::error::store_error)?))
+        digests.finish(sealed.commit().map_err(crate::error::store_error)?)
     })
     .await
     .map_err(internal)?
