@@ -19,8 +19,22 @@ bin=${1:-target/release}
 sizes=${BENCH_SIZES:-"64MiB:16:4 4KiB:5000:16"}
 modes=${BENCH_MODES:-"s3 kms"}
 BENCH_WORK=$(mktemp -d "${BENCH_DIR:-/var/tmp}/coffer-backends.XXXXXX")
-trap bench_cleanup EXIT
 run_id=b$$_$(date +%s)
+# The servers stop right after their DELETE phases, before garbage collection removes the
+# sealed blobs, so this run's prefix is swept from the store on the way out: repeated
+# sittings would otherwise fill a test cluster (Ceph stops taking writes when its OSD is
+# 95% full).
+sweep_store() {
+    bench_cleanup
+    if command -v aws >/dev/null; then
+        AWS_ACCESS_KEY_ID=$COFFER_TEST_S3_ACCESS_KEY AWS_SECRET_ACCESS_KEY=$COFFER_TEST_S3_SECRET_KEY \
+            aws --endpoint-url "$COFFER_TEST_S3_ENDPOINT" s3 rm --recursive --quiet \
+            "s3://$COFFER_TEST_S3_BUCKET/$run_id/" || echo "bench-backends: could not sweep $run_id/" >&2
+    else
+        echo "bench-backends: no aws CLI; blobs under $COFFER_TEST_S3_BUCKET/$run_id/ stay" >&2
+    fi
+}
+trap sweep_store EXIT
 
 # name port sections
 start() {
