@@ -293,8 +293,9 @@ fn drain<S, T>(
 }
 
 /// Streams a request body into a new durable blob. Hashing and sealing run on two blocking
-/// threads fed with the same chunks, so one large PUT is bound by the slower of MD5 and
-/// AES-GCM, not their sum. Nothing is committed unless the whole body arrived: a truncated or
+/// threads fed with the same chunks, and the hasher hands MD5 on to the shared engine, whose
+/// lanes hash concurrent uploads together: one large PUT is bound by the slowest of the
+/// three, not their sum. Nothing is committed unless the whole body arrived: a truncated or
 /// failed body, or one whose length differs from the declared (decoded) content length,
 /// leaves no blob and yields `IncompleteBody`.
 pub(crate) async fn ingest(
