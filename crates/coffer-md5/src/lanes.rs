@@ -15,6 +15,7 @@
 
 use std::collections::VecDeque;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 
 use bytes::{Bytes, BytesMut};
@@ -128,7 +129,8 @@ impl SharedMd5 {
                 filling: BytesMut::new(),
                 queued: 0,
                 flushing: false,
-                failed: false,
+                // With the engine gone, fail at once rather than wait for it.
+                failed: DEAD.load(Ordering::SeqCst),
             }),
             progressed: Condvar::new(),
         });
@@ -233,8 +235,10 @@ impl std::fmt::Debug for SharedMd5 {
     }
 }
 
-/// Overwrites a state, whose buffer holds up to 63 bytes of the input, so they do not
-/// outlive the hashing in freed memory.
+/// Overwrites a state, whose buffer holds up to 63 bytes of the input. Best effort, as for
+/// the in-place `Md5`: `Md5State` is `Copy`, so `md5-many` and the rounds hold short-lived
+/// copies, and the queued pieces are plaintext freed unwiped, as the request's own body
+/// chunks are. What it prevents is a stream's last bytes lying in the long-lived states.
 fn wipe(state: &mut Md5State) {
     // SAFETY: `state` is a valid, exclusively borrowed, initialised `Md5State` (plain
     // integers and bytes, no drop glue), so writing a whole new value through the pointer
@@ -243,6 +247,48 @@ fn wipe(state: &mut Md5State) {
     unsafe {
         std::ptr::write_volatile(state, Md5State::new());
     }
+}
+
+/// Moves the front piece of `stream`'s queue, with its state, into `shares`.
+fn take_piece(stream: Arc<Stream>, shares: &mut Vec<Share>) {
+    let mut inner = lock(&stream.inner);
+    let Some(piece) = inner.queue.pop_front() else {
+        return;
+    };
+    let state = inner.state;
+    drop(inner);
+    shares.push(Share {
+        stream,
+        state,
+        taken: piece.len(),
+        piece,
+    });
+}
+
+/// Set once the engine's thread has died: every stream then fails at once.
+static DEAD: AtomicBool = AtomicBool::new(false);
+
+/// Fails every live stream if the engine's thread unwinds.
+struct DeadMan<'a>(&'a Engine);
+
+impl Drop for DeadMan<'_> {
+    fn drop(&mut self) {
+        DEAD.store(true, Ordering::SeqCst);
+        let live = std::mem::take(&mut lock(&self.0.work).live);
+        for stream in live {
+            fail(&mut lock(&stream.inner));
+            stream.progressed.notify_all();
+        }
+    }
+}
+
+/// Marks a stream failed and drops what it had queued.
+fn fail(inner: &mut Inner) {
+    inner.failed = true;
+    inner.flushing = false;
+    inner.queue.clear();
+    inner.filling = BytesMut::new();
+    inner.queued = 0;
 }
 
 /// One stream's share of a round: its state, taken out, and the bytes to add. The round
@@ -257,6 +303,9 @@ struct Share {
 
 impl Engine {
     fn run(&self) {
+        // Should anything in here panic past the round's own guard, no stream may be left
+        // waiting for an engine that is gone.
+        let _dead_man = DeadMan(self);
         let many = Md5Many::new();
         let mut candidates: Vec<Arc<Stream>> = Vec::new();
         let mut shares: Vec<Share> = Vec::with_capacity(LANES);
@@ -269,44 +318,55 @@ impl Engine {
                 work.wanted = false;
             }
             // Rounds until no stream has a full request's worth waiting or wants its digest.
-            loop {
-                {
-                    let mut work = lock(&self.work);
-                    let n = work.live.len();
-                    let start = if n == 0 { 0 } else { work.next % n };
-                    candidates.extend(work.live[start..].iter().cloned());
-                    candidates.extend(work.live[..start].iter().cloned());
-                    work.next = start + LANES;
-                }
-                let mut urgent = false;
-                for stream in candidates.drain(..) {
-                    if shares.len() == LANES {
-                        break;
-                    }
-                    let mut inner = lock(&stream.inner);
-                    urgent |= inner.flushing || inner.queued >= ASK_AT;
-                    let Some(piece) = inner.queue.pop_front() else {
-                        continue;
-                    };
-                    let state = inner.state;
-                    drop(inner);
-                    shares.push(Share {
-                        stream,
-                        state,
-                        taken: piece.len(),
-                        piece,
-                    });
-                }
-                candidates.clear();
-                if !urgent || shares.is_empty() {
-                    // Nothing anyone waits for: put the pieces back untouched.
-                    self.settle(&mut shares, true);
-                    break;
-                }
+            while self.take_round(&mut candidates, &mut shares) {
                 let hashed = catch_unwind(AssertUnwindSafe(|| hash(&many, &mut shares)));
                 self.settle(&mut shares, hashed.is_ok());
             }
         }
+    }
+
+    /// Takes a piece of up to [`LANES`] streams into `shares`: first every stream someone
+    /// waits for (its owner wants the digest, or [`ASK_AT`] bytes wait), then others with
+    /// bytes queued, to fill the lanes; both in turn from where the last round stopped, so
+    /// more streams than lanes all progress. Every live stream is looked at: an urgent one
+    /// left unseen would never ask again. False, with `shares` empty, when none is urgent.
+    fn take_round(&self, candidates: &mut Vec<Arc<Stream>>, shares: &mut Vec<Share>) -> bool {
+        {
+            let mut work = lock(&self.work);
+            let n = work.live.len();
+            let start = if n == 0 { 0 } else { work.next % n };
+            candidates.extend(work.live[start..].iter().cloned());
+            candidates.extend(work.live[..start].iter().cloned());
+            work.next = start + 1;
+        }
+        let mut others: Vec<Arc<Stream>> = Vec::new();
+        let mut urgent = false;
+        for stream in candidates.drain(..) {
+            let inner = lock(&stream.inner);
+            if inner.queue.is_empty() || inner.failed {
+                continue;
+            }
+            if inner.flushing || inner.queued >= ASK_AT {
+                urgent = true;
+                drop(inner);
+                if shares.len() < LANES {
+                    take_piece(stream, shares);
+                }
+            } else {
+                drop(inner);
+                others.push(stream);
+            }
+        }
+        if !urgent {
+            return false;
+        }
+        for stream in others {
+            if shares.len() == LANES {
+                break;
+            }
+            take_piece(stream, shares);
+        }
+        !shares.is_empty()
     }
 
     /// Gives each share's state and unhashed rest back to its stream, or fails the stream
@@ -328,10 +388,7 @@ impl Engine {
                     }
                 }
             } else {
-                inner.failed = true;
-                inner.queue.clear();
-                inner.filling = BytesMut::new();
-                inner.queued = 0;
+                fail(&mut inner);
             }
             wipe(&mut share.state);
             drop(inner);
@@ -380,22 +437,25 @@ fn hash(many: &Md5Many, shares: &mut [Share]) {
     let Some(len) = group.iter().map(|&i| shares[i].piece.len() / 64 * 64).min() else {
         return;
     };
-    if group.len() == 1 {
-        let share = &mut shares[group[0]];
-        let head = share.piece.split_to(len);
-        share.state.update(&head);
+    if let [only] = group[..] {
+        let share = &mut shares[only];
+        share.state.update(&share.piece);
+        share.piece.clear();
         return;
     }
     group.truncate(LANES);
+    // The native kernel's width (16 with AVX-512, 8 with AVX2, 4 with SSE or NEON): padding
+    // past it would only hash more copies.
+    let width = group.len().next_multiple_of(many.lanes()).min(LANES);
     let mut states = [Md5State::new(); LANES];
     let mut inputs: [&[u8]; LANES] = [&[]; LANES];
-    for lane in 0..LANES {
+    for lane in 0..width {
         // Lanes past the group's repeat its first stream; their states are thrown away.
         let i = group.get(lane).copied().unwrap_or(group[0]);
         states[lane] = shares[i].state;
         inputs[lane] = &shares[i].piece[..len];
     }
-    many.update_many(&mut states, &inputs);
+    many.update_many(&mut states[..width], &inputs[..width]);
     for (lane, &i) in group.iter().enumerate() {
         shares[i].state = states[lane];
         bytes::Buf::advance(&mut shares[i].piece, len);
@@ -475,6 +535,49 @@ mod tests {
         let mut m = SharedMd5::new();
         m.update(&big);
         assert_eq!(m.finalize().unwrap(), rustcrypto(&big));
+    }
+
+    /// More streams than lanes, most of them idle with bytes queued below the threshold at
+    /// which they ask for a round: one that wants its digest, or one past the memory bound,
+    /// must still be served (an urgent stream the round's scan never reached once waited
+    /// forever).
+    #[test]
+    fn an_urgent_stream_is_served_among_more_idle_ones_than_lanes() {
+        let piece = vec![3u8; 128 << 10];
+        let idle: Vec<SharedMd5> = (0..LANES + 4)
+            .map(|_| {
+                let mut m = SharedMd5::new();
+                m.update(&piece);
+                m
+            })
+            .collect();
+        let (done, finished) = std::sync::mpsc::channel();
+        let piece2 = piece.clone();
+        std::thread::spawn(move || {
+            let mut m = SharedMd5::new();
+            m.update(&piece2);
+            done.send(("flushed", m.finalize())).unwrap();
+            let mut m = SharedMd5::new();
+            let big = vec![4u8; MAX_QUEUED + (1 << 20)];
+            m.update(&big);
+            m.update(b"x");
+            done.send(("past the bound", m.finalize())).unwrap();
+        });
+        let wait = std::time::Duration::from_secs(20);
+        let (what, digest) = finished
+            .recv_timeout(wait)
+            .expect("a flushing stream waited");
+        assert_eq!((what, digest.unwrap()), ("flushed", rustcrypto(&piece)));
+        let (what, digest) = finished.recv_timeout(wait).expect("a full stream waited");
+        let mut big = vec![4u8; MAX_QUEUED + (1 << 20)];
+        big.push(b'x');
+        assert_eq!(
+            (what, digest.unwrap()),
+            ("past the bound", rustcrypto(&big))
+        );
+        for m in idle {
+            assert_eq!(m.finalize().unwrap(), rustcrypto(&piece));
+        }
     }
 
     proptest! {

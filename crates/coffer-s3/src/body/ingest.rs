@@ -90,6 +90,8 @@ enum Chunk {
 enum Md5Digest {
     InPlace(coffer_md5::Md5),
     Shared(coffer_md5::SharedMd5),
+    /// A shared digest, finished where waiting for the engine may block.
+    Done(Result<[u8; 16], coffer_md5::EngineFailed>),
 }
 
 impl Md5Digest {
@@ -97,6 +99,7 @@ impl Md5Digest {
         match self {
             Md5Digest::InPlace(m) => Ok(m.finalize()),
             Md5Digest::Shared(m) => m.finalize().map_err(internal),
+            Md5Digest::Done(digest) => digest.map_err(internal),
         }
     }
 }
@@ -130,7 +133,7 @@ impl Digests {
         match self.md5.as_mut() {
             Some(Md5Digest::InPlace(m)) => m.update(data),
             Some(Md5Digest::Shared(m)) => m.update(data),
-            None => {}
+            Some(Md5Digest::Done(_)) | None => {}
         }
         if let Some(m) = self.etag_mac.as_mut() {
             m.update(data);
@@ -140,6 +143,15 @@ impl Digests {
             h.update(data);
         }
         self.size += data.len() as u64;
+    }
+
+    /// Waits for a shared MD5 to be hashed to its end: on a blocking thread, never on a
+    /// runtime worker.
+    fn settle_md5(mut self) -> Self {
+        if let Some(Md5Digest::Shared(m)) = self.md5.take() {
+            self.md5 = Some(Md5Digest::Done(m.finalize()));
+        }
+        self
     }
 
     fn finish(self, (blob, inline): (BlobId, Option<InlineBytes>)) -> S3Result<Ingested> {
@@ -327,7 +339,7 @@ pub(crate) async fn ingest(
                 d.update(&data);
                 Ok(())
             },
-            Ok,
+            |d| Ok(d.settle_md5()),
         )
     });
     let rt = Handle::current();
