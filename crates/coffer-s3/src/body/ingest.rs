@@ -95,6 +95,8 @@ enum Md5Digest {
 }
 
 impl Md5Digest {
+    /// The digest. A `Shared` one still hashing is waited for, which blocks: the ingest path
+    /// settles it on its blocking thread first (`Digests::settle_md5`).
     fn finish(self) -> S3Result<[u8; 16]> {
         match self {
             Md5Digest::InPlace(m) => Ok(m.finalize()),
@@ -292,12 +294,12 @@ impl SealedBlob {
 fn drain<S, T>(
     rx: &mut mpsc::Receiver<Chunk>,
     mut state: S,
-    mut each: impl FnMut(&mut S, Bytes) -> StoreResult<()>,
+    mut each: impl FnMut(&mut S, &[u8]) -> StoreResult<()>,
     finish: impl FnOnce(S) -> StoreResult<T>,
 ) -> StoreResult<Option<T>> {
     while let Some(chunk) = rx.blocking_recv() {
         match chunk {
-            Chunk::Data(b) => each(&mut state, b)?,
+            Chunk::Data(b) => each(&mut state, &b)?,
             Chunk::End => return finish(state).map(Some),
         }
     }
@@ -336,7 +338,7 @@ pub(crate) async fn ingest(
                 algorithm,
             ),
             |d, data| {
-                d.update(&data);
+                d.update(data);
                 Ok(())
             },
             |d| Ok(d.settle_md5()),
@@ -348,7 +350,7 @@ pub(crate) async fn ingest(
         drain(
             &mut seal_rx,
             sealed,
-            |s, data| s.write(&data),
+            |s, data| s.write(data),
             SealedBlob::commit,
         )
     });
