@@ -166,7 +166,30 @@ launch() {
     local name=$1; shift
     rm -f "$C/run/ceph-$name.pid"
     LAUNCHED_AT=$(date +%s)
-    "$@" 2>>"$C/log/daemon-start.log"
+    echo "--- $(date -u +%FT%TZ) launching $name" >>"$C/log/daemon-start.log"
+    if ! "$@" >>"$C/log/daemon-start.log" 2>&1; then
+        # Its reason (e.g. "monitor data filesystem reached concerning levels of available
+        # storage space", or a store it cannot open) is in what it printed, which a CI log
+        # must show: the machine is gone by the time anyone could read the file.
+        note "$name failed to launch; what it printed:"
+        awk -v mark=" launching $name" '/^--- / && index($0, mark) { out = "" } NF { out = out $0 "\n" }
+            END { printf "%s", out }' "$C/log/daemon-start.log" | tail -n 8 | cut -c1-300 >&2 || true
+        return 1
+    fi
+}
+
+# kill_strays: end ceph daemons that run on this cluster's config but that no pid file names
+# (a run killed between a launch and its pid file, or a pid file removed by hand). One of
+# them would hold the monitor's store lock or a port, and the launch would fail.
+kill_strays() {
+    local pid known
+    known=" $(pid_of mon.a || true) $(pid_of osd.0 || true) $(pid_of "$RGW_NAME" || true) "
+    for pid in $(pgrep -f -- "-c $CONF( |$)" || true); do
+        case "$(cat "/proc/$pid/comm" 2>/dev/null)" in ceph-mon|ceph-osd|radosgw) ;; *) continue ;; esac
+        case "$known" in *" $pid "*) continue ;; esac
+        note "killing a stray $(cat "/proc/$pid/comm" 2>/dev/null) (pid $pid) that no pid file names"
+        kill -KILL "$pid" 2>/dev/null || true
+    done
 }
 
 # await NAME WHAT LOG CHECK...: wait until CHECK succeeds. Returns 2 as soon as the daemon
@@ -271,11 +294,18 @@ recreate() {
 # diagnose: what a failed start leaves in the log of the run that hit it (a CI run's
 # machine is gone by the time anyone reads it).
 diagnose() {
+    local log
     {
-        echo "--- ceph health detail"
-        ceph_ health detail 2>&1 | head -n 20 || true
-        echo "--- last lines of $C/log/rgw.log"
-        tail -n 15 "$C/log/rgw.log" 2>/dev/null | cut -c1-300 || true
+        # Asking a monitor that is not there would only wait for the connect timeout.
+        if alive mon.a; then
+            echo "--- ceph health detail"
+            ceph_ health detail 2>&1 | head -n 20 || true
+        fi
+        for log in ceph-mon.a.log ceph-osd.0.log rgw.log; do
+            [ -f "$C/log/$log" ] || continue
+            echo "--- last lines of $C/log/$log"
+            tail -n 10 "$C/log/$log" 2>/dev/null | cut -c1-300 || true
+        done
         echo "--- disk"
         df -h "$C" 2>&1 || true
     } >&2
@@ -362,16 +392,24 @@ cmd_start() {
         start_osd
         fresh=1
     else
-        start_mon
-        start_osd
+        kill_strays
         fresh=0
+        # A kept cluster whose monitor or OSD will not start (a store that a killed run left
+        # damaged, say) is thrown away like a full one: it holds nothing but test objects.
+        if ! (start_mon && start_osd); then
+            diagnose
+            recreate "the kept cluster's monitor or OSD did not start"
+            fresh=1
+        fi
         # Tests leave their objects behind (each run writes under a prefix of its own: about
         # 0.4 GiB a CI run, measured), so a cluster kept across runs fills up. Past nearfull,
         # Pacific's radosgw hangs in its own start (seen: 3 minutes with no line in its log,
         # then the deadline), and at 95% every write blocks. Past half the device, start anew
         # so that no run can fill it midway.
         used=$(osd_used_percent) || used=
-        if full=$(osd_fullness); then
+        if [ "$fresh" = 1 ]; then
+            :
+        elif full=$(osd_fullness); then
             recreate "the OSD reports $full: earlier runs' objects filled it"
             fresh=1
         elif [ -n "$used" ] && [ "$used" -ge "$RECREATE_AT_PERCENT" ]; then
