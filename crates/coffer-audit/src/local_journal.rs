@@ -1,10 +1,18 @@
-//! [`JournalStore`] over `journal.jsonl` in the trail's folder: what every trail used before
-//! there was a trait, byte for byte and fsync for fsync. A cut renames the journal to
+//! [`JournalStore`] over `journal.jsonl` in the trail's folder. A cut renames the journal to
 //! `journal.rolling` (and starts a new one), and removes it once its log file is durable.
+//!
+//! The file is written ahead with zeros: records are written over zeros the file already
+//! holds, never past its end. An `fdatasync` after a write that does not change the file's
+//! size has no metadata to commit, so ext4 skips its journal commit: on this machine an
+//! append-and-fdatasync took 450–550 µs and 61–71 µs of the writer's CPU, an overwrite of
+//! written-ahead zeros 137 µs and 38–41 µs. Every audited request waits for one of them.
+//! The zeros are padding, never records: JSON lines hold no NUL byte (JSON escapes it), so the
+//! records end at the first NUL. A cut truncates the padding away before it renames, so
+//! rolling and log files are plain JSON lines.
 
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Write};
-use std::os::unix::fs::OpenOptionsExt;
+use std::io::{BufRead, BufReader};
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
@@ -13,20 +21,26 @@ use crate::journal_store::{CutToken, JournalStore};
 use crate::layout::{JOURNAL, ROLLING};
 use crate::local_files::sync_dir;
 
-/// The live journal as a file under the trail's folder, appended with one write and one
+/// How far past its records the journal is written with zeros when an append reaches the
+/// end of what was written ahead: one size change (one ext4 journal commit) per MiB, about
+/// 700 records, instead of one per batch. Readers read the padding too, so it stays small.
+const WRITE_AHEAD: u64 = 1 << 20;
+
+/// The live journal as a file under the trail's folder, written with one write and one
 /// fsync per batch.
 pub struct LocalJournal {
     root: PathBuf,
-    /// The journal open for appending, once [`JournalStore::open`] ran: only the writer
+    /// The journal open for writing, once [`JournalStore::open`] ran: only the writer
     /// appends, but readers share the store, so the handle sits behind a lock.
     live: Mutex<Option<Live>>,
 }
 
-/// The open journal and its length, kept rather than asked of the file system before each
-/// append (a `statx` per record).
+/// The open journal, where its records end and where its written-ahead zeros end, kept
+/// rather than asked of the file system before each append (a `statx` per record).
 struct Live {
     file: File,
     len: u64,
+    written: u64,
 }
 
 impl LocalJournal {
@@ -43,10 +57,12 @@ impl LocalJournal {
         self.live.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Opens the journal, which [`settle`] has cut to its records: it holds no padding.
     fn open_journal(&self) -> AuditResult<Live> {
         let file = OpenOptions::new()
             .create(true)
-            .append(true)
+            .write(true)
+            .truncate(false)
             .mode(0o600)
             .open(self.root.join(JOURNAL))
             .map_err(|e| AuditError::io("cannot open the audit journal", e))?;
@@ -54,22 +70,40 @@ impl LocalJournal {
             .metadata()
             .map_err(|e| AuditError::io("cannot open the audit journal", e))?
             .len();
-        Ok(Live { file, len })
+        Ok(Live {
+            file,
+            len,
+            written: len,
+        })
     }
 }
 
-/// Cuts a journal back to its last complete line. A torn line is a crash mid-append, never
-/// acknowledged; left in place, the next record would be glued to it and lost.
-fn drop_torn_tail(path: &Path) -> AuditResult<()> {
+/// Where the bytes of a journal file that are records end: at its first NUL, the start of
+/// the written-ahead padding, or at its end.
+fn filled(bytes: &[u8]) -> usize {
+    bytes.iter().position(|b| *b == 0).unwrap_or(bytes.len())
+}
+
+/// Cuts a journal file back to its last complete line, padding and all. A torn line is a
+/// crash mid-append, never acknowledged; left in place, the next record would be glued to
+/// it and lost. What lies past the first NUL was never acknowledged either: a batch's pages
+/// may reach the disk out of order, so a crash can leave a later page of it written and an
+/// earlier one still zeros. Truncating (rather than zeroing) means the padding is written
+/// anew, and nothing from before the crash can reappear between later records.
+fn settle(path: &Path) -> AuditResult<()> {
     let bytes = match std::fs::read(path) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
         Err(e) => return Err(AuditError::io("audit journal", e)),
     };
-    if bytes.is_empty() || bytes.ends_with(b"\n") {
+    let filled = filled(&bytes);
+    let keep = bytes[..filled]
+        .iter()
+        .rposition(|b| *b == b'\n')
+        .map_or(0, |i| i + 1);
+    if keep == bytes.len() {
         return Ok(());
     }
-    let keep = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
     let f = OpenOptions::new()
         .write(true)
         .open(path)
@@ -77,17 +111,36 @@ fn drop_torn_tail(path: &Path) -> AuditResult<()> {
     f.set_len(keep as u64)
         .and_then(|()| f.sync_all())
         .map_err(|e| AuditError::io("audit journal", e))?;
-    tracing::warn!(
-        dropped = bytes.len() - keep,
-        "dropped a torn, unacknowledged record at the end of the audit journal"
-    );
+    let torn = bytes[keep..].iter().filter(|b| **b != 0).count();
+    if torn > 0 {
+        tracing::warn!(
+            dropped = torn,
+            "dropped a torn, unacknowledged record at the end of the audit journal"
+        );
+    }
     Ok(())
 }
 
-/// A missing file reads as nothing, as the journal before its first record.
+/// Writes zeros over `from..to` of the journal: the room the next appends write into.
+fn write_ahead(file: &File, from: u64, to: u64) -> std::io::Result<()> {
+    static ZEROS: [u8; 64 * 1024] = [0; 64 * 1024];
+    let mut at = from;
+    while at < to {
+        let n = (to - at).min(ZEROS.len() as u64) as usize;
+        file.write_all_at(&ZEROS[..n], at)?;
+        at += n as u64;
+    }
+    Ok(())
+}
+
+/// A missing file reads as nothing, as the journal before its first record; the padding is
+/// not read as records.
 fn read_or_none(path: &Path, what: &str) -> AuditResult<Option<Vec<u8>>> {
     match std::fs::read(path) {
-        Ok(b) => Ok(Some(b)),
+        Ok(mut b) => {
+            b.truncate(filled(&b));
+            Ok(Some(b))
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(AuditError::io(what, e)),
     }
@@ -95,7 +148,7 @@ fn read_or_none(path: &Path, what: &str) -> AuditResult<Option<Vec<u8>>> {
 
 impl JournalStore for LocalJournal {
     fn open(&self) -> AuditResult<()> {
-        drop_torn_tail(&self.root.join(JOURNAL))?;
+        settle(&self.root.join(JOURNAL))?;
         *self.live() = Some(self.open_journal()?);
         Ok(())
     }
@@ -108,20 +161,32 @@ impl JournalStore for LocalJournal {
                 std::io::Error::other("the journal is not open"),
             )
         })?;
-        let result = coffer_faults::io_step("audit.append.write")
-            .and_then(|()| journal.file.write_all(lines))
+        let end = journal.len + lines.len() as u64;
+        // Past the written-ahead zeros, write more first: this batch's fsync then commits
+        // the new size once for the next megabyte of records.
+        let written = if end > journal.written {
+            end + WRITE_AHEAD
+        } else {
+            journal.written
+        };
+        let result = write_ahead(&journal.file, journal.written, written)
+            .and_then(|()| coffer_faults::io_step("audit.append.write"))
+            .and_then(|()| journal.file.write_all_at(lines, journal.len))
             .and_then(|()| coffer_faults::io_step("audit.append.fsync"))
             .and_then(|()| journal.file.sync_data());
         if let Err(e) = result {
             // A partial write would glue the next batch's first record to its fragment:
-            // take the fragment back so later acknowledged records stay whole.
+            // take the fragment (and the padding, which is written anew) back so later
+            // acknowledged records stay whole.
             let _ = journal.file.set_len(journal.len);
             if let Ok(m) = journal.file.metadata() {
                 journal.len = m.len();
             }
+            journal.written = journal.len;
             return Err(AuditError::io("audit journal write failed", e));
         }
-        journal.len += lines.len() as u64;
+        journal.len = end;
+        journal.written = written;
         Ok(())
     }
 
@@ -131,7 +196,25 @@ impl JournalStore for LocalJournal {
 
     fn take_for_cut(&self) -> AuditResult<Option<CutToken>> {
         let journal = self.root.join(JOURNAL);
-        let len = std::fs::metadata(&journal).map(|m| m.len()).unwrap_or(0);
+        let mut live = self.live();
+        // The padding is cut off first, durably, so that the rolling file and the log file
+        // made of it hold records only.
+        let len = match live.as_mut() {
+            Some(open) => {
+                if open.len > 0 && open.written > open.len {
+                    open.file
+                        .set_len(open.len)
+                        .and_then(|()| open.file.sync_all())
+                        .map_err(|e| AuditError::io("audit journal", e))?;
+                    open.written = open.len;
+                }
+                open.len
+            }
+            None => {
+                settle(&journal)?;
+                std::fs::metadata(&journal).map(|m| m.len()).unwrap_or(0)
+            }
+        };
         if len == 0 {
             return Ok(None);
         }
@@ -139,7 +222,7 @@ impl JournalStore for LocalJournal {
         // leaves either the journal or the rolling file, never records in neither.
         std::fs::rename(&journal, self.root.join(ROLLING))
             .map_err(|e| AuditError::io(ROLLING, e))?;
-        *self.live() = Some(self.open_journal()?);
+        *live = Some(self.open_journal()?);
         sync_dir(&self.root).map_err(|e| AuditError::io("the audit folder", e))?;
         Ok(Some(CutToken::new(ROLLING)))
     }
@@ -202,5 +285,69 @@ mod tests {
         let cut = journal.take_for_cut().unwrap().unwrap();
         journal.finish_cut(cut).unwrap();
         assert_eq!(journal.take_for_cut().unwrap(), None, "an empty journal");
+    }
+
+    #[test]
+    fn records_are_written_over_zeros_written_ahead_and_a_cut_drops_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(JOURNAL);
+        let journal = LocalJournal::new(dir.path());
+        journal.open().unwrap();
+        journal.append(0, b"{\"n\":1}\n").unwrap();
+        let size = std::fs::metadata(&path).unwrap().len();
+        assert_eq!(size, 8 + WRITE_AHEAD, "a megabyte of zeros past the record");
+        journal.append(1, b"{\"n\":2}\n{\"n\":3}\n").unwrap();
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().len(),
+            size,
+            "the next batch is written over the zeros: the file's size stays"
+        );
+        let on_disk = std::fs::read(&path).unwrap();
+        assert_eq!(&on_disk[..24], b"{\"n\":1}\n{\"n\":2}\n{\"n\":3}\n");
+        assert!(on_disk[24..].iter().all(|b| *b == 0));
+        assert_eq!(journal.read().unwrap(), &on_disk[..24]);
+
+        // A batch larger than what is left writes further ahead first.
+        let big = format!("{{\"pad\":\"{}\"}}\n", "x".repeat(WRITE_AHEAD as usize));
+        journal.append(3, big.as_bytes()).unwrap();
+        let len = 24 + big.len() as u64;
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), len + WRITE_AHEAD);
+
+        let cut = journal.take_for_cut().unwrap().unwrap();
+        let rolling = std::fs::read(dir.path().join(ROLLING)).unwrap();
+        assert_eq!(
+            rolling.len() as u64,
+            len,
+            "the rolling file holds no padding"
+        );
+        assert_eq!(journal.read_unfinished_cut().unwrap().unwrap(), rolling);
+        journal.finish_cut(cut).unwrap();
+        journal.append(4, b"{\"n\":5}\n").unwrap();
+        assert_eq!(journal.read().unwrap(), b"{\"n\":5}\n");
+    }
+
+    #[test]
+    fn after_a_crash_what_follows_the_last_whole_record_is_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(JOURNAL);
+        // A crash mid-batch: its first page still zeros, a later one written, as pages may
+        // reach the disk in any order; before it, a record cut short.
+        let mut bytes = b"{\"n\":1}\n{\"n\":2}\n{\"n\":".to_vec();
+        bytes.extend(std::iter::repeat_n(0u8, 5000));
+        bytes.extend_from_slice(b"3}\n{\"n\":4}\n");
+        bytes.extend(std::iter::repeat_n(0u8, 3000));
+        std::fs::write(&path, &bytes).unwrap();
+        let journal = LocalJournal::new(dir.path());
+        journal.open().unwrap();
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), 16);
+        journal.append(2, b"{\"n\":3}\n").unwrap();
+        assert_eq!(
+            journal.read().unwrap(),
+            b"{\"n\":1}\n{\"n\":2}\n{\"n\":3}\n"
+        );
+        // Reopened (a restart): nothing of the old batch reappears after the new record.
+        let again = LocalJournal::new(dir.path());
+        again.open().unwrap();
+        assert_eq!(again.read().unwrap(), b"{\"n\":1}\n{\"n\":2}\n{\"n\":3}\n");
     }
 }

@@ -302,10 +302,11 @@ fn each_kind_of_tampering_is_named() {
     );
 }
 
-/// The journal's lines.
+/// The journal's lines (without the zeros it is written ahead with).
 fn journal(layout: &Layout) -> Vec<String> {
     std::fs::read_to_string(layout.root.join("journal.jsonl"))
         .unwrap_or_default()
+        .trim_end_matches('\0')
         .lines()
         .map(str::to_owned)
         .collect()
