@@ -35,12 +35,18 @@ pub struct LocalJournal {
     live: Mutex<Option<Live>>,
 }
 
-/// The open journal, where its records end and where its written-ahead zeros end, kept
-/// rather than asked of the file system before each append (a `statx` per record).
+/// The open journal, kept rather than asked of the file system before each append (a
+/// `statx` per record).
 struct Live {
     file: File,
+    /// Where its records end: what [`JournalStore::append`] acknowledged.
     len: u64,
+    /// Where the zeros after the records end: `len..written` holds only zeros.
     written: u64,
+    /// Where bytes that are not zeros may end: past `len` after a failed append that could
+    /// not take its fragment back. The next append zeros up to here first, so a record is
+    /// never followed by a fragment that would hide it behind a NUL or glue onto it.
+    dirty: u64,
 }
 
 impl LocalJournal {
@@ -74,6 +80,7 @@ impl LocalJournal {
             file,
             len,
             written: len,
+            dirty: len,
         })
     }
 }
@@ -104,6 +111,10 @@ fn settle(path: &Path) -> AuditResult<()> {
     if keep == bytes.len() {
         return Ok(());
     }
+    if bytes[filled..].iter().any(|b| *b != 0) {
+        let end = bytes.iter().rposition(|b| *b != 0).map_or(keep, |i| i + 1);
+        keep_dropped(path, &bytes[keep..end])?;
+    }
     let f = OpenOptions::new()
         .write(true)
         .open(path)
@@ -118,6 +129,39 @@ fn settle(path: &Path) -> AuditResult<()> {
             "dropped a torn, unacknowledged record at the end of the audit journal"
         );
     }
+    Ok(())
+}
+
+/// Keeps a copy of what [`settle`] is about to drop when any of it lies past a NUL. A crash
+/// mid-batch leaves a little there (the later pages of a batch never acknowledged); damage
+/// to the disk, or a byte set to NUL by hand, leaves acknowledged records there, which the
+/// chain then reports as removed. Either way the bytes stay for whoever investigates, under
+/// a dot-name that no trail listing, import or verification reads.
+fn keep_dropped(path: &Path, dropped: &[u8]) -> AuditResult<()> {
+    let Some(dir) = path.parent() else {
+        return Ok(());
+    };
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis());
+    let aside = dir.join(format!(".journal-dropped-{stamp}"));
+    let write = || -> std::io::Result<()> {
+        let mut f = OpenOptions::new()
+            .create_new(true)
+            .write(true)
+            .mode(0o600)
+            .open(&aside)?;
+        std::io::Write::write_all(&mut f, dropped)?;
+        f.sync_all()?;
+        sync_dir(dir)
+    };
+    write().map_err(|e| AuditError::io("cannot keep the audit journal's dropped bytes", e))?;
+    tracing::error!(
+        path = %aside.display(),
+        bytes = dropped.len(),
+        "the audit journal held bytes past a NUL: cut back to its last whole record before it, \
+         and kept what was cut in a file beside it"
+    );
     Ok(())
 }
 
@@ -163,30 +207,40 @@ impl JournalStore for LocalJournal {
         })?;
         let end = journal.len + lines.len() as u64;
         // Past the written-ahead zeros, write more first: this batch's fsync then commits
-        // the new size once for the next megabyte of records.
-        let written = if end > journal.written {
-            end + WRITE_AHEAD
-        } else {
-            journal.written
-        };
-        let result = write_ahead(&journal.file, journal.written, written)
-            .and_then(|()| coffer_faults::io_step("audit.append.write"))
+        // the new size once for the next megabyte of records. If that fails (a disk with
+        // less than a megabyte free), the records alone may still fit: they are written
+        // as a plain append, unless a failed batch left bytes that only zeros can clear.
+        let mut written = journal.written;
+        if end > journal.written {
+            let ahead = (end + WRITE_AHEAD).max(journal.dirty);
+            written = match write_ahead(&journal.file, journal.written, ahead) {
+                Ok(()) => ahead,
+                Err(e) if journal.dirty > journal.len => {
+                    return Err(AuditError::io("audit journal write failed", e));
+                }
+                Err(_) => end,
+            };
+        }
+        let result = coffer_faults::io_step("audit.append.write")
             .and_then(|()| journal.file.write_all_at(lines, journal.len))
             .and_then(|()| coffer_faults::io_step("audit.append.fsync"))
             .and_then(|()| journal.file.sync_data());
         if let Err(e) = result {
-            // A partial write would glue the next batch's first record to its fragment:
-            // take the fragment (and the padding, which is written anew) back so later
-            // acknowledged records stay whole.
-            let _ = journal.file.set_len(journal.len);
-            if let Ok(m) = journal.file.metadata() {
-                journal.len = m.len();
-            }
+            // A partial write would glue the next batch's first record to its fragment, or
+            // hide it behind the zeros the fragment stops at. The records end where they
+            // did, whatever the file's size says (records are written at an offset); the
+            // fragment is taken back, or else zeroed by the next append.
+            journal.dirty = if journal.file.set_len(journal.len).is_ok() {
+                journal.len
+            } else {
+                journal.dirty.max(written).max(end)
+            };
             journal.written = journal.len;
             return Err(AuditError::io("audit journal write failed", e));
         }
         journal.len = end;
         journal.written = written;
+        journal.dirty = end;
         Ok(())
     }
 
@@ -201,12 +255,14 @@ impl JournalStore for LocalJournal {
         // made of it hold records only.
         let len = match live.as_mut() {
             Some(open) => {
-                if open.len > 0 && open.written > open.len {
+                if open.len > 0 && (open.written > open.len || open.dirty > open.len) {
                     open.file
                         .set_len(open.len)
-                        .and_then(|()| open.file.sync_all())
                         .map_err(|e| AuditError::io("audit journal", e))?;
-                    open.written = open.len;
+                    (open.written, open.dirty) = (open.len, open.len);
+                    open.file
+                        .sync_all()
+                        .map_err(|e| AuditError::io("audit journal", e))?;
                 }
                 open.len
             }
@@ -222,6 +278,9 @@ impl JournalStore for LocalJournal {
         // leaves either the journal or the rolling file, never records in neither.
         std::fs::rename(&journal, self.root.join(ROLLING))
             .map_err(|e| AuditError::io(ROLLING, e))?;
+        // The old handle now names the rolling file: appends must fail rather than go there
+        // if the new journal cannot be opened.
+        *live = None;
         *live = Some(self.open_journal()?);
         sync_dir(&self.root).map_err(|e| AuditError::io("the audit folder", e))?;
         Ok(Some(CutToken::new(ROLLING)))
@@ -349,5 +408,39 @@ mod tests {
         let again = LocalJournal::new(dir.path());
         again.open().unwrap();
         assert_eq!(again.read().unwrap(), b"{\"n\":1}\n{\"n\":2}\n{\"n\":3}\n");
+        // What was cut past the zeros is kept beside the journal, zeros and all.
+        let kept = dropped(dir.path());
+        assert_eq!(kept.len(), 1);
+        assert!(kept[0].starts_with(b"{\"n\":\0"));
+        assert!(kept[0].ends_with(b"3}\n{\"n\":4}\n"));
+    }
+
+    #[test]
+    fn records_behind_a_nul_are_kept_aside_not_lost() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(JOURNAL);
+        // Damage: one byte of acknowledged records turned to NUL.
+        std::fs::write(&path, b"{\"n\":1}\n{\"n\0:2}\n{\"n\":3}\n").unwrap();
+        let journal = LocalJournal::new(dir.path());
+        journal.open().unwrap();
+        assert_eq!(journal.read().unwrap(), b"{\"n\":1}\n");
+        assert_eq!(
+            dropped(dir.path()),
+            vec![b"{\"n\0:2}\n{\"n\":3}\n".to_vec()]
+        );
+    }
+
+    /// The files `settle` kept aside.
+    fn dropped(dir: &Path) -> Vec<Vec<u8>> {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with(".journal-dropped-"))
+            })
+            .map(|p| std::fs::read(p).unwrap())
+            .collect()
     }
 }
