@@ -19,7 +19,7 @@ use std::sync::{Mutex, MutexGuard};
 use crate::error::{AuditError, AuditResult};
 use crate::journal_store::{CutToken, JournalStore};
 use crate::layout::{JOURNAL, ROLLING};
-use crate::local_files::sync_dir;
+use crate::local_files::{sync_dir, write_durably};
 
 /// How far past its records the journal is written with zeros when an append reaches the
 /// end of what was written ahead: one size change (one ext4 journal commit) per MiB, about
@@ -145,17 +145,8 @@ fn keep_dropped(path: &Path, dropped: &[u8]) -> AuditResult<()> {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis());
     let aside = dir.join(format!(".journal-dropped-{stamp}"));
-    let write = || -> std::io::Result<()> {
-        let mut f = OpenOptions::new()
-            .create_new(true)
-            .write(true)
-            .mode(0o600)
-            .open(&aside)?;
-        std::io::Write::write_all(&mut f, dropped)?;
-        f.sync_all()?;
-        sync_dir(dir)
-    };
-    write().map_err(|e| AuditError::io("cannot keep the audit journal's dropped bytes", e))?;
+    write_durably(&aside, dropped)
+        .map_err(|e| AuditError::io("cannot keep the audit journal's dropped bytes", e))?;
     tracing::error!(
         path = %aside.display(),
         bytes = dropped.len(),
