@@ -79,7 +79,7 @@ impl OpendalBlobStore {
         let op = Operator::new(builder).map_err(|e| config_error("S3", e))?;
         // Given to this operator rather than installed process-wide (as OpenDAL's
         // `auto-register-services` would, before `main`).
-        let ctx = op.base_context().with_http_transport(http_transport());
+        let ctx = op.base_context().with_http_transport(http_transport()?);
         let op = op.with_context(ctx);
         Ok(Self::with_operator(op, Place::Remote, None))
     }
@@ -129,13 +129,23 @@ impl OpendalBlobStore {
 }
 
 /// The HTTP transport for network services: reqwest, built without a TLS crypto provider
-/// of its own, on the workspace's rustls with ring.
-/// Installing ring as the process's default provider is a no-op when the process (or an
-/// earlier store) already installed one; reqwest's client, shared by every store, is built
-/// on first use and finds it there.
-fn http_transport() -> opendal::HttpTransporter {
+/// of its own, on the workspace's rustls with ring. Installing ring as the process's
+/// default provider is a no-op when the process (or an earlier store) already installed one.
+///
+/// One client, and so one connection pool, per store, not the transport's process-wide
+/// default: a pooled connection is driven by a task on the runtime that opened it, and dies
+/// with that runtime. Shared across stores on different runtimes (the tests' stores), a
+/// request sent on such a connection reached Ceph RGW, which answered into a closed socket
+/// ("complete_request() returned Broken pipe"); the retry then opened a second multipart
+/// upload for the same blob, and the first was left open for good.
+fn http_transport() -> StoreResult<opendal::HttpTransporter> {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    opendal::HttpTransporter::new(opendal_http_transport_reqwest::ReqwestTransport::default())
+    let client = reqwest::Client::builder().build().map_err(|e| {
+        StoreError::Database(format!("S3 blob store configuration: HTTP client: {e}"))
+    })?;
+    Ok(opendal::HttpTransporter::new(
+        opendal_http_transport_reqwest::ReqwestTransport::new(client),
+    ))
 }
 
 fn config_error(service: &str, e: opendal::Error) -> StoreError {
