@@ -65,6 +65,18 @@ pub(crate) fn resource_type(arn: &str) -> &'static str {
     }
 }
 
+/// A new record's `eventID`: a UUID, as CloudTrail's are, of version 7 (RFC 9562), whose
+/// leading bits are the time in milliseconds. The lookup index keeps every record under
+/// `id=<eventID>`; random (version 4) ids put each record's key on a random B-tree page,
+/// which the index's commit then copied whole. Ids that grow with time are added at the end
+/// of the term's range instead, as the other terms' keys are (they hold the record's time).
+/// The commit thread's CPU per SSE-KMS 4 KiB GET (20,000 GETs at C=16, two runs each) went
+/// from 15.5-25 µs to 11.5-18.5 µs; without the term at all it was 11.5-13.5 µs.
+/// CloudTrail documents the id only as a GUID, and the SDKs read it as a string.
+pub(crate) fn new_event_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
 impl AuditEvent {
     /// What the record says of where the call came from: `sourceIPAddress`, `userAgent` (kept
     /// to its first 1,024 characters, as CloudTrail does) and `userIdentity.invokedBy`.
@@ -91,8 +103,7 @@ impl AuditEvent {
     /// into a new `Value` through serde's serializer, which was a third of this function's
     /// cost on the SSE-KMS GET path.
     pub fn to_record(&self, account_id: &str, region: &str, event_time: &str) -> Value {
-        let event_id = uuid::Uuid::new_v4().to_string();
-        self.to_record_with_id(account_id, region, event_time, &event_id)
+        self.to_record_with_id(account_id, region, event_time, &new_event_id())
     }
 
     /// [`AuditEvent::to_record`] under a given event id.
@@ -275,6 +286,17 @@ pub(crate) fn sample_event() -> AuditEvent {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn event_ids_are_uuids_that_sort_in_the_order_they_were_made() {
+        let ids: Vec<String> = (0..2000).map(|_| new_event_id()).collect();
+        let mut sorted = ids.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(sorted, ids, "unique, and in the index's key order as made");
+        let id = uuid::Uuid::parse_str(&ids[0]).unwrap();
+        assert_eq!(id.get_version_num(), 7);
+    }
 
     #[test]
     fn a_record_has_cloudtrails_members() {

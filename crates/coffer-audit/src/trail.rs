@@ -190,7 +190,7 @@ impl AuditLog {
     /// `event`'s record, stamped now and with its own event id, ready for the writer.
     fn rendered(&self, event: &AuditEvent) -> Rendered {
         let now = rfc3339(OffsetDateTime::now_utc());
-        let event_id = uuid::Uuid::new_v4().to_string();
+        let event_id = crate::event::new_event_id();
         let layout = &self.layout;
         Rendered::of_event(event, &layout.account_id, &layout.region, &now, &event_id)
     }
