@@ -140,15 +140,15 @@ impl OpendalBlobStore {
 /// upload for the same blob, and the first was left open for good.
 fn http_transport() -> StoreResult<opendal::HttpTransporter> {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let client = reqwest::Client::builder().build().map_err(|e| {
-        StoreError::Database(format!("S3 blob store configuration: HTTP client: {e}"))
-    })?;
+    let client = reqwest::Client::builder()
+        .build()
+        .map_err(|e| config_error("S3", format_args!("HTTP client: {e}")))?;
     Ok(opendal::HttpTransporter::new(
         opendal_http_transport_reqwest::ReqwestTransport::new(client),
     ))
 }
 
-fn config_error(service: &str, e: opendal::Error) -> StoreError {
+fn config_error(service: &str, e: impl std::fmt::Display) -> StoreError {
     StoreError::Database(format!("{service} blob store configuration: {e}"))
 }
 
