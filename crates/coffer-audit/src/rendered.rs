@@ -10,6 +10,8 @@
 //! rare oversized record, which [`crate::event::bound_record`] trims; both give the same
 //! bytes for the same record (tests below hold every shape of event to it).
 
+use std::time::Instant;
+
 use serde_json::Value;
 
 use crate::chain::{CHAIN_MEMBER, canonical};
@@ -24,6 +26,8 @@ pub(crate) struct Rendered {
     pub time: String,
     /// What the index finds it by.
     pub terms: Vec<String>,
+    /// When it was made: how long its appender waits for the disk is measured from here.
+    pub made: Instant,
 }
 
 impl Rendered {
@@ -39,6 +43,7 @@ impl Rendered {
             canonical: bytes,
             time: record["eventTime"].as_str().unwrap_or_default().to_owned(),
             terms: terms(&record),
+            made: Instant::now(),
         }
     }
 
@@ -64,6 +69,7 @@ impl Rendered {
             canonical: bytes,
             time: event_time.to_owned(),
             terms: event_terms(event, event_id),
+            made: Instant::now(),
         }
     }
 }

@@ -178,36 +178,91 @@ async fn run(args: Args) -> Result<bool, String> {
     Ok(ok)
 }
 
-/// The servers' CPU time, summed over every endpoint's `/metrics`.
+/// What the servers' `/metrics` say of their work, summed over every endpoint: CPU time and,
+/// for a server with an audit trail, what its journal did.
 struct ServerCpu {
     http: http_client::Hyper,
     urls: Vec<String>,
 }
 
+/// One reading of [`ServerCpu`]'s figures.
+#[derive(Clone, Copy, Default)]
+struct Reading {
+    cpu_seconds: f64,
+    /// Audit records on disk, the journal syncs that put them there, and how long the
+    /// records waited for it in all (seconds).
+    audit_records: f64,
+    audit_syncs: f64,
+    audit_wait_seconds: f64,
+}
+
+/// The value of the unlabelled series `name` in a Prometheus text exposition.
+fn series(text: &str, name: &str) -> Option<f64> {
+    text.lines()
+        .filter_map(|l| l.strip_prefix(name))
+        .find_map(|rest| rest.strip_prefix(' '))
+        .and_then(|v| v.trim().parse::<f64>().ok())
+}
+
 impl ServerCpu {
-    async fn read(&self) -> Option<f64> {
-        let mut total = 0.0;
+    async fn read(&self) -> Option<Reading> {
+        let mut total = Reading::default();
         for url in &self.urls {
             let text = self.http.get_text(url).await?;
-            total += text
-                .lines()
-                .find_map(|l| l.strip_prefix("process_cpu_seconds_total "))
-                .and_then(|v| v.trim().parse::<f64>().ok())?;
+            total.cpu_seconds += series(&text, "process_cpu_seconds_total")?;
+            // Absent until the first record: a server without audited requests yet.
+            total.audit_records +=
+                series(&text, "coffer_audit_records_appended_total").unwrap_or(0.0);
+            total.audit_syncs += series(&text, "coffer_audit_journal_syncs_total").unwrap_or(0.0);
+            total.audit_wait_seconds +=
+                series(&text, "coffer_audit_record_wait_seconds_sum").unwrap_or(0.0);
         }
         Some(total)
     }
 
-    /// `  server_cpu=…s (… s/GiB)` for a phase that began at `before` and moved `bytes`;
-    /// empty when the server does not say.
-    async fn since(&self, before: Option<f64>, bytes: u64) -> String {
-        match (before, self.read().await) {
-            (Some(b), Some(a)) if bytes > 0 => format!(
-                "  server_cpu={:.2}s ({:.2} s/GiB)",
-                a - b,
-                (a - b) / (bytes as f64 / (1u64 << 30) as f64)
-            ),
-            (Some(b), Some(a)) => format!("  server_cpu={:.2}s", a - b),
-            _ => String::new(),
+    /// `  server_cpu=…s (… s/GiB)` for a phase that began at `before` and moved `bytes`,
+    /// then, if the phase wrote audit records, `  audit: records=… per_sync=… wait=…ms`
+    /// (their mean wait for the disk, which every audited request spends on top of its own
+    /// work); empty when the server does not say.
+    async fn since(&self, before: Option<Reading>, bytes: u64) -> String {
+        let (Some(b), Some(a)) = (before, self.read().await) else {
+            return String::new();
+        };
+        let cpu = a.cpu_seconds - b.cpu_seconds;
+        let mut line = if bytes > 0 {
+            format!(
+                "  server_cpu={cpu:.2}s ({:.2} s/GiB)",
+                cpu / (bytes as f64 / (1u64 << 30) as f64)
+            )
+        } else {
+            format!("  server_cpu={cpu:.2}s")
+        };
+        let records = a.audit_records - b.audit_records;
+        let syncs = a.audit_syncs - b.audit_syncs;
+        if records > 0.0 && syncs > 0.0 {
+            line.push_str(&format!(
+                "  audit: records={records:.0} per_sync={:.1} wait={:.2}ms",
+                records / syncs,
+                (a.audit_wait_seconds - b.audit_wait_seconds) / records * 1e3
+            ));
         }
+        line
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::series;
+
+    #[test]
+    fn a_series_is_read_by_its_whole_name() {
+        let text = "# TYPE x_total counter\n\
+                    x_total_more 5\n\
+                    x_total 3.5\n\
+                    y{le=\"1\"} 2\n";
+        assert_eq!(series(text, "x_total"), Some(3.5));
+        assert_eq!(series(text, "x_total_more"), Some(5.0));
+        assert_eq!(series(text, "x"), None);
+        assert_eq!(series(text, "y"), None);
     }
 }

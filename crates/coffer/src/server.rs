@@ -150,6 +150,14 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
     });
     let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
         .set_buckets(&[0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 30.0])
+        .and_then(|b| {
+            b.set_buckets_for_metric(
+                metrics_exporter_prometheus::Matcher::Full(
+                    coffer_audit::RECORD_WAIT_SECONDS.into(),
+                ),
+                coffer_audit::RECORD_WAIT_BUCKETS,
+            )
+        })
         .map_err(|e| format!("cannot configure metrics: {e}"))?
         .install_recorder()
         .map_err(|e| format!("cannot install the metrics recorder: {e}"))?;

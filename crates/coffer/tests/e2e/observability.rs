@@ -47,3 +47,63 @@ async fn metrics_endpoint_counts_requests_and_bytes() {
         "{head}"
     );
 }
+
+/// The unlabelled series `name`'s value in `/metrics`, 0 while it does not exist yet.
+fn metric(text: &str, name: &str) -> f64 {
+    text.lines()
+        .filter_map(|l| l.strip_prefix(name))
+        .find_map(|rest| rest.strip_prefix(' '))
+        .map_or(0.0, |v| v.trim().parse().unwrap())
+}
+
+/// Each audited request waits for its record to reach the disk; `/metrics` says how many
+/// records went there, in how many journal syncs, and how long they waited, in buckets fine
+/// enough for a disk's flush (a tenth of a millisecond and up).
+#[tokio::test]
+async fn metrics_say_how_long_audit_records_wait_for_the_disk() {
+    let server = Server::start();
+    let c = server.alice();
+    c.create_bucket().bucket("obs").send().await.unwrap();
+    let url = format!("http://{}/metrics", server.http);
+    let (_, before) = http_get(&url);
+
+    c.put_object()
+        .bucket("obs")
+        .key("k")
+        .server_side_encryption(aws_sdk_s3::types::ServerSideEncryption::AwsKms)
+        .body(ByteStream::from(vec![7u8; 4096]))
+        .send()
+        .await
+        .unwrap();
+    let got = c.get_object().bucket("obs").key("k").send().await.unwrap();
+    assert_eq!(body_bytes(got).await, vec![7u8; 4096]);
+
+    let (status, text) = http_get(&url);
+    assert_eq!(status, 200, "{text}");
+    let delta = |name| metric(&text, name) - metric(&before, name);
+    // GenerateDataKey for the PUT and Decrypt for the GET, each on disk before its answer.
+    let records = delta("coffer_audit_records_appended_total");
+    let syncs = delta("coffer_audit_journal_syncs_total");
+    assert!(records >= 2.0, "{records} records\n{text}");
+    assert!((1.0..=records).contains(&syncs), "{syncs} syncs\n{text}");
+    let total = metric(&text, "coffer_audit_records_appended_total");
+    assert_eq!(
+        metric(&text, "coffer_audit_record_wait_seconds_count"),
+        total,
+        "{text}"
+    );
+    assert!(
+        metric(&text, "coffer_audit_record_wait_seconds_sum") > 0.0,
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "coffer_audit_record_wait_seconds_bucket{{le=\"+Inf\"}} {total}"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains("coffer_audit_record_wait_seconds_bucket{le=\"0.0001\"}"),
+        "{text}"
+    );
+}
