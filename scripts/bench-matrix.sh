@@ -10,6 +10,10 @@
 # /metrics), plain then TLS. SSE-C runs over plain HTTP too, with --allow-sse-c-over-http
 # (loopback only), so that the two transports are compared in every mode.
 #
+# A second table divides the SSE-KMS small-object figures by the SSE-S3 ones of the same
+# sitting (the SSE-KMS goal), beside how long each SSE-KMS request's audit record waited for
+# the disk on average (coffer-bench's "audit: ... wait="), which that request waits too.
+#
 # Usage: scripts/bench-matrix.sh [DIR-WITH-coffer-AND-coffer-bench]   (default target/release)
 set -eu
 bin=${1:-target/release}
@@ -22,7 +26,11 @@ bench_serve coffer "$bin" "$BENCH_WORK/c.toml" --http 127.0.0.1:19991 --https 12
 ca="$BENCH_WORK/data/tls/cert.pem"
 
 run=0
-# bench MODE SIZE COUNT CONCURRENCY TRANSPORT -> "PUT-figure PUT-cpu GET-figure GET-cpu"
+# Every figure, by "mode size op transport" (transport: http-h1, https-h1, http-h2, https-h2),
+# and each SSE-KMS cell's mean audit wait in ms, for the second table.
+declare -A figure wait
+# bench MODE SIZE COUNT CONCURRENCY TRANSPORT -> "PUT-figure PUT-cpu PUT-wait GET-figure
+# GET-cpu GET-wait" (a wait is "-" for a phase that wrote no audit record)
 bench() {
     run=$((run + 1))
     local endpoint=http://127.0.0.1:19991 extra=()
@@ -36,13 +44,14 @@ bench() {
         --sse "$1" --size "$2" --count "$3" --concurrency "$4" "${extra[@]}" 2>/dev/null |
         awk -v large="$([ "$2" = 64MiB ] && echo 1 || echo 0)" '
             $1 == "PUT" || $1 == "GET" {
-                fig = "-"; cpu = "-"
+                fig = "-"; cpu = "-"; wait = "-"
                 for (i = 1; i <= NF; i++) {
                     if (large == 1 && $(i + 1) == "MiB/s") fig = sprintf("%.0f", $i)
                     if (large == 0 && $(i + 1) == "ops/s") fig = sprintf("%.0f", $i)
                     if ($i ~ /^\(/ && $(i + 1) == "s/GiB)") cpu = substr($i, 2)
+                    if ($i ~ /^wait=/) { wait = substr($i, 6); sub(/ms$/, "", wait) }
                 }
-                out = out fig " " cpu " "
+                out = out fig " " cpu " " wait " "
             }
             END { print out }'
 }
@@ -55,10 +64,24 @@ for mode in s3 kms c; do
     for shape in "64MiB 8 4" "4KiB 2000 16"; do
         set -- $shape
         for proto in h1 h2; do
-            read -r pp pc gp gc <<<"$(bench $mode $1 $2 $3 http-$proto)"
-            read -r tp tc tg tgc <<<"$(bench $mode $1 $2 $3 https-$proto)"
+            read -r pp pc pw gp gc gw <<<"$(bench $mode $1 $2 $3 http-$proto)"
+            read -r tp tc tw tg tgc tgw <<<"$(bench $mode $1 $2 $3 https-$proto)"
+            figure["$mode $1 PUT http-$proto"]=$pp figure["$mode $1 GET http-$proto"]=$gp
+            figure["$mode $1 PUT https-$proto"]=$tp figure["$mode $1 GET https-$proto"]=$tg
+            wait["$mode $1 PUT http-$proto"]=$pw wait["$mode $1 GET http-$proto"]=$gw
+            wait["$mode $1 PUT https-$proto"]=$tw wait["$mode $1 GET https-$proto"]=$tgw
             printf "| %s | %s | PUT | %s | %s | %s | %s | %s | %s |\n" $mode $1 $proto "$pp" "$tp" "$(ratio "$pp" "$tp")" "$pc" "$tc"
             printf "| %s | %s | GET | %s | %s | %s | %s | %s | %s |\n" $mode $1 $proto "$gp" "$tg" "$(ratio "$gp" "$tg")" "$gc" "$tgc"
         done
+    done
+done
+
+printf "\n| op | transport | SSE-S3 ops/s | SSE-KMS ops/s | KMS/S3 | KMS audit wait ms |\n"
+printf "| --- | --- | ---: | ---: | ---: | ---: |\n"
+for op in PUT GET; do
+    for transport in http-h1 https-h1 http-h2 https-h2; do
+        s3=${figure["s3 4KiB $op $transport"]} kms=${figure["kms 4KiB $op $transport"]}
+        printf "| %s | %s | %s | %s | %s | %s |\n" $op $transport "$s3" "$kms" \
+            "$(ratio "$s3" "$kms")" "${wait["kms 4KiB $op $transport"]}"
     done
 done
