@@ -189,11 +189,12 @@ struct ServerCpu {
 #[derive(Clone, Copy, Default)]
 struct Reading {
     cpu_seconds: f64,
-    /// Audit records on disk, the journal syncs that put them there, and how long the
-    /// records waited for it in all (seconds).
+    /// Audit records on disk, the journal syncs that put them there, how long the records
+    /// waited for it and how long the syncs took, in all (seconds).
     audit_records: f64,
     audit_syncs: f64,
     audit_wait_seconds: f64,
+    audit_sync_seconds: f64,
 }
 
 /// The value of the unlabelled series `name` in a Prometheus text exposition.
@@ -213,17 +214,21 @@ impl ServerCpu {
             // Absent until the first record: a server without audited requests yet.
             total.audit_records +=
                 series(&text, "coffer_audit_records_appended_total").unwrap_or(0.0);
-            total.audit_syncs += series(&text, "coffer_audit_journal_syncs_total").unwrap_or(0.0);
+            total.audit_syncs +=
+                series(&text, "coffer_audit_journal_sync_seconds_count").unwrap_or(0.0);
             total.audit_wait_seconds +=
                 series(&text, "coffer_audit_record_wait_seconds_sum").unwrap_or(0.0);
+            total.audit_sync_seconds +=
+                series(&text, "coffer_audit_journal_sync_seconds_sum").unwrap_or(0.0);
         }
         Some(total)
     }
 
     /// `  server_cpu=…s (… s/GiB)` for a phase that began at `before` and moved `bytes`,
-    /// then, if the phase wrote audit records, `  audit: records=… per_sync=… wait=…ms`
-    /// (their mean wait for the disk, which every audited request spends on top of its own
-    /// work); empty when the server does not say.
+    /// then, if the phase wrote audit records, `  audit: records=… per_sync=… wait=…ms
+    /// sync=…ms`: their mean wait for the disk, which every audited request spends on top of
+    /// its own work, and the mean time of one journal write and sync, the disk's part of it.
+    /// Empty when the server does not say.
     async fn since(&self, before: Option<Reading>, bytes: u64) -> String {
         let (Some(b), Some(a)) = (before, self.read().await) else {
             return String::new();
@@ -241,9 +246,10 @@ impl ServerCpu {
         let syncs = a.audit_syncs - b.audit_syncs;
         if records > 0.0 && syncs > 0.0 {
             line.push_str(&format!(
-                "  audit: records={records:.0} per_sync={:.1} wait={:.2}ms",
+                "  audit: records={records:.0} per_sync={:.1} wait={:.2}ms sync={:.2}ms",
                 records / syncs,
-                (a.audit_wait_seconds - b.audit_wait_seconds) / records * 1e3
+                (a.audit_wait_seconds - b.audit_wait_seconds) / records * 1e3,
+                (a.audit_sync_seconds - b.audit_sync_seconds) / syncs * 1e3
             ));
         }
         line

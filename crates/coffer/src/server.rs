@@ -158,6 +158,14 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
                 coffer_audit::RECORD_WAIT_BUCKETS,
             )
         })
+        .and_then(|b| {
+            b.set_buckets_for_metric(
+                metrics_exporter_prometheus::Matcher::Full(
+                    coffer_audit::JOURNAL_SYNC_SECONDS.into(),
+                ),
+                coffer_audit::RECORD_WAIT_BUCKETS,
+            )
+        })
         .map_err(|e| format!("cannot configure metrics: {e}"))?
         .install_recorder()
         .map_err(|e| format!("cannot install the metrics recorder: {e}"))?;
