@@ -66,4 +66,4 @@ pub use stores::Stores;
 pub use trail::{AuditLog, Cadence};
 pub use trail_files::{StagedFile, TrailFiles};
 pub use verify::{Report, Trust, verify, verify_in};
-pub use writer::{JOURNAL_SYNC_SECONDS, RECORD_WAIT_BUCKETS, RECORD_WAIT_SECONDS};
+pub use writer::{AUDIT_LATENCY_BUCKETS, JOURNAL_SYNC_SECONDS, RECORD_WAIT_SECONDS};

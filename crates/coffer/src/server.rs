@@ -148,25 +148,22 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
             BlobBackend::S3 => SHARED_BLOB_RELEASE_DELAY,
         },
     });
-    let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
+    let mut metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
         .set_buckets(&[0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 30.0])
-        .and_then(|b| {
-            b.set_buckets_for_metric(
-                metrics_exporter_prometheus::Matcher::Full(
-                    coffer_audit::RECORD_WAIT_SECONDS.into(),
-                ),
-                coffer_audit::RECORD_WAIT_BUCKETS,
+        .map_err(|e| format!("cannot configure metrics: {e}"))?;
+    // The audit journal's times are fractions of a millisecond.
+    for name in [
+        coffer_audit::RECORD_WAIT_SECONDS,
+        coffer_audit::JOURNAL_SYNC_SECONDS,
+    ] {
+        metrics = metrics
+            .set_buckets_for_metric(
+                metrics_exporter_prometheus::Matcher::Full(name.into()),
+                coffer_audit::AUDIT_LATENCY_BUCKETS,
             )
-        })
-        .and_then(|b| {
-            b.set_buckets_for_metric(
-                metrics_exporter_prometheus::Matcher::Full(
-                    coffer_audit::JOURNAL_SYNC_SECONDS.into(),
-                ),
-                coffer_audit::RECORD_WAIT_BUCKETS,
-            )
-        })
-        .map_err(|e| format!("cannot configure metrics: {e}"))?
+            .map_err(|e| format!("cannot configure metrics: {e}"))?;
+    }
+    let metrics = metrics
         .install_recorder()
         .map_err(|e| format!("cannot install the metrics recorder: {e}"))?;
     // One gateway at a time runs each chore: the one holding its lease (taken before the
