@@ -289,11 +289,12 @@ impl Writer {
                 let (records, replies): (Vec<Rendered>, Vec<_>) = appended.into_iter().unzip();
                 let made: Vec<Instant> = records.iter().map(|r| r.made).collect();
                 let result = self.append(records);
-                for reply in replies {
-                    reply.send(result.clone());
-                }
+                // Before the answers, so that whoever got one finds its record counted.
                 if result.is_ok() {
                     appended_metrics(&made);
+                }
+                for reply in replies {
+                    reply.send(result.clone());
                 }
                 // After the answers: the anchor never delays an acknowledgement. The first
                 // records are anchored at once, later ones at most a second behind.
