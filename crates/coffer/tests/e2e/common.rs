@@ -599,6 +599,16 @@ pub fn http_get(url: &str) -> (u16, String) {
     raw_exchange(addr, req.as_bytes())
 }
 
+/// The value of the unlabelled series `name` in a `/metrics` text, 0 while it does not
+/// exist yet (a counter appears at its first increment).
+pub fn series_value(metrics: &str, name: &str) -> f64 {
+    metrics
+        .lines()
+        .filter_map(|l| l.strip_prefix(name))
+        .find_map(|rest| rest.strip_prefix(' '))
+        .map_or(0.0, |v| v.trim().parse().unwrap())
+}
+
 /// The blob files under the data directory once background deletions settle (they run after
 /// the response), waiting up to five seconds for the count to reach `expected`.
 pub async fn blob_files_settled(server: &Server, expected: usize) -> Vec<PathBuf> {

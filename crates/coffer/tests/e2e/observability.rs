@@ -48,14 +48,6 @@ async fn metrics_endpoint_counts_requests_and_bytes() {
     );
 }
 
-/// The unlabelled series `name`'s value in `/metrics`, 0 while it does not exist yet.
-fn metric(text: &str, name: &str) -> f64 {
-    text.lines()
-        .filter_map(|l| l.strip_prefix(name))
-        .find_map(|rest| rest.strip_prefix(' '))
-        .map_or(0.0, |v| v.trim().parse().unwrap())
-}
-
 /// Each audited request waits for its record to reach the disk; `/metrics` says how many
 /// records went there, in how many journal syncs, how long the syncs took and the records
 /// waited, in buckets fine enough for a disk's flush (a tenth of a millisecond and up).
@@ -80,20 +72,20 @@ async fn metrics_say_how_long_audit_records_wait_for_the_disk() {
 
     let (status, text) = http_get(&url);
     assert_eq!(status, 200, "{text}");
-    let delta = |name| metric(&text, name) - metric(&before, name);
+    let delta = |name| series_value(&text, name) - series_value(&before, name);
     // GenerateDataKey for the PUT and Decrypt for the GET, each on disk before its answer.
     let records = delta("coffer_audit_records_appended_total");
     let syncs = delta("coffer_audit_journal_sync_seconds_count");
     assert!(records >= 2.0, "{records} records\n{text}");
     assert!((1.0..=records).contains(&syncs), "{syncs} syncs\n{text}");
-    let total = metric(&text, "coffer_audit_records_appended_total");
+    let total = series_value(&text, "coffer_audit_records_appended_total");
     assert_eq!(
-        metric(&text, "coffer_audit_record_wait_seconds_count"),
+        series_value(&text, "coffer_audit_record_wait_seconds_count"),
         total,
         "{text}"
     );
     assert!(
-        metric(&text, "coffer_audit_record_wait_seconds_sum") > 0.0,
+        series_value(&text, "coffer_audit_record_wait_seconds_sum") > 0.0,
         "{text}"
     );
     assert!(

@@ -354,10 +354,7 @@ async fn a_small_range_opens_at_most_two_segments() {
 
 fn segments_opened(server: &Server) -> u64 {
     let (_, text) = http_get(&format!("http://{}/metrics", server.http));
-    text.lines()
-        .find_map(|l| l.strip_prefix("coffer_segments_opened_total "))
-        .map(|v| v.trim().parse().unwrap())
-        .unwrap_or(0)
+    series_value(&text, "coffer_segments_opened_total") as u64
 }
 
 #[tokio::test]
