@@ -23,21 +23,24 @@ impl Principals {
             Value::String(s) if s == "*" => principals.anyone = true,
             Value::Object(kinds) if !kinds.is_empty() => {
                 for (kind, names) in kinds {
-                    let names = strings(names, &format!("{name} {kind}"))?;
-                    match kind.as_str() {
-                        "AWS" => {
-                            for arn in names {
-                                principals.add_aws(arn, name)?;
-                            }
-                        }
+                    // The type is checked before its names, so that only a known type (never
+                    // an arbitrary key, which may hold a newline) is named unquoted below.
+                    let is_aws = match kind.as_str() {
+                        "AWS" => true,
                         // Services, federated identities and canonical users are never the
                         // IAM-style callers Coffer authenticates, so they match nobody.
-                        "Service" | "Federated" | "CanonicalUser" => {}
+                        "Service" | "Federated" | "CanonicalUser" => false,
                         _ => {
                             return Err(format!(
                                 "{name} has unknown principal type {}",
                                 quote(kind)
                             ));
+                        }
+                    };
+                    let names = strings(names, &format!("{name} {kind}"))?;
+                    if is_aws {
+                        for arn in names {
+                            principals.add_aws(arn, name)?;
                         }
                     }
                 }

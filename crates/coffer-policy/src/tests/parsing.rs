@@ -94,6 +94,12 @@ fn malformed_policies_are_rejected_with_a_useful_message() {
             statement(r#""Effect":"Allow","Principal":{"User":"alice"},"Action":"*""#),
             "unknown principal type \"User\"",
         ),
+        // Found by the `policy` fuzz target: an unknown type whose names are malformed was
+        // named raw, newline and all, in the names' shape error.
+        (
+            statement(r#""Effect":"Allow","Principal":{"A\nB":{}},"Action":"*""#),
+            "unknown principal type \"A\\nB\"",
+        ),
         (
             statement(r#""Effect":"Allow","Principal":{"AWS":"alice"},"Action":"*""#),
             "AWS \"alice\" must be \"*\", an account id or an ARN",
